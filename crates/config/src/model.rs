@@ -1,0 +1,182 @@
+//! The validated configuration the engine runs on.
+//!
+//! Everything here is resolved: `env.VAR` references are read, defaults are filled in, weights are
+//! checked. The engine never sees the raw `config.json` shape.
+
+use asbru_schema::KnownProvider;
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Bifrost's default for `client.max_request_body_size_mb`.
+pub const DEFAULT_MAX_REQUEST_BODY_SIZE_MB: usize = 100;
+/// Bifrost's defaults for `network_config` (`core/schemas/provider.go`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_RETRIES: u32 = 0;
+pub const DEFAULT_RETRY_BACKOFF_INITIAL: Duration = Duration::from_millis(500);
+pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_millis(5000);
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_MAX_CONNS_PER_HOST: usize = 5000;
+/// Bifrost's defaults for `concurrency_and_buffer_size`.
+pub const DEFAULT_CONCURRENCY: usize = 1000;
+pub const DEFAULT_BUFFER_SIZE: usize = 5000;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub client: ClientConfig,
+    /// Providers in the order they appear in the file (then by name for env-derived ones).
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// `client` section: what applies to every request regardless of provider.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// When the provider queue is full: `true` answers 429 at once, `false` waits for room.
+    pub drop_excess_requests: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_request_body_size_bytes: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            drop_excess_requests: false,
+            max_request_body_size_bytes: DEFAULT_MAX_REQUEST_BODY_SIZE_MB * 1024 * 1024,
+        }
+    }
+}
+
+/// One entry of `providers`.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The name clients use in `provider/model` (a known name, or a custom one).
+    pub name: String,
+    /// The wire behaviour: the provider itself, or `custom_provider_config.base_provider_type`.
+    pub base: KnownProvider,
+    /// True when `name` is not a known provider (it came with `custom_provider_config`).
+    pub is_custom: bool,
+    /// `custom_provider_config.is_key_less`: requests go out without an API key.
+    pub is_key_less: bool,
+    /// Usable keys only (disabled keys and keys whose env var is missing are left out, and
+    /// reported as notices).
+    pub keys: Vec<KeyConfig>,
+    pub network: NetworkConfig,
+    pub concurrency: ConcurrencyConfig,
+    pub proxy: ProxyConfig,
+    /// `custom_provider_config.allowed_requests`; `None` means everything is allowed.
+    pub allowed_requests: Option<BTreeMap<String, bool>>,
+    /// `custom_provider_config.request_path_overrides`: request type → path or full URL.
+    pub request_path_overrides: BTreeMap<String, String>,
+}
+
+impl ProviderConfig {
+    /// Whether a request type (Bifrost's names: `chat_completion`, `chat_completion_stream`,
+    /// `text_completion`, `embedding`, `list_models`, …) is allowed for this provider.
+    pub fn allows(&self, request_type: &str) -> bool {
+        match &self.allowed_requests {
+            None => true,
+            Some(map) => map.get(request_type).copied().unwrap_or(false),
+        }
+    }
+}
+
+/// One API key of a provider.
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    /// `id` if given, else `name`, else `key-{index}`; what `x-bf-api-key-id` matches.
+    pub id: String,
+    /// `name` (what `x-bf-api-key` matches); may be empty.
+    pub name: String,
+    /// The resolved secret. Debug output prints `[REDACTED]`.
+    pub value: SecretString,
+    /// Allow-list of models; empty means every model.
+    pub models: Vec<String>,
+    /// Models this key must never serve.
+    pub blacklisted_models: Vec<String>,
+    /// Relative weight for random selection; > 0.
+    pub weight: f64,
+}
+
+impl KeyConfig {
+    /// Whether this key may serve `model` (the part after `provider/`).
+    pub fn allows_model(&self, model: &str) -> bool {
+        (self.models.is_empty() || self.models.iter().any(|m| m == model))
+            && !self.blacklisted_models.iter().any(|m| m == model)
+    }
+}
+
+/// `network_config`, with Bifrost's defaults filled in.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Overrides the provider's default base URL; no trailing slash.
+    pub base_url: Option<String>,
+    /// Sent with every upstream request (after the gateway's own headers, so they can override).
+    pub extra_headers: Vec<(String, String)>,
+    /// Whole-request timeout for non-streaming calls.
+    pub request_timeout: Duration,
+    pub max_retries: u32,
+    pub retry_backoff_initial: Duration,
+    pub retry_backoff_max: Duration,
+    /// Longest silence allowed between two stream chunks.
+    pub stream_idle_timeout: Duration,
+    pub max_conns_per_host: usize,
+    pub insecure_skip_verify: bool,
+    pub ca_cert_pem: Option<String>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            extra_headers: Vec::new(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_backoff_initial: DEFAULT_RETRY_BACKOFF_INITIAL,
+            retry_backoff_max: DEFAULT_RETRY_BACKOFF_MAX,
+            stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
+            max_conns_per_host: DEFAULT_MAX_CONNS_PER_HOST,
+            insecure_skip_verify: false,
+            ca_cert_pem: None,
+        }
+    }
+}
+
+/// `concurrency_and_buffer_size`: in-flight permits and the bounded wait queue behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConcurrencyConfig {
+    pub concurrency: usize,
+    pub buffer_size: usize,
+}
+
+impl Default for ConcurrencyConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+        }
+    }
+}
+
+/// `proxy_config` for upstream connections.
+#[derive(Debug, Clone, Default)]
+pub enum ProxyConfig {
+    /// Direct connections (also `type: "none"`).
+    #[default]
+    None,
+    /// HTTP CONNECT proxy.
+    Http(ProxyTarget),
+    /// SOCKS5 proxy.
+    Socks5(ProxyTarget),
+    /// Use `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` from the environment.
+    Environment,
+}
+
+/// Where a proxy is and how to log in to it.
+#[derive(Debug, Clone)]
+pub struct ProxyTarget {
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub ca_cert_pem: Option<String>,
+}

@@ -1,0 +1,341 @@
+//! The one error type requests fail with, and its OpenAI-compatible JSON body.
+//!
+//! Every layer builds a [`GatewayError`] through the constructors below, so status, `type`, `code`
+//! and retryability are decided once, where the failure is understood, and the transport only
+//! serialises. The body is the shape every OpenAI client reads (`{"error": {message, type, code,
+//! param}}`) extended as Bifrost extends it (`is_bifrost_error`, `status_code`, `extra_fields`).
+
+use serde::Serialize;
+use std::fmt;
+
+/// What went wrong, coarsely; doubles as the metric label of the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The client's request is malformed or names something that does not exist (400).
+    InvalidRequest,
+    /// The request body is larger than `client.max_request_body_size_mb` (413).
+    PayloadTooLarge,
+    /// The provider's wait queue is full and `drop_excess_requests` is on (429).
+    QueueFull,
+    /// The provider is configured but asbru has no adapter for it yet (501).
+    NotSupported,
+    /// The provider answered with an error; its status, type and message are kept.
+    Upstream,
+    /// The provider could not be reached or dropped the connection (502).
+    UpstreamUnreachable,
+    /// The provider did not answer within the configured timeout (504).
+    UpstreamTimeout,
+    /// The gateway is shutting down or otherwise cannot take the request (503).
+    Unavailable,
+    /// A bug or an unexpected state inside the gateway (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Stable label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::QueueFull => "queue_full",
+            Self::NotSupported => "not_supported",
+            Self::Upstream => "upstream",
+            Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// A failed request, ready to be shown to the client.
+///
+/// Fields are private so that every error is built by one of the constructors, which pick the
+/// status and OpenAI `type` consistently. Messages must never contain secrets: callers that embed
+/// provider text run it through the adapter's redaction first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayError {
+    kind: ErrorKind,
+    status: u16,
+    message: String,
+    error_type: Option<String>,
+    code: Option<String>,
+    param: Option<String>,
+    provider: Option<String>,
+    model_requested: Option<String>,
+    /// True when asbru itself produced the error (Bifrost's `is_bifrost_error`).
+    from_gateway: bool,
+}
+
+impl GatewayError {
+    fn gateway(kind: ErrorKind, status: u16, error_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            status,
+            message: message.into(),
+            error_type: Some(error_type.to_owned()),
+            code: None,
+            param: None,
+            provider: None,
+            model_requested: None,
+            from_gateway: true,
+        }
+    }
+
+    /// 400: the request is wrong; `param` names the field at fault when there is one.
+    pub fn invalid_request(message: impl Into<String>, param: Option<&str>) -> Self {
+        let mut e = Self::gateway(
+            ErrorKind::InvalidRequest,
+            400,
+            "invalid_request_error",
+            message,
+        );
+        e.param = param.map(str::to_owned);
+        e
+    }
+
+    /// 413: the body exceeds the configured limit.
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        let mb = limit_bytes / (1024 * 1024);
+        Self::gateway(
+            ErrorKind::PayloadTooLarge,
+            413,
+            "invalid_request_error",
+            format!(
+                "request body is larger than the limit of {mb} MB (client.max_request_body_size_mb)"
+            ),
+        )
+        .with_code("request_too_large")
+    }
+
+    /// 429: the provider's queue is full and excess requests are dropped.
+    pub fn queue_full(provider: &str, buffer_size: usize) -> Self {
+        Self::gateway(
+            ErrorKind::QueueFull,
+            429,
+            "rate_limit_error",
+            format!(
+                "request dropped: the queue of provider '{provider}' is full ({buffer_size} waiting; \
+                 concurrency_and_buffer_size.buffer_size, client.drop_excess_requests)"
+            ),
+        )
+        .with_code("queue_full")
+        .with_provider(provider)
+    }
+
+    /// 501: the provider is configured but its adapter does not exist yet.
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::gateway(ErrorKind::NotSupported, 501, "not_supported_error", message)
+            .with_code("not_supported_yet")
+    }
+
+    /// The provider's own error: its status, type, code and message are passed through.
+    pub fn upstream(
+        status: u16,
+        message: impl Into<String>,
+        error_type: Option<String>,
+        code: Option<String>,
+        param: Option<String>,
+    ) -> Self {
+        Self {
+            kind: ErrorKind::Upstream,
+            status,
+            message: message.into(),
+            error_type,
+            code,
+            param,
+            provider: None,
+            model_requested: None,
+            from_gateway: false,
+        }
+    }
+
+    /// 502: connecting to the provider failed or the connection broke.
+    pub fn upstream_unreachable(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::UpstreamUnreachable,
+            502,
+            "upstream_error",
+            message,
+        )
+        .with_code("upstream_unreachable")
+    }
+
+    /// 504: the provider did not answer in time.
+    pub fn upstream_timeout(message: impl Into<String>) -> Self {
+        Self::gateway(ErrorKind::UpstreamTimeout, 504, "upstream_error", message)
+            .with_code("upstream_timeout")
+    }
+
+    /// 503: the gateway cannot take the request right now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::gateway(ErrorKind::Unavailable, 503, "server_error", message)
+    }
+
+    /// 500: something inside the gateway failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::gateway(ErrorKind::Internal, 500, "server_error", message)
+    }
+
+    /// Sets the machine-readable `code`.
+    pub fn with_code(mut self, code: &str) -> Self {
+        self.code = Some(code.to_owned());
+        self
+    }
+
+    /// Records which provider the request was for (`extra_fields.provider`).
+    pub fn with_provider(mut self, provider: &str) -> Self {
+        self.provider = Some(provider.to_owned());
+        self
+    }
+
+    /// Records the model the client asked for (`extra_fields.model_requested`).
+    pub fn with_model_requested(mut self, model: &str) -> Self {
+        self.model_requested = Some(model.to_owned());
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status the client receives.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn error_type(&self) -> Option<&str> {
+        self.error_type.as_deref()
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    pub fn param(&self) -> Option<&str> {
+        self.param.as_deref()
+    }
+
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
+    }
+
+    /// Whether trying again (same or other provider) may succeed: rate limits, server errors and
+    /// network failures, never a client's mistake.
+    pub fn is_retryable(&self) -> bool {
+        match self.kind {
+            ErrorKind::Upstream => matches!(self.status, 429 | 500 | 502 | 503 | 504),
+            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => true,
+            _ => false,
+        }
+    }
+
+    /// The JSON body: OpenAI's `error` object plus Bifrost's extensions.
+    pub fn to_body(&self) -> Vec<u8> {
+        // Serialising a struct of strings and integers cannot fail; fall back to a fixed body anyway
+        // so the client always receives JSON.
+        serde_json::to_vec(&self.body()).unwrap_or_else(|_| {
+            br#"{"error":{"message":"internal error","type":"server_error"}}"#.to_vec()
+        })
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            is_bifrost_error: self.from_gateway,
+            status_code: self.status,
+            error: ErrorObject {
+                message: &self.message,
+                error_type: self.error_type.as_deref(),
+                code: self.code.as_deref(),
+                param: self.param.as_deref(),
+            },
+            extra_fields: ExtraFields {
+                provider: self.provider.as_deref(),
+                model_requested: self.model_requested.as_deref(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    is_bifrost_error: bool,
+    status_code: u16,
+    error: ErrorObject<'a>,
+    extra_fields: ExtraFields<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    error_type: Option<&'a str>,
+    code: Option<&'a str>,
+    param: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ExtraFields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_requested: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn invalid_request_body_has_openai_shape_and_param() {
+        let e = GatewayError::invalid_request("model is required", Some("model"));
+        let v: Value = serde_json::from_slice(&e.to_body()).unwrap();
+        assert_eq!(e.status(), 400);
+        assert_eq!(v["error"]["message"], "model is required");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert_eq!(v["error"]["param"], "model");
+        assert_eq!(v["is_bifrost_error"], true);
+        assert_eq!(v["status_code"], 400);
+    }
+
+    #[test]
+    fn upstream_error_keeps_provider_fields() {
+        let e = GatewayError::upstream(
+            429,
+            "Rate limit reached",
+            Some("requests".into()),
+            Some("rate_limit_exceeded".into()),
+            None,
+        )
+        .with_provider("openai")
+        .with_model_requested("openai/gpt-4o");
+        let v: Value = serde_json::from_slice(&e.to_body()).unwrap();
+        assert_eq!(v["status_code"], 429);
+        assert_eq!(v["is_bifrost_error"], false);
+        assert_eq!(v["error"]["type"], "requests");
+        assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+        assert_eq!(v["extra_fields"]["provider"], "openai");
+        assert_eq!(v["extra_fields"]["model_requested"], "openai/gpt-4o");
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn client_errors_are_not_retryable() {
+        assert!(!GatewayError::upstream(400, "bad", None, None, None).is_retryable());
+        assert!(!GatewayError::invalid_request("x", None).is_retryable());
+        assert!(GatewayError::upstream_unreachable("reset").is_retryable());
+    }
+}

@@ -1,0 +1,15 @@
+//! Unified types every asbru layer shares: provider names, `provider/model` references, token usage
+//! and the gateway error with its OpenAI-compatible body.
+//!
+//! This crate does no IO. It is the vocabulary that the config loader, the provider adapters, the
+//! engine and the HTTP transport agree on, so none of them has to know another's internals.
+
+pub mod error;
+pub mod model_ref;
+pub mod provider;
+pub mod usage;
+
+pub use error::{ErrorKind, GatewayError};
+pub use model_ref::ModelRef;
+pub use provider::KnownProvider;
+pub use usage::Usage;
