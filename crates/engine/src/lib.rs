@@ -1,1 +1,38 @@
-//! placeholder
+//! The asbru engine: the provider registry, key selection, per-provider queues and the request
+//! pipeline — everything between a request and the provider, with no HTTP server in it.
+//!
+//! This is also asbru's Rust library (the equivalent of Bifrost's Go SDK): build a [`Gateway`]
+//! from a config, then call [`Gateway::chat`], [`Gateway::chat_stream`] or [`Gateway::embed`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use asbru_engine::{Gateway, ChatMessage, ChatRequest};
+//! let loaded = asbru_config::load_str(
+//!     r#"{"providers": {"openai": {"keys": [{"name": "main", "value": "env.OPENAI_API_KEY", "weight": 1}]}}}"#,
+//!     &|var| std::env::var(var).ok(),
+//! )?;
+//! let gateway = Gateway::new(loaded.config)?;
+//! let answer = gateway
+//!     .chat(ChatRequest::new("openai/gpt-4o-mini", vec![ChatMessage::user("Hello!")]))
+//!     .await?;
+//! println!("{}", answer.choices[0].message.content_text().unwrap_or_default());
+//! # Ok(()) }
+//! ```
+//!
+//! Must not: parse HTTP requests or know routes; that is the transport's job.
+
+mod api;
+mod gateway;
+mod keys;
+mod outcome;
+mod queue;
+mod stream;
+
+pub use asbru_providers::Operation;
+pub use asbru_schema::openai::{
+    ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
+};
+pub use asbru_schema::{GatewayError, Usage};
+pub use gateway::{Gateway, GatewayResponse, RequestMeta};
+pub use keys::KeyPin;
+pub use stream::SseStream;

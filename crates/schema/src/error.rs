@@ -94,6 +94,28 @@ impl GatewayError {
         e
     }
 
+    /// 404: no such route.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            404,
+            "invalid_request_error",
+            message,
+        )
+        .with_code("not_found")
+    }
+
+    /// 405: the route exists but not for this method.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            405,
+            "invalid_request_error",
+            message,
+        )
+        .with_code("method_not_allowed")
+    }
+
     /// 413: the body exceeds the configured limit.
     pub fn payload_too_large(limit_bytes: usize) -> Self {
         let mb = limit_bytes / (1024 * 1024);
@@ -263,7 +285,13 @@ impl GatewayError {
 
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.status, self.kind.as_str(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status,
+            self.kind.as_str(),
+            self.message
+        )
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod model_ref;
+pub mod openai;
 pub mod provider;
 pub mod usage;
 

@@ -1,1 +1,13 @@
-//! placeholder
+//! asbru's HTTP server: the routes, request body limits, and the one place where a
+//! [`GatewayError`](asbru_schema::GatewayError) becomes an HTTP response.
+//!
+//! Owns: the axum router, the accept loop (hyper-util, HTTP/1.1 and HTTP/2 on one port),
+//! graceful shutdown, `/metrics`. Must not: hold business logic — every request goes to the
+//! engine.
+
+mod error;
+mod routes;
+mod server;
+
+pub use routes::{AppState, router};
+pub use server::{ServerOptions, serve};

@@ -1,0 +1,62 @@
+//! Command-line arguments, compatible with Bifrost's server flags.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "asbru",
+    version,
+    about = "asbru — an AI gateway in front of every LLM provider"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config.json and print every problem with its field path.
+    Check { file: PathBuf },
+    /// Print the JSON Schema of config.json.
+    Schema,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Path of a Bifrost-compatible config.json.
+    #[arg(long, env = "ASBRU_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding config.json (Bifrost's -app-dir); used when --config is not given.
+    #[arg(long, env = "ASBRU_APP_DIR")]
+    pub app_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "ASBRU_HOST", default_value = "localhost")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one and logs it).
+    #[arg(long, env = "ASBRU_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// debug, info, warn or error (or any tracing filter such as `asbru=debug`).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long, env = "LOG_STYLE", value_enum, default_value_t = LogStyle::Pretty)]
+    pub log_style: LogStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogStyle {
+    Json,
+    Pretty,
+}

@@ -1,0 +1,147 @@
+//! `asbru serve`: load the config, build the gateway, listen until told to stop.
+
+use crate::cli::{LogStyle, ServeArgs};
+use anyhow::Context;
+use asbru_config::{Loaded, NoticeKind};
+use asbru_engine::Gateway;
+use asbru_transport::{AppState, ServerOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    init_logging(&args.log_level, args.log_style);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str, style: LogStyle) {
+    // A bare level applies to asbru's own crates and `warn` to dependencies; anything else is
+    // taken as a full tracing filter.
+    let filter = match level {
+        "trace" | "debug" | "info" | "warn" | "error" => {
+            format!(
+                "warn,asbru={level},asbru_engine={level},asbru_transport={level},asbru_providers={level}"
+            )
+        }
+        other => other.to_owned(),
+    };
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match style {
+        LogStyle::Json => builder.json().try_init(),
+        LogStyle::Pretty => builder.compact().try_init(),
+    };
+}
+
+/// Where the configuration comes from, in Bifrost's order of precedence.
+fn config_path(args: &ServeArgs) -> Option<PathBuf> {
+    if let Some(file) = &args.config {
+        return Some(file.clone());
+    }
+    let candidate = args.app_dir.as_ref()?.join("config.json");
+    candidate.exists().then_some(candidate)
+}
+
+fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
+    let env = |var: &str| std::env::var(var).ok();
+    match config_path(args) {
+        Some(path) => asbru_config::load_file(&path, &env)
+            .with_context(|| format!("invalid configuration {}", path.display())),
+        None => Ok(asbru_config::from_env(&env)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let loaded = load(&args)?;
+    let from_file = config_path(&args);
+    for notice in loaded
+        .notices
+        .iter()
+        .chain(asbru_providers::support_notices(&loaded.config).iter())
+    {
+        match notice.kind {
+            NoticeKind::Info => tracing::info!(path = %notice.path, "{}", notice.message),
+            kind => tracing::warn!(path = %notice.path, kind = kind.as_str(), "{}", notice.message),
+        }
+    }
+    if loaded.config.providers.is_empty() {
+        tracing::warn!(
+            "no providers configured. Add one by setting its API key in the environment \
+             (OPENAI_API_KEY, GROQ_API_KEY, MISTRAL_API_KEY, ANTHROPIC_API_KEY, …; OLLAMA_BASE_URL for \
+             a local Ollama) and restarting, or pass --config config.json (Bifrost's format; see \
+             docs/configuration.md)"
+        );
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+        .ok();
+    let gateway =
+        Arc::new(Gateway::new(loaded.config).map_err(|e| anyhow::anyhow!("{}", e.message()))?);
+    let router = asbru_transport::router(AppState {
+        gateway: Arc::clone(&gateway),
+        metrics,
+    });
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        config = %from_file.map_or_else(|| "environment".to_owned(), |p| p.display().to_string()),
+        providers = %gateway.provider_names().join(","),
+        "asbru listening on http://{addr}"
+    );
+    asbru_transport::serve(
+        listener,
+        router,
+        ServerOptions::default(),
+        shutdown_signal(),
+    )
+    .await;
+    tracing::info!("asbru stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

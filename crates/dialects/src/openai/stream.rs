@@ -1,0 +1,179 @@
+//! Inspecting an OpenAI-dialect SSE stream event by event while it is forwarded.
+
+use super::response::{ExtraFields, append_extra_fields};
+use crate::sse::single_data_line;
+use asbru_schema::Usage;
+use bytes::Bytes;
+use memchr::memmem;
+use serde::de::IgnoredAny;
+
+/// What to do with one upstream event.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChunkAction {
+    /// Send these bytes to the client.
+    Forward(Bytes),
+    /// Send nothing (a usage-only chunk the gateway asked for and the client did not).
+    Drop,
+}
+
+/// Follows one stream: numbers its chunks, adds `extra_fields`, picks up usage and notices the
+/// end marker, touching each event's JSON only where it must.
+#[derive(Debug, Default)]
+pub struct StreamInspector {
+    drop_usage_only_chunk: bool,
+    usage: Option<Usage>,
+    chunk_index: u64,
+    saw_done: bool,
+    saw_error: bool,
+}
+
+impl StreamInspector {
+    /// `drop_usage_only_chunk`: the gateway added `include_usage` itself, so the trailing chunk
+    /// with no choices is for the gateway only.
+    pub fn new(drop_usage_only_chunk: bool) -> Self {
+        Self {
+            drop_usage_only_chunk,
+            ..Self::default()
+        }
+    }
+
+    /// Handles one complete event. `extra` is filled by the caller; its `chunk_index` is set here.
+    pub fn inspect(&mut self, event: Bytes, extra: &ExtraFields<'_>) -> ChunkAction {
+        let Some(data) = single_data_line(&event) else {
+            return ChunkAction::Forward(event);
+        };
+        if data.trim_ascii() == b"[DONE]" {
+            self.saw_done = true;
+            return ChunkAction::Forward(event);
+        }
+        if data.starts_with(b"{\"error\"") {
+            self.saw_error = true;
+            return ChunkAction::Forward(event);
+        }
+        if memmem::find(data, b"\"usage\"").is_some() {
+            #[derive(serde::Deserialize)]
+            struct Peek {
+                usage: Option<Usage>,
+                choices: Option<Vec<IgnoredAny>>,
+            }
+            if let Ok(peek) = serde_json::from_slice::<Peek>(data) {
+                if let Some(usage) = peek.usage {
+                    self.usage = Some(usage);
+                    let no_choices = peek.choices.is_none_or(|c| c.is_empty());
+                    if self.drop_usage_only_chunk && no_choices {
+                        return ChunkAction::Drop;
+                    }
+                }
+            }
+        }
+        let extra = ExtraFields {
+            chunk_index: Some(self.chunk_index),
+            ..extra.clone()
+        };
+        self.chunk_index += 1;
+        match append_extra_fields(data, &extra) {
+            Some(json) => {
+                let mut out = Vec::with_capacity(json.len() + 8);
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(&json);
+                out.extend_from_slice(b"\n\n");
+                ChunkAction::Forward(Bytes::from(out))
+            }
+            None => ChunkAction::Forward(event),
+        }
+    }
+
+    /// The last usage any chunk carried.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Whether the provider ended the stream properly with `data: [DONE]`.
+    pub fn saw_done(&self) -> bool {
+        self.saw_done
+    }
+
+    /// Whether the provider sent an error event inside the stream.
+    pub fn saw_error(&self) -> bool {
+        self.saw_error
+    }
+
+    /// Chunks forwarded so far (the next chunk's index).
+    pub fn chunks(&self) -> u64 {
+        self.chunk_index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn extra() -> ExtraFields<'static> {
+        ExtraFields {
+            request_type: "chat.completion.chunk",
+            provider: "groq",
+            model_requested: "llama",
+            latency: 5,
+            chunk_index: None,
+        }
+    }
+
+    fn data_json(action: &ChunkAction) -> Value {
+        let ChunkAction::Forward(b) = action else {
+            panic!("dropped")
+        };
+        serde_json::from_slice(single_data_line(b).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn numbers_chunks_and_adds_extra_fields() {
+        let mut s = StreamInspector::new(false);
+        let a = s.inspect(
+            Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"),
+            &extra(),
+        );
+        let b = s.inspect(
+            Bytes::from_static(b"data: {\"choices\":[{\"delta\":{}}],\"usage\":null}\n\n"),
+            &extra(),
+        );
+        assert_eq!(data_json(&a)["extra_fields"]["chunk_index"], 0);
+        assert_eq!(data_json(&a)["choices"][0]["delta"]["content"], "Hi");
+        assert_eq!(data_json(&b)["extra_fields"]["chunk_index"], 1);
+        assert_eq!(data_json(&b)["extra_fields"]["provider"], "groq");
+        assert!(s.usage().is_none());
+    }
+
+    #[test]
+    fn picks_usage_and_drops_gateway_only_usage_chunk() {
+        let usage_chunk = b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":3,\"total_tokens\":5}}\n\n";
+        let mut s = StreamInspector::new(true);
+        assert_eq!(
+            s.inspect(Bytes::from_static(usage_chunk), &extra()),
+            ChunkAction::Drop
+        );
+        assert_eq!(s.usage().unwrap().total_tokens, 5);
+
+        let mut s = StreamInspector::new(false);
+        let kept = s.inspect(Bytes::from_static(usage_chunk), &extra());
+        assert_eq!(data_json(&kept)["usage"]["total_tokens"], 5);
+    }
+
+    #[test]
+    fn done_comments_and_errors_pass_unchanged() {
+        let mut s = StreamInspector::new(false);
+        for ev in [
+            &b": ping\n\n"[..],
+            b"data: [DONE]\n\n",
+            b"data: {\"error\":{\"message\":\"x\"}}\n\n",
+        ] {
+            assert_eq!(
+                s.inspect(Bytes::copy_from_slice(ev), &extra()),
+                ChunkAction::Forward(Bytes::copy_from_slice(ev))
+            );
+        }
+        assert!(s.saw_done());
+        assert!(s.saw_error());
+        assert_eq!(s.chunks(), 0);
+    }
+}

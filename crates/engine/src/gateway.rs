@@ -1,0 +1,385 @@
+//! The [`Gateway`]: the provider registry and the request pipeline.
+
+use crate::keys::{KeyPin, select_key};
+use crate::outcome::RequestLog;
+use crate::queue::ProviderQueue;
+use crate::stream::SseStream;
+use arc_swap::ArcSwap;
+use asbru_config::{ClientConfig, Config, ProviderConfig};
+use asbru_dialects::openai::{
+    ExtraFields, RequestView, RewriteOptions, append_extra_fields, check_response,
+};
+use asbru_providers::{Adapter, OpenAiCompatible, Operation};
+use asbru_schema::{GatewayError, ModelRef, Usage};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The gateway engine: everything between a parsed HTTP request and the provider.
+///
+/// Built from a validated [`Config`]; cheap to share (`Arc<Gateway>`). The configuration lives in
+/// an atomically swappable snapshot so that a reload never disturbs requests in flight: each
+/// request takes the snapshot once and finishes on it.
+#[derive(Debug)]
+pub struct Gateway {
+    state: ArcSwap<Registry>,
+}
+
+/// One configuration's worth of providers, ready to serve.
+#[derive(Debug)]
+struct Registry {
+    client: ClientConfig,
+    providers: Vec<Arc<ProviderEntry>>,
+    by_name: HashMap<String, usize>,
+}
+
+#[derive(Debug)]
+struct ProviderEntry {
+    config: ProviderConfig,
+    adapter: Adapter,
+    queue: ProviderQueue,
+}
+
+/// Per-request facts that come from outside the body (headers, arrival time).
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// `x-bf-api-key-id` / `x-bf-api-key`.
+    pub pin: KeyPin,
+    /// When the gateway received the request; latencies are measured from here.
+    pub received: Instant,
+}
+
+impl Default for RequestMeta {
+    fn default() -> Self {
+        Self {
+            pin: KeyPin::default(),
+            received: Instant::now(),
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub enum GatewayResponse {
+    /// A complete JSON body, `extra_fields` included.
+    Json {
+        body: Bytes,
+        provider: String,
+        usage: Option<Usage>,
+    },
+    /// SSE events to send as they come.
+    Stream { stream: SseStream, provider: String },
+}
+
+impl Gateway {
+    /// Builds every provider's adapter and queue. Fails only on settings that make a provider
+    /// unusable (a missing required `base_url`, a header that is not valid HTTP).
+    pub fn new(config: Config) -> Result<Self, GatewayError> {
+        Ok(Self {
+            state: ArcSwap::from_pointee(Registry::build(config)?),
+        })
+    }
+
+    /// Settings of the `client` section in force now.
+    pub fn client_config(&self) -> ClientConfig {
+        self.state.load().client.clone()
+    }
+
+    /// Names of the configured providers, in config order.
+    pub fn provider_names(&self) -> Vec<String> {
+        self.state
+            .load()
+            .providers
+            .iter()
+            .map(|p| p.config.name.clone())
+            .collect()
+    }
+
+    /// Serves one OpenAI-dialect request (`body` as the client sent it).
+    ///
+    /// The pipeline, in order (each step may end the request with its error):
+    /// 1. read `model`, `stream`, `fallbacks` from the body without parsing the rest (400);
+    /// 2. split `model` into provider and model (400 if not `provider/model`);
+    /// 3. find the provider in the snapshot (400 if unknown; 501 if it has no adapter yet; 400 if
+    ///    the operation is not offered by it or not allowed by `custom_provider_config`);
+    /// 4. choose the key: pinned by header, else weighted random among those allowing the model
+    ///    (400 if none) — keyless providers skip this;
+    /// 5. take a slot in the provider's queue (429 at once if full and dropping, else a bounded
+    ///    wait, 503 when it runs out);
+    /// 6. rewrite the body for the provider (`model` replaced, gateway fields dropped) and send;
+    /// 7. answer: JSON validated and stamped with `extra_fields`, or a stream forwarded event by
+    ///    event holding the queue slot until it ends.
+    pub async fn handle_openai(
+        &self,
+        op: Operation,
+        body: &[u8],
+        meta: RequestMeta,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let registry = self.state.load_full();
+        let view = RequestView::parse(body)?;
+        let stream = view.is_stream();
+        if stream && op == Operation::Embedding {
+            return Err(GatewayError::invalid_request(
+                "embeddings cannot be streamed",
+                Some("stream"),
+            ));
+        }
+        let model_ref = ModelRef::parse(view.model()).ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!(
+                    "model should be in provider/model format (got {:?}); configured providers: {}",
+                    view.model(),
+                    registry.names()
+                ),
+                Some("model"),
+            )
+        })?;
+        let entry = registry.get(model_ref.provider)?;
+        let decorate = |e: GatewayError| {
+            e.with_provider(model_ref.provider)
+                .with_model_requested(model_ref.model)
+        };
+        let adapter = entry.openai_adapter(op, stream).map_err(decorate)?;
+
+        let mut log = RequestLog::new(
+            model_ref.provider,
+            model_ref.model,
+            op.response_type(stream),
+            stream,
+            meta.received,
+        );
+        let key = if entry.config.is_key_less {
+            None
+        } else {
+            let keys = &entry.config.keys;
+            let index = select_key(
+                model_ref.provider,
+                keys,
+                model_ref.model,
+                &meta.pin,
+                &mut rand::rng(),
+            )
+            .map_err(decorate)?;
+            log.set_key(&keys[index].id);
+            Some((index, &keys[index]))
+        };
+
+        let permit = match entry.queue.acquire().await {
+            Ok(p) => p,
+            Err(e) => {
+                let e = decorate(e);
+                log.finish_err(&e);
+                return Err(e);
+            }
+        };
+
+        let request_stream_usage = adapter.preset().stream_usage;
+        let upstream_body = view.rewrite(
+            model_ref.model,
+            RewriteOptions {
+                request_stream_usage,
+            },
+        );
+
+        if stream {
+            let drop_usage_only_chunk = request_stream_usage && !view.client_wants_stream_usage();
+            match adapter.send_stream(op, key, upstream_body).await {
+                Ok(upstream) => Ok(GatewayResponse::Stream {
+                    stream: SseStream::forward(
+                        upstream,
+                        drop_usage_only_chunk,
+                        op.response_type(true),
+                        model_ref.model.to_owned(),
+                        log,
+                        permit,
+                    ),
+                    provider: model_ref.provider.to_owned(),
+                }),
+                Err(e) => {
+                    let e = decorate(e);
+                    log.finish_err(&e);
+                    Err(e)
+                }
+            }
+        } else {
+            let result = adapter.send(op, key, upstream_body).await.and_then(|body| {
+                let usage = check_response(&body)
+                    .map_err(|e| adapter.malformed(&e))?
+                    .usage;
+                let extra = ExtraFields {
+                    request_type: op.response_type(false),
+                    provider: model_ref.provider,
+                    model_requested: model_ref.model,
+                    latency: log.elapsed_ms(),
+                    chunk_index: None,
+                };
+                let body = append_extra_fields(&body, &extra).ok_or_else(|| {
+                    GatewayError::upstream_unreachable(format!(
+                        "provider '{}' answered with JSON that is not an object",
+                        model_ref.provider
+                    ))
+                    .with_code("malformed_upstream_response")
+                })?;
+                Ok((Bytes::from(body), usage))
+            });
+            drop(permit);
+            match result {
+                Ok((body, usage)) => {
+                    log.finish_ok(usage);
+                    Ok(GatewayResponse::Json {
+                        body,
+                        provider: model_ref.provider.to_owned(),
+                        usage,
+                    })
+                }
+                Err(e) => {
+                    let e = decorate(e);
+                    log.finish_err(&e);
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Models of every configured provider (or only `provider`), as OpenAI model objects whose
+    /// `id` is `provider/model` so it can be sent back as-is.
+    ///
+    /// Providers are asked concurrently; one that fails is left out and logged, unless it is the
+    /// only one asked, in which case its error is returned.
+    pub async fn list_models(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<serde_json::Value>, GatewayError> {
+        let registry = self.state.load_full();
+        let entries: Vec<&Arc<ProviderEntry>> = match provider {
+            Some(name) => vec![registry.get(name)?],
+            None => registry.providers.iter().collect(),
+        };
+        let only_one = provider.is_some();
+        let calls = entries.into_iter().map(|entry| async move {
+            let name = entry.config.name.as_str();
+            let adapter = match entry.openai_adapter(Operation::ListModels, false) {
+                Ok(a) => a,
+                Err(e) => return (name, Err(e)),
+            };
+            let key = if entry.config.is_key_less {
+                None
+            } else {
+                match select_key(
+                    name,
+                    &entry.config.keys,
+                    "",
+                    &KeyPin::default(),
+                    &mut rand::rng(),
+                ) {
+                    Ok(i) => Some((i, &entry.config.keys[i])),
+                    Err(e) => return (name, Err(e)),
+                }
+            };
+            (name, adapter.list_models(key).await)
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let mut models = Vec::new();
+        for (name, result) in results {
+            match result {
+                Ok(list) => models.extend(list.into_iter().map(|m| prefix_model(name, m))),
+                Err(e) if only_one => return Err(e),
+                Err(e) => tracing::warn!(provider = name, error = %e, "listing models failed"),
+            }
+        }
+        Ok(models)
+    }
+}
+
+fn prefix_model(provider: &str, mut model: serde_json::Value) -> serde_json::Value {
+    if let Some(id) = model.get_mut("id")
+        && let Some(s) = id.as_str()
+    {
+        *id = serde_json::Value::String(format!("{provider}/{s}"));
+    }
+    model
+}
+
+impl Registry {
+    fn build(config: Config) -> Result<Self, GatewayError> {
+        let mut providers = Vec::with_capacity(config.providers.len());
+        let mut by_name = HashMap::new();
+        for provider in config.providers {
+            let adapter = Adapter::build(&provider)?;
+            let queue = ProviderQueue::new(
+                &provider.name,
+                provider.concurrency.concurrency,
+                provider.concurrency.buffer_size,
+                config.client.drop_excess_requests,
+                provider.network.request_timeout,
+            );
+            by_name.insert(provider.name.clone(), providers.len());
+            providers.push(Arc::new(ProviderEntry {
+                config: provider,
+                adapter,
+                queue,
+            }));
+        }
+        Ok(Self {
+            client: config.client,
+            providers,
+            by_name,
+        })
+    }
+
+    fn get(&self, name: &str) -> Result<&Arc<ProviderEntry>, GatewayError> {
+        self.by_name
+            .get(name)
+            .map(|&i| &self.providers[i])
+            .ok_or_else(|| {
+                GatewayError::invalid_request(
+                    format!(
+                        "provider '{name}' is not configured; configured providers: {}",
+                        self.names()
+                    ),
+                    Some("model"),
+                )
+                .with_code("unknown_provider")
+            })
+    }
+
+    fn names(&self) -> String {
+        if self.providers.is_empty() {
+            return "(none)".to_owned();
+        }
+        self.providers
+            .iter()
+            .map(|p| p.config.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl ProviderEntry {
+    /// The OpenAI-compatible adapter, if this provider has one and may serve `op`.
+    fn openai_adapter(
+        &self,
+        op: Operation,
+        stream: bool,
+    ) -> Result<&OpenAiCompatible, GatewayError> {
+        let adapter = match &self.adapter {
+            Adapter::OpenAiCompatible(a) => a,
+            Adapter::NotSupported { name, base } => {
+                return Err(Adapter::not_supported_error(name, *base));
+            }
+        };
+        let request_type = op.request_type(stream);
+        if !self.config.allows(request_type) || !adapter.supports(op) {
+            return Err(GatewayError::invalid_request(
+                format!(
+                    "provider '{}' does not support {request_type}",
+                    self.config.name
+                ),
+                None,
+            )
+            .with_code("unsupported_operation"));
+        }
+        Ok(adapter)
+    }
+}

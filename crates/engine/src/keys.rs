@@ -1,0 +1,189 @@
+//! Choosing which of a provider's API keys serves a request.
+//!
+//! Weighted random choice among the keys that allow the model (an empty `models` list allows
+//! all, `blacklisted_models` excludes), unless the client pins one with `x-bf-api-key-id` (by id,
+//! wins) or `x-bf-api-key` (by name). Kept free of IO and of the clock so the distribution can be
+//! tested with a seeded generator.
+
+use asbru_config::KeyConfig;
+use asbru_schema::GatewayError;
+use rand::Rng;
+
+/// A key the client asked for by header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPin {
+    /// `x-bf-api-key-id`
+    pub id: Option<String>,
+    /// `x-bf-api-key`
+    pub name: Option<String>,
+}
+
+impl KeyPin {
+    pub fn is_empty(&self) -> bool {
+        self.id.is_none() && self.name.is_none()
+    }
+}
+
+/// Picks a key index for `model` from `keys`.
+pub fn select_key<R: Rng + ?Sized>(
+    provider: &str,
+    keys: &[KeyConfig],
+    model: &str,
+    pin: &KeyPin,
+    rng: &mut R,
+) -> Result<usize, GatewayError> {
+    if let Some((header, wanted, index)) = pinned(keys, pin) {
+        let index = index.ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!("{header}: provider '{provider}' has no usable key '{wanted}'"),
+                Some(header),
+            )
+            .with_provider(provider)
+        })?;
+        if !keys[index].allows_model(model) {
+            return Err(GatewayError::invalid_request(
+                format!(
+                    "{header}: key '{wanted}' of provider '{provider}' does not allow model '{model}'"
+                ),
+                Some(header),
+            )
+            .with_provider(provider));
+        }
+        return Ok(index);
+    }
+
+    let total: f64 = keys
+        .iter()
+        .filter(|k| k.allows_model(model))
+        .map(|k| k.weight)
+        .sum();
+    if total <= 0.0 {
+        let why = if keys.is_empty() {
+            "it has no usable keys (check that they are enabled and their env variables are set)"
+        } else {
+            "none of its keys allows this model (keys[].models / keys[].blacklisted_models)"
+        };
+        return Err(GatewayError::invalid_request(
+            format!("no key of provider '{provider}' can serve model '{model}': {why}"),
+            Some("model"),
+        )
+        .with_code("no_key_for_model")
+        .with_provider(provider));
+    }
+    let mut point = rng.random_range(0.0..total);
+    let mut last = 0;
+    for (i, key) in keys.iter().enumerate() {
+        if !key.allows_model(model) {
+            continue;
+        }
+        last = i;
+        if point < key.weight {
+            return Ok(i);
+        }
+        point -= key.weight;
+    }
+    // Floating-point rounding can leave `point` a hair above the last weight.
+    Ok(last)
+}
+
+fn pinned<'p>(
+    keys: &[KeyConfig],
+    pin: &'p KeyPin,
+) -> Option<(&'static str, &'p str, Option<usize>)> {
+    if let Some(id) = &pin.id {
+        return Some(("x-bf-api-key-id", id, keys.iter().position(|k| &k.id == id)));
+    }
+    pin.name.as_ref().map(|name| {
+        (
+            "x-bf-api-key",
+            name.as_str(),
+            keys.iter().position(|k| &k.name == name),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+    use secrecy::SecretString;
+
+    fn key(id: &str, weight: f64, models: &[&str], blacklist: &[&str]) -> KeyConfig {
+        KeyConfig {
+            id: id.into(),
+            name: format!("name-{id}"),
+            value: SecretString::from(format!("sk-{id}")),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            blacklisted_models: blacklist.iter().map(|m| m.to_string()).collect(),
+            weight,
+        }
+    }
+
+    #[test]
+    fn distribution_follows_weights() {
+        let keys = [
+            key("a", 0.7, &[], &[]),
+            key("b", 0.2, &[], &[]),
+            key("c", 0.1, &[], &[]),
+        ];
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut counts = [0usize; 3];
+        let n = 100_000;
+        for _ in 0..n {
+            counts[select_key("p", &keys, "m", &KeyPin::default(), &mut rng).unwrap()] += 1;
+        }
+        for (count, weight) in counts.iter().zip([0.7, 0.2, 0.1]) {
+            let share = *count as f64 / n as f64;
+            assert!(
+                (share - weight).abs() < 0.01,
+                "share {share} vs weight {weight}"
+            );
+        }
+    }
+
+    #[test]
+    fn model_filters_apply() {
+        let keys = [
+            key("a", 1.0, &["gpt-4o"], &[]),
+            key("b", 1.0, &[], &["gpt-4o"]),
+        ];
+        let mut rng = SmallRng::seed_from_u64(1);
+        for _ in 0..100 {
+            assert_eq!(
+                select_key("p", &keys, "gpt-4o", &KeyPin::default(), &mut rng).unwrap(),
+                0
+            );
+            assert_eq!(
+                select_key("p", &keys, "other", &KeyPin::default(), &mut rng).unwrap(),
+                1
+            );
+        }
+        let keys = [key("a", 1.0, &["x"], &[])];
+        let e = select_key("openai", &keys, "gpt-5", &KeyPin::default(), &mut rng).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.message().contains("openai") && e.message().contains("gpt-5"));
+    }
+
+    #[test]
+    fn pins_by_id_then_name() {
+        let keys = [key("a", 1.0, &[], &[]), key("b", 0.0001, &[], &[])];
+        let mut rng = SmallRng::seed_from_u64(3);
+        let by_id = KeyPin {
+            id: Some("b".into()),
+            name: Some("name-a".into()),
+        };
+        assert_eq!(select_key("p", &keys, "m", &by_id, &mut rng).unwrap(), 1);
+        let by_name = KeyPin {
+            id: None,
+            name: Some("name-b".into()),
+        };
+        assert_eq!(select_key("p", &keys, "m", &by_name, &mut rng).unwrap(), 1);
+        let missing = KeyPin {
+            id: Some("zzz".into()),
+            name: None,
+        };
+        let e = select_key("p", &keys, "m", &missing, &mut rng).unwrap_err();
+        assert_eq!(e.param(), Some("x-bf-api-key-id"));
+    }
+}

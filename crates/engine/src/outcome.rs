@@ -1,0 +1,126 @@
+//! The one log line (and outcome metric) each request produces when it ends.
+//!
+//! A [`RequestLog`] is created when a request is routed to a provider and travels with it, into
+//! the stream if there is one; it writes its line exactly once — when the response is complete,
+//! when it fails, or, if the client went away first, when it is dropped.
+
+use asbru_dialects::openai::StreamInspector;
+use asbru_schema::{GatewayError, Usage};
+use std::time::Instant;
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pending,
+    Ok,
+    Error(u16),
+}
+
+/// Tracks one routed request until it is done.
+#[derive(Debug)]
+pub(crate) struct RequestLog {
+    provider: String,
+    model: String,
+    request_type: &'static str,
+    key_id: Option<String>,
+    started: Instant,
+    outcome: Outcome,
+    error: Option<String>,
+    stream: bool,
+    /// The line has been written.
+    done: bool,
+}
+
+impl RequestLog {
+    pub(crate) fn new(
+        provider: &str,
+        model: &str,
+        request_type: &'static str,
+        stream: bool,
+        started: Instant,
+    ) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            request_type,
+            key_id: None,
+            started,
+            outcome: Outcome::Pending,
+            error: None,
+            stream,
+            done: false,
+        }
+    }
+
+    pub(crate) fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    pub(crate) fn set_key(&mut self, key_id: &str) {
+        self.key_id = Some(key_id.to_owned());
+    }
+
+    /// Milliseconds since the gateway received the request.
+    pub(crate) fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn finish_ok(&mut self, usage: Option<Usage>) {
+        self.outcome = Outcome::Ok;
+        self.emit(usage, None);
+    }
+
+    pub(crate) fn finish_err(&mut self, error: &GatewayError) {
+        self.outcome = Outcome::Error(error.status());
+        self.error = Some(error.message().to_owned());
+        self.emit(None, None);
+    }
+
+    pub(crate) fn set_stream_error(&mut self, error: &GatewayError) {
+        self.outcome = Outcome::Error(error.status());
+        self.error = Some(error.message().to_owned());
+    }
+
+    pub(crate) fn finish_stream(&mut self, inspector: &StreamInspector) {
+        if self.outcome == Outcome::Pending {
+            self.outcome = Outcome::Ok;
+        }
+        self.emit(inspector.usage(), Some(inspector.chunks()));
+    }
+
+    fn emit(&mut self, usage: Option<Usage>, chunks: Option<u64>) {
+        let usage = usage.unwrap_or_default();
+        let latency_ms = self.elapsed_ms();
+        let (status, outcome) = match self.outcome {
+            Outcome::Ok => (200, "success"),
+            Outcome::Error(s) => (s, "error"),
+            Outcome::Pending => (499, "client_closed"),
+        };
+        metrics::counter!("asbru_requests_total", "provider" => self.provider.clone(), "outcome" => outcome).increment(1);
+        tracing::info!(
+            target: "asbru::request",
+            provider = %self.provider,
+            model = %self.model,
+            request_type = self.request_type,
+            stream = self.stream,
+            key_id = self.key_id.as_deref().unwrap_or("-"),
+            status,
+            latency_ms,
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            chunks = chunks.unwrap_or(0),
+            retries = 0,
+            error = self.error.as_deref().unwrap_or(""),
+            "{outcome}"
+        );
+        self.done = true;
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        if !self.done {
+            self.emit(None, None);
+        }
+    }
+}

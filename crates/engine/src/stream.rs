@@ -1,0 +1,161 @@
+//! Forwarding an upstream SSE stream to the client, event by event.
+//!
+//! Each piece from the provider is framed into complete events, which are inspected (usage,
+//! `[DONE]`), stamped with `extra_fields` and handed on at once — the stream is never buffered to
+//! its end. The queue permit travels with the stream and is released when it ends or the client
+//! goes away (dropping the stream drops the upstream connection too). A stream that breaks ends
+//! with an error event, never with a `[DONE]` the provider did not send.
+
+use crate::outcome::RequestLog;
+use crate::queue::QueuePermit;
+use asbru_dialects::openai::{ChunkAction, ExtraFields, StreamInspector};
+use asbru_dialects::sse::SseFramer;
+use asbru_providers::ByteStream;
+use asbru_schema::GatewayError;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// The client-facing SSE stream of one request.
+pub struct SseStream {
+    inner: Pin<Box<dyn Stream<Item = Bytes> + Send>>,
+}
+
+impl std::fmt::Debug for SseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SseStream")
+    }
+}
+
+impl Stream for SseStream {
+    type Item = Bytes;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// Everything the forwarding loop owns.
+struct State {
+    upstream: ByteStream,
+    framer: SseFramer,
+    inspector: StreamInspector,
+    pending: VecDeque<Bytes>,
+    finished: bool,
+    request_type: &'static str,
+    model_requested: String,
+    log: RequestLog,
+    _permit: QueuePermit,
+}
+
+impl SseStream {
+    pub(crate) fn forward(
+        upstream: ByteStream,
+        drop_usage_only_chunk: bool,
+        request_type: &'static str,
+        model_requested: String,
+        log: RequestLog,
+        permit: QueuePermit,
+    ) -> Self {
+        let state = State {
+            upstream,
+            framer: SseFramer::default(),
+            inspector: StreamInspector::new(drop_usage_only_chunk),
+            pending: VecDeque::new(),
+            finished: false,
+            request_type,
+            model_requested,
+            log,
+            _permit: permit,
+        };
+        let inner = futures_util::stream::unfold(state, |mut st| async move {
+            loop {
+                if let Some(event) = st.pending.pop_front() {
+                    return Some((event, st));
+                }
+                if st.finished {
+                    st.log.finish_stream(&st.inspector);
+                    return None;
+                }
+                match st.upstream.next().await {
+                    Some(Ok(piece)) => st.absorb(&piece),
+                    Some(Err(e)) => st.fail(&e),
+                    None => st.end(),
+                }
+            }
+        });
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+
+    /// A stream made of fixed events (used by the library API's tests and by callers that
+    /// already have the events).
+    pub fn from_events(events: Vec<Bytes>) -> Self {
+        Self {
+            inner: Box::pin(futures_util::stream::iter(events)),
+        }
+    }
+}
+
+impl State {
+    fn absorb(&mut self, piece: &[u8]) {
+        self.framer.push(piece);
+        loop {
+            match self.framer.next_event() {
+                Ok(Some(event)) => {
+                    let extra = ExtraFields {
+                        request_type: self.request_type,
+                        provider: self.log.provider(),
+                        model_requested: &self.model_requested,
+                        latency: self.log.elapsed_ms(),
+                        chunk_index: None,
+                    };
+                    if let ChunkAction::Forward(bytes) = self.inspector.inspect(event, &extra) {
+                        self.pending.push_back(bytes);
+                    }
+                }
+                Ok(None) => return,
+                Err(too_large) => {
+                    metrics::counter!("asbru_stream_event_too_large_total").increment(1);
+                    self.fail(&GatewayError::upstream_unreachable(format!(
+                        "provider '{}' sent a stream event larger than {} bytes",
+                        self.log.provider(),
+                        too_large.limit
+                    )));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, error: &GatewayError) {
+        let error = error.clone().with_provider(self.log.provider());
+        self.log.set_stream_error(&error);
+        self.pending.push_back(error_event(&error));
+        self.finished = true;
+    }
+
+    fn end(&mut self) {
+        self.finished = true;
+        if !self.inspector.saw_done() && !self.inspector.saw_error() {
+            let e = GatewayError::upstream_unreachable(format!(
+                "provider '{}' ended the stream before sending [DONE]",
+                self.log.provider()
+            ))
+            .with_code("stream_incomplete");
+            self.fail(&e);
+        }
+    }
+}
+
+/// `data: {"error": …}` in the compatibility error shape (Bifrost's `SendSSEError`).
+pub(crate) fn error_event(error: &GatewayError) -> Bytes {
+    let body = error.to_body();
+    let mut out = Vec::with_capacity(body.len() + 8);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&body);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}

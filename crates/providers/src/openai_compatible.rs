@@ -1,0 +1,311 @@
+//! The adapter for every provider that speaks the OpenAI API.
+
+use crate::error_map::{from_error_body, from_transport};
+use crate::{Operation, Preset, UpstreamClient};
+use asbru_config::{KeyConfig, ProviderConfig};
+use asbru_schema::GatewayError;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use secrecy::ExposeSecret;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Raw pieces of a provider's streaming body; each item arrives as soon as the provider sent it.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>;
+
+/// Reaches one OpenAI-compatible provider: its URLs, headers and per-key authorisation are
+/// prepared once when the config is loaded, so a request only clones what it must.
+#[derive(Debug)]
+pub struct OpenAiCompatible {
+    name: String,
+    preset: Preset,
+    client: UpstreamClient,
+    urls: Urls,
+    /// `content-type` plus `network_config.extra_headers`.
+    headers: HeaderMap,
+    /// `Authorization: Bearer …` per key, in the order of `ProviderConfig::keys`; marked sensitive
+    /// so hyper and tracing never print them.
+    auth: Vec<HeaderValue>,
+    request_timeout: Duration,
+    stream_idle_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Urls {
+    chat: Option<reqwest::Url>,
+    text: Option<reqwest::Url>,
+    embedding: Option<reqwest::Url>,
+    models: Option<reqwest::Url>,
+}
+
+impl OpenAiCompatible {
+    pub fn new(provider: &ProviderConfig, preset: Preset) -> Result<Self, GatewayError> {
+        let base = provider
+            .network
+            .base_url
+            .as_deref()
+            .or(preset.default_base_url)
+            .ok_or_else(|| {
+                GatewayError::invalid_request(
+                    format!(
+                        "providers.{}.network_config.base_url is required for {} (it has no public endpoint)",
+                        provider.name, preset.provider
+                    ),
+                    None,
+                )
+            })?
+            .trim_end_matches('/')
+            .to_owned();
+        let url_for = |op: Operation| -> Result<Option<reqwest::Url>, GatewayError> {
+            let over = provider
+                .request_path_overrides
+                .get(op.request_type(false))
+                .map(String::as_str);
+            let target = match (over, preset.path(op)) {
+                (Some(o), _) if o.starts_with("http://") || o.starts_with("https://") => {
+                    o.to_owned()
+                }
+                (Some(o), _) => format!("{base}/{}", o.trim_start_matches('/')),
+                (None, Some(path)) => format!("{base}{path}"),
+                (None, None) => return Ok(None),
+            };
+            reqwest::Url::parse(&target).map(Some).map_err(|e| {
+                GatewayError::invalid_request(
+                    format!(
+                        "providers.{}: invalid upstream URL {target:?}: {e}",
+                        provider.name
+                    ),
+                    None,
+                )
+            })
+        };
+        let urls = Urls {
+            chat: url_for(Operation::ChatCompletion)?,
+            text: url_for(Operation::TextCompletion)?,
+            embedding: url_for(Operation::Embedding)?,
+            models: url_for(Operation::ListModels)?,
+        };
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in &provider.network.extra_headers {
+            let header_error = || {
+                GatewayError::invalid_request(
+                    format!(
+                        "providers.{}.network_config.extra_headers.{name}: not a valid HTTP header",
+                        provider.name
+                    ),
+                    None,
+                )
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| header_error())?;
+            let value = HeaderValue::from_str(value).map_err(|_| header_error())?;
+            headers.insert(name, value);
+        }
+        let auth = provider
+            .keys
+            .iter()
+            .map(|k| bearer(k, &provider.name))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            name: provider.name.clone(),
+            preset,
+            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            urls,
+            headers,
+            auth,
+            request_timeout: provider.network.request_timeout,
+            stream_idle_timeout: provider.network.stream_idle_timeout,
+        })
+    }
+
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
+    /// Whether the provider has an endpoint for `op`.
+    pub fn supports(&self, op: Operation) -> bool {
+        self.url(op).is_some()
+    }
+
+    fn url(&self, op: Operation) -> Option<&reqwest::Url> {
+        match op {
+            Operation::ChatCompletion => self.urls.chat.as_ref(),
+            Operation::TextCompletion => self.urls.text.as_ref(),
+            Operation::Embedding => self.urls.embedding.as_ref(),
+            Operation::ListModels => self.urls.models.as_ref(),
+        }
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<reqwest::RequestBuilder, GatewayError> {
+        let url = self.url(op).ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!(
+                    "provider '{}' does not support {}",
+                    self.name,
+                    op.request_type(false)
+                ),
+                None,
+            )
+            .with_code("unsupported_operation")
+            .with_provider(&self.name)
+        })?;
+        let mut headers = self.headers.clone();
+        if let Some(auth) = key.and_then(|(i, _)| self.auth.get(i)) {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
+        Ok(self
+            .client
+            .raw()
+            .request(method, url.clone())
+            .headers(headers))
+    }
+
+    /// Sends a JSON body and returns the provider's full JSON answer; non-2xx answers become the
+    /// provider's error. The whole exchange is bounded by `default_request_timeout_in_seconds`.
+    pub async fn send(
+        &self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        body: Vec<u8>,
+    ) -> Result<Bytes, GatewayError> {
+        let request = self.request(reqwest::Method::POST, op, key)?.body(body);
+        self.exchange(request, key).await
+    }
+
+    /// Lists the provider's models (`data` of its `/models` answer).
+    pub async fn list_models(
+        &self,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Vec<serde_json::Value>, GatewayError> {
+        #[derive(serde::Deserialize)]
+        struct List {
+            data: Vec<serde_json::Value>,
+        }
+        let request = self.request(reqwest::Method::GET, Operation::ListModels, key)?;
+        let body = self.exchange(request, key).await?;
+        serde_json::from_slice::<List>(&body)
+            .map(|l| l.data)
+            .map_err(|e| self.malformed(&e))
+    }
+
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Bytes, GatewayError> {
+        let exchange = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| from_transport(&e, &self.name))?;
+            let status = response.status();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| from_transport(&e, &self.name))?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(self.upstream_error(status.as_u16(), &body, key))
+            }
+        };
+        tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| self.timeout_error())?
+    }
+
+    /// Starts a streaming request. Returns once the provider answered with a success status;
+    /// the stream then yields body pieces as they arrive, failing if the provider stays silent
+    /// longer than `stream_idle_timeout_in_seconds`.
+    pub async fn send_stream(
+        &self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        body: Vec<u8>,
+    ) -> Result<ByteStream, GatewayError> {
+        let request = self.request(reqwest::Method::POST, op, key)?.body(body);
+        let response = tokio::time::timeout(self.request_timeout, request.send())
+            .await
+            .map_err(|_| self.timeout_error())?
+            .map_err(|e| from_transport(&e, &self.name))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = tokio::time::timeout(self.request_timeout, response.bytes())
+                .await
+                .map_err(|_| self.timeout_error())?
+                .map_err(|e| from_transport(&e, &self.name))?;
+            return Err(self.upstream_error(status.as_u16(), &body, key));
+        }
+        let idle = self.stream_idle_timeout;
+        let name = self.name.clone();
+        let pieces = response.bytes_stream();
+        let stream = futures_util::stream::unfold(Some((pieces, name)), move |state| async move {
+            let (mut pieces, name) = state?;
+            match tokio::time::timeout(idle, pieces.next()).await {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((pieces, name)))),
+                Ok(Some(Err(e))) => Some((Err(from_transport(&e, &name)), None)),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(GatewayError::upstream_timeout(format!(
+                        "provider '{name}' sent nothing for {}s in the middle of a stream \
+                             (network_config.stream_idle_timeout_in_seconds)",
+                        idle.as_secs()
+                    ))),
+                    None,
+                )),
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    fn upstream_error(
+        &self,
+        status: u16,
+        body: &[u8],
+        key: Option<(usize, &KeyConfig)>,
+    ) -> GatewayError {
+        let secret = key.map(|(_, k)| k.value.expose_secret());
+        from_error_body(status, body, secret).with_provider(&self.name)
+    }
+
+    fn timeout_error(&self) -> GatewayError {
+        GatewayError::upstream_timeout(format!(
+            "provider '{}' did not answer within {}s (network_config.default_request_timeout_in_seconds)",
+            self.name,
+            self.request_timeout.as_secs()
+        ))
+        .with_provider(&self.name)
+    }
+
+    /// The provider answered 2xx with a body that is not what the API promises.
+    pub fn malformed(&self, err: &serde_json::Error) -> GatewayError {
+        GatewayError::upstream_unreachable(format!(
+            "provider '{}' returned a malformed response: {err}",
+            self.name
+        ))
+        .with_code("malformed_upstream_response")
+        .with_provider(&self.name)
+    }
+}
+
+fn bearer(key: &KeyConfig, provider: &str) -> Result<HeaderValue, GatewayError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", key.value.expose_secret()))
+        .map_err(|_| {
+            GatewayError::invalid_request(
+                format!(
+                    "providers.{provider}: key '{}' contains characters not allowed in an HTTP header",
+                    key.id
+                ),
+                None,
+            )
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}

@@ -1,0 +1,36 @@
+//! The operations the OpenAI-compatible adapter performs.
+
+/// An upstream operation, named after Bifrost's request types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    ChatCompletion,
+    TextCompletion,
+    Embedding,
+    ListModels,
+}
+
+impl Operation {
+    /// Bifrost's request-type name, as used in `custom_provider_config.allowed_requests` and
+    /// `request_path_overrides`; streaming variants add `_stream`.
+    pub fn request_type(self, stream: bool) -> &'static str {
+        match (self, stream) {
+            (Self::ChatCompletion, false) => "chat_completion",
+            (Self::ChatCompletion, true) => "chat_completion_stream",
+            (Self::TextCompletion, false) => "text_completion",
+            (Self::TextCompletion, true) => "text_completion_stream",
+            (Self::Embedding, _) => "embedding",
+            (Self::ListModels, _) => "list_models",
+        }
+    }
+
+    /// The `object`-style name Bifrost reports in `extra_fields.request_type`.
+    pub fn response_type(self, stream: bool) -> &'static str {
+        match (self, stream) {
+            (Self::ChatCompletion, false) => "chat.completion",
+            (Self::ChatCompletion, true) => "chat.completion.chunk",
+            (Self::TextCompletion, _) => "text.completion",
+            (Self::Embedding, _) => "embedding",
+            (Self::ListModels, _) => "list_models",
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The single conversion from gateway errors to HTTP responses.
+
+use asbru_schema::GatewayError;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+/// Wrapper so handlers can `?` a [`GatewayError`] into a response.
+pub(crate) struct ApiError(pub GatewayError);
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        metrics::counter!("asbru_errors_total", "kind" => self.0.kind().as_str()).increment(1);
+        let mut response = Response::new(Body::from(self.0.to_body()));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}

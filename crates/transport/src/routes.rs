@@ -1,0 +1,178 @@
+//! The HTTP routes and their handlers.
+
+use crate::error::ApiError;
+use asbru_engine::{Gateway, GatewayResponse, KeyPin, Operation, RequestMeta};
+use asbru_schema::GatewayError;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+    /// Renders `/metrics`; `None` when no recorder is installed (tests, library use).
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// All routes of the gateway.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(list_models))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn chat_completions(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference(&s, Operation::ChatCompletion, &headers, body).await
+}
+
+async fn completions(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference(&s, Operation::TextCompletion, &headers, body).await
+}
+
+async fn embeddings(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference(&s, Operation::Embedding, &headers, body).await
+}
+
+async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: Body) -> Response {
+    let received = Instant::now();
+    let limit = state.gateway.client_config().max_request_body_size_bytes;
+    let body = match read_body(headers, body, limit).await {
+        Ok(b) => b,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let meta = RequestMeta {
+        pin: KeyPin {
+            id: header_str(headers, "x-bf-api-key-id"),
+            name: header_str(headers, "x-bf-api-key"),
+        },
+        received,
+    };
+    match state.gateway.handle_openai(op, &body, meta).await {
+        Ok(GatewayResponse::Json { body, .. }) => json_response(StatusCode::OK, body),
+        Ok(GatewayResponse::Stream { stream, .. }) => {
+            let mut response =
+                Response::new(Body::from_stream(stream.map(Ok::<Bytes, Infallible>)));
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            // Tells nginx-style proxies in front of asbru not to buffer the stream.
+            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            response
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes (a declared
+/// `content-length` over the limit is refused before reading anything).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        metrics::counter!("asbru_request_body_too_large_total").increment(1);
+        return Err(GatewayError::payload_too_large(limit));
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            metrics::counter!("asbru_request_body_too_large_total").increment(1);
+            Err(GatewayError::payload_too_large(limit))
+        }
+        Err(e) => Err(GatewayError::invalid_request(
+            format!("could not read the request body: {e}"),
+            None,
+        )),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct ModelsQuery {
+    provider: Option<String>,
+}
+
+async fn list_models(State(s): State<AppState>, Query(q): Query<ModelsQuery>) -> Response {
+    match s.gateway.list_models(q.provider.as_deref()).await {
+        Ok(models) => {
+            let body = serde_json::json!({ "object": "list", "data": models });
+            json_response(StatusCode::OK, body.to_string())
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+async fn health() -> Response {
+    json_response(
+        StatusCode::OK,
+        r#"{"status":"ok","components":{"db_pings":"disabled"}}"#,
+    )
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    match &s.metrics {
+        Some(handle) => {
+            let mut response = Response::new(Body::from(handle.render()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            response
+        }
+        None => ApiError(GatewayError::unavailable("metrics are not enabled")).into_response(),
+    }
+}
+
+async fn not_found(uri: http::Uri) -> Response {
+    ApiError(GatewayError::not_found(format!(
+        "no route for {}",
+        uri.path()
+    )))
+    .into_response()
+}
+
+async fn method_not_allowed(method: http::Method, uri: http::Uri) -> Response {
+    ApiError(GatewayError::method_not_allowed(format!(
+        "method {method} is not allowed on {}",
+        uri.path()
+    )))
+    .into_response()
+}
