@@ -5,6 +5,7 @@ use anyhow::Context;
 use asbru_config::{Loaded, NoticeKind};
 use asbru_engine::Gateway;
 use asbru_transport::{AppState, ServerOptions};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

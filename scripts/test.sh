@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: Rust unit and integration tests (cargo-nextest), then the
+# compatibility tests that drive the real gateway binary with the official Python SDKs.
+# Works on a fresh machine: installs what it needs (nextest, a Python venv with the SDKs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "== installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+venv="$root/tests/python/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "== creating the Python venv for the SDK tests"
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "== building the gateway and the mock"
+cargo build --locked -p asbru -p asbru-mock
+
+echo "== Rust tests"
+cargo nextest run --locked --workspace --profile ci
+
+echo "== Python SDK tests"
+ASBRU_BIN="$CARGO_TARGET_DIR/debug/asbru" ASBRU_MOCK_BIN="$CARGO_TARGET_DIR/debug/asbru-mock" \
+  "$venv/bin/python" -m pytest -q tests/python
