@@ -46,6 +46,7 @@ fn init_logging(level: &str, style: LogStyle) {
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match style {
         LogStyle::Json => builder.json().try_init(),

@@ -29,6 +29,13 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
 }
 
+impl Config {
+    /// The provider clients call `name` (as in `name/model`), if configured.
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+}
+
 /// `client` section: what applies to every request regardless of provider.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {

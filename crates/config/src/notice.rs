@@ -39,6 +39,12 @@ pub struct Notice {
 
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.path, self.message, self.kind.as_str())
+        write!(
+            f,
+            "{}: {} ({})",
+            self.path,
+            self.message,
+            self.kind.as_str()
+        )
     }
 }

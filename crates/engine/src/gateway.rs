@@ -96,6 +96,16 @@ impl Gateway {
             .collect()
     }
 
+    /// Requests each provider's queue holds right now (in flight plus waiting), for metrics.
+    pub fn queue_admitted(&self) -> Vec<(String, usize)> {
+        self.state
+            .load()
+            .providers
+            .iter()
+            .map(|p| (p.config.name.clone(), p.queue.admitted()))
+            .collect()
+    }
+
     /// Serves one OpenAI-dialect request (`body` as the client sent it).
     ///
     /// The pipeline, in order (each step may end the request with its error):

@@ -23,7 +23,7 @@ use asbru_schema::{GatewayError, KnownProvider};
 /// One configured provider's adapter.
 #[derive(Debug)]
 pub enum Adapter {
-    OpenAiCompatible(OpenAiCompatible),
+    OpenAiCompatible(Box<OpenAiCompatible>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -35,9 +35,9 @@ impl Adapter {
     /// Builds the adapter for one provider entry.
     pub fn build(provider: &ProviderConfig) -> Result<Self, GatewayError> {
         match preset(provider.base) {
-            Some(preset) => Ok(Self::OpenAiCompatible(OpenAiCompatible::new(
+            Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
                 provider, preset,
-            )?)),
+            )?))),
             None => Ok(Self::NotSupported {
                 name: provider.name.clone(),
                 base: provider.base,

@@ -53,8 +53,13 @@ impl ErrorKind {
 /// Fields are private so that every error is built by one of the constructors, which pick the
 /// status and OpenAI `type` consistently. Messages must never contain secrets: callers that embed
 /// provider text run it through the adapter's redaction first.
+///
+/// Boxed so that `Result<T, GatewayError>` stays one pointer wide on the happy path.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GatewayError {
+pub struct GatewayError(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     kind: ErrorKind,
     status: u16,
     message: String,
@@ -69,7 +74,7 @@ pub struct GatewayError {
 
 impl GatewayError {
     fn gateway(kind: ErrorKind, status: u16, error_type: &str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             status,
             message: message.into(),
@@ -79,7 +84,7 @@ impl GatewayError {
             provider: None,
             model_requested: None,
             from_gateway: true,
-        }
+        }))
     }
 
     /// 400: the request is wrong; `param` names the field at fault when there is one.
@@ -90,7 +95,7 @@ impl GatewayError {
             "invalid_request_error",
             message,
         );
-        e.param = param.map(str::to_owned);
+        e.0.param = param.map(str::to_owned);
         e
     }
 
@@ -159,7 +164,7 @@ impl GatewayError {
         code: Option<String>,
         param: Option<String>,
     ) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind: ErrorKind::Upstream,
             status,
             message: message.into(),
@@ -169,7 +174,7 @@ impl GatewayError {
             provider: None,
             model_requested: None,
             from_gateway: false,
-        }
+        }))
     }
 
     /// 502: connecting to the provider failed or the connection broke.
@@ -201,56 +206,56 @@ impl GatewayError {
 
     /// Sets the machine-readable `code`.
     pub fn with_code(mut self, code: &str) -> Self {
-        self.code = Some(code.to_owned());
+        self.0.code = Some(code.to_owned());
         self
     }
 
     /// Records which provider the request was for (`extra_fields.provider`).
     pub fn with_provider(mut self, provider: &str) -> Self {
-        self.provider = Some(provider.to_owned());
+        self.0.provider = Some(provider.to_owned());
         self
     }
 
     /// Records the model the client asked for (`extra_fields.model_requested`).
     pub fn with_model_requested(mut self, model: &str) -> Self {
-        self.model_requested = Some(model.to_owned());
+        self.0.model_requested = Some(model.to_owned());
         self
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The HTTP status the client receives.
     pub fn status(&self) -> u16 {
-        self.status
+        self.0.status
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub fn error_type(&self) -> Option<&str> {
-        self.error_type.as_deref()
+        self.0.error_type.as_deref()
     }
 
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     pub fn param(&self) -> Option<&str> {
-        self.param.as_deref()
+        self.0.param.as_deref()
     }
 
     pub fn provider(&self) -> Option<&str> {
-        self.provider.as_deref()
+        self.0.provider.as_deref()
     }
 
     /// Whether trying again (same or other provider) may succeed: rate limits, server errors and
     /// network failures, never a client's mistake.
     pub fn is_retryable(&self) -> bool {
-        match self.kind {
-            ErrorKind::Upstream => matches!(self.status, 429 | 500 | 502 | 503 | 504),
+        match self.0.kind {
+            ErrorKind::Upstream => matches!(self.0.status, 429 | 500 | 502 | 503 | 504),
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => true,
             _ => false,
         }
@@ -267,17 +272,17 @@ impl GatewayError {
 
     fn body(&self) -> ErrorBody<'_> {
         ErrorBody {
-            is_bifrost_error: self.from_gateway,
-            status_code: self.status,
+            is_bifrost_error: self.0.from_gateway,
+            status_code: self.0.status,
             error: ErrorObject {
-                message: &self.message,
-                error_type: self.error_type.as_deref(),
-                code: self.code.as_deref(),
-                param: self.param.as_deref(),
+                message: &self.0.message,
+                error_type: self.0.error_type.as_deref(),
+                code: self.0.code.as_deref(),
+                param: self.0.param.as_deref(),
             },
             extra_fields: ExtraFields {
-                provider: self.provider.as_deref(),
-                model_requested: self.model_requested.as_deref(),
+                provider: self.0.provider.as_deref(),
+                model_requested: self.0.model_requested.as_deref(),
             },
         }
     }
@@ -288,9 +293,9 @@ impl fmt::Display for GatewayError {
         write!(
             f,
             "{} ({}): {}",
-            self.status,
-            self.kind.as_str(),
-            self.message
+            self.0.status,
+            self.0.kind.as_str(),
+            self.0.message
         )
     }
 }

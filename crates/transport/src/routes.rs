@@ -150,6 +150,10 @@ async fn health() -> Response {
 async fn metrics(State(s): State<AppState>) -> Response {
     match &s.metrics {
         Some(handle) => {
+            for (provider, admitted) in s.gateway.queue_admitted() {
+                metrics::gauge!("asbru_queue_admitted", "provider" => provider)
+                    .set(admitted as f64);
+            }
             let mut response = Response::new(Body::from(handle.render()));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -36,7 +36,10 @@ async fn chat_completion_round_trip() {
     assert_eq!(sent.header("authorization"), Some("Bearer sk-test-1"));
     let upstream = sent.json().unwrap();
     assert_eq!(upstream["model"], "gpt-4o-mini");
-    assert!(upstream.get("fallbacks").is_none(), "gateway-only field leaked: {upstream}");
+    assert!(
+        upstream.get("fallbacks").is_none(),
+        "gateway-only field leaked: {upstream}"
+    );
     assert_eq!(upstream["temperature"], 0.25);
     assert_eq!(upstream["metadata"], json!({"nested": [1, 2, {"x": "é"}]}));
 }
@@ -91,14 +94,29 @@ async fn models_are_listed_with_provider_prefix_and_filtered() {
     let gw = TestGateway::start_with(first, config).await;
     let (status, body) = gw.get("/v1/models").await;
     assert_eq!(status, 200, "{body}");
-    let mut ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     ids.sort_unstable();
-    assert_eq!(ids, ["groq/llama-3.1-8b-instant", "openai/gpt-4o", "openai/gpt-4o-mini"]);
+    assert_eq!(
+        ids,
+        [
+            "groq/llama-3.1-8b-instant",
+            "openai/gpt-4o",
+            "openai/gpt-4o-mini"
+        ]
+    );
 
     let (status, body) = gw.get("/v1/models?provider=groq").await;
     assert_eq!(status, 200);
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
-    assert_eq!(second.requests()[0].header("authorization"), Some("Bearer sk-b"));
+    assert_eq!(
+        second.requests()[0].header("authorization"),
+        Some("Bearer sk-b")
+    );
 
     let (status, body) = gw.get("/v1/models?provider=nope").await;
     assert_eq!(status, 400, "{body}");
@@ -130,7 +148,11 @@ async fn extra_headers_presets_and_custom_providers() {
         }
     }});
     let gw = TestGateway::start_with(mock, config).await;
-    for model in ["groq/llama-3.1-8b-instant", "perplexity/sonar", "my-llamacpp/qwen"] {
+    for model in [
+        "groq/llama-3.1-8b-instant",
+        "perplexity/sonar",
+        "my-llamacpp/qwen",
+    ] {
         let (status, body) = gw.post("/v1/chat/completions", chat_body(model)).await;
         assert_eq!(status, 200, "{model}: {body}");
     }
@@ -146,16 +168,28 @@ async fn extra_headers_presets_and_custom_providers() {
 
     // The custom provider allows chat only.
     let (status, body) = gw
-        .post("/v1/embeddings", json!({"model": "my-llamacpp/qwen", "input": "x"}))
+        .post(
+            "/v1/embeddings",
+            json!({"model": "my-llamacpp/qwen", "input": "x"}),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("embedding"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("embedding")
+    );
     // Groq has no embeddings endpoint.
     let (status, _) = gw
         .post("/v1/embeddings", json!({"model": "groq/x", "input": "x"}))
         .await;
     assert_eq!(status, 400);
-    assert_eq!(gw.mock.requests().len(), 3, "refused requests must not reach the provider");
+    assert_eq!(
+        gw.mock.requests().len(),
+        3,
+        "refused requests must not reach the provider"
+    );
 }
 
 #[tokio::test]
@@ -165,5 +199,8 @@ async fn model_names_with_slashes_keep_everything_after_the_provider() {
         .post("/v1/chat/completions", chat_body("openai/org/custom-model"))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(gw.mock.requests()[0].json().unwrap()["model"], "org/custom-model");
+    assert_eq!(
+        gw.mock.requests()[0].json().unwrap()["model"],
+        "org/custom-model"
+    );
 }

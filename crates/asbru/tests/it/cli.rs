@@ -22,7 +22,11 @@ impl Served {
     /// Stops the process (SIGTERM) and returns the whole log.
     pub async fn stop(mut self) -> String {
         if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
         }
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
@@ -58,7 +62,10 @@ pub async fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
             if let Some(rest) = line.split("listening on http://").nth(1)
                 && let Some(tx) = found.take()
             {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
                 let _ = tx.send(addr);
             }
             let mut all = sink.lock().unwrap();
@@ -106,7 +113,10 @@ async fn serve_with_a_bifrost_config_file() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(mock.requests()[0].header("authorization"), Some("Bearer sk-from-env"));
+    assert_eq!(
+        mock.requests()[0].header("authorization"),
+        Some("Bearer sk-from-env")
+    );
     let log = served.stop().await;
     // Unimplemented parts are reported, not dropped.
     assert!(log.contains("not supported yet"), "{log}");
@@ -117,7 +127,9 @@ async fn serve_with_a_bifrost_config_file() {
 #[tokio::test]
 async fn serve_without_any_config_starts_and_says_how_to_add_providers() {
     let served = serve(&[], &[]).await;
-    let response = reqwest::get(format!("{}/health", served.url)).await.unwrap();
+    let response = reqwest::get(format!("{}/health", served.url))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let response = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", served.url))
@@ -143,7 +155,10 @@ async fn serve_takes_providers_from_the_environment_and_app_dir() {
     // Only groq was configured from the environment.
     assert_eq!(models.status(), 400);
     let body: serde_json::Value = models.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("groq"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("groq"),
+        "{body}"
+    );
     served.stop().await;
 
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
@@ -182,7 +197,10 @@ async fn config_check_reports_every_problem_with_its_path() {
     assert!(!output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("providers.openai.keys[0].weight"), "{text}");
-    assert!(text.contains("providers.openai.network_config.base_url"), "{text}");
+    assert!(
+        text.contains("providers.openai.network_config.base_url"),
+        "{text}"
+    );
     assert!(text.contains("providers.mystery"), "{text}");
 
     let good = write_config(

@@ -6,7 +6,12 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn assert_error_shape(body: &serde_json::Value, status: u16) {
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["status_code"], status, "{body}");
     assert!(body["error"].get("type").is_some(), "{body}");
 }
@@ -15,25 +20,41 @@ fn assert_error_shape(body: &serde_json::Value, status: u16) {
 async fn malformed_requests_are_400_saying_where() {
     let gw = TestGateway::start().await;
     let (status, body) = gw
-        .post_raw("/v1/chat/completions", b"{\"model\": \"openai/gpt-4o\",\n \"messages\": [}".to_vec())
+        .post_raw(
+            "/v1/chat/completions",
+            b"{\"model\": \"openai/gpt-4o\",\n \"messages\": [}".to_vec(),
+        )
         .await;
     assert_eq!(status, 400);
     assert_error_shape(&body, 400);
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("line 2 column"), "{message}");
 
-    let (status, body) = gw.post("/v1/chat/completions", json!({"messages": []})).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", json!({"messages": []}))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["param"], "model");
 
     let (status, body) = gw.post("/v1/chat/completions", chat_body("gpt-4o")).await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("provider/model"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("provider/model"),
+        "{body}"
+    );
 
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("nosuch/gpt-4o")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("nosuch/gpt-4o"))
+        .await;
     assert_eq!(status, 400);
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("'nosuch'") && message.contains("openai"), "{message}");
+    assert!(
+        message.contains("'nosuch'") && message.contains("openai"),
+        "{message}"
+    );
 
     let (status, body) = gw.get("/v1/nothing-here").await;
     assert_eq!(status, 404);
@@ -41,7 +62,12 @@ async fn malformed_requests_are_400_saying_where() {
 
     assert!(gw.mock.requests().is_empty());
     // Still serving.
-    assert_eq!(gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await.0, 200);
+    assert_eq!(
+        gw.post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -54,11 +80,19 @@ async fn oversized_bodies_are_413() {
     let gw = TestGateway::start_with(mock, config).await;
     let big = "x".repeat(1024 * 1024 + 10);
     let (status, body) = gw
-        .post("/v1/chat/completions", json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": big}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": big}]}),
+        )
         .await;
     assert_eq!(status, 413);
     assert_error_shape(&body, 413);
-    assert!(body["error"]["message"].as_str().unwrap().contains("max_request_body_size_mb"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_request_body_size_mb")
+    );
     // Chunked bodies without a content-length are cut off at the limit too.
     let chunks = futures_util::stream::iter(
         (0..20).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 100 * 1024]))),
@@ -77,22 +111,39 @@ async fn oversized_bodies_are_413() {
 #[tokio::test]
 async fn provider_errors_keep_status_type_and_message() {
     let gw = TestGateway::start().await;
-    gw.mock.push_fault(Fault::Status { status: 503, message: "The engine is currently overloaded".into() });
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await;
+    gw.mock.push_fault(Fault::Status {
+        status: 503,
+        message: "The engine is currently overloaded".into(),
+    });
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
     assert_eq!(status, 503);
-    assert_eq!(body["error"]["message"], "The engine is currently overloaded");
+    assert_eq!(
+        body["error"]["message"],
+        "The engine is currently overloaded"
+    );
     assert_eq!(body["error"]["type"], "server_error");
     assert_eq!(body["is_bifrost_error"], false);
     assert_eq!(body["extra_fields"]["provider"], "openai");
     assert_eq!(body["extra_fields"]["model_requested"], "gpt-4o");
 
-    gw.mock.push_fault(Fault::RateLimited { retry_after_secs: 7 });
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await;
+    gw.mock.push_fault(Fault::RateLimited {
+        retry_after_secs: 7,
+    });
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
 
-    gw.mock.push_fault(Fault::Status { status: 400, message: "Invalid 'messages': empty".into() });
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await;
+    gw.mock.push_fault(Fault::Status {
+        status: 400,
+        message: "Invalid 'messages': empty".into(),
+    });
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["message"], "Invalid 'messages': empty");
     assert_eq!(body["error"]["type"], "invalid_request_error");
@@ -111,21 +162,37 @@ async fn unreachable_reset_and_malformed_upstreams_are_502() {
     }});
     let gw = TestGateway::start_with(mock, config).await;
 
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("groq/llama")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("groq/llama"))
+        .await;
     assert_eq!(status, 502, "{body}");
     assert_error_shape(&body, 502);
     assert_eq!(body["extra_fields"]["provider"], "groq");
 
     gw.mock.push_fault(Fault::Reset);
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
     assert_eq!(status, 502, "{body}");
 
     gw.mock.push_fault(Fault::MalformedJson);
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
     assert_eq!(status, 502, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("malformed"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed")
+    );
 
-    assert_eq!(gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await.0, 200);
+    assert_eq!(
+        gw.post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -138,9 +205,16 @@ async fn slow_upstream_is_504_after_the_configured_timeout() {
     let gw = TestGateway::start_with(mock, config).await;
     gw.mock.push_fault(Fault::Delay(Duration::from_secs(5)));
     let started = Instant::now();
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
     assert_eq!(status, 504, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("default_request_timeout_in_seconds"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default_request_timeout_in_seconds")
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
@@ -152,8 +226,24 @@ async fn providers_without_an_adapter_answer_501_and_the_rest_still_work() {
         "anthropic": {"keys": [{"name": "a", "value": "sk-ant", "weight": 1}]}
     }});
     let gw = TestGateway::start_with(mock, config).await;
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("anthropic/claude-sonnet-4")).await;
+    let (status, body) = gw
+        .post(
+            "/v1/chat/completions",
+            chat_body("anthropic/claude-sonnet-4"),
+        )
+        .await;
     assert_eq!(status, 501, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("not support"), "{body}");
-    assert_eq!(gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await.0, 200);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not support"),
+        "{body}"
+    );
+    assert_eq!(
+        gw.post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+            .await
+            .0,
+        200
+    );
 }

@@ -45,7 +45,11 @@ impl TestGateway {
     }
 
     /// Serves `config` (values may use `env.TEST_*` resolved from `env`).
-    pub async fn start_with_env(mock: MockServer, config: Value, env: HashMap<String, String>) -> Self {
+    pub async fn start_with_env(
+        mock: MockServer,
+        config: Value,
+        env: HashMap<String, String>,
+    ) -> Self {
         let lookup = move |var: &str| env.get(var).cloned();
         let loaded = asbru_config::load_str(&config.to_string(), &lookup).unwrap();
         let gateway = Arc::new(Gateway::new(loaded.config).unwrap());
@@ -81,7 +85,12 @@ impl TestGateway {
         self.post_with(path, body, &[]).await
     }
 
-    pub async fn post_with(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -109,7 +118,12 @@ impl TestGateway {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }

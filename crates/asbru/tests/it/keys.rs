@@ -17,7 +17,11 @@ async fn gateway_with_keys(keys: serde_json::Value, env: HashMap<String, String>
 fn used_keys(gw: &TestGateway) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for r in gw.mock.requests() {
-        let key = r.header("authorization").unwrap().trim_start_matches("Bearer ").to_owned();
+        let key = r
+            .header("authorization")
+            .unwrap()
+            .trim_start_matches("Bearer ")
+            .to_owned();
         *counts.entry(key).or_default() += 1;
     }
     counts
@@ -58,8 +62,18 @@ async fn models_and_blacklists_decide_which_key_serves() {
     )
     .await;
     for _ in 0..20 {
-        assert_eq!(gw.post("/v1/chat/completions", chat_body("openai/gpt-4o-mini")).await.0, 200);
-        assert_eq!(gw.post("/v1/chat/completions", chat_body("openai/gpt-4o")).await.0, 200);
+        assert_eq!(
+            gw.post("/v1/chat/completions", chat_body("openai/gpt-4o-mini"))
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            gw.post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+                .await
+                .0,
+            200
+        );
     }
     let counts = used_keys(&gw);
     assert_eq!(counts["sk-mini"], 20);
@@ -79,10 +93,15 @@ async fn no_key_for_the_model_is_a_400_naming_provider_and_model() {
         HashMap::new(),
     )
     .await;
-    let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/o3-pro")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/o3-pro"))
+        .await;
     assert_eq!(status, 400);
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("'openai'") && message.contains("'o3-pro'"), "{message}");
+    assert!(
+        message.contains("'openai'") && message.contains("'o3-pro'"),
+        "{message}"
+    );
     assert!(gw.mock.requests().is_empty());
 }
 
@@ -98,20 +117,49 @@ async fn headers_pin_a_key_by_name_or_id() {
     .await;
     let body = chat_body("openai/gpt-4o");
     for _ in 0..10 {
-        assert_eq!(gw.post_with("/v1/chat/completions", body.clone(), &[("x-bf-api-key", "beta")]).await.0, 200);
-        assert_eq!(gw.post_with("/v1/chat/completions", body.clone(), &[("x-bf-api-key-id", "id-b")]).await.0, 200);
+        assert_eq!(
+            gw.post_with(
+                "/v1/chat/completions",
+                body.clone(),
+                &[("x-bf-api-key", "beta")]
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(
+            gw.post_with(
+                "/v1/chat/completions",
+                body.clone(),
+                &[("x-bf-api-key-id", "id-b")]
+            )
+            .await
+            .0,
+            200
+        );
     }
     // The id wins over the name when both are sent.
     let (status, _) = gw
-        .post_with("/v1/chat/completions", body.clone(), &[("x-bf-api-key-id", "id-a"), ("x-bf-api-key", "beta")])
+        .post_with(
+            "/v1/chat/completions",
+            body.clone(),
+            &[("x-bf-api-key-id", "id-a"), ("x-bf-api-key", "beta")],
+        )
         .await;
     assert_eq!(status, 200);
     let counts = used_keys(&gw);
     assert_eq!(counts["sk-beta"], 20);
-    assert_eq!(counts["sk-alpha"], 1, "env.TEST_KEY_A resolves to the key value");
+    assert_eq!(
+        counts["sk-alpha"], 1,
+        "env.TEST_KEY_A resolves to the key value"
+    );
 
     let (status, body) = gw
-        .post_with("/v1/chat/completions", chat_body("openai/gpt-4o"), &[("x-bf-api-key", "gamma")])
+        .post_with(
+            "/v1/chat/completions",
+            chat_body("openai/gpt-4o"),
+            &[("x-bf-api-key", "gamma")],
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["param"], "x-bf-api-key");

@@ -1,5 +1,11 @@
 //! Integration tests: the real gateway (router + accept loop, or the built binary) on an ephemeral
 //! port, against the mock upstream. One test binary, one module per area.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test loudly"
+)]
 
 mod harness;
 

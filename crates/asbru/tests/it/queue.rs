@@ -22,7 +22,10 @@ async fn gateway(drop_excess: bool) -> TestGateway {
 async fn wait_for_upstream_requests(gw: &TestGateway, n: usize) {
     let started = Instant::now();
     while gw.mock.requests().len() < n {
-        assert!(started.elapsed() < Duration::from_secs(5), "upstream never saw {n} request(s)");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "upstream never saw {n} request(s)"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -44,7 +47,10 @@ async fn full_queue_with_drop_excess_answers_429_at_once() {
     let started = Instant::now();
     let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/c")).await;
     assert_eq!(status, 429, "{body}");
-    assert!(started.elapsed() < Duration::from_millis(200), "429 was not immediate");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "429 was not immediate"
+    );
     assert_eq!(body["error"]["code"], "queue_full");
     assert!(body["error"]["message"].as_str().unwrap().contains("queue"));
 
@@ -61,7 +67,8 @@ async fn full_queue_without_drop_excess_waits_for_room() {
     let calls = (0..3).map(|i| {
         let gw = std::sync::Arc::clone(&gw);
         tokio::spawn(async move {
-            gw.post("/v1/chat/completions", chat_body(&format!("openai/m{i}"))).await
+            gw.post("/v1/chat/completions", chat_body(&format!("openai/m{i}")))
+                .await
         })
     });
     for call in futures_util::future::join_all(calls).await {
@@ -69,5 +76,9 @@ async fn full_queue_without_drop_excess_waits_for_room() {
         assert_eq!(status, 200, "{body}");
     }
     // One at a time, 400 ms each.
-    assert!(started.elapsed() >= Duration::from_millis(1150), "requests overlapped: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1150),
+        "requests overlapped: {:?}",
+        started.elapsed()
+    );
 }

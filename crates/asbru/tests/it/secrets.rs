@@ -32,13 +32,17 @@ async fn provider_errors_that_echo_the_key_are_redacted() {
     assert!(!text.contains(SECRET), "key leaked in error: {text}");
     assert!(text.contains("[REDACTED]"), "{text}");
     // The mock really did echo it, so the test would catch a leak.
-    assert_eq!(gw.mock.requests()[0].header("authorization"), Some(format!("Bearer {SECRET}").as_str()));
+    assert_eq!(
+        gw.mock.requests()[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
 }
 
 #[tokio::test]
 async fn debug_output_of_config_and_gateway_hides_keys() {
     let loaded = asbru_config::load_str(
-        &json!({"providers": {"openai": {"keys": [{"name": "k", "value": SECRET, "weight": 1}]}}}).to_string(),
+        &json!({"providers": {"openai": {"keys": [{"name": "k", "value": SECRET, "weight": 1}]}}})
+            .to_string(),
         &|_| None,
     )
     .unwrap();
@@ -70,22 +74,60 @@ async fn logs_at_debug_level_never_contain_keys() {
     )
     .unwrap();
     let served = serve(
-        &["--config", path.to_str().unwrap(), "--log-level", "trace", "--log-style", "json"],
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "--log-level",
+            "trace",
+            "--log-style",
+            "json",
+        ],
         &[("TEST_SECRET", SECRET)],
     )
     .await;
     let client = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", served.url);
-    assert_eq!(client.post(&url).json(&chat_body("openai/gpt-4o")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .post(&url)
+            .json(&chat_body("openai/gpt-4o"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let mut streaming = chat_body("openai/gpt-4o");
     streaming["stream"] = json!(true);
-    let text = client.post(&url).json(&streaming).send().await.unwrap().text().await.unwrap();
+    let text = client
+        .post(&url)
+        .json(&streaming)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("[DONE]"));
-    mock.push_fault(Fault::Status { status: 500, message: format!("internal error for {SECRET}") });
-    let text = client.post(&url).json(&chat_body("openai/gpt-4o")).send().await.unwrap().text().await.unwrap();
+    mock.push_fault(Fault::Status {
+        status: 500,
+        message: format!("internal error for {SECRET}"),
+    });
+    let text = client
+        .post(&url)
+        .json(&chat_body("openai/gpt-4o"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!text.contains(SECRET), "{text}");
     let log = served.stop().await;
-    assert!(log.contains("asbru::request"), "request lines are logged: {log}");
+    assert!(
+        log.contains("asbru::request"),
+        "request lines are logged: {log}"
+    );
     assert!(!log.contains(SECRET), "key leaked into logs:\n{log}");
     assert!(!log.contains("TOPSECRET"), "key leaked into logs:\n{log}");
 }

@@ -72,11 +72,19 @@ async fn usage_is_requested_upstream_but_only_returned_when_asked() {
         .iter()
         .map(|e| serde_json::from_str(e).unwrap())
         .collect();
-    assert!(chunks.iter().all(|c| !c["choices"].as_array().unwrap().is_empty()), "usage-only chunk leaked to a client that did not ask");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| !c["choices"].as_array().unwrap().is_empty()),
+        "usage-only chunk leaked to a client that did not ask"
+    );
     for (i, chunk) in chunks.iter().enumerate() {
         assert_eq!(chunk["extra_fields"]["chunk_index"], i);
         assert_eq!(chunk["extra_fields"]["provider"], "openai");
-        assert_eq!(chunk["extra_fields"]["request_type"], "chat.completion.chunk");
+        assert_eq!(
+            chunk["extra_fields"]["request_type"],
+            "chat.completion.chunk"
+        );
     }
     let upstream = gw.mock.requests()[0].json().unwrap();
     assert_eq!(upstream["stream_options"]["include_usage"], true);

@@ -56,13 +56,15 @@ impl StreamInspector {
                 usage: Option<Usage>,
                 choices: Option<Vec<IgnoredAny>>,
             }
-            if let Ok(peek) = serde_json::from_slice::<Peek>(data) {
-                if let Some(usage) = peek.usage {
-                    self.usage = Some(usage);
-                    let no_choices = peek.choices.is_none_or(|c| c.is_empty());
-                    if self.drop_usage_only_chunk && no_choices {
-                        return ChunkAction::Drop;
-                    }
+            if let Ok(Peek {
+                usage: Some(usage),
+                choices,
+            }) = serde_json::from_slice::<Peek>(data)
+            {
+                self.usage = Some(usage);
+                let no_choices = choices.is_none_or(|c| c.is_empty());
+                if self.drop_usage_only_chunk && no_choices {
+                    return ChunkAction::Drop;
                 }
             }
         }

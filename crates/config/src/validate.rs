@@ -1,0 +1,1051 @@
+//! Raw file → validated [`Config`], collecting every error with its exact path.
+//!
+//! Rules follow Bifrost's `config.schema.json` (which Bifrost itself enforces at startup), with a
+//! few deliberate leniencies where Bifrost's runtime is lenient too or where refusing would help
+//! nobody; each is noted where it is applied. Parts of the file asbru does not act on yet are
+//! accepted and reported once each as `NotSupportedYet`.
+
+use crate::Loaded;
+use crate::env::{EnvValue, resolve};
+use crate::error::FieldError;
+use crate::model::{
+    ClientConfig, ConcurrencyConfig, Config, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig,
+    ProxyTarget,
+};
+use crate::notice::{Notice, NoticeKind};
+use crate::ordered::OrderedMap;
+use crate::raw::{
+    Object, RawAuthConfig, RawClient, RawConcurrency, RawConfig, RawCustomProvider, RawFramework,
+    RawKey, RawNetworkConfig, RawPlugin, RawProvider, RawProxy,
+};
+use asbru_schema::KnownProvider;
+use secrecy::SecretString;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Bifrost's request type names, as used by `custom_provider_config.allowed_requests` and
+/// `request_path_overrides` (from `config.schema.json`).
+pub const REQUEST_TYPES: &[&str] = &[
+    "list_models",
+    "text_completion",
+    "text_completion_stream",
+    "chat_completion",
+    "chat_completion_stream",
+    "responses",
+    "responses_stream",
+    "count_tokens",
+    "embedding",
+    "rerank",
+    "speech",
+    "speech_stream",
+    "transcription",
+    "transcription_stream",
+    "image_generation",
+    "image_generation_stream",
+    "image_edit",
+    "image_edit_stream",
+    "image_variation",
+    "video_generation",
+    "video_retrieve",
+    "video_download",
+    "video_delete",
+    "video_list",
+    "video_remix",
+    "batch_create",
+    "batch_list",
+    "batch_retrieve",
+    "batch_cancel",
+    "batch_delete",
+    "batch_results",
+    "file_upload",
+    "file_list",
+    "file_retrieve",
+    "file_delete",
+    "file_content",
+    "container_create",
+    "container_list",
+    "container_retrieve",
+    "container_delete",
+    "container_file_create",
+    "container_file_list",
+    "container_file_retrieve",
+    "container_file_content",
+    "container_file_delete",
+    "passthrough",
+    "passthrough_stream",
+];
+
+/// Validates a parsed file. `notices` are those already raised while parsing (unknown keys).
+pub(crate) fn validate(
+    raw: RawConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    notices: Vec<Notice>,
+) -> Result<Loaded, Vec<FieldError>> {
+    let mut v = Validator {
+        env,
+        errors: Vec::new(),
+        notices,
+    };
+
+    // `$schema` is informational; any value is fine.
+    if raw.encryption_key.as_deref().is_some_and(|k| !k.is_empty()) {
+        v.unsupported("encryption_key", "encryption of the config store");
+    }
+    if let Some(auth) = &raw.auth_config {
+        v.auth_config("auth_config", auth);
+    }
+    let client = v.client(raw.client);
+    if let Some(framework) = raw.framework {
+        v.framework(framework);
+    }
+    let providers = v.providers(raw.providers.unwrap_or_default());
+    v.section("governance", raw.governance.as_ref(), "governance");
+    v.section("mcp", raw.mcp.as_ref(), "MCP");
+    v.section(
+        "vector_store",
+        raw.vector_store.as_ref(),
+        "the vector store",
+    );
+    v.section(
+        "config_store",
+        raw.config_store.as_ref(),
+        "the config store",
+    );
+    v.section("logs_store", raw.logs_store.as_ref(), "the logs store");
+    v.section("cluster_config", raw.cluster_config.as_ref(), "clustering");
+    v.section(
+        "saml_config",
+        raw.saml_config.as_ref(),
+        "SAML single sign-on",
+    );
+    v.section(
+        "load_balancer_config",
+        raw.load_balancer_config.as_ref(),
+        "adaptive load balancing",
+    );
+    v.section(
+        "guardrails_config",
+        raw.guardrails_config.as_ref(),
+        "guardrails",
+    );
+    v.plugins(raw.plugins.unwrap_or_default());
+    v.section("audit_logs", raw.audit_logs.as_ref(), "audit logs");
+    v.section(
+        "large_payload_optimization",
+        raw.large_payload_optimization.as_ref(),
+        "large payload optimization",
+    );
+    v.section("websocket", raw.websocket.as_ref(), "WebSocket settings");
+
+    if v.errors.is_empty() {
+        Ok(Loaded {
+            config: Config { client, providers },
+            notices: v.notices,
+        })
+    } else {
+        Err(v.errors)
+    }
+}
+
+struct Validator<'e> {
+    env: &'e dyn Fn(&str) -> Option<String>,
+    errors: Vec<FieldError>,
+    notices: Vec<Notice>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(path, message));
+    }
+
+    fn notice(&mut self, kind: NoticeKind, path: impl Into<String>, message: impl Into<String>) {
+        self.notices.push(Notice {
+            kind,
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// One `NotSupportedYet` notice: `what` names the feature the key asks for.
+    fn unsupported(&mut self, path: impl Into<String>, what: &str) {
+        self.notice(
+            NoticeKind::NotSupportedYet,
+            path,
+            format!("{what}: accepted, but ignored for now"),
+        );
+    }
+
+    /// Checks an integer against its schema range; `None` when absent or out of range.
+    fn int(&mut self, path: &str, value: Option<i64>, min: i64, max: Option<i64>) -> Option<i64> {
+        let v = value?;
+        if v >= min && max.is_none_or(|max| v <= max) {
+            return Some(v);
+        }
+        let message = match max {
+            Some(max) => format!("must be between {min} and {max}"),
+            None => format!("must be >= {min}"),
+        };
+        self.error(path, message);
+        None
+    }
+
+    /// An unsupported boolean whose default (and harmless value) is `false`.
+    fn unsupported_flag(&mut self, path: &str, value: Option<bool>, what: &str) {
+        if value == Some(true) {
+            self.unsupported(path, what);
+        }
+    }
+
+    /// An unsupported integer: range-checked like a supported one, reported when not the default.
+    fn unsupported_int(
+        &mut self,
+        path: &str,
+        value: Option<i64>,
+        min: i64,
+        default: i64,
+        what: &str,
+    ) {
+        if self
+            .int(path, value, min, None)
+            .is_some_and(|v| v != default)
+        {
+            self.unsupported(path, what);
+        }
+    }
+
+    /// An unsupported list, reported when not empty.
+    fn unsupported_list(&mut self, path: &str, value: Option<&Vec<String>>, what: &str) {
+        if value.is_some_and(|l| !l.is_empty()) {
+            self.unsupported(path, what);
+        }
+    }
+
+    /// A whole section kept as JSON: reported once unless it is empty or explicitly turned off
+    /// (`"enabled": false`, or `"disabled": true` for `audit_logs`), since then it asks for nothing.
+    fn section(&mut self, path: &str, value: Option<&Object>, what: &str) {
+        let Some(obj) = value else { return };
+        let off = obj.get("enabled") == Some(&Value::Bool(false))
+            || obj.get("disabled") == Some(&Value::Bool(true));
+        let parts: Vec<&str> = obj
+            .iter()
+            .filter(|(_, v)| meaningful(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if off || parts.is_empty() {
+            return;
+        }
+        let what = if matches!(path, "governance" | "mcp") {
+            format!("{what} ({})", parts.join(", "))
+        } else {
+            what.to_owned()
+        };
+        self.unsupported(path, &what);
+    }
+
+    fn auth_config(&mut self, path: &str, auth: &RawAuthConfig) {
+        let set = auth.is_enabled == Some(true)
+            || auth.disable_auth_on_inference == Some(true)
+            || auth
+                .admin_username
+                .as_deref()
+                .is_some_and(|s| !s.is_empty())
+            || auth
+                .admin_password
+                .as_deref()
+                .is_some_and(|s| !s.is_empty());
+        if set {
+            self.unsupported(
+                path,
+                "admin authentication (deprecated location: Bifrost now reads governance.auth_config)",
+            );
+        }
+    }
+
+    fn client(&mut self, raw: Option<RawClient>) -> ClientConfig {
+        let mut out = ClientConfig::default();
+        let Some(c) = raw else { return out };
+
+        if let Some(drop) = c.drop_excess_requests {
+            out.drop_excess_requests = drop;
+        }
+        let path = "client.max_request_body_size_mb";
+        if let Some(mb) = self.int(path, c.max_request_body_size_mb, 1, None) {
+            match usize::try_from(mb)
+                .ok()
+                .and_then(|mb| mb.checked_mul(1024 * 1024))
+            {
+                Some(bytes) => out.max_request_body_size_bytes = bytes,
+                None => self.error(path, "too large"),
+            }
+        }
+
+        self.unsupported_int(
+            "client.initial_pool_size",
+            c.initial_pool_size,
+            1,
+            300,
+            "the object pool size",
+        );
+        self.unsupported_list(
+            "client.prometheus_labels",
+            c.prometheus_labels.as_ref(),
+            "custom Prometheus labels",
+        );
+        self.unsupported_list(
+            "client.allowed_origins",
+            c.allowed_origins.as_ref(),
+            "CORS origins",
+        );
+        self.unsupported_list(
+            "client.allowed_headers",
+            c.allowed_headers.as_ref(),
+            "extra CORS headers",
+        );
+        self.unsupported_flag("client.enable_logging", c.enable_logging, "request logging");
+        self.unsupported_flag(
+            "client.disable_content_logging",
+            c.disable_content_logging,
+            "content-free request logging",
+        );
+        self.unsupported_flag(
+            "client.disable_db_pings_in_health",
+            c.disable_db_pings_in_health,
+            "database pings in /health",
+        );
+        self.unsupported_int(
+            "client.log_retention_days",
+            c.log_retention_days,
+            1,
+            365,
+            "log retention",
+        );
+        self.unsupported_flag(
+            "client.enforce_governance_header",
+            c.enforce_governance_header,
+            "requiring auth on inference (deprecated key: Bifrost now reads enforce_auth_on_inference)",
+        );
+        self.unsupported_flag(
+            "client.enforce_auth_on_inference",
+            c.enforce_auth_on_inference,
+            "requiring auth on inference",
+        );
+        self.unsupported_flag(
+            "client.enforce_scim_auth",
+            c.enforce_scim_auth,
+            "requiring auth on inference (deprecated key: Bifrost now reads enforce_auth_on_inference)",
+        );
+        self.unsupported_flag(
+            "client.allow_direct_keys",
+            c.allow_direct_keys,
+            "provider keys sent by clients",
+        );
+        self.unsupported_flag(
+            "client.enable_litellm_fallbacks",
+            c.enable_litellm_fallbacks,
+            "LiteLLM fallbacks",
+        );
+        if let Some(filter) = &c.header_filter_config {
+            let used = [&filter.allowlist, &filter.denylist]
+                .into_iter()
+                .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
+            if used {
+                self.unsupported("client.header_filter_config", "x-bf-eh-* header filtering");
+            }
+        }
+        self.unsupported_int(
+            "client.async_job_result_ttl",
+            c.async_job_result_ttl,
+            1,
+            3600,
+            "the async job result TTL",
+        );
+        self.unsupported_list(
+            "client.required_headers",
+            c.required_headers.as_ref(),
+            "required headers",
+        );
+        self.unsupported_list(
+            "client.logging_headers",
+            c.logging_headers.as_ref(),
+            "headers captured into logs",
+        );
+        self.unsupported_flag(
+            "client.hide_deleted_virtual_keys_in_filters",
+            c.hide_deleted_virtual_keys_in_filters,
+            "log filter settings",
+        );
+        self.unsupported_int(
+            "client.mcp_agent_depth",
+            c.mcp_agent_depth,
+            1,
+            10,
+            "the MCP agent depth",
+        );
+        self.unsupported_int(
+            "client.mcp_tool_execution_timeout",
+            c.mcp_tool_execution_timeout,
+            1,
+            30,
+            "the MCP tool timeout",
+        );
+        if let Some(level) = c.mcp_code_mode_binding_level.as_deref() {
+            let path = "client.mcp_code_mode_binding_level";
+            match level {
+                "server" => {}
+                "tool" => self.unsupported(path, "the MCP code mode binding level"),
+                other => self.error(
+                    path,
+                    format!("unknown binding level \"{other}\"; expected \"server\" or \"tool\""),
+                ),
+            }
+        }
+        self.unsupported_int(
+            "client.mcp_tool_sync_interval",
+            c.mcp_tool_sync_interval,
+            0,
+            10,
+            "the MCP tool sync interval",
+        );
+        out
+    }
+
+    fn framework(&mut self, f: RawFramework) {
+        let Some(pricing) = f.pricing else { return };
+        if let Some(url) = pricing.pricing_url.as_deref().filter(|u| !u.is_empty()) {
+            if is_http_url(url) {
+                self.unsupported("framework.pricing.pricing_url", "the model price list");
+            } else {
+                self.error("framework.pricing.pricing_url", "not a valid http(s) URL");
+            }
+        }
+        self.unsupported_int(
+            "framework.pricing.pricing_sync_interval",
+            pricing.pricing_sync_interval,
+            3600,
+            86400,
+            "the price list sync interval",
+        );
+    }
+
+    fn plugins(&mut self, plugins: Vec<RawPlugin>) {
+        for (i, p) in plugins.into_iter().enumerate() {
+            let path = format!("plugins[{i}]");
+            if let Some(placement) = p.placement.as_deref()
+                && !matches!(placement, "pre_builtin" | "post_builtin")
+            {
+                self.error(
+                    format!("{path}.placement"),
+                    format!(
+                        "unknown placement \"{placement}\"; expected \"pre_builtin\" or \"post_builtin\""
+                    ),
+                );
+            }
+            self.int(&format!("{path}.version"), p.version, 1, None);
+            match p.name.as_deref().filter(|n| !n.is_empty()) {
+                None => self.error(format!("{path}.name"), "required"),
+                Some(name) => {
+                    let state = if p.enabled == Some(false) {
+                        " (disabled in the file)"
+                    } else {
+                        ""
+                    };
+                    self.unsupported(path, &format!("plugin \"{name}\"{state}"));
+                }
+            }
+        }
+    }
+
+    fn providers(&mut self, providers: OrderedMap<RawProvider>) -> Vec<ProviderConfig> {
+        providers
+            .into_iter()
+            .filter_map(|(name, p)| self.provider(name, p))
+            .collect()
+    }
+
+    /// One provider; `None` when it has errors (they are recorded).
+    fn provider(&mut self, name: String, p: RawProvider) -> Option<ProviderConfig> {
+        let errors_before = self.errors.len();
+        let path = format!("providers.{name}");
+        if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {
+            self.error(
+                &path,
+                "provider names must be non-empty, without '/' or spaces (clients write provider/model)",
+            );
+        }
+
+        let known = KnownProvider::from_name(&name);
+        let mut base = known;
+        let mut is_key_less = matches!(known, Some(KnownProvider::Ollama | KnownProvider::Sgl));
+        let mut allowed_requests = None;
+        let mut request_path_overrides = BTreeMap::new();
+        match (known, p.custom_provider_config) {
+            (Some(_), None) => {}
+            (Some(_), Some(_)) => self.error(
+                format!("{path}.custom_provider_config"),
+                "only custom providers take custom_provider_config; give this one a name that is \
+                 not a built-in provider",
+            ),
+            (None, None) => self.error(
+                &path,
+                "unknown provider; custom providers need custom_provider_config.base_provider_type",
+            ),
+            (None, Some(c)) => {
+                let custom = self.custom_provider(&path, c);
+                base = custom.base;
+                is_key_less = custom.is_key_less.unwrap_or(matches!(
+                    base,
+                    Some(KnownProvider::Ollama | KnownProvider::Sgl)
+                ));
+                allowed_requests = custom.allowed_requests;
+                request_path_overrides = custom.request_path_overrides;
+            }
+        }
+
+        // Bifrost lets keys of these providers have no `value`: their credentials are in the
+        // provider-specific key config (or, for vLLM, the key is optional).
+        let value_optional = is_key_less
+            || matches!(
+                base,
+                Some(
+                    KnownProvider::Vertex
+                        | KnownProvider::Bedrock
+                        | KnownProvider::Azure
+                        | KnownProvider::Vllm
+                )
+            );
+        let keys = self.keys(&path, p.keys.unwrap_or_default(), value_optional);
+
+        let base_url_given = p
+            .network_config
+            .as_ref()
+            .and_then(|n| n.base_url.as_deref())
+            .is_some_and(|u| !u.is_empty());
+        let network = self.network(&path, p.network_config);
+        if let Some(b @ (KnownProvider::Ollama | KnownProvider::Sgl)) = base
+            && !base_url_given
+        {
+            self.error(
+                format!("{path}.network_config.base_url"),
+                format!("required for {b}: it has no default address"),
+            );
+        }
+        let concurrency = self.concurrency(&path, p.concurrency_and_buffer_size);
+        let proxy = self.proxy(&path, p.proxy_config);
+
+        self.unsupported_flag(
+            &format!("{path}.send_back_raw_request"),
+            p.send_back_raw_request,
+            "raw requests in responses",
+        );
+        self.unsupported_flag(
+            &format!("{path}.send_back_raw_response"),
+            p.send_back_raw_response,
+            "raw responses in responses",
+        );
+        self.unsupported_flag(
+            &format!("{path}.store_raw_request_response"),
+            p.store_raw_request_response,
+            "raw request/response logging",
+        );
+        if p.pricing_overrides.as_ref().is_some_and(|o| !o.is_empty()) {
+            self.unsupported(format!("{path}.pricing_overrides"), "pricing overrides");
+        }
+
+        let base = base?;
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        if keys.is_empty() && !is_key_less && base != KnownProvider::Vllm {
+            self.notice(
+                NoticeKind::Info,
+                format!("{path}.keys"),
+                "no usable key: requests to this provider will fail until one is configured",
+            );
+        }
+        Some(ProviderConfig {
+            is_custom: known.is_none(),
+            name,
+            base,
+            is_key_less,
+            keys,
+            network,
+            concurrency,
+            proxy,
+            allowed_requests,
+            request_path_overrides,
+        })
+    }
+
+    fn custom_provider(&mut self, path: &str, c: RawCustomProvider) -> CustomProvider {
+        let path = format!("{path}.custom_provider_config");
+        let base = match c.base_provider_type.as_deref() {
+            None | Some("") => {
+                self.error(
+                    format!("{path}.base_provider_type"),
+                    "required for a custom provider: the built-in provider whose API it speaks \
+                     (openai, anthropic, gemini, …)",
+                );
+                None
+            }
+            Some(t) => {
+                let base = KnownProvider::from_name(t);
+                if base.is_none() {
+                    self.error(
+                        format!("{path}.base_provider_type"),
+                        format!("unknown provider type \"{t}\""),
+                    );
+                }
+                base
+            }
+        };
+        let allowed_requests = c.allowed_requests.map(|allowed| {
+            let mut out = BTreeMap::new();
+            for (request_type, on) in allowed {
+                self.check_request_type(&format!("{path}.allowed_requests"), &request_type);
+                out.insert(request_type, on);
+            }
+            out
+        });
+        let mut request_path_overrides = BTreeMap::new();
+        for (request_type, target) in c.request_path_overrides.unwrap_or_default() {
+            let prefix = format!("{path}.request_path_overrides");
+            self.check_request_type(&prefix, &request_type);
+            if target.starts_with('/') || is_http_url(&target) {
+                request_path_overrides.insert(request_type, target);
+            } else {
+                self.error(
+                    format!("{prefix}.{request_type}"),
+                    "must be a path starting with '/' or a full http(s) URL",
+                );
+            }
+        }
+        CustomProvider {
+            base,
+            is_key_less: c.is_key_less,
+            allowed_requests,
+            request_path_overrides,
+        }
+    }
+
+    /// A request type name that Bifrost does not know is kept (it may be newer than this list)
+    /// but reported, since it is most likely a typo that would silently allow or refuse nothing.
+    fn check_request_type(&mut self, prefix: &str, request_type: &str) {
+        if !REQUEST_TYPES.contains(&request_type) {
+            self.notice(
+                NoticeKind::UnknownKey,
+                format!("{prefix}.{request_type}"),
+                "not a request type asbru or Bifrost knows (a typo?)",
+            );
+        }
+    }
+
+    /// Validates every key and returns the usable ones: disabled keys, keys whose `env.VAR` is
+    /// unset and keys without a value (where one is needed) are left out, each with a notice.
+    ///
+    /// `weight` defaults to 1 when left out: Bifrost's schema requires it, but its runtime treats
+    /// a missing weight as present, and a key without one plainly means "an ordinary key".
+    fn keys(&mut self, path: &str, raw: Vec<RawKey>, value_optional: bool) -> Vec<KeyConfig> {
+        let mut out = Vec::with_capacity(raw.len());
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        for (i, k) in raw.into_iter().enumerate() {
+            let kpath = format!("{path}.keys[{i}]");
+            let name = k.name.unwrap_or_default();
+            let (id, id_field) = match (k.id.filter(|s| !s.is_empty()), name.is_empty()) {
+                (Some(id), _) => (id, ".id"),
+                (None, false) => (name.clone(), ".name"),
+                (None, true) => (format!("key-{i}"), ""),
+            };
+            if let Some(first) = ids.get(&id) {
+                self.error(
+                    format!("{kpath}{id_field}"),
+                    format!("duplicate key id \"{id}\" (keys[{first}] has it too)"),
+                );
+            } else {
+                ids.insert(id.clone(), i);
+            }
+            let weight = match k.weight {
+                None => 1.0,
+                Some(w) if w > 0.0 && w.is_finite() => w,
+                Some(_) => {
+                    self.error(format!("{kpath}.weight"), "must be > 0");
+                    1.0
+                }
+            };
+            self.unsupported_flag(
+                &format!("{kpath}.use_for_batch_api"),
+                k.use_for_batch_api,
+                "the batch and file APIs",
+            );
+            let key_configs = [
+                ("azure_key_config", &k.azure_key_config, "Azure key config"),
+                (
+                    "vertex_key_config",
+                    &k.vertex_key_config,
+                    "Vertex key config",
+                ),
+                (
+                    "bedrock_key_config",
+                    &k.bedrock_key_config,
+                    "Bedrock key config",
+                ),
+                ("vllm_key_config", &k.vllm_key_config, "vLLM key config"),
+                (
+                    "huggingface_key_config",
+                    &k.huggingface_key_config,
+                    "Hugging Face key config",
+                ),
+                (
+                    "replicate_key_config",
+                    &k.replicate_key_config,
+                    "Replicate key config",
+                ),
+            ];
+            for (field, config, what) in key_configs {
+                if let Some(config) = config.as_ref().filter(|c| !c.is_empty()) {
+                    let field_path = format!("{kpath}.{field}");
+                    self.unsupported(&field_path, what);
+                    for (name, value) in config {
+                        self.missing_env_in(&format!("{field_path}.{name}"), value);
+                    }
+                }
+            }
+
+            if k.enabled == Some(false) {
+                self.notice(
+                    NoticeKind::Info,
+                    &kpath,
+                    "disabled (enabled: false); this key is left out",
+                );
+                continue;
+            }
+            let vpath = format!("{kpath}.value");
+            let value = match resolve(k.value.as_deref().unwrap_or(""), self.env) {
+                EnvValue::Literal(v) => Some(v.to_owned()),
+                EnvValue::Resolved(v) => Some(v),
+                EnvValue::Missing(var) => {
+                    self.notice(
+                        NoticeKind::MissingEnv,
+                        &vpath,
+                        format!("environment variable {var} is not set; this key is left out"),
+                    );
+                    None
+                }
+                EnvValue::EmptyName => {
+                    self.error(&vpath, "\"env.\" needs a variable name (env.MY_VAR)");
+                    None
+                }
+            };
+            let Some(value) = value else { continue };
+            if value.is_empty() && !value_optional {
+                self.notice(NoticeKind::Info, &vpath, "no value; this key is left out");
+                continue;
+            }
+            out.push(KeyConfig {
+                id,
+                name,
+                value: SecretString::from(value),
+                models: k.models.unwrap_or_default(),
+                blacklisted_models: k.blacklisted_models.unwrap_or_default(),
+                weight,
+            });
+        }
+        out
+    }
+
+    /// Reports every `env.VAR` string under `value` whose variable is unset (used for the
+    /// provider-specific key configs, whose strings Bifrost resolves the same way).
+    fn missing_env_in(&mut self, path: &str, value: &Value) {
+        match value {
+            Value::String(s) => {
+                if let EnvValue::Missing(var) = resolve(s, self.env) {
+                    self.notice(
+                        NoticeKind::MissingEnv,
+                        path,
+                        format!("environment variable {var} is not set"),
+                    );
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.missing_env_in(&format!("{path}[{i}]"), item);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    self.missing_env_in(&format!("{path}.{k}"), item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    fn network(&mut self, path: &str, raw: Option<RawNetworkConfig>) -> NetworkConfig {
+        let mut n = NetworkConfig::default();
+        let Some(r) = raw else { return n };
+        let p = |key: &str| format!("{path}.network_config.{key}");
+
+        if let Some(url) = r.base_url.filter(|u| !u.is_empty()) {
+            if is_http_url(&url) {
+                n.base_url = Some(url.trim_end_matches('/').to_owned());
+            } else {
+                self.error(p("base_url"), "not a valid http(s) URL");
+            }
+        }
+        for (name, value) in r.extra_headers.unwrap_or_default() {
+            let hpath = format!("{}.{name}", p("extra_headers"));
+            if !is_header_name(&name) {
+                self.error(hpath, "not a valid HTTP header name");
+            } else if !is_header_value(&value) {
+                self.error(
+                    hpath,
+                    "header values cannot contain control characters (CR, LF, …)",
+                );
+            } else {
+                n.extra_headers.push((name, value));
+            }
+        }
+        let path = p("default_request_timeout_in_seconds");
+        if let Some(s) = self.int(&path, r.default_request_timeout_in_seconds, 1, None) {
+            n.request_timeout = Duration::from_secs(s.unsigned_abs());
+        }
+        let path = p("max_retries");
+        if let Some(v) = self.int(&path, r.max_retries, 0, None) {
+            match u32::try_from(v) {
+                Ok(v) => n.max_retries = v,
+                Err(_) => self.error(path, format!("must be <= {}", u32::MAX)),
+            }
+        }
+        let path = p("retry_backoff_initial_ms");
+        if let Some(ms) = self.int(&path, r.retry_backoff_initial_ms, 0, None) {
+            n.retry_backoff_initial = Duration::from_millis(ms.unsigned_abs());
+        }
+        let path = p("retry_backoff_max_ms");
+        if let Some(ms) = self.int(&path, r.retry_backoff_max_ms, 0, None) {
+            n.retry_backoff_max = Duration::from_millis(ms.unsigned_abs());
+        }
+        if let Some(skip) = r.insecure_skip_verify {
+            n.insecure_skip_verify = skip;
+        }
+        n.ca_cert_pem = self.pem(&p("ca_cert_pem"), r.ca_cert_pem);
+        let path = p("stream_idle_timeout_in_seconds");
+        if let Some(s) = self.int(&path, r.stream_idle_timeout_in_seconds, 5, Some(3600)) {
+            n.stream_idle_timeout = Duration::from_secs(s.unsigned_abs());
+        }
+        let path = p("max_conns_per_host");
+        if let Some(v) = self.int(&path, r.max_conns_per_host, 1, Some(10_000)) {
+            n.max_conns_per_host = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        if r.beta_header_overrides
+            .as_ref()
+            .is_some_and(|o| !o.is_empty())
+        {
+            self.unsupported(
+                p("beta_header_overrides"),
+                "Anthropic beta header overrides",
+            );
+        }
+        n
+    }
+
+    /// A PEM certificate field: empty means absent; anything else must look like PEM.
+    fn pem(&mut self, path: &str, raw: Option<String>) -> Option<String> {
+        let pem = raw.filter(|s| !s.trim().is_empty())?;
+        if pem.contains("-----BEGIN ") && pem.contains("-----END ") {
+            Some(pem)
+        } else {
+            self.error(
+                path,
+                "not a PEM certificate (expected -----BEGIN CERTIFICATE----- …)",
+            );
+            None
+        }
+    }
+
+    /// Missing values take Bifrost's defaults; the schema requires both, but a file that sets only
+    /// one plainly means "the default for the other".
+    fn concurrency(&mut self, path: &str, raw: Option<RawConcurrency>) -> ConcurrencyConfig {
+        let mut c = ConcurrencyConfig::default();
+        let Some(r) = raw else { return c };
+        let p = |key: &str| format!("{path}.concurrency_and_buffer_size.{key}");
+        if let Some(v) = self.int(&p("concurrency"), r.concurrency, 1, None) {
+            c.concurrency = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = self.int(&p("buffer_size"), r.buffer_size, 1, None) {
+            c.buffer_size = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        c
+    }
+
+    fn proxy(&mut self, path: &str, raw: Option<RawProxy>) -> ProxyConfig {
+        let Some(r) = raw else {
+            return ProxyConfig::None;
+        };
+        let p = |key: &str| format!("{path}.proxy_config.{key}");
+        let kind = match r.kind.as_deref() {
+            Some("none") => return ProxyConfig::None,
+            Some("environment") => return ProxyConfig::Environment,
+            Some(kind @ ("http" | "socks5")) => kind,
+            Some(other) => {
+                self.error(
+                    p("type"),
+                    format!(
+                        "unknown proxy type \"{other}\"; expected one of none, http, socks5, environment"
+                    ),
+                );
+                return ProxyConfig::None;
+            }
+            None => {
+                self.error(
+                    p("type"),
+                    "required: one of none, http, socks5, environment",
+                );
+                return ProxyConfig::None;
+            }
+        };
+
+        let url = match r.url.as_deref().filter(|u| !u.is_empty()) {
+            None => {
+                self.error(p("url"), format!("required for proxy type {kind}"));
+                None
+            }
+            Some(url) => {
+                let url = proxy_url(kind, url);
+                if url.is_none() {
+                    self.error(p("url"), format!("not a valid {kind} proxy URL"));
+                }
+                url
+            }
+        };
+        let password = match r.password.as_deref().map(|pw| resolve(pw, self.env)) {
+            None | Some(EnvValue::Literal("")) => None,
+            Some(EnvValue::Literal(pw)) => Some(SecretString::from(pw)),
+            Some(EnvValue::Resolved(pw)) => Some(SecretString::from(pw)),
+            Some(EnvValue::Missing(var)) => {
+                self.notice(
+                    NoticeKind::MissingEnv,
+                    p("password"),
+                    format!(
+                        "environment variable {var} is not set; the proxy is used without a password"
+                    ),
+                );
+                None
+            }
+            Some(EnvValue::EmptyName) => {
+                self.error(p("password"), "\"env.\" needs a variable name (env.MY_VAR)");
+                None
+            }
+        };
+        let ca_cert_pem = self.pem(&p("ca_cert_pem"), r.ca_cert_pem);
+        let Some(url) = url else {
+            return ProxyConfig::None;
+        };
+        let target = ProxyTarget {
+            url,
+            username: r.username.filter(|u| !u.is_empty()),
+            password,
+            ca_cert_pem,
+        };
+        if kind == "http" {
+            ProxyConfig::Http(target)
+        } else {
+            ProxyConfig::Socks5(target)
+        }
+    }
+}
+
+/// What a valid `custom_provider_config` contributes.
+struct CustomProvider {
+    base: Option<KnownProvider>,
+    is_key_less: Option<bool>,
+    allowed_requests: Option<BTreeMap<String, bool>>,
+    request_path_overrides: BTreeMap<String, String>,
+}
+
+/// Whether a JSON value asks for anything (empty containers and null do not).
+fn meaningful(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => true,
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+pub(crate) fn is_http_url(s: &str) -> bool {
+    s.trim() == s
+        && url::Url::parse(s).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
+}
+
+/// Normalises a proxy address: a bare `host:port` gets the scheme of its proxy type; the scheme
+/// must fit the type (`http`/`https` for HTTP proxies, `socks5`/`socks5h` for SOCKS5).
+fn proxy_url(kind: &str, raw: &str) -> Option<String> {
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("{kind}://{raw}")
+    };
+    let parsed = url::Url::parse(&with_scheme).ok()?;
+    let scheme_fits = match kind {
+        "http" => matches!(parsed.scheme(), "http" | "https"),
+        _ => matches!(parsed.scheme(), "socks5" | "socks5h"),
+    };
+    let has_host = parsed.host_str().is_some_and(|h| !h.is_empty());
+    (scheme_fits && has_host && raw.trim() == raw).then_some(with_scheme)
+}
+
+/// An RFC 9110 field name (a token).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A field value without control characters other than tab (no header injection).
+fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls() {
+        assert!(is_http_url("http://localhost:11434"));
+        assert!(is_http_url("https://api.example.com/v1/"));
+        assert!(!is_http_url("localhost:11434"));
+        assert!(!is_http_url("ftp://example.com"));
+        assert!(!is_http_url("http://"));
+        assert!(!is_http_url(" http://example.com"));
+    }
+
+    #[test]
+    fn proxy_urls() {
+        assert_eq!(
+            proxy_url("http", "proxy.internal:3128").as_deref(),
+            Some("http://proxy.internal:3128")
+        );
+        assert_eq!(
+            proxy_url("socks5", "socks5h://10.0.0.1:1080").as_deref(),
+            Some("socks5h://10.0.0.1:1080")
+        );
+        assert_eq!(proxy_url("socks5", "http://10.0.0.1:1080"), None);
+        assert_eq!(proxy_url("http", "http://"), None);
+    }
+
+    #[test]
+    fn header_names_and_values() {
+        assert!(is_header_name("OpenAI-Organization"));
+        assert!(!is_header_name("Bad Header"));
+        assert!(!is_header_name(""));
+        assert!(is_header_value("a\tb"));
+        assert!(!is_header_value("a\r\nX-Injected: 1"));
+    }
+}

@@ -1,0 +1,287 @@
+//! Invalid values: every error is reported, with its exact path.
+
+use crate::common::{fixture, no_env};
+use asbru_config::{FieldError, LoadError, load_str};
+
+/// Loads `json` and returns its errors as `path: message` lines; panics if it loads.
+fn errors(json: &str) -> Vec<String> {
+    match load_str(json, &no_env) {
+        Ok(loaded) => panic!("expected errors, loaded: {loaded:#?}"),
+        Err(LoadError::Invalid(errors)) => errors.iter().map(FieldError::to_string).collect(),
+        Err(e) => panic!("expected LoadError::Invalid, got {e}"),
+    }
+}
+
+/// One provider `openai` with a valid key plus `extra` (JSON members) spliced in.
+fn openai_with(extra: &str) -> String {
+    format!(
+        r#"{{"providers": {{"openai": {{"keys": [{{"name": "k", "value": "sk-1", "weight": 1}}], {extra}}}}}}}"#
+    )
+}
+
+#[test]
+fn every_error_of_a_file_at_once() {
+    let got = errors(&fixture("invalid.json"));
+    let expected = [
+        "client.max_request_body_size_mb: must be >= 1",
+        "client.initial_pool_size: must be >= 1",
+        r#"client.mcp_code_mode_binding_level: unknown binding level "global"; expected "server" or "tool""#,
+        "framework.pricing.pricing_url: not a valid http(s) URL",
+        "framework.pricing.pricing_sync_interval: must be >= 3600",
+        "providers.openai.keys[1].weight: must be > 0",
+        r#"providers.openai.keys[2].name: duplicate key id "primary" (keys[0] has it too)"#,
+        "providers.openai.keys[2].weight: must be > 0",
+        r#"providers.openai.keys[3].value: "env." needs a variable name (env.MY_VAR)"#,
+        "providers.openai.network_config.base_url: not a valid http(s) URL",
+        "providers.openai.network_config.extra_headers.Bad Header: not a valid HTTP header name",
+        "providers.openai.network_config.extra_headers.X-Acme: header values cannot contain control characters (CR, LF, …)",
+        "providers.openai.network_config.default_request_timeout_in_seconds: must be >= 1",
+        "providers.openai.network_config.max_retries: must be >= 0",
+        "providers.openai.network_config.retry_backoff_initial_ms: must be >= 0",
+        "providers.openai.network_config.ca_cert_pem: not a PEM certificate (expected -----BEGIN CERTIFICATE----- …)",
+        "providers.openai.network_config.stream_idle_timeout_in_seconds: must be between 5 and 3600",
+        "providers.openai.network_config.max_conns_per_host: must be between 1 and 10000",
+        "providers.openai.concurrency_and_buffer_size.concurrency: must be >= 1",
+        "providers.openai.concurrency_and_buffer_size.buffer_size: must be >= 1",
+        r#"providers.openai.proxy_config.type: unknown proxy type "ftp"; expected one of none, http, socks5, environment"#,
+        "providers.groq.proxy_config.url: required for proxy type http",
+        "providers.cerebras.proxy_config.type: required: one of none, http, socks5, environment",
+        "providers.xai.proxy_config.url: not a valid socks5 proxy URL",
+        "providers.xai.proxy_config.ca_cert_pem: not a PEM certificate (expected -----BEGIN CERTIFICATE----- …)",
+        "providers.my-llm: unknown provider; custom providers need custom_provider_config.base_provider_type",
+        r#"providers.other-llm.custom_provider_config.base_provider_type: unknown provider type "x""#,
+        "providers.other-llm.custom_provider_config.request_path_overrides.chat_completion: must be a path starting with '/' or a full http(s) URL",
+        "providers.third-llm.custom_provider_config.base_provider_type: required for a custom provider: the built-in provider whose API it speaks (openai, anthropic, gemini, …)",
+        "providers.anthropic.custom_provider_config: only custom providers take custom_provider_config; give this one a name that is not a built-in provider",
+        "providers.sgl.network_config.base_url: required for sgl: it has no default address",
+        "providers.bad/name: provider names must be non-empty, without '/' or spaces (clients write provider/model)",
+        "plugins[0].name: required",
+        r#"plugins[1].placement: unknown placement "middle"; expected "pre_builtin" or "post_builtin""#,
+        "plugins[1].version: must be >= 1",
+    ];
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn display_lists_every_error() {
+    let err = load_str(&fixture("invalid.json"), &no_env).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("invalid configuration (35 errors)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n  providers.openai.keys[1].weight: must be > 0\n"));
+    assert!(text.ends_with("\n  plugins[1].version: must be >= 1"));
+}
+
+#[test]
+fn error_messages_never_contain_key_values() {
+    let text = load_str(&fixture("invalid.json"), &no_env)
+        .unwrap_err()
+        .to_string();
+    for secret in ["sk-acme-1", "sk-acme-2", "sk-acme-3", "gsk-acme", "sk-ant"] {
+        assert!(!text.contains(secret), "{secret} leaked into: {text}");
+    }
+}
+
+#[test]
+fn weight_must_be_positive() {
+    let json = r#"{"providers": {"anthropic": {"keys": [
+        {"name": "a", "value": "k1", "weight": 1},
+        {"name": "b", "value": "k2", "weight": 0}]}}}"#;
+    assert_eq!(
+        errors(json),
+        ["providers.anthropic.keys[1].weight: must be > 0"]
+    );
+}
+
+#[test]
+fn base_url_must_be_http() {
+    for bad in [
+        "localhost:11434",
+        "ftp://example.com",
+        "http://",
+        "not a url",
+    ] {
+        let json = openai_with(&format!(r#""network_config": {{"base_url": "{bad}"}}"#));
+        assert_eq!(
+            errors(&json),
+            ["providers.openai.network_config.base_url: not a valid http(s) URL"],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn concurrency_must_be_at_least_one() {
+    let json =
+        openai_with(r#""concurrency_and_buffer_size": {"concurrency": 0, "buffer_size": 10}"#);
+    assert_eq!(
+        errors(&json),
+        ["providers.openai.concurrency_and_buffer_size.concurrency: must be >= 1"]
+    );
+}
+
+#[test]
+fn max_request_body_size() {
+    assert_eq!(
+        errors(r#"{"client": {"max_request_body_size_mb": 0}}"#),
+        ["client.max_request_body_size_mb: must be >= 1"]
+    );
+    assert_eq!(
+        errors(r#"{"client": {"max_request_body_size_mb": -3}}"#),
+        ["client.max_request_body_size_mb: must be >= 1"]
+    );
+}
+
+#[test]
+fn stream_idle_timeout_range() {
+    for (value, ok) in [(4, false), (5, true), (3600, true), (3601, false)] {
+        let json = openai_with(&format!(
+            r#""network_config": {{"stream_idle_timeout_in_seconds": {value}}}"#
+        ));
+        let result = load_str(&json, &no_env);
+        if ok {
+            assert!(result.is_ok(), "{value}");
+        } else {
+            assert_eq!(
+                errors(&json),
+                [
+                    "providers.openai.network_config.stream_idle_timeout_in_seconds: must be between 5 and 3600"
+                ],
+                "{value}"
+            );
+        }
+    }
+}
+
+#[test]
+fn negative_numbers() {
+    let json = openai_with(
+        r#""network_config": {"max_retries": -1, "retry_backoff_max_ms": -1, "max_conns_per_host": -1}"#,
+    );
+    assert_eq!(
+        errors(&json),
+        [
+            "providers.openai.network_config.max_retries: must be >= 0",
+            "providers.openai.network_config.retry_backoff_max_ms: must be >= 0",
+            "providers.openai.network_config.max_conns_per_host: must be between 1 and 10000",
+        ]
+    );
+}
+
+#[test]
+fn unknown_provider_needs_custom_config() {
+    assert_eq!(
+        errors(r#"{"providers": {"my-llm": {"keys": [{"value": "k", "weight": 1}]}}}"#),
+        [
+            "providers.my-llm: unknown provider; custom providers need custom_provider_config.base_provider_type"
+        ]
+    );
+    // Names are case-sensitive, as in Bifrost.
+    assert_eq!(
+        errors(r#"{"providers": {"OpenAI": {"keys": [{"value": "k", "weight": 1}]}}}"#),
+        [
+            "providers.OpenAI: unknown provider; custom providers need custom_provider_config.base_provider_type"
+        ]
+    );
+}
+
+#[test]
+fn unknown_base_provider_type() {
+    let json = r#"{"providers": {"my-llm": {"keys": [],
+        "custom_provider_config": {"base_provider_type": "x", "is_key_less": true}}}}"#;
+    assert_eq!(
+        errors(json),
+        [
+            r#"providers.my-llm.custom_provider_config.base_provider_type: unknown provider type "x""#
+        ]
+    );
+}
+
+#[test]
+fn proxy_types() {
+    for (proxy, expected) in [
+        (
+            r#"{"type": "ftp"}"#,
+            r#"providers.openai.proxy_config.type: unknown proxy type "ftp"; expected one of none, http, socks5, environment"#,
+        ),
+        (
+            r#"{"url": "http://p:1"}"#,
+            "providers.openai.proxy_config.type: required: one of none, http, socks5, environment",
+        ),
+        (
+            r#"{"type": "socks5"}"#,
+            "providers.openai.proxy_config.url: required for proxy type socks5",
+        ),
+        (
+            r#"{"type": "http", "url": "socks5://p:1"}"#,
+            "providers.openai.proxy_config.url: not a valid http proxy URL",
+        ),
+    ] {
+        let json = openai_with(&format!(r#""proxy_config": {proxy}"#));
+        assert_eq!(errors(&json), [expected], "{proxy}");
+    }
+    for ok in [
+        r#"{"type": "none"}"#,
+        r#"{"type": "environment"}"#,
+        r#"{"type": "http", "url": "https://proxy.example.com:8443"}"#,
+        r#"{"type": "socks5", "url": "socks5h://10.0.0.1:1080", "username": "u", "password": "p"}"#,
+    ] {
+        let json = openai_with(&format!(r#""proxy_config": {ok}"#));
+        assert!(load_str(&json, &no_env).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn ollama_needs_a_base_url() {
+    assert_eq!(
+        errors(r#"{"providers": {"ollama": {"keys": []}}}"#),
+        [
+            "providers.ollama.network_config.base_url: required for ollama: it has no default address"
+        ]
+    );
+}
+
+#[test]
+fn type_errors_name_the_field() {
+    let json =
+        r#"{"providers": {"openai": {"keys": [{"name": "k", "value": "sk", "weight": "x"}]}}}"#;
+    assert_eq!(
+        errors(json),
+        [r#"providers.openai.keys[0].weight: invalid type: string "x", expected f64"#]
+    );
+    assert_eq!(
+        errors(r#"{"client": {"drop_excess_requests": "yes"}}"#),
+        [r#"client.drop_excess_requests: invalid type: string "yes", expected a boolean"#]
+    );
+    assert_eq!(
+        errors(r#"{"providers": {"openai": {"keys": {}}}}"#),
+        ["providers.openai.keys: invalid type: map, expected a sequence"]
+    );
+    assert_eq!(
+        errors(r#"{"providers": {"openai": {"network_config": {"max_retries": 1.5}}}}"#),
+        [
+            "providers.openai.network_config.max_retries: invalid type: floating point `1.5`, expected i64"
+        ]
+    );
+}
+
+#[test]
+fn duplicate_provider_is_an_error() {
+    let json = r#"{"providers": {"openai": {"keys": []}, "openai": {"keys": []}}}"#;
+    let got = errors(json);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains(r#"duplicate key "openai""#), "{got:?}");
+}
+
+#[test]
+fn syntax_errors_keep_their_position() {
+    let got = errors("{\n  \"providers\": {\n    \"openai\": {,}\n  }\n}");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("providers.openai: invalid JSON: "),
+        "{got:?}"
+    );
+    assert!(got[0].contains("line 3"), "{got:?}");
+}
