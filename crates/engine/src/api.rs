@@ -13,6 +13,10 @@ use asbru_schema::openai::{
 };
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
+use std::pin::Pin;
+
+/// Typed chunks of a streamed chat completion; boxed so callers can poll it without pinning.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, GatewayError>> + Send>>;
 
 impl Gateway {
     /// A chat completion (non-streaming).
@@ -31,11 +35,7 @@ impl Gateway {
 
     /// A streamed chat completion: chunks as the provider produces them. A failure after the
     /// stream started arrives as an `Err` item, and the stream ends after it.
-    pub async fn chat_stream(
-        &self,
-        request: ChatRequest,
-    ) -> Result<impl Stream<Item = Result<ChatChunk, GatewayError>> + Send + use<>, GatewayError>
-    {
+    pub async fn chat_stream(&self, request: ChatRequest) -> Result<ChunkStream, GatewayError> {
         let mut body = to_json(&request)?;
         set_stream(&mut body, true);
         let response = self
@@ -46,7 +46,7 @@ impl Gateway {
             )
             .await?;
         match response {
-            GatewayResponse::Stream { stream, .. } => Ok(chunks(stream)),
+            GatewayResponse::Stream { stream, .. } => Ok(Box::pin(chunks(stream))),
             GatewayResponse::Json { .. } => Err(GatewayError::internal(
                 "expected a stream from a streaming request",
             )),

@@ -28,6 +28,7 @@ mod outcome;
 mod queue;
 mod stream;
 
+pub use api::ChunkStream;
 pub use asbru_providers::Operation;
 pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
