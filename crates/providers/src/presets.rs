@@ -161,3 +161,41 @@ mod tests {
         assert_eq!(p.path(Operation::TextCompletion), Some("/beta/completions"));
     }
 }
+
+/// The preset table as Markdown, for `docs/providers.md` (a test keeps the two identical).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| provider | default base URL | chat | text completion | embeddings | models | stream usage requested |\n|---|---|---|---|---|---|---|\n",
+    );
+    let cell = |p: Option<&str>| p.map_or_else(|| "—".to_owned(), |p| format!("`{p}`"));
+    for provider in KnownProvider::ALL {
+        let Some(p) = preset(provider) else { continue };
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` | {} | {} | {} | {} |\n",
+            provider,
+            p.default_base_url
+                .map_or_else(|| "required (`network_config.base_url`)".to_owned(), |u| format!("`{u}`")),
+            p.chat_path,
+            cell(p.text_completion_path),
+            cell(p.embedding_path),
+            cell(p.list_models_path),
+            if p.stream_usage { "yes" } else { "no" },
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod docs_tests {
+    /// docs/providers.md must show the presets as the code has them.
+    #[test]
+    fn providers_doc_matches_the_presets() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/providers.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let table = super::markdown_table();
+        assert!(
+            doc.contains(&table),
+            "docs/providers.md is out of date; replace its preset table with:\n{table}"
+        );
+    }
+}
