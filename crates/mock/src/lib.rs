@@ -1,1 +1,218 @@
-//! placeholder
+//! A mock OpenAI-compatible upstream for asbru's integration tests and benchmark.
+//!
+//! No real LLM provider is reachable from where asbru is built and tested, so every test that
+//! exercises the gateway end to end, and the benchmark that measures its overhead, talks to this
+//! server instead. It speaks the OpenAI wire format (chat completions, streamed chunks, legacy
+//! completions, embeddings, models, error bodies), injects faults on demand ([`Fault`]) and
+//! records what it receives ([`RecordedRequest`]) so tests can check what the gateway sent.
+//!
+//! Routes are matched on the path suffix, so any base-URL prefix works (`/v1/chat/completions`,
+//! `/openai/v1/chat/completions`, `/chat/completions`). Control routes, matched on a
+//! `/__mock/` segment, let scripts drive the standalone binary over HTTP:
+//! `GET|POST|DELETE /__mock/faults`, `GET|DELETE /__mock/requests`, `POST /__mock/release`,
+//! `GET /__mock/health`.
+//!
+//! Each API request goes through, in order: recording, the base latency, the fault that applies
+//! (a per-model fault for the body's `model`, else the next queued one-shot fault, else the
+//! sticky default), the key check (`Authorization: Bearer …`, or Azure's `api-key`), validation,
+//! and the answer. Faults come before the key check because they stand for the provider failing
+//! regardless of who asks; a faulted request still consumes its one-shot fault.
+
+mod body;
+mod fault;
+mod handler;
+mod openai;
+mod record;
+mod server;
+mod state;
+
+pub use fault::Fault;
+pub use record::RecordedRequest;
+
+use state::Shared;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How the mock behaves when no fault applies. Fixed for the server's lifetime, so the hot path
+/// reads it without locking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockOptions {
+    /// Waited before every API answer: stands in for a provider's response time, so the
+    /// benchmark measures the gateway against a realistic upstream.
+    pub latency: Duration,
+    /// Waited between stream frames, so streams take time the way token streams do.
+    pub stream_chunk_delay: Duration,
+    /// How many content deltas a stream carries (at least 1); the content is split evenly.
+    pub stream_chunks: usize,
+    /// Ids listed by `GET …/models` (and the only ones `GET …/models/{id}` finds).
+    pub models: Vec<String>,
+    /// When set, only these keys are accepted; any other gets a 401 that quotes it in full.
+    pub valid_keys: Option<Vec<String>>,
+    /// Whether a request without any key is refused (401). Off, the mock behaves like a local
+    /// keyless server (Ollama, llama.cpp) while still checking keys that are sent.
+    pub require_auth: bool,
+    /// Whether requests are recorded; the benchmark turns this off to keep the mock cheap.
+    pub record: bool,
+    /// How many of the most recent requests are kept.
+    pub max_recorded: usize,
+    /// The assistant's answer to every completion, deterministic so tests can assert on it.
+    pub content: String,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            stream_chunk_delay: Duration::ZERO,
+            stream_chunks: 5,
+            models: [
+                "gpt-4o",
+                "gpt-4o-mini",
+                "gpt-4.1",
+                "gpt-3.5-turbo-instruct",
+                "text-embedding-3-small",
+                "text-embedding-3-large",
+            ]
+            .map(String::from)
+            .to_vec(),
+            valid_keys: None,
+            require_auth: true,
+            record: true,
+            max_recorded: 10_000,
+            content: "Hello from the mock.".to_owned(),
+        }
+    }
+}
+
+/// A running mock server. It stops when [`MockServer::shutdown`] is awaited or when the handle
+/// is dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Starts on an ephemeral port of 127.0.0.1, so parallel tests never collide.
+    pub async fn start(opts: MockOptions) -> io::Result<MockServer> {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), opts).await
+    }
+
+    /// Starts on the given address (port 0 picks a free one). Must be called inside a
+    /// multi-threaded or current-thread tokio runtime, which then runs the server.
+    pub async fn start_on(addr: SocketAddr, opts: MockOptions) -> io::Result<MockServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(opts));
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        tracker.spawn(server::accept_loop(
+            listener,
+            Arc::clone(&shared),
+            cancel.clone(),
+            tracker.clone(),
+        ));
+        Ok(MockServer {
+            addr,
+            shared,
+            cancel,
+            tracker,
+        })
+    }
+
+    /// The bound address, with the real port when started on port 0.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`, without a trailing slash or path: callers append their own prefix.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a one-shot fault; queued faults apply to the next requests in FIFO order.
+    pub fn push_fault(&self, fault: Fault) {
+        self.push_faults(fault, 1);
+    }
+
+    /// Queues `times` copies of a one-shot fault.
+    pub fn push_faults(&self, fault: Fault, times: usize) {
+        self.shared
+            .with_faults(|st| st.queue.extend(std::iter::repeat_n(fault, times)));
+    }
+
+    /// Sets (or with `None` clears) the fault applied to every request that neither a model
+    /// fault nor a queued one-shot fault covers.
+    pub fn set_default_fault(&self, fault: Option<Fault>) {
+        self.shared.with_faults(|st| st.default = fault);
+    }
+
+    /// Sets (or with `None` clears) the fault applied to every request whose body's `model` is
+    /// `model`; it takes precedence over queued and default faults, so a test can make one
+    /// model of a fallback chain fail.
+    pub fn set_model_fault(&self, model: &str, fault: Option<Fault>) {
+        self.shared.with_faults(|st| match fault {
+            Some(fault) => {
+                st.models.insert(model.to_owned(), fault);
+            }
+            None => {
+                st.models.remove(model);
+            }
+        });
+    }
+
+    /// Clears every fault: queued, default and per-model.
+    pub fn clear_faults(&self) {
+        self.shared.with_faults(|st| *st = Default::default());
+    }
+
+    /// Lets every stream (and held answer) currently held by [`Fault::HoldStream`] continue,
+    /// including requests that arrived but have not reached their hold point yet.
+    pub fn release_streams(&self) {
+        self.shared.release_streams();
+    }
+
+    /// The recorded requests, oldest first (empty when recording is off).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.recorder.snapshot()
+    }
+
+    /// Forgets the recorded requests, so a test can look only at what follows.
+    pub fn clear_requests(&self) {
+        self.shared.recorder.clear();
+    }
+
+    /// TCP connections currently open, so tests can observe the gateway's pooling and its
+    /// closing of upstream connections (for example when a client disconnects mid-stream).
+    pub fn open_connections(&self) -> usize {
+        self.shared.open_connections.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting, drops every open connection and waits for their tasks to end.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

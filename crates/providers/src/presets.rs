@@ -173,8 +173,10 @@ pub fn markdown_table() -> String {
         out.push_str(&format!(
             "| `{}` | {} | `{}` | {} | {} | {} | {} |\n",
             provider,
-            p.default_base_url
-                .map_or_else(|| "required (`network_config.base_url`)".to_owned(), |u| format!("`{u}`")),
+            p.default_base_url.map_or_else(
+                || "required (`network_config.base_url`)".to_owned(),
+                |u| format!("`{u}`")
+            ),
             p.chat_path,
             cell(p.text_completion_path),
             cell(p.embedding_path),

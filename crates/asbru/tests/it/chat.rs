@@ -132,7 +132,12 @@ async fn health_answers() {
 
 #[tokio::test]
 async fn extra_headers_presets_and_custom_providers() {
-    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let mock = MockServer::start(MockOptions {
+        require_auth: false,
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap();
     let base = mock.base_url();
     let config = json!({"providers": {
         "groq": {

@@ -1,0 +1,560 @@
+//! Request handling: recording, latency, faults, auth, routing, and the control routes.
+
+use crate::body::{MockBody, Step};
+use crate::fault::Fault;
+use crate::openai::{self, ApiError, Meta};
+use crate::record::RecordedRequest;
+use crate::server::ConnCtl;
+use crate::state::Shared;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Control routes live under this path segment, wherever it appears, so they work behind the
+/// same base-URL prefixes as the API routes.
+const CONTROL_PREFIX: &str = "/__mock/";
+
+/// The frame a `MalformedJson` fault puts into a stream: an SSE event whose data does not parse.
+const MALFORMED_FRAME: &[u8] =
+    b"data: {\"id\":\"chatcmpl-broken\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\n\n";
+
+const MISSING_KEY: &str = "You didn't provide an API key. You need to provide your API key in an \
+    Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the \
+    password field (with blank username) if you're accessing the API from your browser and are \
+    prompted for a username. You can obtain an API key from \
+    https://platform.openai.com/account/api-keys.";
+
+/// The API routes, recognised by path suffix so that any base-URL prefix works.
+enum Route<'a> {
+    Chat,
+    Text,
+    Embeddings,
+    Models,
+    Model(&'a str),
+    Unknown,
+}
+
+impl<'a> Route<'a> {
+    fn of(method: &Method, path: &'a str) -> Self {
+        let path = path.trim_end_matches('/');
+        let post = method == Method::POST;
+        let get = method == Method::GET;
+        if path.ends_with("/chat/completions") {
+            if post { Route::Chat } else { Route::Unknown }
+        } else if path.ends_with("/completions") {
+            if post { Route::Text } else { Route::Unknown }
+        } else if path.ends_with("/embeddings") {
+            if post {
+                Route::Embeddings
+            } else {
+                Route::Unknown
+            }
+        } else if path.ends_with("/models") {
+            if get { Route::Models } else { Route::Unknown }
+        } else if let Some(at) = path.rfind("/models/") {
+            if get {
+                Route::Model(&path[at + "/models/".len()..])
+            } else {
+                Route::Unknown
+            }
+        } else {
+            Route::Unknown
+        }
+    }
+
+    fn takes_json(&self) -> bool {
+        matches!(self, Route::Chat | Route::Text | Route::Embeddings)
+    }
+}
+
+/// What an API route answers before faults shape its delivery.
+enum Payload {
+    Json(Bytes),
+    Sse(Vec<Bytes>),
+}
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    ctl: Arc<ConnCtl>,
+    req: Request<Incoming>,
+) -> Response<MockBody> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let err = ApiError::invalid("Could not read the request body.", None, None);
+            return error_response(&err, None);
+        }
+    };
+    let path = parts.uri.path();
+    if let Some(at) = path.find(CONTROL_PREFIX) {
+        return control(
+            &shared,
+            &parts.method,
+            &path[at + CONTROL_PREFIX.len()..],
+            &body,
+        );
+    }
+    // Taken on arrival, so a release that happens while this request is still in its latency
+    // or delay lets it through.
+    let generation = *shared.release.borrow();
+    if shared.recording() {
+        shared.recorder.push(record(&parts, &body));
+    }
+    if !shared.opts.latency.is_zero() {
+        tokio::time::sleep(shared.opts.latency).await;
+    }
+    let seq = shared.next_id();
+    let route = Route::of(&parts.method, path);
+    let json = route
+        .takes_json()
+        .then(|| serde_json::from_slice::<Value>(&body));
+    let model = match &json {
+        Some(Ok(v)) => v.get("model").and_then(Value::as_str),
+        _ => None,
+    };
+
+    let mut delivery_fault = None;
+    match shared.take_fault(model) {
+        None => {}
+        Some(Fault::Status { status, message }) => {
+            return error_response(&status_fault(status, &message), Some(seq));
+        }
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            return rate_limited(retry_after_secs, seq);
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Reset) => {
+            ctl.reset();
+            // The connection task drops this future together with the connection.
+            return std::future::pending().await;
+        }
+        Some(other) => delivery_fault = Some(other),
+    }
+
+    if let Err(err) = check_auth(&shared, &parts.headers) {
+        return error_response(&err, Some(seq));
+    }
+
+    let payload = match json {
+        Some(Ok(value)) => answer(&shared, &route, &value, seq),
+        Some(Err(_)) => Err(openai::unparsable_body()),
+        None => answer(&shared, &route, &Value::Null, seq),
+    };
+    let payload = match payload {
+        Ok(p) => p,
+        Err(err) => return error_response(&err, Some(seq)),
+    };
+
+    match payload {
+        Payload::Json(bytes) => match delivery_fault {
+            Some(Fault::MalformedJson) => {
+                // A strict prefix of a JSON object never parses.
+                json_response(StatusCode::OK, bytes.slice(..bytes.len() / 2), Some(seq))
+            }
+            Some(Fault::StreamCut { .. }) => {
+                let full_len = bytes.len();
+                let steps = VecDeque::from([Step::Frame(bytes.slice(..full_len / 2)), Step::Cut]);
+                let mut resp = with_request_id(
+                    Response::new(MockBody::script(steps, ctl)),
+                    StatusCode::OK,
+                    Some(seq),
+                );
+                let headers = resp.headers_mut();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(full_len));
+                resp
+            }
+            Some(Fault::HoldStream) => {
+                let mut rx = shared.release.subscribe();
+                // An error means the server is shutting down; answer anyway.
+                let _ = rx.wait_for(|g| *g > generation).await;
+                json_response(StatusCode::OK, bytes, Some(seq))
+            }
+            _ => json_response(StatusCode::OK, bytes, Some(seq)),
+        },
+        Payload::Sse(frames) => {
+            let steps = sse_script(&shared, frames, delivery_fault, generation);
+            let mut resp = with_request_id(
+                Response::new(MockBody::script(steps, ctl)),
+                StatusCode::OK,
+                Some(seq),
+            );
+            let headers = resp.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            resp
+        }
+    }
+}
+
+fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<Payload, ApiError> {
+    let created = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    Ok(match route {
+        Route::Chat => {
+            let req = openai::parse_chat(body)?;
+            let id = format!("chatcmpl-mock{seq:012}");
+            let meta = Meta {
+                id: &id,
+                created: created(),
+                model: req.common.model,
+            };
+            if req.common.stream {
+                Payload::Sse(openai::chat_stream(shared, &meta, &req))
+            } else {
+                Payload::Json(openai::chat_completion(shared, &meta, &req))
+            }
+        }
+        Route::Text => {
+            let req = openai::parse_text(body)?;
+            let id = format!("cmpl-mock{seq:012}");
+            let meta = Meta {
+                id: &id,
+                created: created(),
+                model: req.common.model,
+            };
+            if req.common.stream {
+                Payload::Sse(openai::text_stream(shared, &meta, &req))
+            } else {
+                Payload::Json(openai::text_completion(shared, &meta, &req))
+            }
+        }
+        Route::Embeddings => Payload::Json(openai::embeddings(&openai::parse_embeddings(body)?)),
+        Route::Models => Payload::Json(openai::model_list(&shared.opts.models)),
+        Route::Model(id) => {
+            if shared.opts.models.iter().any(|m| m == id) {
+                Payload::Json(openai::model_object(id))
+            } else {
+                return Err(ApiError {
+                    status: StatusCode::NOT_FOUND,
+                    message: format!(
+                        "The model '{id}' does not exist or you do not have access to it."
+                    ),
+                    kind: "invalid_request_error",
+                    param: None,
+                    code: Some("model_not_found"),
+                });
+            }
+        }
+        Route::Unknown => return Err(invalid_url()),
+    })
+}
+
+fn invalid_url() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "Invalid URL: this mock serves POST …/chat/completions, POST …/completions, \
+                  POST …/embeddings and GET …/models."
+            .to_owned(),
+        kind: "invalid_request_error",
+        param: None,
+        code: None,
+    }
+}
+
+/// The body script of a stream: frames separated by the per-chunk delay (or a yield, so each
+/// frame is flushed on its own), shaped by a delivery fault.
+fn sse_script(
+    shared: &Shared,
+    frames: Vec<Bytes>,
+    fault: Option<Fault>,
+    generation: u64,
+) -> VecDeque<Step> {
+    let gap = shared.opts.stream_chunk_delay;
+    let between = || {
+        if gap.is_zero() {
+            Step::Yield
+        } else {
+            Step::Sleep(gap)
+        }
+    };
+    // Never past the last frame: a cut stream must not end with `[DONE]`.
+    let cut_after = match fault {
+        Some(Fault::StreamCut { after_chunks }) => Some(after_chunks.min(frames.len() - 1)),
+        _ => None,
+    };
+    let mut steps = VecDeque::with_capacity(frames.len() * 2 + 3);
+    for (i, frame) in frames.into_iter().enumerate() {
+        if cut_after == Some(i) {
+            steps.push_back(Step::Cut);
+            return steps;
+        }
+        if i > 0 {
+            steps.push_back(between());
+        }
+        steps.push_back(Step::Frame(frame));
+        if i == 0 {
+            match fault {
+                Some(Fault::HoldStream) => {
+                    steps.push_back(Step::Hold(shared.release.subscribe(), generation));
+                }
+                Some(Fault::MalformedJson) => {
+                    steps.push_back(between());
+                    steps.push_back(Step::Frame(Bytes::from_static(MALFORMED_FRAME)));
+                }
+                _ => {}
+            }
+        }
+    }
+    steps
+}
+
+fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    // Azure-style deployments send the key in `api-key`; accepting it lets the same mock stand
+    // in for them.
+    let key = bearer
+        .or_else(|| {
+            headers
+                .get("api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
+        .filter(|k| !k.is_empty());
+    let unauthorized = |message: String| ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        message,
+        kind: "invalid_request_error",
+        param: None,
+        code: Some("invalid_api_key"),
+    };
+    let Some(key) = key else {
+        if !shared.opts.require_auth {
+            return Ok(());
+        }
+        return Err(unauthorized(MISSING_KEY.to_owned()));
+    };
+    if let Some(valid) = &shared.opts.valid_keys
+        && !valid.iter().any(|k| k == key)
+    {
+        // The full key is echoed on purpose: tests check that the gateway redacts it.
+        return Err(unauthorized(format!(
+            "Incorrect API key provided: {key}. You can find your API key at \
+             https://platform.openai.com/account/api-keys."
+        )));
+    }
+    Ok(())
+}
+
+fn status_fault(status: u16, message: &str) -> ApiError {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (kind, code, stock) = match status.as_u16() {
+        401 => (
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            "Incorrect API key provided.",
+        ),
+        403 => (
+            "invalid_request_error",
+            None,
+            "You are not allowed to sample from this model.",
+        ),
+        404 => (
+            "invalid_request_error",
+            Some("model_not_found"),
+            "The model does not exist or you do not have access to it.",
+        ),
+        429 => (
+            "requests",
+            Some("rate_limit_exceeded"),
+            "Rate limit reached for requests.",
+        ),
+        503 => (
+            "server_error",
+            None,
+            "The engine is currently overloaded, please try again later.",
+        ),
+        s if s >= 500 => (
+            "server_error",
+            None,
+            "The server had an error while processing your request. Sorry about that!",
+        ),
+        _ => (
+            "invalid_request_error",
+            None,
+            "The request was rejected (injected by asbru-mock).",
+        ),
+    };
+    ApiError {
+        status,
+        message: if message.is_empty() {
+            stock.to_owned()
+        } else {
+            message.to_owned()
+        },
+        kind,
+        param: None,
+        code,
+    }
+}
+
+fn rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody> {
+    let err = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        message: format!(
+            "Rate limit reached for requests. Please try again in {retry_after_secs}s."
+        ),
+        kind: "requests",
+        param: None,
+        code: Some("rate_limit_exceeded"),
+    };
+    let mut resp = error_response(&err, Some(seq));
+    let headers = resp.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    headers.insert(
+        "x-ratelimit-remaining-requests",
+        HeaderValue::from_static("0"),
+    );
+    if let Ok(reset) = HeaderValue::try_from(format!("{retry_after_secs}s")) {
+        headers.insert("x-ratelimit-reset-requests", reset);
+    }
+    resp
+}
+
+fn with_request_id(
+    mut resp: Response<MockBody>,
+    status: StatusCode,
+    seq: Option<u64>,
+) -> Response<MockBody> {
+    *resp.status_mut() = status;
+    if let Some(seq) = seq
+        && let Ok(id) = HeaderValue::try_from(format!("req_mock{seq:012}"))
+    {
+        resp.headers_mut().insert("x-request-id", id);
+    }
+    resp
+}
+
+fn json_response(status: StatusCode, body: Bytes, seq: Option<u64>) -> Response<MockBody> {
+    let mut resp = with_request_id(Response::new(MockBody::full(body)), status, seq);
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn error_response(err: &ApiError, seq: Option<u64>) -> Response<MockBody> {
+    json_response(err.status, err.body(), seq)
+}
+
+fn record(parts: &Parts, body: &Bytes) -> RecordedRequest {
+    RecordedRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.clone(),
+    }
+}
+
+/// The body of `POST /__mock/faults`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    /// `null` (with `model` or `sticky`) clears that fault.
+    fault: Option<Fault>,
+    /// How many one-shot copies to queue (default 1).
+    times: Option<usize>,
+    /// Make this the fault for every request whose `model` equals this.
+    model: Option<String>,
+    /// Make this the default fault for every request.
+    #[serde(default)]
+    sticky: bool,
+}
+
+fn control(shared: &Shared, method: &Method, route: &str, body: &Bytes) -> Response<MockBody> {
+    let ok = || json_response(StatusCode::OK, Bytes::from_static(br#"{"ok":true}"#), None);
+    let bad = |message: String| error_response(&ApiError::invalid(message, None, None), None);
+    match (method, route.trim_end_matches('/')) {
+        (&Method::GET, "health") => ok(),
+        (&Method::GET, "faults") => json_response(
+            StatusCode::OK,
+            openai::json_bytes(&*shared.lock_faults()),
+            None,
+        ),
+        (&Method::POST, "faults") => {
+            let req: FaultRequest = match serde_json::from_slice(body) {
+                Ok(req) => req,
+                Err(e) => return bad(format!("invalid fault request: {e}")),
+            };
+            match (req.model, req.sticky) {
+                (Some(_), true) => return bad("give either `model` or `sticky`, not both".into()),
+                (Some(_), false) | (None, true) if req.times.is_some() => {
+                    return bad("`times` applies only to one-shot faults".into());
+                }
+                (Some(model), false) => shared.with_faults(|st| match req.fault {
+                    Some(fault) => {
+                        st.models.insert(model, fault);
+                    }
+                    None => {
+                        st.models.remove(&model);
+                    }
+                }),
+                (None, true) => shared.with_faults(|st| st.default = req.fault),
+                (None, false) => {
+                    let Some(fault) = req.fault else {
+                        return bad("`fault` is required for one-shot faults".into());
+                    };
+                    let times = req.times.unwrap_or(1);
+                    shared.with_faults(|st| st.queue.extend(std::iter::repeat_n(fault, times)));
+                }
+            }
+            ok()
+        }
+        (&Method::DELETE, "faults") => {
+            shared.with_faults(|st| *st = Default::default());
+            ok()
+        }
+        (&Method::GET, "requests") => json_response(
+            StatusCode::OK,
+            openai::json_bytes(&shared.recorder.snapshot()),
+            None,
+        ),
+        (&Method::DELETE, "requests") => {
+            shared.recorder.clear();
+            ok()
+        }
+        (&Method::POST, "release") => {
+            shared.release_streams();
+            ok()
+        }
+        _ => {
+            let err = ApiError {
+                status: StatusCode::NOT_FOUND,
+                message: format!(
+                    "unknown control route {method} {CONTROL_PREFIX}{route}; see GET/POST/DELETE \
+                     faults, GET/DELETE requests, POST release, GET health"
+                ),
+                kind: "invalid_request_error",
+                param: None,
+                code: None,
+            };
+            error_response(&err, None)
+        }
+    }
+}
