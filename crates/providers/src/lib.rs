@@ -15,7 +15,7 @@ mod presets;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
-pub use presets::{Preset, preset};
+pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
 
 use asbru_config::{Config, Notice, NoticeKind, ProviderConfig};
 use asbru_schema::{GatewayError, KnownProvider};
