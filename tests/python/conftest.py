@@ -1,0 +1,376 @@
+"""Fixtures for the SDK compatibility tests: the real gateway binary in front of the mock upstream.
+
+One mock (`asbru-mock`) and one gateway (`asbru serve`) are started per session, on ephemeral
+ports read from their startup lines. Every test starts from a clean mock (no faults, no recorded
+requests), so the tests do not depend on each other's order.
+
+The binaries come from ASBRU_BIN / ASBRU_MOCK_BIN (scripts/test.sh sets both); when unset, the
+debug builds under $CARGO_TARGET_DIR, then under <repo>/target, are used if they exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# What the mock answers to every completion; the tests assert on it.
+MOCK_CONTENT = "Greetings from the asbru mock upstream."
+# The key the gateway holds for the `openai` provider; the client sends something else.
+OPENAI_KEY = "sk-test"
+# Whole-request timeout of the `mistral` provider, used to provoke a 504.
+SLOW_PROVIDER_TIMEOUT_S = 1
+
+STARTUP_TIMEOUT_S = 20.0
+LISTENING = re.compile(r"listening on (http://[0-9A-Za-z.\[\]:-]+:\d+)")
+
+# Requests to the two local servers must never go through a proxy from the environment, neither
+# from this process (SDK, urllib) nor from the gateway to the mock.
+for _var in ("NO_PROXY", "no_proxy"):
+    _hosts = [h for h in os.environ.get(_var, "").split(",") if h]
+    os.environ[_var] = ",".join(_hosts + ["127.0.0.1", "localhost"])
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# --------------------------------------------------------------------------------------------
+# Locating the binaries
+# --------------------------------------------------------------------------------------------
+
+
+def _binary(env_var: str, name: str) -> Path:
+    explicit = os.environ.get(env_var)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            pytest.fail(f"{env_var}={explicit} does not exist; build it with "
+                        f"`cargo build -p asbru -p asbru-mock`", pytrace=False)
+        return path
+    candidates = []
+    target_dir = os.environ.get("CARGO_TARGET_DIR")
+    if target_dir:
+        candidates.append(Path(target_dir) / "debug" / name)
+    candidates.append(REPO_ROOT / "target" / "debug" / name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    pytest.fail(
+        f"{env_var} is not set and no `{name}` binary was found (looked at "
+        f"{', '.join(str(c) for c in candidates)}). Run scripts/test.sh, or build with "
+        f"`cargo build -p asbru -p asbru-mock` and set ASBRU_BIN and ASBRU_MOCK_BIN to the "
+        f"built binaries.",
+        pytrace=False,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Subprocesses
+# --------------------------------------------------------------------------------------------
+
+
+class Server:
+    """A child process whose output is drained on a thread (so its pipe never fills) and kept
+    for diagnostics; `wait_for_url` finds the `listening on URL` line in it."""
+
+    def __init__(self, name: str, argv: list[str], stream: str) -> None:
+        self.name = name
+        self.argv = argv
+        self.lines: list[str] = []
+        self._urls: queue.Queue[str | None] = queue.Queue()
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
+            stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+        )
+        pipe = self.proc.stdout if stream == "stdout" else self.proc.stderr
+        assert pipe is not None
+        self._reader = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
+        self._reader.start()
+
+    def _drain(self, pipe) -> None:
+        for line in pipe:
+            self.lines.append(line.rstrip("\n"))
+            m = LISTENING.search(line)
+            if m:
+                self._urls.put(m.group(1))
+        self._urls.put(None)
+
+    def output(self, last: int = 40) -> str:
+        return "\n".join(self.lines[-last:])
+
+    def wait_for_url(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
+        try:
+            url = self._urls.get(timeout=timeout)
+        except queue.Empty:
+            url = None
+        if url is None:
+            self.stop()
+            pytest.fail(
+                f"{self.name} did not report `listening on http://…` within {timeout}s "
+                f"(exit code {self.proc.poll()}).\ncommand: {' '.join(self.argv)}\n"
+                f"output:\n{self.output()}",
+                pytrace=False,
+            )
+        return url
+
+    def check_alive(self) -> None:
+        code = self.proc.poll()
+        if code is not None:
+            pytest.fail(f"{self.name} exited with code {code}; output:\n{self.output()}",
+                        pytrace=False)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._reader.join(timeout=2)
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
+    """A small JSON-over-HTTP helper for the control routes and raw checks, without the SDK."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with _NO_PROXY_OPENER.open(req, timeout=timeout) as resp:
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        status = e.code
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return status, text
+
+
+def _wait_healthy(server: Server, url: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        server.check_alive()
+        try:
+            status, last = http_json("GET", url, timeout=1.0)
+            if status == 200:
+                return
+        except OSError as e:  # not accepting yet
+            last = e
+        time.sleep(0.05)
+    server.stop()
+    pytest.fail(f"{server.name} is not healthy at {url} after {timeout}s (last: {last!r});"
+                f" output:\n{server.output()}", pytrace=False)
+
+
+def _unused_port() -> int:
+    """A port nothing listens on (bound then released), for a provider that cannot be reached."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# The mock's control routes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Mock:
+    """Drives the mock upstream over its `/__mock/` control routes."""
+
+    url: str
+    server: Server = field(repr=False)
+
+    def _control(self, method: str, route: str, body: Any = None) -> Any:
+        status, payload = http_json(method, f"{self.url}/__mock/{route}", body)
+        assert status == 200, f"mock control {method} /__mock/{route} -> {status}: {payload}"
+        return payload
+
+    def push_fault(self, fault: dict, *, times: int | None = None, model: str | None = None,
+                   sticky: bool = False) -> None:
+        """Queues a one-shot fault (`times` copies), or sets it for every request to `model`
+        (the upstream model name, without the provider prefix), or as the sticky default."""
+        body: dict[str, Any] = {"fault": fault}
+        if times is not None:
+            body["times"] = times
+        if model is not None:
+            body["model"] = model
+        if sticky:
+            body["sticky"] = True
+        self._control("POST", "faults", body)
+
+    def faults(self) -> dict:
+        return self._control("GET", "faults")
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "faults")
+
+    def release(self) -> None:
+        """Lets streams held by a `hold_stream` fault continue."""
+        self._control("POST", "release")
+
+    def requests(self, path_suffix: str | None = None) -> list[dict]:
+        """Recorded requests, oldest first: `method`, `path`, `query`, `headers` (lower-case
+        names), `body` (text) and `json` (parsed body or None). Optionally only those whose
+        path ends with `path_suffix`."""
+        reqs = self._control("GET", "requests")
+        if path_suffix is not None:
+            reqs = [r for r in reqs if r["path"].rstrip("/").endswith(path_suffix)]
+        return reqs
+
+    def clear_requests(self) -> None:
+        self._control("DELETE", "requests")
+
+    def reset(self) -> None:
+        self.clear_faults()
+        self.release()
+        self.clear_requests()
+
+
+@dataclass
+class Stack:
+    mock: Mock
+    gateway_url: str
+    gateway: Server = field(repr=False)
+    config: dict = field(repr=False)
+    config_path: Path = field(repr=False)
+
+
+def _config(mock_url: str, dead_url: str) -> dict:
+    """Bifrost's config.json format. `openai` is the main provider; the others exist to provoke
+    one failure mode each without touching the main one's settings."""
+    return {
+        "client": {
+            # Refuse at once (429) when a provider's queue is full, instead of waiting.
+            "drop_excess_requests": True,
+            "max_request_body_size_mb": 1,
+        },
+        "providers": {
+            "openai": {
+                "keys": [{"name": "main", "value": OPENAI_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
+            # Short request timeout, to get a 504 out of a delayed upstream.
+            "mistral": {
+                "keys": [{"name": "mistral", "value": "sk-mistral", "weight": 1}],
+                "network_config": {
+                    "base_url": mock_url,
+                    "max_retries": 0,
+                    "default_request_timeout_in_seconds": SLOW_PROVIDER_TIMEOUT_S,
+                },
+            },
+            # Nothing listens there: 502.
+            "groq": {
+                "keys": [{"name": "groq", "value": "sk-groq", "weight": 1}],
+                "network_config": {"base_url": dead_url, "max_retries": 0},
+            },
+            # One request in flight and one waiting, so a third one is refused with 429.
+            "cerebras": {
+                "keys": [{"name": "cerebras", "value": "sk-cerebras", "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "concurrency_and_buffer_size": {"concurrency": 1, "buffer_size": 1},
+            },
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    gateway_bin = _binary("ASBRU_BIN", "asbru")
+    mock_bin = _binary("ASBRU_MOCK_BIN", "asbru-mock")
+    started: list[Server] = []
+    try:
+        mock_server = Server(
+            "asbru-mock",
+            [str(mock_bin), "--host", "127.0.0.1", "--port", "0", "--content", MOCK_CONTENT],
+            stream="stdout",
+        )
+        started.append(mock_server)
+        mock_url = mock_server.wait_for_url()
+        _wait_healthy(mock_server, f"{mock_url}/__mock/health")
+
+        config = _config(mock_url, f"http://127.0.0.1:{_unused_port()}")
+        config_path = tmp_path_factory.mktemp("asbru") / "config.json"
+        config_path.write_text(json.dumps(config, indent=2))
+
+        gateway = Server(
+            "asbru",
+            [str(gateway_bin), "serve", "--config", str(config_path), "--host", "127.0.0.1",
+             "--port", "0", "--log-level", "info", "--log-style", "pretty"],
+            stream="stderr",
+        )
+        started.append(gateway)
+        gateway_url = gateway.wait_for_url()
+        _wait_healthy(gateway, f"{gateway_url}/health")
+
+        yield Stack(
+            mock=Mock(mock_url, mock_server),
+            gateway_url=gateway_url,
+            gateway=gateway,
+            config=config,
+            config_path=config_path,
+        )
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@pytest.fixture
+def mock(stack: Stack) -> Mock:
+    return stack.mock
+
+
+@pytest.fixture(autouse=True)
+def _clean_mock(request: pytest.FixtureRequest):
+    """Every test that uses the servers starts and ends with a clean mock, and fails loudly if
+    either process died under it."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack: Stack = request.getfixturevalue("stack")
+    stack.mock.server.check_alive()
+    stack.gateway.check_alive()
+    stack.mock.reset()
+    yield
+    stack.mock.server.check_alive()
+    stack.gateway.check_alive()
+    stack.mock.reset()
+
+
+def make_client(stack: Stack, **kwargs: Any) -> openai.OpenAI:
+    """The official SDK pointed at the gateway. The key is deliberately not the provider's: the
+    gateway holds the real one. No SDK retries, so each call maps to exactly one request."""
+    options: dict[str, Any] = {"max_retries": 0, "timeout": 15.0}
+    options.update(kwargs)
+    return openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="anything", **options)
+
+
+@pytest.fixture
+def client(stack: Stack):
+    c = make_client(stack)
+    try:
+        yield c
+    finally:
+        c.close()
