@@ -1,7 +1,7 @@
 //! The [`Gateway`]: the provider registry and the request pipeline.
 
 use crate::keys::{KeyPin, select_key};
-use crate::outcome::RequestLog;
+use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::queue::ProviderQueue;
 use crate::stream::SseStream;
 use arc_swap::ArcSwap;
@@ -39,6 +39,7 @@ struct ProviderEntry {
     config: ProviderConfig,
     adapter: Adapter,
     queue: ProviderQueue,
+    telemetry: Arc<ProviderTelemetry>,
 }
 
 /// Per-request facts that come from outside the body (headers, arrival time).
@@ -84,6 +85,11 @@ impl Gateway {
     /// Settings of the `client` section in force now.
     pub fn client_config(&self) -> ClientConfig {
         self.state.load().client.clone()
+    }
+
+    /// `client.max_request_body_size_mb`, in bytes.
+    pub fn max_request_body_bytes(&self) -> usize {
+        self.state.load().client.max_request_body_size_bytes
     }
 
     /// Names of the configured providers, in config order.
@@ -153,7 +159,7 @@ impl Gateway {
         let adapter = entry.openai_adapter(op, stream).map_err(decorate)?;
 
         let mut log = RequestLog::new(
-            model_ref.provider,
+            Arc::clone(&entry.telemetry),
             model_ref.model,
             op.response_type(stream),
             stream,
@@ -326,6 +332,7 @@ impl Registry {
             );
             by_name.insert(provider.name.clone(), providers.len());
             providers.push(Arc::new(ProviderEntry {
+                telemetry: Arc::new(ProviderTelemetry::new(&provider.name)),
                 config: provider,
                 adapter,
                 queue,

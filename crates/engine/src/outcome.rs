@@ -6,7 +6,30 @@
 
 use asbru_dialects::openai::StreamInspector;
 use asbru_schema::{GatewayError, Usage};
+use std::sync::Arc;
 use std::time::Instant;
+
+/// A provider's name and outcome counters, registered once when the config is loaded so that a
+/// request only bumps an atomic instead of looking its metric up by labels.
+#[derive(Debug)]
+pub(crate) struct ProviderTelemetry {
+    name: Arc<str>,
+    success: metrics::Counter,
+    error: metrics::Counter,
+    client_closed: metrics::Counter,
+}
+
+impl ProviderTelemetry {
+    pub(crate) fn new(name: &str) -> Self {
+        let counter = |outcome: &'static str| metrics::counter!("asbru_requests_total", "provider" => name.to_owned(), "outcome" => outcome);
+        Self {
+            name: Arc::from(name),
+            success: counter("success"),
+            error: counter("error"),
+            client_closed: counter("client_closed"),
+        }
+    }
+}
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +42,7 @@ enum Outcome {
 /// Tracks one routed request until it is done.
 #[derive(Debug)]
 pub(crate) struct RequestLog {
-    provider: String,
+    provider: Arc<ProviderTelemetry>,
     model: String,
     request_type: &'static str,
     key_id: Option<String>,
@@ -33,14 +56,14 @@ pub(crate) struct RequestLog {
 
 impl RequestLog {
     pub(crate) fn new(
-        provider: &str,
+        provider: Arc<ProviderTelemetry>,
         model: &str,
         request_type: &'static str,
         stream: bool,
         started: Instant,
     ) -> Self {
         Self {
-            provider: provider.to_owned(),
+            provider,
             model: model.to_owned(),
             request_type,
             key_id: None,
@@ -53,7 +76,7 @@ impl RequestLog {
     }
 
     pub(crate) fn provider(&self) -> &str {
-        &self.provider
+        &self.provider.name
     }
 
     pub(crate) fn set_key(&mut self, key_id: &str) {
@@ -91,15 +114,15 @@ impl RequestLog {
     fn emit(&mut self, usage: Option<Usage>, chunks: Option<u64>) {
         let usage = usage.unwrap_or_default();
         let latency_ms = self.elapsed_ms();
-        let (status, outcome) = match self.outcome {
-            Outcome::Ok => (200, "success"),
-            Outcome::Error(s) => (s, "error"),
-            Outcome::Pending => (499, "client_closed"),
+        let (status, outcome, counter) = match self.outcome {
+            Outcome::Ok => (200, "success", &self.provider.success),
+            Outcome::Error(s) => (s, "error", &self.provider.error),
+            Outcome::Pending => (499, "client_closed", &self.provider.client_closed),
         };
-        metrics::counter!("asbru_requests_total", "provider" => self.provider.clone(), "outcome" => outcome).increment(1);
+        counter.increment(1);
         tracing::info!(
             target: "asbru::request",
-            provider = %self.provider,
+            provider = %self.provider.name,
             model = %self.model,
             request_type = self.request_type,
             stream = self.stream,

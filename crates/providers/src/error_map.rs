@@ -1,5 +1,6 @@
 //! Turning provider failures into [`GatewayError`]s, with secrets scrubbed.
 
+use crate::http::{TransportError, TransportErrorKind};
 use asbru_schema::GatewayError;
 use serde::Deserialize;
 
@@ -84,22 +85,20 @@ pub(crate) fn redact(text: String, secret: Option<&str>) -> String {
 }
 
 /// Maps a transport failure (connect, reset, timeout) of a request to the provider.
-pub(crate) fn from_transport(err: &reqwest::Error, provider: &str) -> GatewayError {
-    if err.is_timeout() {
-        return GatewayError::upstream_timeout(format!("provider '{provider}' timed out"));
+pub(crate) fn from_transport(err: &TransportError, provider: &str) -> GatewayError {
+    match err.kind {
+        TransportErrorKind::Timeout => {
+            GatewayError::upstream_timeout(format!("provider '{provider}' timed out"))
+        }
+        TransportErrorKind::Connect => GatewayError::upstream_unreachable(format!(
+            "could not connect to provider '{provider}': {}",
+            err.message
+        )),
+        TransportErrorKind::Broken => GatewayError::upstream_unreachable(format!(
+            "lost the connection to provider '{provider}': {}",
+            err.message
+        )),
     }
-    let what = if err.is_connect() {
-        "could not connect to"
-    } else {
-        "lost the connection to"
-    };
-    // The error's own text may include the URL (never a key: keys travel in headers); keep the
-    // innermost cause, which says what actually happened (refused, reset, DNS…).
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    GatewayError::upstream_unreachable(format!("{what} provider '{provider}': {cause}"))
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! The adapter for every provider that speaks the OpenAI API.
 
 use crate::error_map::{from_error_body, from_transport};
+use crate::http::Target;
 use crate::{Operation, Preset, UpstreamClient};
 use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_schema::GatewayError;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::Method;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use secrecy::ExposeSecret;
 use std::pin::Pin;
 use std::time::Duration;
@@ -33,10 +35,10 @@ pub struct OpenAiCompatible {
 
 #[derive(Debug, Default)]
 struct Urls {
-    chat: Option<reqwest::Url>,
-    text: Option<reqwest::Url>,
-    embedding: Option<reqwest::Url>,
-    models: Option<reqwest::Url>,
+    chat: Option<Target>,
+    text: Option<Target>,
+    embedding: Option<Target>,
+    models: Option<Target>,
 }
 
 impl OpenAiCompatible {
@@ -57,7 +59,7 @@ impl OpenAiCompatible {
             })?
             .trim_end_matches('/')
             .to_owned();
-        let url_for = |op: Operation| -> Result<Option<reqwest::Url>, GatewayError> {
+        let url_for = |op: Operation| -> Result<Option<Target>, GatewayError> {
             let over = provider
                 .request_path_overrides
                 .get(op.request_type(false))
@@ -70,7 +72,7 @@ impl OpenAiCompatible {
                 (None, Some(path)) => format!("{base}{path}"),
                 (None, None) => return Ok(None),
             };
-            reqwest::Url::parse(&target).map(Some).map_err(|e| {
+            Target::parse(&target).map(Some).map_err(|e| {
                 GatewayError::invalid_request(
                     format!(
                         "providers.{}: invalid upstream URL {target:?}: {e}",
@@ -89,6 +91,10 @@ impl OpenAiCompatible {
 
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("asbru/", env!("CARGO_PKG_VERSION"))),
+        );
         for (name, value) in &provider.network.extra_headers {
             let header_error = || {
                 GatewayError::invalid_request(
@@ -129,7 +135,7 @@ impl OpenAiCompatible {
         self.url(op).is_some()
     }
 
-    fn url(&self, op: Operation) -> Option<&reqwest::Url> {
+    fn url(&self, op: Operation) -> Option<&Target> {
         match op {
             Operation::ChatCompletion => self.urls.chat.as_ref(),
             Operation::TextCompletion => self.urls.text.as_ref(),
@@ -138,13 +144,13 @@ impl OpenAiCompatible {
         }
     }
 
-    fn request(
+    /// The target of `op` and the headers for `key`.
+    fn prepare(
         &self,
-        method: reqwest::Method,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
-    ) -> Result<reqwest::RequestBuilder, GatewayError> {
-        let url = self.url(op).ok_or_else(|| {
+    ) -> Result<(&Target, HeaderMap), GatewayError> {
+        let target = self.url(op).ok_or_else(|| {
             GatewayError::invalid_request(
                 format!(
                     "provider '{}' does not support {}",
@@ -160,11 +166,7 @@ impl OpenAiCompatible {
         if let Some(auth) = key.and_then(|(i, _)| self.auth.get(i)) {
             headers.insert(AUTHORIZATION, auth.clone());
         }
-        Ok(self
-            .client
-            .raw()
-            .request(method, url.clone())
-            .headers(headers))
+        Ok((target, headers))
     }
 
     /// Sends a JSON body and returns the provider's full JSON answer; non-2xx answers become the
@@ -175,8 +177,8 @@ impl OpenAiCompatible {
         key: Option<(usize, &KeyConfig)>,
         body: Vec<u8>,
     ) -> Result<Bytes, GatewayError> {
-        let request = self.request(reqwest::Method::POST, op, key)?.body(body);
-        self.exchange(request, key).await
+        self.exchange(Method::POST, op, key, Bytes::from(body))
+            .await
     }
 
     /// Lists the provider's models (`data` of its `/models` answer).
@@ -188,8 +190,9 @@ impl OpenAiCompatible {
         struct List {
             data: Vec<serde_json::Value>,
         }
-        let request = self.request(reqwest::Method::GET, Operation::ListModels, key)?;
-        let body = self.exchange(request, key).await?;
+        let body = self
+            .exchange(Method::GET, Operation::ListModels, key, Bytes::new())
+            .await?;
         serde_json::from_slice::<List>(&body)
             .map(|l| l.data)
             .map_err(|e| self.malformed(&e))
@@ -197,15 +200,19 @@ impl OpenAiCompatible {
 
     async fn exchange(
         &self,
-        request: reqwest::RequestBuilder,
+        method: Method,
+        op: Operation,
         key: Option<(usize, &KeyConfig)>,
+        body: Bytes,
     ) -> Result<Bytes, GatewayError> {
+        let (target, headers) = self.prepare(op, key)?;
         let exchange = async {
-            let response = request
-                .send()
+            let response = self
+                .client
+                .send(method, target, headers, body)
                 .await
                 .map_err(|e| from_transport(&e, &self.name))?;
-            let status = response.status();
+            let status = response.status;
             let body = response
                 .bytes()
                 .await
@@ -230,12 +237,16 @@ impl OpenAiCompatible {
         key: Option<(usize, &KeyConfig)>,
         body: Vec<u8>,
     ) -> Result<ByteStream, GatewayError> {
-        let request = self.request(reqwest::Method::POST, op, key)?.body(body);
-        let response = tokio::time::timeout(self.request_timeout, request.send())
-            .await
-            .map_err(|_| self.timeout_error())?
-            .map_err(|e| from_transport(&e, &self.name))?;
-        let status = response.status();
+        let (target, headers) = self.prepare(op, key)?;
+        let response = tokio::time::timeout(
+            self.request_timeout,
+            self.client
+                .send(Method::POST, target, headers, Bytes::from(body)),
+        )
+        .await
+        .map_err(|_| self.timeout_error())?
+        .map_err(|e| from_transport(&e, &self.name))?;
+        let status = response.status;
         if !status.is_success() {
             let body = tokio::time::timeout(self.request_timeout, response.bytes())
                 .await
@@ -245,7 +256,7 @@ impl OpenAiCompatible {
         }
         let idle = self.stream_idle_timeout;
         let name = self.name.clone();
-        let pieces = response.bytes_stream();
+        let pieces = response.into_stream();
         let stream = futures_util::stream::unfold(Some((pieces, name)), move |state| async move {
             let (mut pieces, name) = state?;
             match tokio::time::timeout(idle, pieces.next()).await {

@@ -53,7 +53,7 @@ async fn embeddings(State(s): State<AppState>, headers: HeaderMap, body: Body) -
 
 async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: Body) -> Response {
     let received = Instant::now();
-    let limit = state.gateway.client_config().max_request_body_size_bytes;
+    let limit = state.gateway.max_request_body_bytes();
     let body = match read_body(headers, body, limit).await {
         Ok(b) => b,
         Err(e) => return ApiError(e).into_response(),
