@@ -117,6 +117,16 @@ impl TestGateway {
         (status, response.json().await.unwrap())
     }
 
+    /// POSTs a JSON body to `path` and returns the response unread (for streams).
+    pub async fn post_stream(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .client

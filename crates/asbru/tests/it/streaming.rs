@@ -23,12 +23,8 @@ async fn first_chunk_arrives_while_the_provider_still_holds_the_rest() {
     let gw = TestGateway::start().await;
     gw.mock.push_fault(Fault::HoldStream);
     let response = gw
-        .client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&stream_body(None))
-        .send()
-        .await
-        .unwrap();
+        .post_stream("/v1/chat/completions", &stream_body(None))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.bytes_stream();
@@ -60,12 +56,8 @@ async fn first_chunk_arrives_while_the_provider_still_holds_the_rest() {
 async fn usage_is_requested_upstream_but_only_returned_when_asked() {
     let gw = TestGateway::start().await;
     let response = gw
-        .client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&stream_body(None))
-        .send()
-        .await
-        .unwrap();
+        .post_stream("/v1/chat/completions", &stream_body(None))
+        .await;
     let events = sse_data(response).await;
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let chunks: Vec<Value> = events[..events.len() - 1]
@@ -90,12 +82,8 @@ async fn usage_is_requested_upstream_but_only_returned_when_asked() {
     assert_eq!(upstream["stream_options"]["include_usage"], true);
 
     let response = gw
-        .client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&stream_body(Some(true)))
-        .send()
-        .await
-        .unwrap();
+        .post_stream("/v1/chat/completions", &stream_body(Some(true)))
+        .await;
     let events = sse_data(response).await;
     let usage_chunk: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
     assert!(usage_chunk["usage"]["total_tokens"].as_u64().unwrap() > 0);
@@ -107,12 +95,8 @@ async fn a_stream_cut_by_the_provider_ends_with_an_error_not_done() {
     let gw = TestGateway::start().await;
     gw.mock.push_fault(Fault::StreamCut { after_chunks: 2 });
     let response = gw
-        .client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&stream_body(None))
-        .send()
-        .await
-        .unwrap();
+        .post_stream("/v1/chat/completions", &stream_body(None))
+        .await;
     assert_eq!(response.status(), 200);
     let events = sse_data(response).await;
     assert!(!events.iter().any(|e| e == "[DONE]"), "{events:?}");
@@ -127,12 +111,11 @@ async fn a_stream_cut_by_the_provider_ends_with_an_error_not_done() {
 async fn text_completion_streams_too() {
     let gw = TestGateway::start().await;
     let response = gw
-        .client
-        .post(format!("{}/v1/completions", gw.url))
-        .json(&json!({"model": "openai/gpt-3.5-turbo-instruct", "prompt": "hi", "stream": true}))
-        .send()
-        .await
-        .unwrap();
+        .post_stream(
+            "/v1/completions",
+            &json!({"model": "openai/gpt-3.5-turbo-instruct", "prompt": "hi", "stream": true}),
+        )
+        .await;
     let events = sse_data(response).await;
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let first: Value = serde_json::from_str(&events[0]).unwrap();
