@@ -37,6 +37,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
     engine: Engine,
+    /// Requests go through `proxy_config`; errors say so, so operators look at the proxy too.
+    proxied: bool,
 }
 
 #[derive(Clone)]
@@ -144,7 +146,10 @@ impl UpstreamClient {
         } else {
             Engine::Reqwest(reqwest_client(network, proxy)?)
         };
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            proxied: !matches!(proxy, ProxyConfig::None),
+        })
     }
 
     /// Sends one request. The body is sent as is; `headers` must include `content-type`.
@@ -182,7 +187,13 @@ impl UpstreamClient {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| from_reqwest(&e))?;
+                    .map_err(|e| {
+                        let mut error = from_reqwest(&e);
+                        if self.proxied {
+                            error.message = format!("through proxy_config: {}", error.message);
+                        }
+                        error
+                    })?;
                 Ok(UpstreamResponse {
                     status: response.status(),
                     body: ResponseBody::Reqwest(response),
@@ -198,7 +209,7 @@ fn direct_client(
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .and_then(|b| rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(b))
+        .and_then(rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier)
         .map_err(|e| GatewayError::internal(format!("TLS setup failed: {e}")))?
         .with_no_client_auth();
     let mut http = HttpConnector::new();

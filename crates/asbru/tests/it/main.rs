@@ -13,6 +13,7 @@ mod chat;
 mod cli;
 mod errors;
 mod keys;
+mod proxy;
 mod queue;
 mod secrets;
 mod streaming;
