@@ -216,11 +216,14 @@ fn direct_client(
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(network.request_timeout.min(CONNECT_TIMEOUT)));
+    // HTTP/1.1 only, on purpose: hyper's pool keeps a single HTTP/2 connection per host, and
+    // providers cap it at ~100 concurrent streams, after which requests queue inside the client
+    // (TensorZero documents the same trap). A pool of HTTP/1.1 connections has no such ceiling and
+    // is what Bifrost (fasthttp) uses too.
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .enable_http2()
         .wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())

@@ -121,3 +121,41 @@ async fn text_completion_streams_too() {
     let first: Value = serde_json::from_str(&events[0]).unwrap();
     assert_eq!(first["object"], "text_completion");
 }
+
+#[tokio::test]
+async fn a_provider_silent_mid_stream_is_cut_after_the_idle_timeout() {
+    let mock = asbru_mock::MockServer::start(asbru_mock::MockOptions::default())
+        .await
+        .unwrap();
+    let config = json!({"providers": {"openai": {
+        "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
+        // 5 s is the smallest value Bifrost's schema allows.
+        "network_config": {"base_url": mock.base_url(), "stream_idle_timeout_in_seconds": 5}
+    }}});
+    let gw = TestGateway::start_with(mock, config).await;
+    // The mock sends one chunk and then never continues.
+    gw.mock.push_fault(Fault::HoldStream);
+    let started = std::time::Instant::now();
+    let response = gw
+        .post_stream("/v1/chat/completions", &stream_body(None))
+        .await;
+    let events = tokio::time::timeout(Duration::from_secs(15), sse_data(response))
+        .await
+        .expect("the gateway kept waiting on a silent provider");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(5),
+        "cut too early: {elapsed:?}"
+    );
+    assert!(!events.iter().any(|e| e == "[DONE]"), "{events:?}");
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_eq!(last["status_code"], 504, "{last}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stream_idle_timeout_in_seconds"),
+        "{last}"
+    );
+    gw.mock.release_streams();
+}
