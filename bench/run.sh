@@ -11,6 +11,7 @@
 #   RATES="500 2000"   requests/s                               LATENCIES="0 60"  mock latencies (ms)
 #   MAX=1              also run the max-throughput session      MAX_DURATION=$DURATION  MAX_CONCURRENCY=64
 #   TARGETS="direct nginx asbru"
+#   REPEAT=1           run each (rate, target) this many times, interleaved; the report shows medians
 #   PLACEMENT=split    split: proxy alone on PROXY_CPUS (default 1), load generator + mock on
 #                      LOAD_CPUS (default 0); one: everything on LOAD_CPUS (no cross-CPU wake-ups);
 #                      none: no pinning, everything shares all CPUs
@@ -29,6 +30,7 @@ MAX=${MAX:-1}
 MAX_DURATION=${MAX_DURATION:-$DURATION}
 MAX_CONCURRENCY=${MAX_CONCURRENCY:-64}
 TARGETS=${TARGETS:-"direct nginx asbru"}
+REPEAT=${REPEAT:-1}
 PLACEMENT=${PLACEMENT:-split}
 SCHED=${SCHED:-fifo}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -50,6 +52,14 @@ count_cpus() {
     done
     echo "$n"
 }
+
+# Two runs at once would measure each other: wait for any other run to finish.
+LOCK=${TMPDIR:-/tmp}/asbru-bench.lock
+exec 9>"$LOCK"
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+    say "another bench/run.sh is running: waiting for it to finish"
+    flock 9
+fi
 
 # ---------------------------------------------------------------- nginx from Debian
 if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
@@ -178,7 +188,7 @@ wait_http() { # url code-regex seconds
 start_mock() { # latency_ms
     local out=$TMPD/mock-$1.out
     "${LOAD_PIN[@]}" "${SCHED_CMD[@]}" "$BIN/asbru-mock" --port 0 --latency-ms "$1" --no-record \
-        --threads "$LOAD_THREADS" >"$out" 2>"$OUT/mock-$1.log" &
+        --threads "$LOAD_THREADS" >"$out" 2>"$OUT/mock-$1.log" 9>&- &
     MOCK_PID=$!
     local deadline=$((SECONDS + 10))
     MOCK_PORT=""
@@ -234,7 +244,7 @@ http {
 }
 EOF
     "${PROXY_PIN[@]}" "${SCHED_CMD[@]}" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-        >"$OUT/nginx.log" 2>&1 &
+        >"$OUT/nginx.log" 2>&1 9>&- &
     NGINX_PID=$!
     wait_http "http://127.0.0.1:$NGINX_PORT/health" '[1-5][0-9][0-9]' 10 ||
         die "nginx did not start (see $dir/error.log)"
@@ -260,7 +270,7 @@ EOF
     cp "$TMPD/asbru.json" "$OUT/asbru-config.json"
     TOKIO_WORKER_THREADS=$PROXY_THREADS "${PROXY_PIN[@]}" "${SCHED_CMD[@]}" "$BIN/asbru" serve \
         --config "$TMPD/asbru.json" --host 127.0.0.1 --port "$ASBRU_PORT" --log-level warn \
-        >>"$OUT/asbru.log" 2>&1 &
+        >>"$OUT/asbru.log" 2>&1 9>&- &
     ASBRU_PID=$!
     if ! wait_http "http://127.0.0.1:$ASBRU_PORT/health" 200 10; then
         warn "SKIPPING asbru: 'asbru serve' did not answer 200 on /health within 10 s (see $OUT/asbru.log)"
@@ -329,8 +339,10 @@ for lat in $LATENCIES; do
     start_mock "$lat"
     start_proxies
     for rate in $RATES; do
-        for target in $TARGETS; do
-            run_load "$target" rate "$rate" "$lat"
+        for _ in $(seq "$REPEAT"); do
+            for target in $TARGETS; do
+                run_load "$target" rate "$rate" "$lat"
+            done
         done
     done
     stop_all
@@ -340,8 +352,10 @@ if [[ $MAX == 1 ]]; then
     say "session: max throughput (mock 0 ms, $MAX_CONCURRENCY connections)"
     start_mock 0
     start_proxies
-    for target in $TARGETS; do
-        run_load "$target" max 0 0
+    for _ in $(seq "$REPEAT"); do
+        for target in $TARGETS; do
+            run_load "$target" max 0 0
+        done
     done
     stop_all
 fi

@@ -61,6 +61,101 @@ pub fn parse_records(text: &str) -> Vec<RunRecord> {
         .collect()
 }
 
+/// Key of the runs that repeat one another: same mode, target, mock latency, rate, concurrency.
+type RunKey = (String, String, Option<u64>, u64, Option<usize>);
+
+fn run_key(r: &RunRecord) -> RunKey {
+    (
+        r.mode.clone(),
+        r.target.clone(),
+        r.mock_latency_ms,
+        r.rate.to_bits(),
+        r.concurrency,
+    )
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        f64::midpoint(v[n / 2 - 1], v[n / 2])
+    })
+}
+
+/// Merges repeated runs into one record: medians of rates, latencies and CPU figures, sums of
+/// counts (so one error in any repeat shows), maxima of peaks.
+fn merge(group: &[&RunRecord]) -> Option<RunRecord> {
+    let last = (*group.last()?).clone();
+    let med =
+        |f: fn(&RunRecord) -> f64| median(group.iter().map(|r| f(r)).collect()).unwrap_or(0.0);
+    let med_opt =
+        |f: fn(&RunRecord) -> Option<f64>| median(group.iter().filter_map(|r| f(r)).collect());
+    let max = |f: fn(&RunRecord) -> f64| group.iter().map(|r| f(r)).fold(0.0, f64::max);
+    let sum = |f: fn(&RunRecord) -> u64| group.iter().map(|r| f(r)).sum::<u64>();
+    let mut error_kinds = std::collections::BTreeMap::new();
+    for r in group {
+        for (k, n) in &r.error_kinds {
+            *error_kinds.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+    Some(RunRecord {
+        sent: sum(|r| r.sent),
+        ok: sum(|r| r.ok),
+        errors: sum(|r| r.errors),
+        late: sum(|r| r.late),
+        achieved_rps: med(|r| r.achieved_rps),
+        mean_ms: med(|r| r.mean_ms),
+        p50_ms: med(|r| r.p50_ms),
+        p90_ms: med(|r| r.p90_ms),
+        p99_ms: med(|r| r.p99_ms),
+        p999_ms: med(|r| r.p999_ms),
+        max_ms: max(|r| r.max_ms),
+        send_delay_p99_ms: med(|r| r.send_delay_p99_ms),
+        send_delay_max_ms: max(|r| r.send_delay_max_ms),
+        conns_opened: sum(|r| r.conns_opened),
+        conns_peak: group.iter().map(|r| r.conns_peak).max().unwrap_or(0),
+        loadgen_cpu_us_per_req: med(|r| r.loadgen_cpu_us_per_req),
+        proxy_cpu_ms: med_opt(|r| r.proxy_cpu_ms),
+        proxy_cpu_us_per_req: med_opt(|r| r.proxy_cpu_us_per_req),
+        proxy_cpu_util: med_opt(|r| r.proxy_cpu_util),
+        proxy_switches_per_req: med_opt(|r| r.proxy_switches_per_req),
+        mock_cpu_us_per_req: med_opt(|r| r.mock_cpu_us_per_req),
+        background_cpu_util: med_opt(|r| r.background_cpu_util),
+        other_tcp_opens: group.iter().filter_map(|r| r.other_tcp_opens).max(),
+        proxy_peak_rss_kb: group.iter().filter_map(|r| r.proxy_peak_rss_kb).max(),
+        error_kinds,
+        ..last
+    })
+}
+
+/// One record per distinct run (repeats merged), in order of first appearance, and the
+/// largest number of repeats of any run.
+#[must_use]
+pub fn merge_repeats(records: &[RunRecord]) -> (Vec<RunRecord>, usize) {
+    let mut keys: Vec<RunKey> = Vec::new();
+    for r in records {
+        let k = run_key(r);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let mut most = 0;
+    let merged = keys
+        .iter()
+        .filter_map(|k| {
+            let group: Vec<&RunRecord> = records.iter().filter(|r| run_key(r) == *k).collect();
+            most = most.max(group.len());
+            merge(&group)
+        })
+        .collect();
+    (merged, most)
+}
+
 /// The bar the issue sets, at 2,000 req/s with the 60 ms mock.
 pub mod bar {
     pub const RATE: f64 = 2000.0;
@@ -446,7 +541,9 @@ fn bar_checks(out: &mut String, records: &[RunRecord]) -> std::fmt::Result {
 ///
 /// # Errors
 /// Only if formatting into a `String` fails (it does not).
-pub fn render(meta: &Meta, records: &[RunRecord]) -> Result<String, std::fmt::Error> {
+pub fn render(meta: &Meta, raw: &[RunRecord]) -> Result<String, std::fmt::Error> {
+    let (merged, repeats) = merge_repeats(raw);
+    let records = merged.as_slice();
     let mut out = String::new();
     writeln!(out, "### Run of {}", meta.date)?;
     writeln!(out)?;
@@ -469,6 +566,12 @@ pub fn render(meta: &Meta, records: &[RunRecord]) -> Result<String, std::fmt::Er
             out,
             "- Fixed-rate runs: open loop, {:.0} s measured after {:.0} s warm-up; latency from the scheduled send time to the last body byte; late = sent > {} ms after schedule",
             r.duration_s, r.warmup_s, r.late_ms
+        )?;
+    }
+    if repeats > 1 {
+        writeln!(
+            out,
+            "- Each run repeated {repeats} times: medians of rates, latencies and CPU figures; errors and late requests summed; peaks are maxima"
         )?;
     }
     for note in &meta.notes {
@@ -516,7 +619,7 @@ pub fn render(meta: &Meta, records: &[RunRecord]) -> Result<String, std::fmt::Er
         writeln!(out)?;
         writeln!(out, "#### Diagnostics")?;
         writeln!(out)?;
-        diagnostics_table(&mut out, records)?;
+        diagnostics_table(&mut out, raw)?;
     }
     writeln!(out)?;
     writeln!(
@@ -588,6 +691,25 @@ mod tests {
         );
         assert!(text.contains("(≥ 0.7× on the lower): **PASS**"), "{text}");
         Ok(())
+    }
+
+    #[test]
+    fn repeats_are_merged() {
+        let mut a = rec("nginx", "rate", 60, 2000.0, 61.0, 62.0, 10.0);
+        let b = rec("nginx", "rate", 60, 2000.0, 61.2, 65.0, 30.0);
+        let c = rec("nginx", "rate", 60, 2000.0, 61.1, 63.0, 20.0);
+        a.errors = 1;
+        let other = rec("asbru", "rate", 60, 2000.0, 61.0, 62.0, 10.0);
+        let (merged, most) = merge_repeats(&[a, other, b, c]);
+        assert_eq!(most, 3);
+        assert_eq!(merged.len(), 2);
+        let m = &merged[0];
+        assert_eq!(m.target, "nginx");
+        assert!((m.p50_ms - 61.1).abs() < 1e-9);
+        assert!((m.p99_ms - 63.0).abs() < 1e-9);
+        assert_eq!(m.proxy_cpu_us_per_req, Some(20.0));
+        assert_eq!((m.errors, m.ok), (1, 300));
+        assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), Some(2.5));
     }
 
     #[test]
