@@ -279,18 +279,16 @@ impl Gateway {
                 Ok(a) => a,
                 Err(e) => return (name, Err(e)),
             };
-            let key = if entry.config.is_key_less {
-                None
-            } else {
-                match select_key(
-                    name,
-                    &entry.config.keys,
-                    "",
-                    &KeyPin::default(),
-                    &mut rand::rng(),
-                ) {
-                    Ok(i) => Some((i, &entry.config.keys[i])),
-                    Err(e) => return (name, Err(e)),
+            // Listing models is not a request for one model: any usable key will do.
+            let key = match (entry.config.is_key_less, entry.config.keys.first()) {
+                (true, _) => None,
+                (false, Some(first)) => Some((0, first)),
+                (false, None) => {
+                    let e = GatewayError::invalid_request(
+                        format!("provider '{name}' has no usable keys"),
+                        None,
+                    );
+                    return (name, Err(e.with_provider(name)));
                 }
             };
             (name, adapter.list_models(key).await)

@@ -30,6 +30,11 @@ use std::time::Duration;
 /// minute or two, and reusing a connection the server already closed costs a failed request.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
+/// Largest non-streaming response body accepted from a provider. The biggest legitimate answers
+/// are embedding batches (2,048 inputs × 3,072 floats is about 75 MB of JSON); anything past this
+/// is a broken or hostile upstream, refused rather than held in memory.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Upper bound on the TCP connect phase (the request timeout bounds it too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -108,15 +113,36 @@ enum ResponseBody {
 pub type PieceStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
 
 impl UpstreamResponse {
-    /// Reads the whole body.
+    /// Reads the whole body, refusing one larger than [`MAX_RESPONSE_BYTES`].
     pub async fn bytes(self) -> Result<Bytes, TransportError> {
+        let too_large = || {
+            metrics::counter!("asbru_upstream_response_too_large_total").increment(1);
+            TransportError {
+                kind: TransportErrorKind::Broken,
+                message: format!("response body larger than {MAX_RESPONSE_BYTES} bytes"),
+            }
+        };
         match self.body {
-            ResponseBody::Direct(body) => body
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .map_err(|e| transport_error(TransportErrorKind::Broken, &e)),
-            ResponseBody::Reqwest(response) => response.bytes().await.map_err(|e| from_reqwest(&e)),
+            ResponseBody::Direct(body) => {
+                match http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
+                    .collect()
+                    .await
+                {
+                    Ok(collected) => Ok(collected.to_bytes()),
+                    Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+                    Err(e) => Err(transport_error(TransportErrorKind::Broken, e.as_ref())),
+                }
+            }
+            ResponseBody::Reqwest(mut response) => {
+                let mut out = bytes::BytesMut::new();
+                while let Some(piece) = response.chunk().await.map_err(|e| from_reqwest(&e))? {
+                    if out.len() + piece.len() > MAX_RESPONSE_BYTES {
+                        return Err(too_large());
+                    }
+                    out.extend_from_slice(&piece);
+                }
+                Ok(out.freeze())
+            }
         }
     }
 

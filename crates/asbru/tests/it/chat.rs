@@ -88,7 +88,8 @@ async fn models_are_listed_with_provider_prefix_and_filtered() {
     .await
     .unwrap();
     let config = json!({"providers": {
-        "openai": {"keys": [{"name": "a", "value": "sk-a", "weight": 1}], "network_config": {"base_url": first.base_url()}},
+        // A key limited to some models still lists them all.
+        "openai": {"keys": [{"name": "a", "value": "sk-a", "models": ["gpt-4o"], "weight": 1}], "network_config": {"base_url": first.base_url()}},
         "groq": {"keys": [{"name": "b", "value": "sk-b", "weight": 1}], "network_config": {"base_url": second.base_url()}}
     }});
     let gw = TestGateway::start_with(first, config).await;
