@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one and logs it).
     #[arg(long, env = "ASBRU_PORT", default_value_t = 8080)]
     pub port: u16,
+    /// Worker threads serving requests (default: one per CPU; tokio's `TOKIO_WORKER_THREADS` is
+    /// honoured too). With 1, asbru runs a single-threaded event loop, which is cheaper per
+    /// request than a one-thread work-stealing pool — the setting for one-CPU containers.
+    #[arg(long, env = "ASBRU_WORKERS")]
+    pub workers: Option<usize>,
     /// debug, info, warn or error (or any tracing filter such as `asbru=debug`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -13,10 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 pub fn run(args: ServeArgs) -> ExitCode {
     init_logging(&args.log_level, args.log_style);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(args.workers) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "could not start the async runtime");
@@ -29,6 +26,29 @@ pub fn run(args: ServeArgs) -> ExitCode {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One worker runs a current-thread runtime: a single event loop like an nginx worker, without the
+/// work-stealing machinery a one-thread pool would still pay for on every wake-up.
+fn build_runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = workers
+        .or_else(|| {
+            std::env::var("TOKIO_WORKER_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
     }
 }
 

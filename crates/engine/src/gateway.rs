@@ -169,25 +169,24 @@ impl Gateway {
             None
         } else {
             let keys = &entry.config.keys;
-            let index = select_key(
+            match select_key(
                 model_ref.provider,
                 keys,
                 model_ref.model,
                 &meta.pin,
                 &mut rand::rng(),
-            )
-            .map_err(decorate)?;
-            log.set_key(&keys[index].id);
-            Some((index, &keys[index]))
+            ) {
+                Ok(index) => {
+                    log.set_key(&keys[index].id);
+                    Some((index, &keys[index]))
+                }
+                Err(e) => return Err(log.fail(decorate(e))),
+            }
         };
 
         let permit = match entry.queue.acquire().await {
             Ok(p) => p,
-            Err(e) => {
-                let e = decorate(e);
-                log.finish_err(&e);
-                return Err(e);
-            }
+            Err(e) => return Err(log.fail(decorate(e))),
         };
 
         let request_stream_usage = adapter.preset().stream_usage;
@@ -212,11 +211,7 @@ impl Gateway {
                     ),
                     provider: model_ref.provider.to_owned(),
                 }),
-                Err(e) => {
-                    let e = decorate(e);
-                    log.finish_err(&e);
-                    Err(e)
-                }
+                Err(e) => Err(log.fail(decorate(e))),
             }
         } else {
             let result = adapter.send(op, key, upstream_body).await.and_then(|body| {
@@ -249,11 +244,7 @@ impl Gateway {
                         usage,
                     })
                 }
-                Err(e) => {
-                    let e = decorate(e);
-                    log.finish_err(&e);
-                    Err(e)
-                }
+                Err(e) => Err(log.fail(decorate(e))),
             }
         }
     }

@@ -93,10 +93,12 @@ impl RequestLog {
         self.emit(usage, None);
     }
 
-    pub(crate) fn finish_err(&mut self, error: &GatewayError) {
+    /// Records the failure, writes the line, and hands the error back for returning.
+    pub(crate) fn fail(&mut self, error: GatewayError) -> GatewayError {
         self.outcome = Outcome::Error(error.status());
         self.error = Some(error.message().to_owned());
         self.emit(None, None);
+        error
     }
 
     pub(crate) fn set_stream_error(&mut self, error: &GatewayError) {

@@ -296,7 +296,7 @@ impl OpenAiCompatible {
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.
-    pub fn malformed(&self, err: &serde_json::Error) -> GatewayError {
+    pub fn malformed(&self, err: &dyn std::fmt::Display) -> GatewayError {
         GatewayError::upstream_unreachable(format!(
             "provider '{}' returned a malformed response: {err}",
             self.name

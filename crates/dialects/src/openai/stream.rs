@@ -1,11 +1,10 @@
 //! Inspecting an OpenAI-dialect SSE stream event by event while it is forwarded.
 
-use super::response::{ExtraFields, append_extra_fields};
+use super::response::{ExtraFields, append_extra_fields, find_usage};
 use crate::sse::single_data_line;
 use asbru_schema::Usage;
 use bytes::Bytes;
 use memchr::memmem;
-use serde::de::IgnoredAny;
 
 /// What to do with one upstream event.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,22 +49,13 @@ impl StreamInspector {
             self.saw_error = true;
             return ChunkAction::Forward(event);
         }
-        if memmem::find(data, b"\"usage\"").is_some() {
-            #[derive(serde::Deserialize)]
-            struct Peek {
-                usage: Option<Usage>,
-                choices: Option<Vec<IgnoredAny>>,
-            }
-            if let Ok(Peek {
-                usage: Some(usage),
-                choices,
-            }) = serde_json::from_slice::<Peek>(data)
-            {
-                self.usage = Some(usage);
-                let no_choices = choices.is_none_or(|c| c.is_empty());
-                if self.drop_usage_only_chunk && no_choices {
-                    return ChunkAction::Drop;
-                }
+        // Only chunks that carry a non-null `usage` are parsed, and only that object.
+        if memmem::find(data, b"\"usage\"").is_some()
+            && let Ok(Some(usage)) = find_usage(data)
+        {
+            self.usage = Some(usage);
+            if self.drop_usage_only_chunk && has_empty_choices(data) {
+                return ChunkAction::Drop;
             }
         }
         let extra = ExtraFields {
@@ -104,6 +94,21 @@ impl StreamInspector {
     pub fn chunks(&self) -> u64 {
         self.chunk_index
     }
+}
+
+/// Whether the chunk's `choices` is an empty array (the usage-only chunk at the end of a stream).
+fn has_empty_choices(data: &[u8]) -> bool {
+    let Some(at) = memmem::find(data, b"\"choices\"") else {
+        return true;
+    };
+    let rest = data[at + 9..].trim_ascii_start();
+    let Some(rest) = rest.strip_prefix(b":") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"[") else {
+        return false;
+    };
+    rest.trim_ascii_start().starts_with(b"]")
 }
 
 #[cfg(test)]
@@ -159,6 +164,14 @@ mod tests {
         let mut s = StreamInspector::new(false);
         let kept = s.inspect(Bytes::from_static(usage_chunk), &extra());
         assert_eq!(data_json(&kept)["usage"]["total_tokens"], 5);
+    }
+
+    #[test]
+    fn empty_choices_are_recognised_with_any_spacing() {
+        assert!(has_empty_choices(br#"{"choices":[],"usage":{}}"#));
+        assert!(has_empty_choices(br#"{"choices" : [ ] ,"usage":{}}"#));
+        assert!(has_empty_choices(br#"{"usage":{}}"#));
+        assert!(!has_empty_choices(br#"{"choices":[{"index":0}]}"#));
     }
 
     #[test]
