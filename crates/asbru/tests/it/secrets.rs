@@ -123,11 +123,23 @@ async fn logs_at_debug_level_never_contain_keys() {
         .await
         .unwrap();
     assert!(!text.contains(SECRET), "{text}");
+    // A request refused before it reaches the provider is logged as an error, not as a client
+    // that went away.
+    let refused = client
+        .post(&url)
+        .header("x-bf-api-key", "no-such-key")
+        .json(&chat_body("openai/gpt-4o"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     let log = served.stop().await;
     assert!(
         log.contains("asbru::request"),
         "request lines are logged: {log}"
     );
+    assert!(log.contains(r#""status":400"#), "{log}");
+    assert!(!log.contains("client_closed"), "{log}");
     assert!(!log.contains(SECRET), "key leaked into logs:\n{log}");
     assert!(!log.contains("TOPSECRET"), "key leaked into logs:\n{log}");
 }
