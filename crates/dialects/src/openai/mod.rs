@@ -10,5 +10,7 @@ mod response;
 mod stream;
 
 pub use request::{RequestView, RewriteOptions};
-pub use response::{ExtraFields, MalformedResponse, ResponseCheck, append_extra_fields, check_response};
+pub use response::{
+    ExtraFields, MalformedResponse, ResponseCheck, append_extra_fields, check_response,
+};
 pub use stream::{ChunkAction, StreamInspector};

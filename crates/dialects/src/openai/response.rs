@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn usage_inside_message_text_is_not_mistaken_for_the_real_one() {
-        let body = br#"{"choices":[{"message":{"content":"say \"usage\": {\"prompt_tokens\": 99}"}}],
+        let body =
+            br#"{"choices":[{"message":{"content":"say \"usage\": {\"prompt_tokens\": 99}"}}],
             "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
             "system_fingerprint": "fp"}"#;
         assert_eq!(check_response(body).unwrap().usage.unwrap().total_tokens, 9);
