@@ -21,31 +21,13 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, GatewayError>
 impl Gateway {
     /// A chat completion (non-streaming).
     pub async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, GatewayError> {
-        let mut body = to_json(&request)?;
-        set_stream(&mut body, false);
-        let response = self
-            .handle_openai(
-                Operation::ChatCompletion,
-                &to_bytes(&body)?,
-                RequestMeta::default(),
-            )
-            .await?;
-        from_json(response)
+        from_json(self.send_chat(&request, false).await?)
     }
 
     /// A streamed chat completion: chunks as the provider produces them. A failure after the
     /// stream started arrives as an `Err` item, and the stream ends after it.
     pub async fn chat_stream(&self, request: ChatRequest) -> Result<ChunkStream, GatewayError> {
-        let mut body = to_json(&request)?;
-        set_stream(&mut body, true);
-        let response = self
-            .handle_openai(
-                Operation::ChatCompletion,
-                &to_bytes(&body)?,
-                RequestMeta::default(),
-            )
-            .await?;
-        match response {
+        match self.send_chat(&request, true).await? {
             GatewayResponse::Stream { stream, .. } => Ok(Box::pin(chunks(stream))),
             GatewayResponse::Json { .. } => Err(GatewayError::internal(
                 "expected a stream from a streaming request",
@@ -67,6 +49,24 @@ impl Gateway {
             .handle_openai(Operation::Embedding, &body, RequestMeta::default())
             .await?;
         from_json(response)
+    }
+}
+
+impl Gateway {
+    /// Serialises a chat request with `stream` set and sends it through the pipeline.
+    async fn send_chat(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let mut body = to_json(request)?;
+        set_stream(&mut body, stream);
+        self.handle_openai(
+            Operation::ChatCompletion,
+            &to_bytes(&body)?,
+            RequestMeta::default(),
+        )
+        .await
     }
 }
 
