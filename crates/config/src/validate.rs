@@ -812,13 +812,7 @@ impl Validator<'_> {
         let path = p("max_retries");
         if let Some(v) = self.int(&path, r.max_retries, 0, None) {
             match u32::try_from(v) {
-                Ok(v) => {
-                    n.max_retries = v;
-                    if v > 0 {
-                        // Validated and kept for the retry loop, which does not exist yet.
-                        self.unsupported(path, "retries");
-                    }
-                }
+                Ok(v) => n.max_retries = v,
                 Err(_) => self.error(path, format!("must be <= {}", u32::MAX)),
             }
         }

@@ -3,6 +3,7 @@
 use crate::keys::{KeyPin, select_key};
 use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::queue::ProviderQueue;
+use crate::retry::RetryPolicy;
 use crate::stream::SseStream;
 use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, ProviderConfig};
@@ -39,6 +40,7 @@ struct ProviderEntry {
     config: ProviderConfig,
     adapter: Adapter,
     queue: ProviderQueue,
+    retry: RetryPolicy,
     telemetry: Arc<ProviderTelemetry>,
 }
 
@@ -190,16 +192,21 @@ impl Gateway {
         };
 
         let request_stream_usage = adapter.preset().stream_usage;
-        let upstream_body = view.rewrite(
+        let upstream_body = Bytes::from(view.rewrite(
             model_ref.model,
             RewriteOptions {
                 request_stream_usage,
             },
-        );
+        ));
 
         if stream {
             let drop_usage_only_chunk = request_stream_usage && !view.client_wants_stream_usage();
-            match adapter.send_stream(op, key, upstream_body).await {
+            let (result, retries) = with_retries(&entry.retry, model_ref.provider, || {
+                adapter.send_stream(op, key, upstream_body.clone())
+            })
+            .await;
+            log.set_retries(retries);
+            match result {
                 Ok(upstream) => Ok(GatewayResponse::Stream {
                     stream: SseStream::forward(
                         upstream,
@@ -214,7 +221,12 @@ impl Gateway {
                 Err(e) => Err(log.fail(decorate(e))),
             }
         } else {
-            let result = adapter.send(op, key, upstream_body).await.and_then(|body| {
+            let (result, retries) = with_retries(&entry.retry, model_ref.provider, || {
+                adapter.send(op, key, upstream_body.clone())
+            })
+            .await;
+            log.set_retries(retries);
+            let result = result.and_then(|body| {
                 let usage = check_response(&body)
                     .map_err(|e| adapter.malformed(&e))?
                     .usage;
@@ -224,6 +236,7 @@ impl Gateway {
                     model_requested: model_ref.model,
                     latency: log.elapsed_ms(),
                     chunk_index: None,
+                    retries,
                 };
                 let body = append_extra_fields(&body, &extra).ok_or_else(|| {
                     GatewayError::upstream_unreachable(format!(
@@ -297,6 +310,38 @@ impl Gateway {
     }
 }
 
+/// Runs `attempt` until it succeeds or the provider's retry policy says to stop; returns the last
+/// result and how many attempts were retried.
+async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    provider: &str,
+    mut attempt: F,
+) -> (Result<T, GatewayError>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GatewayError>>,
+{
+    let mut retries = 0;
+    loop {
+        let error = match attempt().await {
+            Ok(value) => return (Ok(value), retries),
+            Err(e) => e,
+        };
+        let Some(delay) = policy.next_delay(retries, &error, &mut rand::rng()) else {
+            return (Err(error), retries);
+        };
+        tracing::debug!(
+            provider,
+            retry = retries + 1,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            error = %error,
+            "retrying"
+        );
+        tokio::time::sleep(delay).await;
+        retries += 1;
+    }
+}
+
 fn prefix_model(provider: &str, mut model: serde_json::Value) -> serde_json::Value {
     if let Some(id) = model.get_mut("id")
         && let Some(s) = id.as_str()
@@ -322,6 +367,7 @@ impl Registry {
             by_name.insert(provider.name.clone(), providers.len());
             providers.push(Arc::new(ProviderEntry {
                 telemetry: Arc::new(ProviderTelemetry::new(&provider.name)),
+                retry: RetryPolicy::of(&provider.network),
                 config: provider,
                 adapter,
                 queue,

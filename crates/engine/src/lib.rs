@@ -26,6 +26,7 @@ mod gateway;
 mod keys;
 mod outcome;
 mod queue;
+mod retry;
 mod stream;
 
 pub use api::ChunkStream;

@@ -50,6 +50,8 @@ pub(crate) struct RequestLog {
     outcome: Outcome,
     error: Option<String>,
     stream: bool,
+    /// Failed attempts that were retried.
+    retries: u32,
     /// The line has been written.
     done: bool,
 }
@@ -71,12 +73,21 @@ impl RequestLog {
             outcome: Outcome::Pending,
             error: None,
             stream,
+            retries: 0,
             done: false,
         }
     }
 
     pub(crate) fn provider(&self) -> &str {
         &self.provider.name
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: u32) {
+        self.retries = retries;
+    }
+
+    pub(crate) fn retries(&self) -> u32 {
+        self.retries
     }
 
     pub(crate) fn set_key(&mut self, key_id: &str) {
@@ -134,7 +145,7 @@ impl RequestLog {
             prompt_tokens = usage.prompt_tokens,
             completion_tokens = usage.completion_tokens,
             chunks = chunks.unwrap_or(0),
-            retries = 0,
+            retries = self.retries,
             error = self.error.as_deref().unwrap_or(""),
             "{outcome}"
         );

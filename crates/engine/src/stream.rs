@@ -111,6 +111,7 @@ impl State {
                         model_requested: &self.model_requested,
                         latency: self.log.elapsed_ms(),
                         chunk_index: None,
+                        retries: self.log.retries(),
                     };
                     if let ChunkAction::Forward(bytes) = self.inspector.inspect(event, &extra) {
                         self.pending.push_back(bytes);

@@ -101,7 +101,20 @@ pub enum TransportErrorKind {
 /// The provider's answer: status now, body when read.
 pub struct UpstreamResponse {
     pub status: StatusCode,
+    /// `Retry-After` in seconds, when the provider sent it (429 and 503 answers).
+    pub retry_after: Option<Duration>,
     body: ResponseBody,
+}
+
+/// Reads `Retry-After` given in seconds (the form providers use; HTTP dates are ignored).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 enum ResponseBody {
@@ -203,6 +216,7 @@ impl UpstreamClient {
                 let (parts, body) = response.into_parts();
                 Ok(UpstreamResponse {
                     status: parts.status,
+                    retry_after: retry_after(&parts.headers),
                     body: ResponseBody::Direct(body),
                 })
             }
@@ -222,6 +236,7 @@ impl UpstreamClient {
                     })?;
                 Ok(UpstreamResponse {
                     status: response.status(),
+                    retry_after: retry_after(response.headers()),
                     body: ResponseBody::Reqwest(response),
                 })
             }

@@ -175,10 +175,9 @@ impl OpenAiCompatible {
         &self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
-        body: Vec<u8>,
+        body: Bytes,
     ) -> Result<Bytes, GatewayError> {
-        self.exchange(Method::POST, op, key, Bytes::from(body))
-            .await
+        self.exchange(Method::POST, op, key, body).await
     }
 
     /// Lists the provider's models (`data` of its `/models` answer).
@@ -213,6 +212,7 @@ impl OpenAiCompatible {
                 .await
                 .map_err(|e| from_transport(&e, &self.name))?;
             let status = response.status;
+            let wait = response.retry_after;
             let body = response
                 .bytes()
                 .await
@@ -220,7 +220,9 @@ impl OpenAiCompatible {
             if status.is_success() {
                 Ok(body)
             } else {
-                Err(self.upstream_error(status.as_u16(), &body, key))
+                Err(self
+                    .upstream_error(status.as_u16(), &body, key)
+                    .with_retry_after(wait))
             }
         };
         tokio::time::timeout(self.request_timeout, exchange)
@@ -235,24 +237,26 @@ impl OpenAiCompatible {
         &self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
-        body: Vec<u8>,
+        body: Bytes,
     ) -> Result<ByteStream, GatewayError> {
         let (target, headers) = self.prepare(op, key)?;
         let response = tokio::time::timeout(
             self.request_timeout,
-            self.client
-                .send(Method::POST, target, headers, Bytes::from(body)),
+            self.client.send(Method::POST, target, headers, body),
         )
         .await
         .map_err(|_| self.timeout_error())?
         .map_err(|e| from_transport(&e, &self.name))?;
         let status = response.status;
         if !status.is_success() {
+            let wait = response.retry_after;
             let body = tokio::time::timeout(self.request_timeout, response.bytes())
                 .await
                 .map_err(|_| self.timeout_error())?
                 .map_err(|e| from_transport(&e, &self.name))?;
-            return Err(self.upstream_error(status.as_u16(), &body, key));
+            return Err(self
+                .upstream_error(status.as_u16(), &body, key)
+                .with_retry_after(wait));
         }
         let idle = self.stream_idle_timeout;
         let name = self.name.clone();

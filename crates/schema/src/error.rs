@@ -70,6 +70,8 @@ struct Inner {
     model_requested: Option<String>,
     /// True when asbru itself produced the error (Bifrost's `is_bifrost_error`).
     from_gateway: bool,
+    /// The provider's `Retry-After`, when it sent one.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl GatewayError {
@@ -84,6 +86,7 @@ impl GatewayError {
             provider: None,
             model_requested: None,
             from_gateway: true,
+            retry_after: None,
         }))
     }
 
@@ -174,6 +177,7 @@ impl GatewayError {
             provider: None,
             model_requested: None,
             from_gateway: false,
+            retry_after: None,
         }))
     }
 
@@ -220,6 +224,17 @@ impl GatewayError {
     pub fn with_model_requested(mut self, model: &str) -> Self {
         self.0.model_requested = Some(model.to_owned());
         self
+    }
+
+    /// Records how long the provider asked clients to wait (`Retry-After`).
+    pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.0.retry_after = wait;
+        self
+    }
+
+    /// How long the provider asked clients to wait before trying again.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.0.retry_after
     }
 
     pub fn kind(&self) -> ErrorKind {

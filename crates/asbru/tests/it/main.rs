@@ -15,5 +15,6 @@ mod errors;
 mod keys;
 mod proxy;
 mod queue;
+mod retries;
 mod secrets;
 mod streaming;

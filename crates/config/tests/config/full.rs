@@ -241,7 +241,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "providers.openai.keys[1].use_for_batch_api",
         "providers.openai.send_back_raw_response",
         "providers.openai.pricing_overrides",
-        "providers.openai.network_config.max_retries",
         "providers.anthropic.network_config.beta_header_overrides",
         "providers.azure.keys[0].azure_key_config",
         "providers.bedrock.keys[0].bedrock_key_config",

@@ -17,6 +17,14 @@ pub struct ExtraFields<'a> {
     /// Position of this chunk in the stream; absent on non-streaming responses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_index: Option<u64>,
+    /// Attempts that failed and were retried before this answer (`network_config.max_retries`);
+    /// absent when the first attempt succeeded.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the gateway learns from a provider's JSON response while validating it.
@@ -119,6 +127,7 @@ mod tests {
             model_requested: "gpt-4o",
             latency: 12,
             chunk_index: None,
+            retries: 0,
         }
     }
 

@@ -123,6 +123,7 @@ mod tests {
             model_requested: "llama",
             latency: 5,
             chunk_index: None,
+            retries: 0,
         }
     }
 
