@@ -10,9 +10,11 @@ use asbru_config::{ClientConfig, Config, ProviderConfig};
 use asbru_dialects::openai::{
     ExtraFields, RequestView, RewriteOptions, append_extra_fields, check_response,
 };
+use asbru_providers::ByteStream;
 use asbru_providers::{Adapter, OpenAiCompatible, Operation};
-use asbru_schema::{GatewayError, ModelRef, Usage};
+use asbru_schema::{Attempt, GatewayError, ModelRef, Usage};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -136,21 +138,53 @@ impl Gateway {
     ) -> Result<GatewayResponse, GatewayError> {
         let registry = self.state.load_full();
         let view = RequestView::parse(body)?;
-        let stream = view.is_stream();
-        if stream && op == Operation::Embedding {
+        if view.is_stream() && op == Operation::Embedding {
             return Err(GatewayError::invalid_request(
                 "embeddings cannot be streamed",
                 Some("stream"),
             ));
         }
-        let model_ref = ModelRef::parse(view.model()).ok_or_else(|| {
+        let primary = self
+            .attempt(&registry, op, &view, view.model(), 0, &meta)
+            .await;
+        let primary_error = match primary {
+            Ok(response) => return Ok(response),
+            Err(e) if view.fallbacks().is_empty() => return Err(e),
+            Err(e) => e,
+        };
+        let mut attempts = vec![attempt_outcome(view.model(), &primary_error)];
+        for (index, target) in view.fallbacks().iter().enumerate() {
+            let index = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            match self
+                .attempt(&registry, op, &view, target, index, &meta)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                Err(e) => attempts.push(attempt_outcome(target, &e)),
+            }
+        }
+        Err(primary_error.with_attempts(attempts))
+    }
+
+    /// One full attempt at `target` (`provider/model`): its own key choice, queue slot and
+    /// retries. `fallback_index` is 0 for the primary model, n for the n-th fallback.
+    async fn attempt(
+        &self,
+        registry: &Registry,
+        op: Operation,
+        view: &RequestView<'_>,
+        target: &str,
+        fallback_index: u32,
+        meta: &RequestMeta,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let stream = view.is_stream();
+        let model_ref = ModelRef::parse(target).ok_or_else(|| {
             GatewayError::invalid_request(
                 format!(
-                    "model should be in provider/model format (got {:?}); configured providers: {}",
-                    view.model(),
+                    "model should be in provider/model format (got {target:?}); configured providers: {}",
                     registry.names()
                 ),
-                Some("model"),
+                Some(if fallback_index == 0 { "model" } else { "fallbacks" }),
             )
         })?;
         let entry = registry.get(model_ref.provider)?;
@@ -167,6 +201,14 @@ impl Gateway {
             stream,
             meta.received,
         );
+        log.set_fallback_index(fallback_index);
+        // Session stickiness and retries to another key are not per-attempt yet: pinning
+        // headers apply to the primary model only, as in Bifrost.
+        let pin = if fallback_index == 0 {
+            meta.pin.clone()
+        } else {
+            KeyPin::default()
+        };
         let key = if entry.config.is_key_less {
             None
         } else {
@@ -175,7 +217,7 @@ impl Gateway {
                 model_ref.provider,
                 keys,
                 model_ref.model,
-                &meta.pin,
+                &pin,
                 &mut rand::rng(),
             ) {
                 Ok(index) => {
@@ -202,13 +244,14 @@ impl Gateway {
         if stream {
             let drop_usage_only_chunk = request_stream_usage && !view.client_wants_stream_usage();
             let (result, retries) = with_retries(&entry.retry, model_ref.provider, || {
-                adapter.send_stream(op, key, upstream_body.clone())
+                open_stream(adapter, op, key, upstream_body.clone())
             })
             .await;
             log.set_retries(retries);
             match result {
-                Ok(upstream) => Ok(GatewayResponse::Stream {
+                Ok((first, upstream)) => Ok(GatewayResponse::Stream {
                     stream: SseStream::forward(
+                        first,
                         upstream,
                         drop_usage_only_chunk,
                         op.response_type(true),
@@ -237,6 +280,7 @@ impl Gateway {
                     latency: log.elapsed_ms(),
                     chunk_index: None,
                     retries,
+                    fallback_index,
                 };
                 let body = append_extra_fields(&body, &extra).ok_or_else(|| {
                     GatewayError::upstream_unreachable(format!(
@@ -308,6 +352,69 @@ impl Gateway {
         }
         Ok(models)
     }
+}
+
+fn attempt_outcome(target: &str, error: &GatewayError) -> Attempt {
+    Attempt {
+        target: target.to_owned(),
+        status: error.status(),
+        message: error.message().to_owned(),
+    }
+}
+
+/// Starts a stream and waits for its first piece: a provider is committed to only once it has
+/// sent something, so a failure before that can still be retried or fall back. A stream whose
+/// first event is an error event counts as a failed attempt too.
+async fn open_stream(
+    adapter: &OpenAiCompatible,
+    op: Operation,
+    key: Option<(usize, &asbru_config::KeyConfig)>,
+    body: Bytes,
+) -> Result<(Bytes, ByteStream), GatewayError> {
+    let mut upstream = adapter.send_stream(op, key, body).await?;
+    match upstream.next().await {
+        Some(Ok(first)) => match embedded_error(&first) {
+            Some(e) => Err(e),
+            None => Ok((first, upstream)),
+        },
+        Some(Err(e)) => Err(e),
+        None => Err(GatewayError::upstream_unreachable(
+            "provider ended the stream before sending anything",
+        )),
+    }
+}
+
+/// `data: {"error": {...}}` at the start of a stream: the provider failed after answering 200.
+fn embedded_error(first: &[u8]) -> Option<GatewayError> {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        error: Body,
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        message: Option<String>,
+        #[serde(rename = "type")]
+        error_type: Option<String>,
+        code: Option<serde_json::Value>,
+    }
+    let data = asbru_dialects::sse::single_data_line(first)?;
+    if !data.starts_with(b"{\"error\"") {
+        return None;
+    }
+    let event: Event = serde_json::from_slice(data).ok()?;
+    Some(GatewayError::upstream(
+        502,
+        event
+            .error
+            .message
+            .unwrap_or_else(|| "provider sent an error event".to_owned()),
+        event.error.error_type,
+        event
+            .error
+            .code
+            .map(|c| c.to_string().trim_matches('"').to_owned()),
+        None,
+    ))
 }
 
 /// Runs `attempt` until it succeeds or the provider's retry policy says to stop; returns the last

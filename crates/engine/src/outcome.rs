@@ -52,6 +52,8 @@ pub(crate) struct RequestLog {
     stream: bool,
     /// Failed attempts that were retried.
     retries: u32,
+    /// Position in the request's `fallbacks` of the model being tried (0 = primary).
+    fallback_index: u32,
     /// The line has been written.
     done: bool,
 }
@@ -74,6 +76,7 @@ impl RequestLog {
             error: None,
             stream,
             retries: 0,
+            fallback_index: 0,
             done: false,
         }
     }
@@ -88,6 +91,14 @@ impl RequestLog {
 
     pub(crate) fn retries(&self) -> u32 {
         self.retries
+    }
+
+    pub(crate) fn set_fallback_index(&mut self, index: u32) {
+        self.fallback_index = index;
+    }
+
+    pub(crate) fn fallback_index(&self) -> u32 {
+        self.fallback_index
     }
 
     pub(crate) fn set_key(&mut self, key_id: &str) {
@@ -146,6 +157,7 @@ impl RequestLog {
             completion_tokens = usage.completion_tokens,
             chunks = chunks.unwrap_or(0),
             retries = self.retries,
+            fallback_index = self.fallback_index,
             error = self.error.as_deref().unwrap_or(""),
             "{outcome}"
         );

@@ -50,7 +50,9 @@ struct State {
 }
 
 impl SseStream {
+    /// `first` is the piece [`open_stream`](crate::gateway) already read to commit to the provider.
     pub(crate) fn forward(
+        first: Bytes,
         upstream: ByteStream,
         drop_usage_only_chunk: bool,
         request_type: &'static str,
@@ -58,7 +60,7 @@ impl SseStream {
         log: RequestLog,
         permit: QueuePermit,
     ) -> Self {
-        let state = State {
+        let mut state = State {
             upstream,
             framer: SseFramer::default(),
             inspector: StreamInspector::new(drop_usage_only_chunk),
@@ -69,6 +71,7 @@ impl SseStream {
             log,
             _permit: permit,
         };
+        state.absorb(&first);
         let inner = futures_util::stream::unfold(state, |mut st| async move {
             loop {
                 if let Some(event) = st.pending.pop_front() {
@@ -112,6 +115,7 @@ impl State {
                         latency: self.log.elapsed_ms(),
                         chunk_index: None,
                         retries: self.log.retries(),
+                        fallback_index: self.log.fallback_index(),
                     };
                     if let ChunkAction::Forward(bytes) = self.inspector.inspect(event, &extra) {
                         self.pending.push_back(bytes);

@@ -72,6 +72,17 @@ struct Inner {
     from_gateway: bool,
     /// The provider's `Retry-After`, when it sent one.
     retry_after: Option<std::time::Duration>,
+    /// Every provider tried for this request, when fallbacks were involved.
+    attempts: Vec<Attempt>,
+}
+
+/// One provider tried for a request, and how it ended (listed in `extra_fields.attempts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// `provider/model` as it was named in the request.
+    pub target: String,
+    pub status: u16,
+    pub message: String,
 }
 
 impl GatewayError {
@@ -87,6 +98,7 @@ impl GatewayError {
             model_requested: None,
             from_gateway: true,
             retry_after: None,
+            attempts: Vec::new(),
         }))
     }
 
@@ -178,6 +190,7 @@ impl GatewayError {
             model_requested: None,
             from_gateway: false,
             retry_after: None,
+            attempts: Vec::new(),
         }))
     }
 
@@ -229,6 +242,12 @@ impl GatewayError {
     /// Records how long the provider asked clients to wait (`Retry-After`).
     pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
         self.0.retry_after = wait;
+        self
+    }
+
+    /// Lists every provider tried (primary first) in `extra_fields.attempts`.
+    pub fn with_attempts(mut self, attempts: Vec<Attempt>) -> Self {
+        self.0.attempts = attempts;
         self
     }
 
@@ -298,6 +317,7 @@ impl GatewayError {
             extra_fields: ExtraFields {
                 provider: self.0.provider.as_deref(),
                 model_requested: self.0.model_requested.as_deref(),
+                attempts: &self.0.attempts,
             },
         }
     }
@@ -340,6 +360,8 @@ struct ExtraFields<'a> {
     provider: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_requested: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[Attempt]>::is_empty")]
+    attempts: &'a [Attempt],
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod openai;
 pub mod provider;
 pub mod usage;
 
-pub use error::{ErrorKind, GatewayError};
+pub use error::{Attempt, ErrorKind, GatewayError};
 pub use model_ref::ModelRef;
 pub use provider::KnownProvider;
 pub use usage::Usage;

@@ -12,6 +12,7 @@ mod harness;
 mod chat;
 mod cli;
 mod errors;
+mod fallbacks;
 mod keys;
 mod proxy;
 mod queue;

@@ -21,6 +21,10 @@ pub struct ExtraFields<'a> {
     /// absent when the first attempt succeeded.
     #[serde(skip_serializing_if = "is_zero")]
     pub retries: u32,
+    /// Which entry of the request's `fallbacks` served it (1 = the first); absent when the
+    /// primary model did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fallback_index: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -128,6 +132,7 @@ mod tests {
             latency: 12,
             chunk_index: None,
             retries: 0,
+            fallback_index: 0,
         }
     }
 

@@ -124,6 +124,7 @@ mod tests {
             latency: 5,
             chunk_index: None,
             retries: 0,
+            fallback_index: 0,
         }
     }
 
