@@ -127,9 +127,15 @@ impl Gateway {
     ///    (400 if none) — keyless providers skip this;
     /// 5. take a slot in the provider's queue (429 at once if full and dropping, else a bounded
     ///    wait, 503 when it runs out);
-    /// 6. rewrite the body for the provider (`model` replaced, gateway fields dropped) and send;
-    /// 7. answer: JSON validated and stamped with `extra_fields`, or a stream forwarded event by
+    /// 6. rewrite the body for the provider (`model` replaced, gateway fields dropped) and send,
+    ///    retrying retryable failures per `network_config` (a stream counts as sent once its
+    ///    first piece arrived);
+    /// 7. answer: JSON checked and stamped with `extra_fields`, or a stream forwarded event by
     ///    event holding the queue slot until it ends.
+    ///
+    /// Steps 2–7 form one attempt; when the primary's fails, each of the request's `fallbacks` is
+    /// attempted in order, and the primary's error (listing every attempt) is returned if none
+    /// succeeds.
     pub async fn handle_openai(
         &self,
         op: Operation,

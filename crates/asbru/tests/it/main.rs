@@ -14,6 +14,7 @@ mod cli;
 mod errors;
 mod fallbacks;
 mod keys;
+mod lifecycle;
 mod proxy;
 mod queue;
 mod retries;

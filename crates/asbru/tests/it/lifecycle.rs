@@ -1,0 +1,69 @@
+//! Client disconnects and shutdown: nothing keeps running for a request nobody waits for, and
+//! nothing in flight is cut off by a graceful stop.
+
+use crate::cli::serve;
+use crate::harness::{TestGateway, chat_body};
+use asbru_mock::{Fault, MockOptions, MockServer};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_upstream_request() {
+    let gw = TestGateway::start().await;
+    gw.mock.push_fault(Fault::Delay(Duration::from_secs(10)));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("openai/gpt-4o"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout());
+    assert_eq!(gw.mock.requests().len(), 1);
+    // The gateway drops its upstream connection instead of waiting 10 s for the answer.
+    let started = Instant::now();
+    while gw.mock.open_connections() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "upstream connection still open after the client left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    mock.push_fault(Fault::Delay(Duration::from_millis(800)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(
+        &path,
+        json!({"providers": {"openai": {
+            "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
+            "network_config": {"base_url": mock.base_url()}
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let served = serve(&["--config", path.to_str().unwrap()], &[]).await;
+    let url = format!("{}/v1/chat/completions", served.url);
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&chat_body("openai/gpt-4o"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    while mock.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // `stop` sends SIGTERM and asserts a clean exit.
+    let log = served.stop().await;
+    assert_eq!(in_flight.await.unwrap().unwrap(), 200, "{log}");
+    assert!(log.contains("shutting down"), "{log}");
+}
