@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// Path of a Bifrost-compatible config.json.
     #[arg(long, env = "ASBRU_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Reload the config file when it changes (it is always reloaded on SIGHUP).
+    #[arg(long, env = "ASBRU_WATCH_CONFIG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_config: bool,
     /// Directory holding config.json (Bifrost's -app-dir); used when --config is not given.
     #[arg(long, env = "ASBRU_APP_DIR")]
     pub app_dir: Option<PathBuf>,

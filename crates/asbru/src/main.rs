@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod reload;
 mod serve;
 
 use clap::Parser;

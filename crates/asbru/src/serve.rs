@@ -123,6 +123,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gateway: Arc::clone(&gateway),
         metrics,
     });
+    let _watcher = from_file
+        .clone()
+        .and_then(|path| crate::reload::start(path, Arc::clone(&gateway), args.watch_config));
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;

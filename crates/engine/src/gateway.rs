@@ -86,6 +86,15 @@ impl Gateway {
         })
     }
 
+    /// Swaps in a new configuration atomically. Requests already running finish on the snapshot
+    /// they started with (their queue permits included); new requests use the new one. Nothing
+    /// changes if building the new providers fails.
+    pub fn reload(&self, config: Config) -> Result<(), GatewayError> {
+        let registry = Registry::build(config)?;
+        self.state.store(Arc::new(registry));
+        Ok(())
+    }
+
     /// Settings of the `client` section in force now.
     pub fn client_config(&self) -> ClientConfig {
         self.state.load().client.clone()

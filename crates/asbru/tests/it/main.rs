@@ -17,6 +17,7 @@ mod keys;
 mod lifecycle;
 mod proxy;
 mod queue;
+mod reload;
 mod retries;
 mod secrets;
 mod streaming;
