@@ -4,6 +4,7 @@ use crate::keys::{KeyPin, select_key};
 use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
+use crate::sessions::SessionStore;
 use crate::stream::SseStream;
 use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, ProviderConfig};
@@ -27,6 +28,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Gateway {
     state: ArcSwap<Registry>,
+    /// Outlives reloads: a session keeps its key across a config change while the key exists.
+    sessions: SessionStore,
 }
 
 /// One configuration's worth of providers, ready to serve.
@@ -51,6 +54,8 @@ struct ProviderEntry {
 pub struct RequestMeta {
     /// `x-bf-api-key-id` / `x-bf-api-key`.
     pub pin: KeyPin,
+    /// `x-bf-session-id` and its lifetime (`x-bf-session-ttl`).
+    pub session: Option<(String, std::time::Duration)>,
     /// When the gateway received the request; latencies are measured from here.
     pub received: Instant,
 }
@@ -59,6 +64,7 @@ impl Default for RequestMeta {
     fn default() -> Self {
         Self {
             pin: KeyPin::default(),
+            session: None,
             received: Instant::now(),
         }
     }
@@ -83,6 +89,7 @@ impl Gateway {
     pub fn new(config: Config) -> Result<Self, GatewayError> {
         Ok(Self {
             state: ArcSwap::from_pointee(Registry::build(config)?),
+            sessions: SessionStore::default(),
         })
     }
 
@@ -219,10 +226,27 @@ impl Gateway {
         log.set_fallback_index(fallback_index);
         // Session stickiness and retries to another key are not per-attempt yet: pinning
         // headers apply to the primary model only, as in Bifrost.
-        let pin = if fallback_index == 0 {
+        let now = Instant::now();
+        let session = meta.session.as_ref().filter(|_| fallback_index == 0);
+        let pin = if fallback_index != 0 {
+            KeyPin::default()
+        } else if !meta.pin.is_empty() {
             meta.pin.clone()
         } else {
-            KeyPin::default()
+            // A session's key is reused only while it still exists and allows the model.
+            let sticky = session
+                .and_then(|(id, _)| self.sessions.key_for(id, model_ref.provider, now))
+                .filter(|key_id| {
+                    entry
+                        .config
+                        .keys
+                        .iter()
+                        .any(|k| &k.id == key_id && k.allows_model(model_ref.model))
+                });
+            KeyPin {
+                id: sticky,
+                name: None,
+            }
         };
         let key = if entry.config.is_key_less {
             None
@@ -237,6 +261,10 @@ impl Gateway {
             ) {
                 Ok(index) => {
                     log.set_key(&keys[index].id);
+                    if let Some((id, ttl)) = session {
+                        self.sessions
+                            .remember(id, model_ref.provider, &keys[index].id, *ttl, now);
+                    }
                     Some((index, &keys[index]))
                 }
                 Err(e) => return Err(log.fail(decorate(e))),

@@ -27,6 +27,7 @@ mod keys;
 mod outcome;
 mod queue;
 mod retry;
+mod sessions;
 mod stream;
 
 pub use api::ChunkStream;
@@ -37,4 +38,5 @@ pub use asbru_schema::openai::{
 pub use asbru_schema::{GatewayError, Usage};
 pub use gateway::{Gateway, GatewayResponse, RequestMeta};
 pub use keys::KeyPin;
+pub use sessions::DEFAULT_SESSION_TTL;
 pub use stream::SseStream;

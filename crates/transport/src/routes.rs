@@ -1,7 +1,7 @@
 //! The HTTP routes and their handlers.
 
 use crate::error::ApiError;
-use asbru_engine::{Gateway, GatewayResponse, KeyPin, Operation, RequestMeta};
+use asbru_engine::{DEFAULT_SESSION_TTL, Gateway, GatewayResponse, KeyPin, Operation, RequestMeta};
 use asbru_schema::GatewayError;
 use axum::Router;
 use axum::body::Body;
@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -58,11 +58,16 @@ async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: B
         Ok(b) => b,
         Err(e) => return ApiError(e).into_response(),
     };
+    let session = match session(headers) {
+        Ok(s) => s,
+        Err(e) => return ApiError(e).into_response(),
+    };
     let meta = RequestMeta {
         pin: KeyPin {
             id: header_str(headers, "x-bf-api-key-id"),
             name: header_str(headers, "x-bf-api-key"),
         },
+        session,
         received,
     };
     match state.gateway.handle_openai(op, &body, meta).await {
@@ -108,6 +113,35 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     }
 }
 
+/// `x-bf-session-id` with `x-bf-session-ttl` (seconds, or a number with `s`, `m` or `h`).
+fn session(headers: &HeaderMap) -> Result<Option<(String, Duration)>, GatewayError> {
+    let Some(id) = header_str(headers, "x-bf-session-id").filter(|id| !id.is_empty()) else {
+        return Ok(None);
+    };
+    let ttl = match header_str(headers, "x-bf-session-ttl") {
+        None => DEFAULT_SESSION_TTL,
+        Some(text) => parse_ttl(&text).ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!("x-bf-session-ttl: {text:?} is not a duration (e.g. 3600, 90s, 30m, 2h)"),
+                Some("x-bf-session-ttl"),
+            )
+        })?,
+    };
+    Ok(Some((id, ttl)))
+}
+
+fn parse_ttl(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, 's') => (&text[..i], 1),
+        (i, 'm') => (&text[..i], 60),
+        (i, 'h') => (&text[..i], 3600),
+        _ => (text, 1),
+    };
+    let n: u64 = number.parse().ok()?;
+    (n > 0).then(|| Duration::from_secs(n.saturating_mul(unit)))
+}
+
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -123,6 +157,23 @@ fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+    use std::time::Duration;
+
+    #[test]
+    fn session_ttls_parse() {
+        assert_eq!(parse_ttl("3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_ttl("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_ttl("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_ttl("0"), None);
+        assert_eq!(parse_ttl("soon"), None);
+        assert_eq!(parse_ttl(""), None);
+    }
 }
 
 #[derive(serde::Deserialize)]

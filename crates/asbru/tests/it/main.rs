@@ -20,4 +20,5 @@ mod queue;
 mod reload;
 mod retries;
 mod secrets;
+mod sessions;
 mod streaming;
