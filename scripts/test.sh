@@ -26,6 +26,10 @@ cargo build --locked -p asbru -p asbru-mock
 
 echo "== Rust tests"
 cargo nextest run --locked --workspace --profile ci
+cargo test --locked --doc --workspace --quiet
+
+echo "== the library example runs"
+cargo run --locked --quiet -p asbru-engine --example library
 
 echo "== Python SDK tests"
 ASBRU_BIN="$CARGO_TARGET_DIR/debug/asbru" ASBRU_MOCK_BIN="$CARGO_TARGET_DIR/debug/asbru-mock" \
