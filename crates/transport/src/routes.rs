@@ -113,11 +113,21 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     }
 }
 
+/// Longest accepted `x-bf-session-id` (a UUID is 36 bytes).
+const MAX_SESSION_ID_BYTES: usize = 256;
+
 /// `x-bf-session-id` with `x-bf-session-ttl` (seconds, or a number with `s`, `m` or `h`).
 fn session(headers: &HeaderMap) -> Result<Option<(String, Duration)>, GatewayError> {
     let Some(id) = header_str(headers, "x-bf-session-id").filter(|id| !id.is_empty()) else {
         return Ok(None);
     };
+    // Session ids are kept in memory; a bound on their length bounds the store.
+    if id.len() > MAX_SESSION_ID_BYTES {
+        return Err(GatewayError::invalid_request(
+            format!("x-bf-session-id: longer than {MAX_SESSION_ID_BYTES} bytes"),
+            Some("x-bf-session-id"),
+        ));
+    }
     let ttl = match header_str(headers, "x-bf-session-ttl") {
         None => DEFAULT_SESSION_TTL,
         Some(text) => parse_ttl(&text).ok_or_else(|| {

@@ -80,4 +80,15 @@ async fn a_pinned_key_wins_over_the_session_and_bad_ttls_are_refused() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["param"], "x-bf-session-ttl");
+
+    let long = "x".repeat(300);
+    let (status, body) = gw
+        .post_with(
+            "/v1/chat/completions",
+            chat_body("openai/gpt-4o"),
+            &[("x-bf-session-id", &long)],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "x-bf-session-id");
 }
