@@ -179,29 +179,7 @@ fn common(body: &Value) -> Result<Common<'_>, ApiError> {
         }
         Some(other) => return Err(ApiError::wrong_type("stream_options", "an object", other)),
     };
-    let n = match body.get("n") {
-        None | Some(Value::Null) => 1,
-        Some(v) => match v.as_u64() {
-            Some(n @ 1..=128) => n as usize,
-            Some(0) => {
-                return Err(ApiError::invalid(
-                    "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead.",
-                    Some("n"),
-                    Some("integer_below_min_value"),
-                ));
-            }
-            Some(n) => {
-                return Err(ApiError::invalid(
-                    format!(
-                        "Invalid 'n': integer above maximum value. Expected a value <= 128, but got {n} instead."
-                    ),
-                    Some("n"),
-                    Some("integer_above_max_value"),
-                ));
-            }
-            None => return Err(ApiError::wrong_type("n", "an integer", v)),
-        },
-    };
+    let n = bounded_int(body, "n", 1, 128)?;
     Ok(Common {
         model,
         stream,
@@ -429,29 +407,7 @@ pub(crate) fn parse_embeddings(body: &Value) -> Result<EmbeddingRequest<'_>, Api
         }
         Some(_) => return Err(invalid()),
     };
-    let dimensions = match body.get("dimensions") {
-        None | Some(Value::Null) => DEFAULT_DIMENSIONS,
-        Some(v) => match v.as_u64() {
-            Some(d @ 1..=MAX_DIMENSIONS) => d as usize,
-            Some(0) => {
-                return Err(ApiError::invalid(
-                    "Invalid 'dimensions': integer below minimum value. Expected a value >= 1, but got 0 instead.",
-                    Some("dimensions"),
-                    Some("integer_below_min_value"),
-                ));
-            }
-            Some(d) => {
-                return Err(ApiError::invalid(
-                    format!(
-                        "Invalid 'dimensions': integer above maximum value. Expected a value <= {MAX_DIMENSIONS}, but got {d} instead."
-                    ),
-                    Some("dimensions"),
-                    Some("integer_above_max_value"),
-                ));
-            }
-            None => return Err(ApiError::wrong_type("dimensions", "an integer", v)),
-        },
-    };
+    let dimensions = bounded_int(body, "dimensions", DEFAULT_DIMENSIONS, MAX_DIMENSIONS)?;
     let base64 = match body.get("encoding_format") {
         None | Some(Value::Null) => false,
         Some(Value::String(f)) if f == "float" => false,
@@ -938,6 +894,31 @@ pub(crate) fn model_list(models: &[String]) -> Bytes {
 
 pub(crate) fn model_object(id: &str) -> Bytes {
     json_bytes(&model(id))
+}
+
+/// An optional integer field between 1 and `max`, refused the way OpenAI refuses it.
+fn bounded_int(body: &Value, field: &str, default: usize, max: u64) -> Result<usize, ApiError> {
+    let Some(v) = body.get(field).filter(|v| !v.is_null()) else {
+        return Ok(default);
+    };
+    match v.as_u64() {
+        Some(0) => Err(ApiError::invalid(
+            format!(
+                "Invalid '{field}': integer below minimum value. Expected a value >= 1, but got 0 instead."
+            ),
+            Some(field),
+            Some("integer_below_min_value"),
+        )),
+        Some(n) if n <= max => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(n) => Err(ApiError::invalid(
+            format!(
+                "Invalid '{field}': integer above maximum value. Expected a value <= {max}, but got {n} instead."
+            ),
+            Some(field),
+            Some("integer_above_max_value"),
+        )),
+        None => Err(ApiError::wrong_type(field, "an integer", v)),
+    }
 }
 
 #[cfg(test)]
