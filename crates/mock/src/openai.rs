@@ -139,17 +139,7 @@ pub(crate) struct Common<'a> {
 }
 
 fn common(body: &Value) -> Result<Common<'_>, ApiError> {
-    let model = match body.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.as_str(),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            return Err(ApiError::invalid(
-                "you must provide a model parameter",
-                Some("model"),
-                None,
-            ));
-        }
-        Some(other) => return Err(ApiError::wrong_type("model", "a string", other)),
-    };
+    let model = required_model(body)?;
     let stream = match body.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -357,17 +347,7 @@ pub(crate) enum EmbeddingInput<'a> {
 
 pub(crate) fn parse_embeddings(body: &Value) -> Result<EmbeddingRequest<'_>, ApiError> {
     require_object(body)?;
-    let model = match body.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.as_str(),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            return Err(ApiError::invalid(
-                "you must provide a model parameter",
-                Some("model"),
-                None,
-            ));
-        }
-        Some(other) => return Err(ApiError::wrong_type("model", "a string", other)),
-    };
+    let model = required_model(body)?;
     let invalid = || {
         ApiError::invalid(
             "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
@@ -894,6 +874,19 @@ pub(crate) fn model_list(models: &[String]) -> Bytes {
 
 pub(crate) fn model_object(id: &str) -> Bytes {
     json_bytes(&model(id))
+}
+
+/// The request's `model`, refused the way OpenAI refuses a missing or mistyped one.
+fn required_model(body: &Value) -> Result<&str, ApiError> {
+    match body.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => Ok(m.as_str()),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(ApiError::invalid(
+            "you must provide a model parameter",
+            Some("model"),
+            None,
+        )),
+        Some(other) => Err(ApiError::wrong_type("model", "a string", other)),
+    }
 }
 
 /// An optional integer field between 1 and `max`, refused the way OpenAI refuses it.
