@@ -4,6 +4,7 @@
 //! This crate does no IO. It is the vocabulary that the config loader, the provider adapters, the
 //! engine and the HTTP transport agree on, so none of them has to know another's internals.
 
+pub mod chat;
 pub mod error;
 pub mod model_ref;
 pub mod openai;
