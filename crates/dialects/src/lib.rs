@@ -5,5 +5,6 @@
 //! all on bytes, without deserialising whole bodies into trees (DESIGN principle 1).
 //! Must not: know about keys, queues or HTTP connections. No IO.
 
+pub mod anthropic;
 pub mod openai;
 pub mod sse;
