@@ -1,5 +1,10 @@
 //! Request handling: recording, latency, faults, auth, routing, and the control routes.
+//!
+//! Two dialects share this path: OpenAI's, and Anthropic's for `…/v1/messages`,
+//! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
+//! Anthropic's headers. Each answers, and fails, in its own shape.
 
+use crate::anthropic::{self, AnthropicError};
 use crate::body::{MockBody, Step};
 use crate::fault::Fault;
 use crate::openai::{self, ApiError, Meta};
@@ -34,6 +39,10 @@ const MISSING_KEY: &str = "You didn't provide an API key. You need to provide yo
 
 /// The API routes, recognised by path suffix so that any base-URL prefix works.
 enum Route<'a> {
+    /// Anthropic's `POST …/messages`.
+    Messages,
+    /// Anthropic's `POST …/messages/count_tokens`.
+    CountTokens,
     Chat,
     Text,
     Embeddings,
@@ -47,7 +56,19 @@ impl<'a> Route<'a> {
         let path = path.trim_end_matches('/');
         let post = method == Method::POST;
         let get = method == Method::GET;
-        if path.ends_with("/chat/completions") {
+        if path.ends_with("/messages/count_tokens") {
+            if post {
+                Route::CountTokens
+            } else {
+                Route::Unknown
+            }
+        } else if path.ends_with("/messages") {
+            if post {
+                Route::Messages
+            } else {
+                Route::Unknown
+            }
+        } else if path.ends_with("/chat/completions") {
             if post { Route::Chat } else { Route::Unknown }
         } else if path.ends_with("/completions") {
             if post { Route::Text } else { Route::Unknown }
@@ -71,7 +92,42 @@ impl<'a> Route<'a> {
     }
 
     fn takes_json(&self) -> bool {
-        matches!(self, Route::Chat | Route::Text | Route::Embeddings)
+        matches!(
+            self,
+            Route::Chat | Route::Text | Route::Embeddings | Route::Messages | Route::CountTokens
+        )
+    }
+}
+
+/// The wire format a request is answered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
+impl Dialect {
+    /// Anthropic's own paths are Anthropic; the paths both APIs have (`…/models`), and paths
+    /// neither serves, are Anthropic when the request carries Anthropic's headers, so existing
+    /// OpenAI clients see no change.
+    fn of(route: &Route<'_>, headers: &HeaderMap) -> Self {
+        match route {
+            Route::Messages | Route::CountTokens => Dialect::Anthropic,
+            Route::Models | Route::Model(_) | Route::Unknown
+                if anthropic::is_anthropic(headers) =>
+            {
+                Dialect::Anthropic
+            }
+            _ => Dialect::OpenAi,
+        }
+    }
+
+    /// The frame a `MalformedJson` fault slips into a stream of this dialect.
+    fn malformed_frame(self) -> &'static [u8] {
+        match self {
+            Dialect::OpenAi => MALFORMED_FRAME,
+            Dialect::Anthropic => anthropic::MALFORMED_FRAME,
+        }
     }
 }
 
@@ -114,6 +170,7 @@ pub(crate) async fn handle(
     }
     let seq = shared.next_id();
     let route = Route::of(&parts.method, path);
+    let dialect = Dialect::of(&route, &parts.headers);
     let json = route
         .takes_json()
         .then(|| serde_json::from_slice::<Value>(&body));
@@ -126,10 +183,18 @@ pub(crate) async fn handle(
     match shared.take_fault(model) {
         None => {}
         Some(Fault::Status { status, message }) => {
-            return error_response(&status_fault(status, &message), Some(seq));
+            return match dialect {
+                Dialect::OpenAi => error_response(&status_fault(status, &message), Some(seq)),
+                Dialect::Anthropic => {
+                    anthropic_error(&AnthropicError::from_status(status, &message), seq)
+                }
+            };
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
-            return rate_limited(retry_after_secs, seq);
+            return match dialect {
+                Dialect::OpenAi => rate_limited(retry_after_secs, seq),
+                Dialect::Anthropic => anthropic_rate_limited(retry_after_secs, seq),
+            };
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Reset) => {
@@ -140,30 +205,52 @@ pub(crate) async fn handle(
         Some(other) => delivery_fault = Some(other),
     }
 
-    if let Err(err) = check_auth(&shared, &parts.headers) {
-        return error_response(&err, Some(seq));
-    }
-
-    let payload = match json {
-        Some(Ok(value)) => answer(&shared, &route, &value, seq),
-        Some(Err(_)) => Err(openai::unparsable_body()),
-        None => answer(&shared, &route, &Value::Null, seq),
-    };
-    let payload = match payload {
-        Ok(p) => p,
-        Err(err) => return error_response(&err, Some(seq)),
+    let payload = match dialect {
+        Dialect::OpenAi => {
+            if let Err(err) = check_auth(&shared, &parts.headers) {
+                return error_response(&err, Some(seq));
+            }
+            let payload = match &json {
+                Some(Ok(value)) => answer(&shared, &route, value, seq),
+                Some(Err(_)) => Err(openai::unparsable_body()),
+                None => answer(&shared, &route, &Value::Null, seq),
+            };
+            match payload {
+                Ok(p) => p,
+                Err(err) => return error_response(&err, Some(seq)),
+            }
+        }
+        Dialect::Anthropic => {
+            let query = parts.uri.query();
+            let payload =
+                anthropic::check_headers(&shared, &parts.headers).and_then(|()| match &json {
+                    Some(Ok(value)) => answer_anthropic(&shared, &route, value, query, seq),
+                    Some(Err(_)) => Err(anthropic::unparsable_body()),
+                    None => answer_anthropic(&shared, &route, &Value::Null, query, seq),
+                });
+            match payload {
+                Ok(p) => p,
+                Err(err) => return anthropic_error(&err, seq),
+            }
+        }
     };
 
     match payload {
         Payload::Json(bytes) => match delivery_fault {
             Some(Fault::MalformedJson) => {
                 // A strict prefix of a JSON object never parses.
-                json_response(StatusCode::OK, bytes.slice(..bytes.len() / 2), Some(seq))
+                json_response_in(
+                    dialect,
+                    StatusCode::OK,
+                    bytes.slice(..bytes.len() / 2),
+                    Some(seq),
+                )
             }
             Some(Fault::StreamCut { .. }) => {
                 let full_len = bytes.len();
                 let steps = VecDeque::from([Step::Frame(bytes.slice(..full_len / 2)), Step::Cut]);
                 let mut resp = with_request_id(
+                    dialect,
                     Response::new(MockBody::script(steps, ctl)),
                     StatusCode::OK,
                     Some(seq),
@@ -177,13 +264,14 @@ pub(crate) async fn handle(
                 let mut rx = shared.release.subscribe();
                 // An error means the server is shutting down; answer anyway.
                 let _ = rx.wait_for(|g| *g > generation).await;
-                json_response(StatusCode::OK, bytes, Some(seq))
+                json_response_in(dialect, StatusCode::OK, bytes, Some(seq))
             }
-            _ => json_response(StatusCode::OK, bytes, Some(seq)),
+            _ => json_response_in(dialect, StatusCode::OK, bytes, Some(seq)),
         },
         Payload::Sse(frames) => {
-            let steps = sse_script(&shared, frames, delivery_fault, generation);
+            let steps = sse_script(&shared, frames, delivery_fault, generation, dialect);
             let mut resp = with_request_id(
+                dialect,
                 Response::new(MockBody::script(steps, ctl)),
                 StatusCode::OK,
                 Some(seq),
@@ -248,7 +336,43 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
                 });
             }
         }
-        Route::Unknown => return Err(invalid_url()),
+        // Anthropic's routes never reach the OpenAI dialect; see `Dialect::of`.
+        Route::Unknown | Route::Messages | Route::CountTokens => return Err(invalid_url()),
+    })
+}
+
+/// The Anthropic routes' answers.
+fn answer_anthropic(
+    shared: &Shared,
+    route: &Route<'_>,
+    body: &Value,
+    query: Option<&str>,
+    seq: u64,
+) -> Result<Payload, AnthropicError> {
+    Ok(match route {
+        Route::Messages => {
+            let req = anthropic::parse_messages(body)?;
+            if !req.stream
+                && let Some(err) = &req.fail_with
+            {
+                return Err(err.clone());
+            }
+            let reply = anthropic::plan(shared, &req, seq);
+            let id = format!("msg_mock{seq:016}");
+            if req.stream {
+                Payload::Sse(anthropic::stream(shared, &id, &req, &reply))
+            } else {
+                Payload::Json(anthropic::message(&id, &req, &reply))
+            }
+        }
+        Route::CountTokens => Payload::Json(anthropic::count_tokens(
+            &anthropic::parse_count_tokens(body)?,
+        )),
+        Route::Models => Payload::Json(anthropic::model_list(&shared.opts.models, query)?),
+        Route::Model(id) => Payload::Json(anthropic::model_object(&shared.opts.models, id)?),
+        Route::Chat | Route::Text | Route::Embeddings | Route::Unknown => {
+            return Err(anthropic::not_found());
+        }
     })
 }
 
@@ -271,6 +395,7 @@ fn sse_script(
     frames: Vec<Bytes>,
     fault: Option<Fault>,
     generation: u64,
+    dialect: Dialect,
 ) -> VecDeque<Step> {
     let gap = shared.opts.stream_chunk_delay;
     let between = || {
@@ -302,7 +427,7 @@ fn sse_script(
                 }
                 Some(Fault::MalformedJson) => {
                     steps.push_back(between());
-                    steps.push_back(Step::Frame(Bytes::from_static(MALFORMED_FRAME)));
+                    steps.push_back(Step::Frame(Bytes::from_static(dialect.malformed_frame())));
                 }
                 _ => {}
             }
@@ -428,24 +553,63 @@ fn rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody> {
     resp
 }
 
+/// The id a response names its request by: `x-request-id` as OpenAI sends it, `request-id` as
+/// Anthropic does.
+fn request_id(seq: u64) -> String {
+    format!("req_mock{seq:012}")
+}
+
 fn with_request_id(
+    dialect: Dialect,
     mut resp: Response<MockBody>,
     status: StatusCode,
     seq: Option<u64>,
 ) -> Response<MockBody> {
     *resp.status_mut() = status;
     if let Some(seq) = seq
-        && let Ok(id) = HeaderValue::try_from(format!("req_mock{seq:012}"))
+        && let Ok(id) = HeaderValue::try_from(request_id(seq))
     {
-        resp.headers_mut().insert("x-request-id", id);
+        let name = match dialect {
+            Dialect::OpenAi => "x-request-id",
+            Dialect::Anthropic => "request-id",
+        };
+        resp.headers_mut().insert(name, id);
     }
     resp
 }
 
 fn json_response(status: StatusCode, body: Bytes, seq: Option<u64>) -> Response<MockBody> {
-    let mut resp = with_request_id(Response::new(MockBody::full(body)), status, seq);
+    json_response_in(Dialect::OpenAi, status, body, seq)
+}
+
+fn json_response_in(
+    dialect: Dialect,
+    status: StatusCode,
+    body: Bytes,
+    seq: Option<u64>,
+) -> Response<MockBody> {
+    let mut resp = with_request_id(dialect, Response::new(MockBody::full(body)), status, seq);
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// An Anthropic error response: the error's status, its body with `request_id`, and the
+/// `request-id` header.
+fn anthropic_error(err: &AnthropicError, seq: u64) -> Response<MockBody> {
+    let body = err.body(Some(&request_id(seq)));
+    json_response_in(Dialect::Anthropic, err.status, body, Some(seq))
+}
+
+fn anthropic_rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody> {
+    let (err, hints) = anthropic::rate_limited(retry_after_secs);
+    let mut resp = anthropic_error(&err, seq);
+    let headers = resp.headers_mut();
+    for (name, value) in hints {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
+    }
     resp
 }
 

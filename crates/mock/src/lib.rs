@@ -18,6 +18,7 @@
 //! and the answer. Faults come before the key check because they stand for the provider failing
 //! regardless of who asks; a faulted request still consumes its one-shot fault.
 
+mod anthropic;
 mod body;
 mod fault;
 mod handler;
