@@ -10,7 +10,7 @@ use crate::fault::Fault;
 use crate::openai::{self, ApiError, Meta};
 use crate::record::RecordedRequest;
 use crate::server::ConnCtl;
-use crate::state::Shared;
+use crate::state::{RandomFaults, Shared};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::request::Parts;
@@ -180,7 +180,7 @@ pub(crate) async fn handle(
     };
 
     let mut delivery_fault = None;
-    match shared.take_fault(model) {
+    match shared.take_fault(model, presented_key(&parts.headers)) {
         None => {}
         Some(Fault::Status { status, message }) => {
             return match dialect {
@@ -436,6 +436,22 @@ fn sse_script(
     steps
 }
 
+/// The API key a request presents, in whichever header its dialect uses.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    bearer.or_else(|| {
+        ["x-api-key", "api-key"]
+            .into_iter()
+            .find_map(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+    })
+}
+
 fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let bearer = headers
         .get(AUTHORIZATION)
@@ -646,9 +662,23 @@ struct FaultRequest {
     times: Option<usize>,
     /// Make this the fault for every request whose `model` equals this.
     model: Option<String>,
+    /// Make this the fault for every request presenting this API key.
+    key: Option<String>,
+    /// Make a share of requests fail at random (`fault` must be absent).
+    random: Option<RandomRequest>,
     /// Make this the default fault for every request.
     #[serde(default)]
     sticky: bool,
+}
+
+/// `{"random": {"rate": 0.3, "faults": [...], "seed": 1}}`; an empty `faults` turns it off.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RandomRequest {
+    rate: f64,
+    faults: Vec<Fault>,
+    #[serde(default)]
+    seed: u64,
 }
 
 fn control(shared: &Shared, method: &Method, route: &str, body: &Bytes) -> Response<MockBody> {
@@ -666,6 +696,38 @@ fn control(shared: &Shared, method: &Method, route: &str, body: &Bytes) -> Respo
                 Ok(req) => req,
                 Err(e) => return bad(format!("invalid fault request: {e}")),
             };
+            if let Some(random) = req.random {
+                if req.fault.is_some() || req.model.is_some() || req.key.is_some() || req.sticky {
+                    return bad(
+                        "`random` stands alone: no `fault`, `model`, `key` or `sticky`".into(),
+                    );
+                }
+                if !(0.0..=1.0).contains(&random.rate) {
+                    return bad(format!(
+                        "`random.rate` must be within 0..1, got {}",
+                        random.rate
+                    ));
+                }
+                shared.with_faults(|st| {
+                    st.random = (!random.faults.is_empty())
+                        .then(|| RandomFaults::new(random.rate, random.faults, random.seed));
+                });
+                return ok();
+            }
+            if let Some(key) = req.key {
+                if req.model.is_some() || req.sticky || req.times.is_some() {
+                    return bad("`key` takes only `fault`".into());
+                }
+                shared.with_faults(|st| match req.fault {
+                    Some(fault) => {
+                        st.keys.insert(key, fault);
+                    }
+                    None => {
+                        st.keys.remove(&key);
+                    }
+                });
+                return ok();
+            }
             match (req.model, req.sticky) {
                 (Some(_), true) => return bad("give either `model` or `sticky`, not both".into()),
                 (Some(_), false) | (None, true) if req.times.is_some() => {

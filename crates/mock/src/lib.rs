@@ -13,8 +13,9 @@
 //! `GET /__mock/health`.
 //!
 //! Each API request goes through, in order: recording, the base latency, the fault that applies
-//! (a per-model fault for the body's `model`, else the next queued one-shot fault, else the
-//! sticky default), the key check (`Authorization: Bearer …`, or Azure's `api-key`), validation,
+//! (a per-model fault for the body's `model`, else a per-key fault for the key presented, else
+//! the next queued one-shot fault, else a random fault at the configured rate, else the sticky
+//! default), the key check (`Authorization: Bearer …`, or Azure's `api-key`), validation,
 //! and the answer. Faults come before the key check because they stand for the provider failing
 //! regardless of who asks; a faulted request still consumes its one-shot fault.
 
@@ -177,7 +178,30 @@ impl MockServer {
         });
     }
 
-    /// Clears every fault: queued, default and per-model.
+    /// Sets (or with `None` clears) the fault applied to every request presenting API key `key`
+    /// (`Authorization: Bearer`, `x-api-key` or `api-key`), after per-model faults: one key of
+    /// a provider going bad while its siblings keep working.
+    pub fn set_key_fault(&self, key: &str, fault: Option<Fault>) {
+        self.shared.with_faults(|st| match fault {
+            Some(fault) => {
+                st.keys.insert(key.to_owned(), fault);
+            }
+            None => {
+                st.keys.remove(key);
+            }
+        });
+    }
+
+    /// Makes a `rate` share (0–1) of the requests that no model, key or one-shot fault covers
+    /// fail with one of `faults`, drawn from a generator seeded with `seed`; an empty `faults`
+    /// turns random faults off.
+    pub fn set_random_faults(&self, rate: f64, faults: Vec<Fault>, seed: u64) {
+        self.shared.with_faults(|st| {
+            st.random = (!faults.is_empty()).then(|| state::RandomFaults::new(rate, faults, seed));
+        });
+    }
+
+    /// Clears every fault: queued, default, per-model, per-key and random.
     pub fn clear_faults(&self) {
         self.shared.with_faults(|st| *st = Default::default());
     }

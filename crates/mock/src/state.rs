@@ -3,24 +3,64 @@
 use crate::MockOptions;
 use crate::fault::Fault;
 use crate::record::Recorder;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
-/// Faults waiting to be applied. Precedence: a per-model fault for the request's model, then the
-/// next one-shot fault, then the sticky default.
+/// Faults waiting to be applied. Precedence: a per-model fault for the request's model, then a
+/// per-key fault for the key it presents, then the next one-shot fault, then a random fault, then
+/// the sticky default.
 #[derive(Default, Serialize)]
 pub(crate) struct FaultState {
     pub(crate) queue: VecDeque<Fault>,
     pub(crate) default: Option<Fault>,
     pub(crate) models: BTreeMap<String, Fault>,
+    pub(crate) keys: BTreeMap<String, Fault>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) random: Option<RandomFaults>,
 }
 
 impl FaultState {
     fn is_empty(&self) -> bool {
-        self.queue.is_empty() && self.default.is_none() && self.models.is_empty()
+        self.queue.is_empty()
+            && self.default.is_none()
+            && self.models.is_empty()
+            && self.keys.is_empty()
+            && self.random.is_none()
+    }
+}
+
+/// A share of requests failing at random, each with one of `faults`: a provider having a bad
+/// day, for chaos tests. Seeded, so a failing run can be replayed.
+#[derive(Serialize)]
+pub(crate) struct RandomFaults {
+    pub(crate) rate: f64,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) seed: u64,
+    #[serde(skip)]
+    rng: SmallRng,
+}
+
+impl RandomFaults {
+    pub(crate) fn new(rate: f64, faults: Vec<Fault>, seed: u64) -> Self {
+        Self {
+            rate: rate.clamp(0.0, 1.0),
+            faults,
+            seed,
+            rng: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    fn draw(&mut self) -> Option<Fault> {
+        if self.faults.is_empty() || !self.rng.random_bool(self.rate) {
+            return None;
+        }
+        let pick = self.rng.random_range(0..self.faults.len());
+        self.faults.get(pick).cloned()
     }
 }
 
@@ -78,8 +118,9 @@ impl Shared {
         self.faults.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The fault for a request to `model`, consuming a one-shot fault if that is what applies.
-    pub(crate) fn take_fault(&self, model: Option<&str>) -> Option<Fault> {
+    /// The fault for a request to `model` presenting `key`, consuming a one-shot fault if that
+    /// is what applies.
+    pub(crate) fn take_fault(&self, model: Option<&str>, key: Option<&str>) -> Option<Fault> {
         if !self.faults_armed.load(Ordering::SeqCst) {
             return None;
         }
@@ -87,7 +128,16 @@ impl Shared {
             if let Some(fault) = model.and_then(|m| st.models.get(m)) {
                 return Some(fault.clone());
             }
-            st.queue.pop_front().or_else(|| st.default.clone())
+            if let Some(fault) = key.and_then(|k| st.keys.get(k)) {
+                return Some(fault.clone());
+            }
+            if let Some(fault) = st.queue.pop_front() {
+                return Some(fault);
+            }
+            if let Some(fault) = st.random.as_mut().and_then(RandomFaults::draw) {
+                return Some(fault);
+            }
+            st.default.clone()
         })
     }
 
@@ -141,17 +191,46 @@ mod tests {
     #[test]
     fn fault_precedence() {
         let s = Shared::new(MockOptions::default());
-        assert_eq!(s.take_fault(Some("m")), None);
+        assert_eq!(s.take_fault(Some("m"), None), None);
         s.with_faults(|st| {
             st.default = Some(Fault::Reset);
             st.queue.push_back(Fault::MalformedJson);
             st.models.insert("m".into(), Fault::HoldStream);
+            st.keys
+                .insert("sk-bad".into(), Fault::StreamCut { after_chunks: 1 });
         });
-        assert_eq!(s.take_fault(Some("m")), Some(Fault::HoldStream));
-        assert_eq!(s.take_fault(Some("x")), Some(Fault::MalformedJson));
-        assert_eq!(s.take_fault(None), Some(Fault::Reset));
-        assert_eq!(s.take_fault(None), Some(Fault::Reset));
+        assert_eq!(
+            s.take_fault(Some("m"), Some("sk-bad")),
+            Some(Fault::HoldStream)
+        );
+        assert_eq!(
+            s.take_fault(Some("x"), Some("sk-bad")),
+            Some(Fault::StreamCut { after_chunks: 1 })
+        );
+        assert_eq!(s.take_fault(Some("x"), None), Some(Fault::MalformedJson));
+        assert_eq!(s.take_fault(None, None), Some(Fault::Reset));
+        assert_eq!(s.take_fault(None, None), Some(Fault::Reset));
         s.with_faults(|st| *st = FaultState::default());
-        assert_eq!(s.take_fault(Some("m")), None);
+        assert_eq!(s.take_fault(Some("m"), None), None);
+    }
+
+    #[test]
+    fn random_faults_hit_their_rate_and_replay() {
+        let s = Shared::new(MockOptions::default());
+        let draw = |s: &Shared| -> Vec<Option<Fault>> {
+            s.with_faults(|st| {
+                st.random = Some(RandomFaults::new(
+                    0.3,
+                    vec![Fault::Reset, Fault::MalformedJson],
+                    42,
+                ));
+            });
+            (0..10_000).map(|_| s.take_fault(None, None)).collect()
+        };
+        let first = draw(&s);
+        let hits = first.iter().filter(|f| f.is_some()).count();
+        assert!((2700..3300).contains(&hits), "{hits} faults in 10000");
+        assert!(first.contains(&Some(Fault::Reset)) && first.contains(&Some(Fault::MalformedJson)));
+        assert_eq!(first, draw(&s), "same seed, same faults");
     }
 }
