@@ -1,5 +1,8 @@
 //! The [`Gateway`]: the provider registry and the request pipeline.
 
+use crate::health::{
+    Clock, Failure, Health, HealthBoard, HealthPolicy, HealthSnapshot, SystemClock, key_factors,
+};
 use crate::keys::{KeyPin, select_key};
 use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::queue::ProviderQueue;
@@ -16,9 +19,11 @@ use asbru_providers::{Adapter, OpenAiCompatible, Operation};
 use asbru_schema::{Attempt, GatewayError, ModelRef, Usage};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// The gateway engine: everything between a parsed HTTP request and the provider.
 ///
@@ -30,6 +35,36 @@ pub struct Gateway {
     state: ArcSwap<Registry>,
     /// Outlives reloads: a session keeps its key across a config change while the key exists.
     sessions: SessionStore,
+    /// Outlives reloads too: a reload does not forget which keys are failing.
+    health: Arc<HealthBoard>,
+    rng: KeyRng,
+}
+
+/// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
+/// production, tests replace the clock and seed the randomness to replay decisions exactly.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayOptions {
+    pub health: HealthPolicy,
+    /// `None`: the system's monotonic clock.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// `None`: a thread-local generator seeded from the OS.
+    pub seed: Option<u64>,
+}
+
+/// The source of key-choice randomness.
+#[derive(Debug)]
+enum KeyRng {
+    Thread,
+    Seeded(Mutex<SmallRng>),
+}
+
+impl KeyRng {
+    fn with<T>(&self, f: impl FnOnce(&mut dyn RngCore) -> T) -> T {
+        match self {
+            KeyRng::Thread => f(&mut rand::rng()),
+            KeyRng::Seeded(rng) => f(&mut *rng.lock().unwrap_or_else(PoisonError::into_inner)),
+        }
+    }
 }
 
 /// One configuration's worth of providers, ready to serve.
@@ -47,6 +82,9 @@ struct ProviderEntry {
     queue: ProviderQueue,
     retry: RetryPolicy,
     telemetry: Arc<ProviderTelemetry>,
+    health: Arc<Health>,
+    /// One per `config.keys` entry, same order.
+    key_health: Vec<Arc<Health>>,
 }
 
 /// Per-request facts that come from outside the body (headers, arrival time).
@@ -87,9 +125,21 @@ impl Gateway {
     /// Builds every provider's adapter and queue. Fails only on settings that make a provider
     /// unusable (a missing required `base_url`, a header that is not valid HTTP).
     pub fn new(config: Config) -> Result<Self, GatewayError> {
+        Self::with_options(config, GatewayOptions::default())
+    }
+
+    /// [`Gateway::new`] with a chosen clock, seed and health policy.
+    pub fn with_options(config: Config, options: GatewayOptions) -> Result<Self, GatewayError> {
+        let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let health = Arc::new(HealthBoard::new(options.health, clock));
         Ok(Self {
-            state: ArcSwap::from_pointee(Registry::build(config)?),
+            state: ArcSwap::from_pointee(Registry::build(config, &health)?),
             sessions: SessionStore::default(),
+            health,
+            rng: match options.seed {
+                Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
+                None => KeyRng::Thread,
+            },
         })
     }
 
@@ -97,7 +147,7 @@ impl Gateway {
     /// they started with (their queue permits included); new requests use the new one. Nothing
     /// changes if building the new providers fails.
     pub fn reload(&self, config: Config) -> Result<(), GatewayError> {
-        let registry = Registry::build(config)?;
+        let registry = Registry::build(config, &self.health)?;
         self.state.store(Arc::new(registry));
         Ok(())
     }
@@ -166,26 +216,61 @@ impl Gateway {
                 Some("stream"),
             ));
         }
-        let primary = self
-            .attempt(&registry, op, &view, view.model(), 0, &meta)
-            .await;
-        let primary_error = match primary {
-            Ok(response) => return Ok(response),
-            Err(e) if view.fallbacks().is_empty() => return Err(e),
-            Err(e) => e,
-        };
-        let mut attempts = vec![attempt_outcome(view.model(), &primary_error)];
-        for (index, target) in view.fallbacks().iter().enumerate() {
-            let index = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            match self
-                .attempt(&registry, op, &view, target, index, &meta)
-                .await
-            {
+        let fallbacks = view.fallbacks();
+        if fallbacks.is_empty() {
+            return self
+                .attempt(&registry, op, &view, view.model(), 0, &meta)
+                .await;
+        }
+        let targets = std::iter::once(view.model()).chain(fallbacks.iter().map(String::as_str));
+        let last = fallbacks.len();
+        let mut attempts = Vec::with_capacity(last + 1);
+        let mut primary_error = None;
+        for (index, target) in targets.enumerate() {
+            let fallback_index = u32::try_from(index).unwrap_or(u32::MAX);
+            // A provider whose circuit is open is skipped while another target remains; the
+            // last one is always tried, so an open circuit never turns a request away alone.
+            let result = match self.circuit_open(&registry, target) {
+                Some(open) if index < last => Err(open),
+                _ => {
+                    self.attempt(&registry, op, &view, target, fallback_index, &meta)
+                        .await
+                }
+            };
+            match result {
                 Ok(response) => return Ok(response),
-                Err(e) => attempts.push(attempt_outcome(target, &e)),
+                Err(e) => {
+                    attempts.push(attempt_outcome(target, &e));
+                    primary_error.get_or_insert(e);
+                }
             }
         }
-        Err(primary_error.with_attempts(attempts))
+        let error = primary_error.unwrap_or_else(|| GatewayError::internal("no target tried"));
+        Err(error.with_attempts(attempts))
+    }
+
+    /// The error a target gets when its provider is taken out, or `None` when it may be tried.
+    fn circuit_open(&self, registry: &Registry, target: &str) -> Option<GatewayError> {
+        let model_ref = ModelRef::parse(target)?;
+        let entry = registry.get(model_ref.provider).ok()?;
+        let now = self.health.now();
+        if entry.health.is_available(&self.health.policy, now) {
+            return None;
+        }
+        let wait = entry
+            .health
+            .snapshot(&self.health.policy, now)
+            .open_remaining_ms
+            .unwrap_or(0);
+        Some(
+            GatewayError::unavailable(format!(
+                "provider '{}' is taken out after repeated failures (circuit open, next probe in {wait} ms)",
+                model_ref.provider
+            ))
+            .with_code("circuit_open")
+            .with_provider(model_ref.provider)
+            .with_model_requested(model_ref.model),
+        )
     }
 
     /// One full attempt at `target` (`provider/model`): its own key choice, queue slot and
@@ -224,51 +309,12 @@ impl Gateway {
             meta.received,
         );
         log.set_fallback_index(fallback_index);
-        // Session stickiness and retries to another key are not per-attempt yet: pinning
-        // headers apply to the primary model only, as in Bifrost.
-        let now = Instant::now();
+        // Pinning headers and sessions apply to the primary model only, as in Bifrost.
         let session = meta.session.as_ref().filter(|_| fallback_index == 0);
-        let pin = if fallback_index != 0 {
-            KeyPin::default()
-        } else if !meta.pin.is_empty() {
+        let pin = if fallback_index == 0 {
             meta.pin.clone()
         } else {
-            // A session's key is reused only while it still exists and allows the model.
-            let sticky = session
-                .and_then(|(id, _)| self.sessions.key_for(id, model_ref.provider, now))
-                .filter(|key_id| {
-                    entry
-                        .config
-                        .keys
-                        .iter()
-                        .any(|k| &k.id == key_id && k.allows_model(model_ref.model))
-                });
-            KeyPin {
-                id: sticky,
-                name: None,
-            }
-        };
-        let key = if entry.config.is_key_less {
-            None
-        } else {
-            let keys = &entry.config.keys;
-            match select_key(
-                model_ref.provider,
-                keys,
-                model_ref.model,
-                &pin,
-                &mut rand::rng(),
-            ) {
-                Ok(index) => {
-                    log.set_key(&keys[index].id);
-                    if let Some((id, ttl)) = session {
-                        self.sessions
-                            .remember(id, model_ref.provider, &keys[index].id, *ttl, now);
-                    }
-                    Some((index, &keys[index]))
-                }
-                Err(e) => return Err(log.fail(decorate(e))),
-            }
+            KeyPin::default()
         };
 
         let permit = match entry.queue.acquire().await {
@@ -284,15 +330,93 @@ impl Gateway {
             },
         ));
 
-        if stream {
-            let drop_usage_only_chunk = request_stream_usage && !view.client_wants_stream_usage();
-            let (result, retries) = with_retries(&entry.retry, model_ref.provider, || {
+        // Each try chooses its key anew, preferring keys this request has not failed on yet,
+        // so a retry after a 429 or a 5xx moves to a sibling when there is one.
+        let policy = &self.health.policy;
+        let mut tried = KeySet::default();
+        let mut retries = 0;
+        let result = loop {
+            let key = match self.choose_key(entry, model_ref.model, &pin, session, &tried) {
+                Ok(key) => key,
+                Err(e) => return Err(log.fail(decorate(e))),
+            };
+            if let Some((index, config)) = key {
+                log.set_key(&config.id);
+                tried.insert(index);
+            }
+            let key_health = key.map(|(index, _)| &entry.key_health[index]);
+            let now = self.health.now();
+            entry.health.begin(policy, now);
+            if let Some(h) = key_health {
+                h.begin(policy, now);
+            }
+            let started = Instant::now();
+            let outcome = if stream {
                 open_stream(adapter, op, key, upstream_body.clone())
-            })
-            .await;
-            log.set_retries(retries);
-            match result {
-                Ok((first, upstream)) => Ok(GatewayResponse::Stream {
+                    .await
+                    .map(|(first, rest)| Sent::Stream(first, rest))
+            } else {
+                adapter
+                    .send(op, key, upstream_body.clone())
+                    .await
+                    .map(Sent::Json)
+            };
+            let now = self.health.now();
+            let error = match outcome {
+                Ok(sent) => {
+                    let latency = started.elapsed();
+                    entry.health.record_success(policy, latency, now);
+                    if let Some(h) = key_health {
+                        h.record_success(policy, latency, now);
+                    }
+                    break Ok((sent, key));
+                }
+                Err(e) => e,
+            };
+            if let Some(failure) = Failure::of(&error) {
+                if failure != Failure::Rejected {
+                    entry.health.record_failure(policy, failure, now);
+                }
+                if let Some(h) = key_health {
+                    h.record_failure(policy, failure, now);
+                }
+            }
+            let delay = self
+                .rng
+                .with(|rng| entry.retry.next_delay(retries, &error, rng));
+            let Some(delay) = delay else {
+                break Err(error);
+            };
+            tracing::debug!(
+                provider = model_ref.provider,
+                retry = retries + 1,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+            retries += 1;
+        };
+        log.set_retries(retries);
+        let (sent, key) = match result {
+            Ok(ok) => ok,
+            Err(e) => return Err(log.fail(decorate(e))),
+        };
+        if let (Some((id, ttl)), Some((_, config))) = (session, key) {
+            self.sessions
+                .remember(id, model_ref.provider, &config.id, *ttl, self.health.now());
+        }
+
+        match sent {
+            Sent::Stream(first, upstream) => {
+                let drop_usage_only_chunk =
+                    request_stream_usage && !view.client_wants_stream_usage();
+                log.watch_health(
+                    Arc::clone(&self.health),
+                    Arc::clone(&entry.health),
+                    key.map(|(index, _)| Arc::clone(&entry.key_health[index])),
+                );
+                Ok(GatewayResponse::Stream {
                     stream: SseStream::forward(
                         first,
                         upstream,
@@ -303,50 +427,128 @@ impl Gateway {
                         permit,
                     ),
                     provider: model_ref.provider.to_owned(),
-                }),
-                Err(e) => Err(log.fail(decorate(e))),
+                })
             }
-        } else {
-            let (result, retries) = with_retries(&entry.retry, model_ref.provider, || {
-                adapter.send(op, key, upstream_body.clone())
-            })
-            .await;
-            log.set_retries(retries);
-            let result = result.and_then(|body| {
-                let usage = check_response(&body)
-                    .map_err(|e| adapter.malformed(&e))?
-                    .usage;
-                let extra = ExtraFields {
-                    request_type: op.response_type(false),
-                    provider: model_ref.provider,
-                    model_requested: model_ref.model,
-                    latency: log.elapsed_ms(),
-                    chunk_index: None,
-                    retries,
-                    fallback_index,
-                };
-                let body = append_extra_fields(&body, &extra).ok_or_else(|| {
-                    GatewayError::upstream_unreachable(format!(
-                        "provider '{}' answered with JSON that is not an object",
-                        model_ref.provider
-                    ))
-                    .with_code("malformed_upstream_response")
-                })?;
-                Ok((Bytes::from(body), usage))
-            });
-            drop(permit);
-            match result {
-                Ok((body, usage)) => {
-                    log.finish_ok(usage);
-                    Ok(GatewayResponse::Json {
-                        body,
-                        provider: model_ref.provider.to_owned(),
-                        usage,
-                    })
+            Sent::Json(body) => {
+                drop(permit);
+                let stamped = check_response(&body)
+                    .map_err(|e| adapter.malformed(&e))
+                    .and_then(|checked| {
+                        let extra = ExtraFields {
+                            request_type: op.response_type(false),
+                            provider: model_ref.provider,
+                            model_requested: model_ref.model,
+                            latency: log.elapsed_ms(),
+                            chunk_index: None,
+                            retries,
+                            fallback_index,
+                        };
+                        let body = append_extra_fields(&body, &extra).ok_or_else(|| {
+                            GatewayError::upstream_unreachable(format!(
+                                "provider '{}' answered with JSON that is not an object",
+                                model_ref.provider
+                            ))
+                            .with_code("malformed_upstream_response")
+                        })?;
+                        Ok((Bytes::from(body), checked.usage))
+                    });
+                match stamped {
+                    Ok((body, usage)) => {
+                        log.finish_ok(usage);
+                        Ok(GatewayResponse::Json {
+                            body,
+                            provider: model_ref.provider.to_owned(),
+                            usage,
+                        })
+                    }
+                    Err(e) => Err(log.fail(decorate(e))),
                 }
-                Err(e) => Err(log.fail(decorate(e))),
             }
         }
+    }
+
+    /// The key for one try: the pinned one; else the session's while it is healthy; else a
+    /// health-weighted random choice among keys this request has not tried yet (all of them
+    /// when it has tried every one). `None` for keyless providers.
+    fn choose_key<'e>(
+        &self,
+        entry: &'e ProviderEntry,
+        model: &str,
+        pin: &KeyPin,
+        session: Option<&(String, Duration)>,
+        tried: &KeySet,
+    ) -> Result<Option<(usize, &'e asbru_config::KeyConfig)>, GatewayError> {
+        if entry.config.is_key_less {
+            return Ok(None);
+        }
+        let keys = &entry.config.keys;
+        let policy = &self.health.policy;
+        let now = self.health.now();
+        let mut pin = pin.clone();
+        if pin.is_empty()
+            && tried.is_empty()
+            && let Some((id, _)) = session
+            && let Some(key_id) = self.sessions.key_for(id, &entry.config.name, now)
+            && let Some(index) = keys.iter().position(|k| k.id == key_id)
+            && keys[index].allows_model(model)
+            && entry.key_health[index].is_healthy(policy, now)
+        {
+            pin.id = Some(key_id);
+        }
+        let mut factors = key_factors(policy, &entry.key_health, now);
+        if factors
+            .iter()
+            .enumerate()
+            .any(|(i, f)| *f > 0.0 && !tried.contains(i) && keys[i].allows_model(model))
+        {
+            for (i, f) in factors.iter_mut().enumerate() {
+                if tried.contains(i) {
+                    *f = 0.0;
+                }
+            }
+        }
+        let index = self
+            .rng
+            .with(|rng| select_key(&entry.config.name, keys, model, &pin, &factors, rng))?;
+        Ok(Some((index, &keys[index])))
+    }
+
+    /// Brings `asbru_circuit_state` up to date with cool-downs that ended since the last request.
+    pub fn refresh_health_gauges(&self) {
+        self.health.sync_gauges();
+    }
+
+    /// Per key and provider health, for `GET /api/providers/health`.
+    pub fn health_report(&self) -> Vec<ProviderHealth> {
+        let registry = self.state.load_full();
+        let policy = &self.health.policy;
+        let now = self.health.now();
+        self.health.sync_gauges();
+        registry
+            .providers
+            .iter()
+            .map(|entry| {
+                let factors = key_factors(policy, &entry.key_health, now);
+                ProviderHealth {
+                    provider: entry.config.name.clone(),
+                    health: entry.health.snapshot(policy, now),
+                    keys: entry
+                        .config
+                        .keys
+                        .iter()
+                        .zip(&entry.key_health)
+                        .zip(factors)
+                        .map(|((key, health), factor)| KeyHealth {
+                            id: key.id.clone(),
+                            name: key.name.clone(),
+                            weight: key.weight,
+                            effective_weight: (key.weight * factor * 1000.0).round() / 1000.0,
+                            health: health.snapshot(policy, now),
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
     }
 
     /// Models of every configured provider (or only `provider`), as OpenAI model objects whose
@@ -460,36 +662,52 @@ fn embedded_error(first: &[u8]) -> Option<GatewayError> {
     ))
 }
 
-/// Runs `attempt` until it succeeds or the provider's retry policy says to stop; returns the last
-/// result and how many attempts were retried.
-async fn with_retries<T, F, Fut>(
-    policy: &RetryPolicy,
-    provider: &str,
-    mut attempt: F,
-) -> (Result<T, GatewayError>, u32)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, GatewayError>>,
-{
-    let mut retries = 0;
-    loop {
-        let error = match attempt().await {
-            Ok(value) => return (Ok(value), retries),
-            Err(e) => e,
-        };
-        let Some(delay) = policy.next_delay(retries, &error, &mut rand::rng()) else {
-            return (Err(error), retries);
-        };
-        tracing::debug!(
-            provider,
-            retry = retries + 1,
-            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            error = %error,
-            "retrying"
-        );
-        tokio::time::sleep(delay).await;
-        retries += 1;
+/// What one try got from the provider.
+enum Sent {
+    Json(Bytes),
+    Stream(Bytes, ByteStream),
+}
+
+/// The keys one request has tried, by index (keys past the 64th are never marked).
+#[derive(Debug, Default, Clone, Copy)]
+struct KeySet(u64);
+
+impl KeySet {
+    fn insert(&mut self, index: usize) {
+        if index < 64 {
+            self.0 |= 1 << index;
+        }
     }
+
+    fn contains(&self, index: usize) -> bool {
+        index < 64 && self.0 & (1 << index) != 0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// One provider's health and its keys', as the admin API shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProviderHealth {
+    pub provider: String,
+    #[serde(flatten)]
+    pub health: HealthSnapshot,
+    pub keys: Vec<KeyHealth>,
+}
+
+/// One key's health; never its value.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyHealth {
+    pub id: String,
+    pub name: String,
+    /// The configured weight.
+    pub weight: f64,
+    /// The configured weight scaled by health: what the key's share is based on now.
+    pub effective_weight: f64,
+    #[serde(flatten)]
+    pub health: HealthSnapshot,
 }
 
 fn prefix_model(provider: &str, mut model: serde_json::Value) -> serde_json::Value {
@@ -502,7 +720,7 @@ fn prefix_model(provider: &str, mut model: serde_json::Value) -> serde_json::Val
 }
 
 impl Registry {
-    fn build(config: Config) -> Result<Self, GatewayError> {
+    fn build(config: Config, health: &HealthBoard) -> Result<Self, GatewayError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         let mut by_name = HashMap::new();
         for provider in config.providers {
@@ -517,12 +735,27 @@ impl Registry {
             by_name.insert(provider.name.clone(), providers.len());
             providers.push(Arc::new(ProviderEntry {
                 telemetry: Arc::new(ProviderTelemetry::new(&provider.name)),
+                health: health.provider(&provider.name),
+                key_health: provider
+                    .keys
+                    .iter()
+                    .map(|k| health.key(&provider.name, &k.id))
+                    .collect(),
                 retry: RetryPolicy::of(&provider.network),
                 config: provider,
                 adapter,
                 queue,
             }));
         }
+        health.retain(
+            &providers
+                .iter()
+                .map(|p| {
+                    let keys = p.config.keys.iter().map(|k| k.id.clone()).collect();
+                    (p.config.name.clone(), keys)
+                })
+                .collect::<Vec<_>>(),
+        );
         Ok(Self {
             client: config.client,
             providers,

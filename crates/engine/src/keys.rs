@@ -25,11 +25,16 @@ impl KeyPin {
 }
 
 /// Picks a key index for `model` from `keys`.
+///
+/// `health` scales each key's configured weight (see [`crate::health`]); an empty slice means
+/// "all healthy". When health leaves no key any weight — every key is open or cooling down — the
+/// configured weights apply unchanged: trying a doubtful key beats refusing the request.
 pub fn select_key<R: Rng + ?Sized>(
     provider: &str,
     keys: &[KeyConfig],
     model: &str,
     pin: &KeyPin,
+    health: &[f64],
     rng: &mut R,
 ) -> Result<usize, GatewayError> {
     if let Some((header, wanted, index)) = pinned(keys, pin) {
@@ -52,6 +57,16 @@ pub fn select_key<R: Rng + ?Sized>(
         return Ok(index);
     }
 
+    let scaled = |i: usize, key: &KeyConfig| key.weight * health.get(i).copied().unwrap_or(1.0);
+    let healthy_total: f64 = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.allows_model(model))
+        .map(|(i, k)| scaled(i, k))
+        .sum();
+    if healthy_total > 0.0 {
+        return Ok(weighted_pick(keys, model, healthy_total, scaled, rng));
+    }
     let total: f64 = keys
         .iter()
         .filter(|k| k.allows_model(model))
@@ -70,20 +85,36 @@ pub fn select_key<R: Rng + ?Sized>(
         .with_code("no_key_for_model")
         .with_provider(provider));
     }
+    Ok(weighted_pick(keys, model, total, |_, k| k.weight, rng))
+}
+
+/// A random index among the keys allowing `model`, each as likely as its `weight_of` share of
+/// `total`.
+fn weighted_pick<R: Rng + ?Sized>(
+    keys: &[KeyConfig],
+    model: &str,
+    total: f64,
+    weight_of: impl Fn(usize, &KeyConfig) -> f64,
+    rng: &mut R,
+) -> usize {
     let mut point = rng.random_range(0.0..total);
     let mut last = 0;
     for (i, key) in keys.iter().enumerate() {
         if !key.allows_model(model) {
             continue;
         }
-        last = i;
-        if point < key.weight {
-            return Ok(i);
+        let weight = weight_of(i, key);
+        if weight <= 0.0 {
+            continue;
         }
-        point -= key.weight;
+        last = i;
+        if point < weight {
+            return i;
+        }
+        point -= weight;
     }
     // Floating-point rounding can leave `point` a hair above the last weight.
-    Ok(last)
+    last
 }
 
 fn pinned<'p>(
@@ -131,7 +162,7 @@ mod tests {
         let mut counts = [0usize; 3];
         let n = 100_000;
         for _ in 0..n {
-            counts[select_key("p", &keys, "m", &KeyPin::default(), &mut rng).unwrap()] += 1;
+            counts[select_key("p", &keys, "m", &KeyPin::default(), &[], &mut rng).unwrap()] += 1;
         }
         for (count, weight) in counts.iter().zip([0.7, 0.2, 0.1]) {
             let share = *count as f64 / n as f64;
@@ -151,16 +182,17 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(1);
         for _ in 0..100 {
             assert_eq!(
-                select_key("p", &keys, "gpt-4o", &KeyPin::default(), &mut rng).unwrap(),
+                select_key("p", &keys, "gpt-4o", &KeyPin::default(), &[], &mut rng).unwrap(),
                 0
             );
             assert_eq!(
-                select_key("p", &keys, "other", &KeyPin::default(), &mut rng).unwrap(),
+                select_key("p", &keys, "other", &KeyPin::default(), &[], &mut rng).unwrap(),
                 1
             );
         }
         let keys = [key("a", 1.0, &["x"], &[])];
-        let e = select_key("openai", &keys, "gpt-5", &KeyPin::default(), &mut rng).unwrap_err();
+        let e =
+            select_key("openai", &keys, "gpt-5", &KeyPin::default(), &[], &mut rng).unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(e.message().contains("openai") && e.message().contains("gpt-5"));
     }
@@ -173,17 +205,51 @@ mod tests {
             id: Some("b".into()),
             name: Some("name-a".into()),
         };
-        assert_eq!(select_key("p", &keys, "m", &by_id, &mut rng).unwrap(), 1);
+        assert_eq!(
+            select_key("p", &keys, "m", &by_id, &[], &mut rng).unwrap(),
+            1
+        );
         let by_name = KeyPin {
             id: None,
             name: Some("name-b".into()),
         };
-        assert_eq!(select_key("p", &keys, "m", &by_name, &mut rng).unwrap(), 1);
+        assert_eq!(
+            select_key("p", &keys, "m", &by_name, &[], &mut rng).unwrap(),
+            1
+        );
         let missing = KeyPin {
             id: Some("zzz".into()),
             name: None,
         };
-        let e = select_key("p", &keys, "m", &missing, &mut rng).unwrap_err();
+        let e = select_key("p", &keys, "m", &missing, &[], &mut rng).unwrap_err();
         assert_eq!(e.param(), Some("x-bf-api-key-id"));
+    }
+
+    #[test]
+    fn health_scales_weights_but_never_zeroes_all() {
+        let keys = [key("a", 1.0, &[], &[]), key("b", 1.0, &[], &[])];
+        let mut rng = SmallRng::seed_from_u64(11);
+        let mut counts = [0usize; 2];
+        for _ in 0..10_000 {
+            counts[select_key("p", &keys, "m", &KeyPin::default(), &[1.0, 0.25], &mut rng)
+                .unwrap()] += 1;
+        }
+        let share_b = counts[1] as f64 / 10_000.0;
+        assert!((share_b - 0.2).abs() < 0.02, "b got {share_b}");
+
+        // b is out: a gets everything.
+        for _ in 0..1000 {
+            assert_eq!(
+                select_key("p", &keys, "m", &KeyPin::default(), &[1.0, 0.0], &mut rng).unwrap(),
+                0
+            );
+        }
+        // Both out: back to configured weights, both used.
+        let mut seen = [false; 2];
+        for _ in 0..1000 {
+            seen[select_key("p", &keys, "m", &KeyPin::default(), &[0.0, 0.0], &mut rng).unwrap()] =
+                true;
+        }
+        assert_eq!(seen, [true, true]);
     }
 }

@@ -23,6 +23,7 @@
 
 mod api;
 mod gateway;
+mod health;
 mod keys;
 mod outcome;
 mod queue;
@@ -36,7 +37,10 @@ pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
 };
 pub use asbru_schema::{GatewayError, Usage};
-pub use gateway::{Gateway, GatewayResponse, RequestMeta};
+pub use gateway::{
+    Gateway, GatewayOptions, GatewayResponse, KeyHealth, ProviderHealth, RequestMeta,
+};
+pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock, SystemClock};
 pub use keys::KeyPin;
 pub use sessions::DEFAULT_SESSION_TTL;
 pub use stream::SseStream;

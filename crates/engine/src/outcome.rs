@@ -4,6 +4,7 @@
 //! the stream if there is one; it writes its line exactly once — when the response is complete,
 //! when it fails, or, if the client went away first, when it is dropped.
 
+use crate::health::{Failure, Health, HealthBoard};
 use asbru_dialects::openai::StreamInspector;
 use asbru_schema::{GatewayError, Usage};
 use std::sync::Arc;
@@ -56,6 +57,16 @@ pub(crate) struct RequestLog {
     fallback_index: u32,
     /// The line has been written.
     done: bool,
+    /// Where a stream that breaks after it started reports the failure.
+    health: Option<StreamHealth>,
+}
+
+/// The health a committed stream reports to if it breaks.
+#[derive(Debug)]
+struct StreamHealth {
+    board: Arc<HealthBoard>,
+    provider: Arc<Health>,
+    key: Option<Arc<Health>>,
 }
 
 impl RequestLog {
@@ -78,6 +89,7 @@ impl RequestLog {
             retries: 0,
             fallback_index: 0,
             done: false,
+            health: None,
         }
     }
 
@@ -123,9 +135,31 @@ impl RequestLog {
         error
     }
 
+    /// Makes a stream's mid-way failure count against its provider's and key's health.
+    pub(crate) fn watch_health(
+        &mut self,
+        board: Arc<HealthBoard>,
+        provider: Arc<Health>,
+        key: Option<Arc<Health>>,
+    ) {
+        self.health = Some(StreamHealth {
+            board,
+            provider,
+            key,
+        });
+    }
+
     pub(crate) fn set_stream_error(&mut self, error: &GatewayError) {
         self.outcome = Outcome::Error(error.status());
         self.error = Some(error.message().to_owned());
+        if let Some(h) = &self.health {
+            let failure = Failure::of(error).unwrap_or(Failure::Transient);
+            let now = h.board.now();
+            h.provider.record_failure(&h.board.policy, failure, now);
+            if let Some(key) = &h.key {
+                key.record_failure(&h.board.policy, failure, now);
+            }
+        }
     }
 
     pub(crate) fn finish_stream(&mut self, inspector: &StreamInspector) {

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
+        .route("/api/providers/health", get(providers_health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -208,9 +209,16 @@ async fn health() -> Response {
     )
 }
 
+/// Per provider and key: circuit state, error rate, latency and effective weight.
+async fn providers_health(State(s): State<AppState>) -> Response {
+    let body = serde_json::json!({ "providers": s.gateway.health_report() });
+    json_response(StatusCode::OK, body.to_string())
+}
+
 async fn metrics(State(s): State<AppState>) -> Response {
     match &s.metrics {
         Some(handle) => {
+            s.gateway.refresh_health_gauges();
             for (provider, admitted) in s.gateway.queue_admitted() {
                 metrics::gauge!("asbru_queue_admitted", "provider" => provider)
                     .set(admitted as f64);
