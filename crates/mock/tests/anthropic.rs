@@ -664,6 +664,21 @@ async fn keys_and_versions_are_checked() {
         "anthropic-version: \"2023-10-01\" is not a valid version"
     );
 
+    // A header a proxy sent twice arrives joined, and matches no version.
+    let (status, _, err) = send(
+        client()
+            .post(&url)
+            .header("x-api-key", KEY)
+            .header("anthropic-version", VERSION)
+            .header("anthropic-version", VERSION),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        err["error"]["message"],
+        "anthropic-version: \"2023-06-01, 2023-06-01\" is not a valid version"
+    );
+
     // The SDKs' `auth_token` travels as a bearer token; both documented versions pass.
     for version in ["2023-06-01", "2023-01-01"] {
         let (status, _, body) = send(
@@ -957,4 +972,19 @@ async fn delivery_faults_apply_to_anthropic_streams() {
     let resp = post_raw(&server, "/v1/messages", &plain).await;
     assert!(resp.headers().contains_key("request-id"));
     assert!(serde_json::from_slice::<Value>(&resp.bytes().await.unwrap()).is_err());
+}
+
+#[tokio::test]
+async fn bodies_over_32_mb_are_request_too_large() {
+    let server = start().await;
+    let mut request = fixture_json("messages_request.json");
+    request["messages"][0]["content"] = json!("a".repeat(32 * 1024 * 1024 + 1));
+    let (status, headers, err) = post(&server, "/v1/messages", &request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&headers, &err, "request_too_large");
+    // Just under the limit passes.
+    request["messages"][0]["content"] = json!("a ".repeat(1024 * 1024));
+    let (status, _, body) = post(&server, "/v1/messages", &request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["usage"]["input_tokens"], 1024 * 1024);
 }
