@@ -171,6 +171,9 @@ pub(crate) async fn handle(
     let seq = shared.next_id();
     let route = Route::of(&parts.method, path);
     let dialect = Dialect::of(&route, &parts.headers);
+    if dialect == Dialect::Anthropic && body.len() > anthropic::MAX_BODY_BYTES {
+        return anthropic_error(&anthropic::too_large(), seq);
+    }
     let json = route
         .takes_json()
         .then(|| serde_json::from_slice::<Value>(&body));

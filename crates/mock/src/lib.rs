@@ -1,13 +1,28 @@
-//! A mock OpenAI-compatible upstream for asbru's integration tests and benchmark.
+//! A mock LLM upstream for asbru's integration tests and benchmark.
 //!
 //! No real LLM provider is reachable from where asbru is built and tested, so every test that
 //! exercises the gateway end to end, and the benchmark that measures its overhead, talks to this
-//! server instead. It speaks the OpenAI wire format (chat completions, streamed chunks, legacy
-//! completions, embeddings, models, error bodies), injects faults on demand ([`Fault`]) and
-//! records what it receives ([`RecordedRequest`]) so tests can check what the gateway sent.
+//! server instead. It speaks two dialects, each as its provider documents it, and injects faults
+//! on demand ([`Fault`]) and records what it receives ([`RecordedRequest`]) so tests can check
+//! what the gateway sent:
+//!
+//! - **OpenAI**: chat completions, streamed chunks, legacy completions, embeddings, models, and
+//!   `{"error":{…}}` bodies, with the key in `Authorization: Bearer …` (or Azure's `api-key`).
+//! - **Anthropic Messages**: `POST …/v1/messages` (JSON or the named-event stream:
+//!   `message_start`, `content_block_start`, `ping`, `content_block_delta`, `content_block_stop`,
+//!   `message_delta`, `message_stop`), `POST …/v1/messages/count_tokens`, and `GET …/v1/models`
+//!   and `…/v1/models/{id}` when the request carries `anthropic-version` or `x-api-key` (without
+//!   them those two stay OpenAI's). The key goes in `x-api-key` (or a bearer token), and a
+//!   documented `anthropic-version` is required. Requests are validated as the API validates
+//!   them, and every error, injected ones included, has Anthropic's
+//!   `{"type":"error","error":{…},"request_id"}` shape and a `request-id` header. The answer is
+//!   scripted by the request: `thinking` adds a signed thinking block, tools and `tool_choice`
+//!   bring a `tool_use` block, a small `max_tokens` or a matching `stop_sequences` entry stops
+//!   early, and `asbru-mock:error=TYPE` in the last user turn fails the answer (mid-stream, as an
+//!   `event: error` frame, when streaming). See `anthropic/reply.rs` for the rules.
 //!
 //! Routes are matched on the path suffix, so any base-URL prefix works (`/v1/chat/completions`,
-//! `/openai/v1/chat/completions`, `/chat/completions`). Control routes, matched on a
+//! `/openai/v1/chat/completions`, `/anthropic/v1/messages`). Control routes, matched on a
 //! `/__mock/` segment, let scripts drive the standalone binary over HTTP:
 //! `GET|POST|DELETE /__mock/faults`, `GET|DELETE /__mock/requests`, `POST /__mock/release`,
 //! `GET /__mock/health`.
@@ -15,8 +30,8 @@
 //! Each API request goes through, in order: recording, the base latency, the fault that applies
 //! (a per-model fault for the body's `model`, else a per-key fault for the key presented, else
 //! the next queued one-shot fault, else a random fault at the configured rate, else the sticky
-//! default), the key check (`Authorization: Bearer …`, or Azure's `api-key`), validation,
-//! and the answer. Faults come before the key check because they stand for the provider failing
+//! default), the key check (and for Anthropic the version check), validation, and the answer.
+//! Faults come before the key check because they stand for the provider failing
 //! regardless of who asks; a faulted request still consumes its one-shot fault.
 
 mod anthropic;

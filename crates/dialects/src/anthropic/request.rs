@@ -155,14 +155,19 @@ pub fn to_anthropic(
                 push_merged(&mut messages, Role::User, content);
             }
             Message::Assistant(m) => {
-                let blocks = assistant_blocks(m)?;
-                if !blocks.is_empty() {
-                    push_merged(
-                        &mut messages,
-                        Role::Assistant,
-                        MessageContent::Blocks(blocks),
-                    );
-                }
+                let mut blocks = assistant_blocks(m)?;
+                // A plain-text turn stays a string, as the client wrote it.
+                let plain = matches!(m.content.value(), Some(Content::Text(_)))
+                    && matches!(blocks.as_slice(), [ContentBlock::Text(t)] if t.extra.is_empty());
+                let content = match blocks.pop() {
+                    Some(ContentBlock::Text(t)) if plain => MessageContent::Text(t.text),
+                    Some(last) => {
+                        blocks.push(last);
+                        MessageContent::Blocks(blocks)
+                    }
+                    None => continue,
+                };
+                push_merged(&mut messages, Role::Assistant, content);
             }
             Message::Tool(m) => {
                 let block = ContentBlock::ToolResult(ToolResultBlock {

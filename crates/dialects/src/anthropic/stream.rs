@@ -462,6 +462,7 @@ pub struct StreamFromUnified {
 }
 
 impl StreamFromUnified {
+    /// A converter for one stream; nothing is sent until the first chunk (or `finish`).
     pub fn new() -> Self {
         Self::default()
     }

@@ -315,6 +315,8 @@ pub struct OutputFormat {
 /// A Messages API response (`type: "message"`); also the skeleton in `message_start`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagesResponse {
+    /// Defaulted because Anthropic's documentation shows responses without it.
+    #[serde(default)]
     pub id: String,
     #[serde(rename = "type", default = "message_type")]
     pub kind: String,
@@ -322,6 +324,8 @@ pub struct MessagesResponse {
     pub role: Role,
     #[serde(default)]
     pub content: Vec<ContentBlock>,
+    /// Defaulted (and then left out) for the same reason as `id`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model: String,
     /// `end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `pause_turn`, `refusal`,
     /// `model_context_window_exceeded`; `null` in `message_start`.

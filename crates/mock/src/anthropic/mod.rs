@@ -229,22 +229,34 @@ pub(crate) fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<(), 
             }
         }
     }
-    match headers.get(VERSION_HEADER) {
-        None => Err(AnthropicError::invalid(
+    // A header sent twice reaches the API as one comma-joined value, which no version matches.
+    let values: Vec<String> = headers
+        .get_all(VERSION_HEADER)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    if values.is_empty() {
+        return Err(AnthropicError::invalid(
             "anthropic-version: header is required",
-        )),
-        Some(v) => {
-            let version = String::from_utf8_lossy(v.as_bytes());
-            if VERSIONS.contains(&version.as_ref()) {
-                Ok(())
-            } else {
-                Err(AnthropicError::invalid(format!(
-                    "anthropic-version: {} is not a valid version",
-                    Value::String(version.into_owned())
-                )))
-            }
-        }
+        ));
     }
+    let version = values.join(", ");
+    if VERSIONS.contains(&version.as_str()) {
+        Ok(())
+    } else {
+        Err(AnthropicError::invalid(format!(
+            "anthropic-version: {} is not a valid version",
+            Value::String(version)
+        )))
+    }
+}
+
+/// The largest body the Messages and token-counting endpoints take (32 MB, per the errors page).
+pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The 413 for a body over [`MAX_BODY_BYTES`].
+pub(crate) fn too_large() -> AnthropicError {
+    AnthropicError::of_kind("request_too_large", None)
 }
 
 /// The error for a body that is not JSON.
