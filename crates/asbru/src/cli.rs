@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// request than a one-thread work-stealing pool — the setting for one-CPU containers.
     #[arg(long, env = "ASBRU_WORKERS")]
     pub workers: Option<usize>,
+    /// On SIGTERM/SIGINT, how many seconds requests and streams in flight get to finish before
+    /// their connections are closed.
+    #[arg(long, env = "ASBRU_DRAIN_TIMEOUT", default_value_t = 30)]
+    pub drain_timeout: u64,
     /// debug, info, warn or error (or any tracing filter such as `asbru=debug`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

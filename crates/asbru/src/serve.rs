@@ -138,7 +138,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     asbru_transport::serve(
         listener,
         router,
-        ServerOptions::default(),
+        ServerOptions {
+            drain_timeout: std::time::Duration::from_secs(args.drain_timeout),
+            ..ServerOptions::default()
+        },
         shutdown_signal(),
     )
     .await;

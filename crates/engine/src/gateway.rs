@@ -374,8 +374,13 @@ impl Gateway {
                 Err(e) => e,
             };
             if let Some(failure) = Failure::of(&error) {
-                if failure != Failure::Rejected {
-                    entry.health.record_failure(policy, failure, now);
+                // A refused or throttled key says nothing about the provider beyond one failure.
+                match failure {
+                    Failure::Rejected => {}
+                    Failure::RateLimited(_) => {
+                        entry.health.record_failure(policy, Failure::Transient, now);
+                    }
+                    Failure::Transient => entry.health.record_failure(policy, failure, now),
                 }
                 if let Some(h) = key_health {
                     h.record_failure(policy, failure, now);
@@ -495,21 +500,28 @@ impl Gateway {
         {
             pin.id = Some(key_id);
         }
-        let mut factors = key_factors(policy, &entry.key_health, now);
-        if factors
-            .iter()
-            .enumerate()
-            .any(|(i, f)| *f > 0.0 && !tried.contains(i) && keys[i].allows_model(model))
-        {
+        let [serving, cooling] = key_factors(policy, &entry.key_health, now);
+        // Untried keys first, serving before cooling down; then the ones this request tried.
+        let untried = |factors: &[f64]| -> Vec<f64> {
+            let mut factors = factors.to_vec();
             for (i, f) in factors.iter_mut().enumerate() {
                 if tried.contains(i) {
                     *f = 0.0;
                 }
             }
-        }
+            factors
+        };
+        let (serving_untried, cooling_untried);
+        let tiers: Vec<&[f64]> = if tried.is_empty() {
+            vec![&serving, &cooling]
+        } else {
+            serving_untried = untried(&serving);
+            cooling_untried = untried(&cooling);
+            vec![&serving_untried, &cooling_untried, &serving, &cooling]
+        };
         let index = self
             .rng
-            .with(|rng| select_key(&entry.config.name, keys, model, &pin, &factors, rng))?;
+            .with(|rng| select_key(&entry.config.name, keys, model, &pin, &tiers, rng))?;
         Ok(Some((index, &keys[index])))
     }
 
@@ -528,7 +540,7 @@ impl Gateway {
             .providers
             .iter()
             .map(|entry| {
-                let factors = key_factors(policy, &entry.key_health, now);
+                let [factors, _] = key_factors(policy, &entry.key_health, now);
                 ProviderHealth {
                     provider: entry.config.name.clone(),
                     health: entry.health.snapshot(policy, now),

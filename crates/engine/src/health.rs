@@ -92,6 +92,9 @@ pub struct HealthPolicy {
     pub min_factor: f64,
     /// Weight share of a half-open key waiting for its probe.
     pub probe_factor: f64,
+    /// Added to both latencies before comparing them, so that a key is slowed down in the
+    /// choice only for differences that matter (tens of milliseconds), not for noise.
+    pub latency_slack_ms: f64,
 }
 
 impl Default for HealthPolicy {
@@ -108,6 +111,7 @@ impl Default for HealthPolicy {
             probe_timeout: Duration::from_secs(30),
             min_factor: 0.05,
             probe_factor: 0.5,
+            latency_slack_ms: 50.0,
         }
     }
 }
@@ -262,27 +266,35 @@ impl Health {
     }
 
     /// The share of its configured weight this key gets now (0 when out), given the best latency
-    /// among its siblings.
-    pub(crate) fn factor(&self, policy: &HealthPolicy, best_latency_ms: f64, now: Instant) -> f64 {
+    /// among its siblings; and the share it would get if its `Retry-After` cool-down were over
+    /// (0 unless it is cooling down with a closed circuit): when every key is cooling down, the
+    /// healthiest of them are tried before any whose circuit is open.
+    pub(crate) fn factors(
+        &self,
+        policy: &HealthPolicy,
+        best_latency_ms: f64,
+        now: Instant,
+    ) -> (f64, f64) {
         let mut s = self.lock();
         s.refresh(policy, now);
-        if s.cooldown_until.is_some() {
-            return 0.0;
-        }
+        let closed = || {
+            let success = 1.0 - s.error_rate();
+            let slack = policy.latency_slack_ms;
+            let latency = match s.latency_ms {
+                Some(own) if own > 0.0 && best_latency_ms > 0.0 => {
+                    ((best_latency_ms + slack) / (own + slack)).clamp(0.25, 1.0)
+                }
+                _ => 1.0,
+            };
+            (success * success * latency).max(policy.min_factor)
+        };
         match s.circuit {
-            Circuit::Open { .. } => 0.0,
-            Circuit::HalfOpen { .. } if s.probe_allowed(policy, now) => policy.probe_factor,
-            Circuit::HalfOpen { .. } => 0.0,
-            Circuit::Closed => {
-                let success = 1.0 - s.error_rate();
-                let latency = match s.latency_ms {
-                    Some(own) if own > 0.0 && best_latency_ms > 0.0 => {
-                        (best_latency_ms / own).clamp(0.25, 1.0)
-                    }
-                    _ => 1.0,
-                };
-                (success * success * latency).max(policy.min_factor)
-            }
+            Circuit::Closed if s.cooldown_until.is_some() => (0.0, closed()),
+            Circuit::Closed => (closed(), 0.0),
+            _ if s.cooldown_until.is_some() => (0.0, 0.0),
+            Circuit::Open { .. } => (0.0, 0.0),
+            Circuit::HalfOpen { .. } if s.probe_allowed(policy, now) => (policy.probe_factor, 0.0),
+            Circuit::HalfOpen { .. } => (0.0, 0.0),
         }
     }
 
@@ -515,15 +527,20 @@ impl HealthBoard {
     }
 }
 
-/// Health scale factors for `keys` (configured weights stay with the keys): each key's
-/// [`Health::factor`], against the best latency among them.
-pub(crate) fn key_factors(policy: &HealthPolicy, health: &[Arc<Health>], now: Instant) -> Vec<f64> {
+/// Health scale factors for a provider's keys (configured weights stay with the keys), in
+/// the order to try them: those serving now, then those only cooling down after a 429.
+pub(crate) fn key_factors(
+    policy: &HealthPolicy,
+    health: &[Arc<Health>],
+    now: Instant,
+) -> [Vec<f64>; 2] {
     let best = health
         .iter()
         .filter_map(|h| h.latency_ms())
         .fold(f64::INFINITY, f64::min);
     let best = if best.is_finite() { best } else { 0.0 };
-    health.iter().map(|h| h.factor(policy, best, now)).collect()
+    let (serving, cooling) = health.iter().map(|h| h.factors(policy, best, now)).unzip();
+    [serving, cooling]
 }
 
 #[cfg(test)]
@@ -549,16 +566,16 @@ mod tests {
         h.record_failure(&policy, Failure::Transient, clock.now());
         assert!(!h.is_available(&policy, clock.now()));
         assert_eq!(h.snapshot(&policy, clock.now()).state, CircuitState::Open);
-        assert_eq!(h.factor(&policy, 0.0, clock.now()), 0.0);
+        assert_eq!(h.factors(&policy, 0.0, clock.now()).0, 0.0);
 
         clock.advance(policy.open_for);
         let snap = h.snapshot(&policy, clock.now());
         assert_eq!(snap.state, CircuitState::HalfOpen);
-        assert_eq!(h.factor(&policy, 0.0, clock.now()), policy.probe_factor);
+        assert_eq!(h.factors(&policy, 0.0, clock.now()).0, policy.probe_factor);
         h.begin(&policy, clock.now());
         // One probe at a time.
         assert!(!h.is_available(&policy, clock.now()));
-        assert_eq!(h.factor(&policy, 0.0, clock.now()), 0.0);
+        assert_eq!(h.factors(&policy, 0.0, clock.now()).0, 0.0);
         h.record_success(&policy, Duration::from_millis(10), clock.now());
         assert_eq!(h.snapshot(&policy, clock.now()).state, CircuitState::Closed);
         assert!(h.is_healthy(&policy, clock.now()));
@@ -638,10 +655,10 @@ mod tests {
         let snap = h.snapshot(&policy, clock.now());
         assert_eq!(snap.state, CircuitState::Closed);
         assert_eq!(snap.cooldown_remaining_ms, Some(7000));
-        assert_eq!(h.factor(&policy, 0.0, clock.now()), 0.0);
+        assert_eq!(h.factors(&policy, 0.0, clock.now()).0, 0.0);
         assert!(!h.is_healthy(&policy, clock.now()));
         clock.advance(Duration::from_secs(7));
-        assert!(h.factor(&policy, 0.0, clock.now()) > 0.0);
+        assert!(h.factors(&policy, 0.0, clock.now()).0 > 0.0);
         assert!(h.is_healthy(&policy, clock.now()));
     }
 
@@ -663,10 +680,21 @@ mod tests {
                 flaky.record_success(&policy, Duration::from_millis(100), clock.now());
             }
         }
-        let f = key_factors(&policy, &[fast, slow, flaky], clock.now());
+        let [f, cooling] = key_factors(&policy, &[fast, slow, flaky.clone()], clock.now());
+        assert_eq!(cooling, [0.0, 0.0, 0.0]);
         assert!((f[0] - 1.0).abs() < 1e-9, "{f:?}");
-        assert!((f[1] - 0.25).abs() < 1e-9, "{f:?}");
+        assert!((f[1] - 150.0 / 450.0).abs() < 1e-9, "{f:?}");
         assert!(f[2] > policy.min_factor && f[2] < 0.6, "{f:?}");
+
+        // Throttled, it drops to the second tier with the same health.
+        flaky.record_failure(
+            &policy,
+            Failure::RateLimited(Duration::from_secs(1)),
+            clock.now(),
+        );
+        let (serving, cooling) = flaky.factors(&policy, 100.0, clock.now());
+        assert_eq!(serving, 0.0);
+        assert!(cooling > policy.min_factor && cooling < 0.6, "{cooling}");
     }
 
     #[test]

@@ -26,15 +26,15 @@ impl KeyPin {
 
 /// Picks a key index for `model` from `keys`.
 ///
-/// `health` scales each key's configured weight (see [`crate::health`]); an empty slice means
-/// "all healthy". When health leaves no key any weight — every key is open or cooling down — the
-/// configured weights apply unchanged: trying a doubtful key beats refusing the request.
+/// `tiers` scale each key's configured weight by health (see [`crate::health`]): the first tier
+/// that leaves any key a weight decides. When none does — every key is open or cooling down —
+/// the configured weights apply unchanged: trying a doubtful key beats refusing the request.
 pub fn select_key<R: Rng + ?Sized>(
     provider: &str,
     keys: &[KeyConfig],
     model: &str,
     pin: &KeyPin,
-    health: &[f64],
+    tiers: &[&[f64]],
     rng: &mut R,
 ) -> Result<usize, GatewayError> {
     if let Some((header, wanted, index)) = pinned(keys, pin) {
@@ -57,15 +57,18 @@ pub fn select_key<R: Rng + ?Sized>(
         return Ok(index);
     }
 
-    let scaled = |i: usize, key: &KeyConfig| key.weight * health.get(i).copied().unwrap_or(1.0);
-    let healthy_total: f64 = keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| k.allows_model(model))
-        .map(|(i, k)| scaled(i, k))
-        .sum();
-    if healthy_total > 0.0 {
-        return Ok(weighted_pick(keys, model, healthy_total, scaled, rng));
+    for factors in tiers {
+        let scaled =
+            |i: usize, key: &KeyConfig| key.weight * factors.get(i).copied().unwrap_or(0.0);
+        let total: f64 = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.allows_model(model))
+            .map(|(i, k)| scaled(i, k))
+            .sum();
+        if total > 0.0 {
+            return Ok(weighted_pick(keys, model, total, scaled, rng));
+        }
     }
     let total: f64 = keys
         .iter()
@@ -231,24 +234,61 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(11);
         let mut counts = [0usize; 2];
         for _ in 0..10_000 {
-            counts[select_key("p", &keys, "m", &KeyPin::default(), &[1.0, 0.25], &mut rng)
-                .unwrap()] += 1;
+            counts[select_key(
+                "p",
+                &keys,
+                "m",
+                &KeyPin::default(),
+                &[&[1.0, 0.25]],
+                &mut rng,
+            )
+            .unwrap()] += 1;
         }
         let share_b = counts[1] as f64 / 10_000.0;
         assert!((share_b - 0.2).abs() < 0.02, "b got {share_b}");
 
+        // a is out but b is in the second tier: b gets everything.
+        for _ in 0..1000 {
+            assert_eq!(
+                select_key(
+                    "p",
+                    &keys,
+                    "m",
+                    &KeyPin::default(),
+                    &[&[0.0, 0.0], &[0.0, 0.3]],
+                    &mut rng
+                )
+                .unwrap(),
+                1
+            );
+        }
         // b is out: a gets everything.
         for _ in 0..1000 {
             assert_eq!(
-                select_key("p", &keys, "m", &KeyPin::default(), &[1.0, 0.0], &mut rng).unwrap(),
+                select_key(
+                    "p",
+                    &keys,
+                    "m",
+                    &KeyPin::default(),
+                    &[&[1.0, 0.0]],
+                    &mut rng
+                )
+                .unwrap(),
                 0
             );
         }
         // Both out: back to configured weights, both used.
         let mut seen = [false; 2];
         for _ in 0..1000 {
-            seen[select_key("p", &keys, "m", &KeyPin::default(), &[0.0, 0.0], &mut rng).unwrap()] =
-                true;
+            seen[select_key(
+                "p",
+                &keys,
+                "m",
+                &KeyPin::default(),
+                &[&[0.0, 0.0], &[0.0, 0.0]],
+                &mut rng,
+            )
+            .unwrap()] = true;
         }
         assert_eq!(seen, [true, true]);
     }

@@ -155,7 +155,8 @@ impl RequestLog {
         if let Some(h) = &self.health {
             let failure = Failure::of(error).unwrap_or(Failure::Transient);
             let now = h.board.now();
-            h.provider.record_failure(&h.board.policy, failure, now);
+            h.provider
+                .record_failure(&h.board.policy, Failure::Transient, now);
             if let Some(key) = &h.key {
                 key.record_failure(&h.board.policy, failure, now);
             }

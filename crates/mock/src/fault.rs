@@ -38,6 +38,16 @@ pub enum Fault {
     HoldStream,
 }
 
+impl Fault {
+    /// A [`Fault::Status`] with the stock message for `status`.
+    pub fn status(status: u16) -> Self {
+        Fault::Status {
+            status,
+            message: String::new(),
+        }
+    }
+}
+
 /// The wire form of [`Fault`]: internally tagged, with `Delay` in milliseconds, because a
 /// `Duration` would otherwise serialise as an awkward `{secs, nanos}` struct.
 #[derive(Serialize, Deserialize)]

@@ -286,10 +286,10 @@ impl GatewayError {
     }
 
     /// Whether trying again (same or other provider) may succeed: rate limits, server errors and
-    /// network failures, never a client's mistake.
+    /// network failures (Anthropic's 529 "overloaded" included), never a client's mistake.
     pub fn is_retryable(&self) -> bool {
         match self.0.kind {
-            ErrorKind::Upstream => matches!(self.0.status, 429 | 500 | 502 | 503 | 504),
+            ErrorKind::Upstream => matches!(self.0.status, 429 | 500 | 502 | 503 | 504 | 529),
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => true,
             _ => false,
         }

@@ -1,6 +1,6 @@
 //! Starting a gateway against the mock for one test.
 
-use asbru_engine::Gateway;
+use asbru_engine::{Gateway, GatewayOptions};
 use asbru_mock::{MockOptions, MockServer};
 use asbru_transport::{AppState, ServerOptions};
 use serde_json::{Value, json};
@@ -50,9 +50,19 @@ impl TestGateway {
         config: Value,
         env: HashMap<String, String>,
     ) -> Self {
+        Self::start_with_options(mock, config, env, GatewayOptions::default()).await
+    }
+
+    /// Serves `config` with a chosen clock, seed and health policy.
+    pub async fn start_with_options(
+        mock: MockServer,
+        config: Value,
+        env: HashMap<String, String>,
+        options: GatewayOptions,
+    ) -> Self {
         let lookup = move |var: &str| env.get(var).cloned();
         let loaded = asbru_config::load_str(&config.to_string(), &lookup).unwrap();
-        let gateway = Arc::new(Gateway::new(loaded.config).unwrap());
+        let gateway = Arc::new(Gateway::with_options(loaded.config, options).unwrap());
         let router = asbru_transport::router(AppState {
             gateway,
             metrics: None,

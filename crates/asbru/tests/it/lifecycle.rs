@@ -67,3 +67,49 @@ async fn sigterm_lets_requests_in_flight_finish() {
     assert_eq!(in_flight.await.unwrap().unwrap(), 200, "{log}");
     assert!(log.contains("shutting down"), "{log}");
 }
+
+#[tokio::test]
+async fn sigterm_closes_what_outlives_the_drain_deadline() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    mock.push_fault(Fault::Delay(Duration::from_secs(20)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(
+        &path,
+        json!({"providers": {"openai": {
+            "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
+            "network_config": {"base_url": mock.base_url()}
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let served = serve(
+        &["--config", path.to_str().unwrap(), "--drain-timeout", "1"],
+        &[],
+    )
+    .await;
+    let url = format!("{}/v1/chat/completions", served.url);
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&chat_body("openai/gpt-4o"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    while mock.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stopping = std::time::Instant::now();
+    let log = served.stop().await;
+    let took = stopping.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "exit after {took:?}; {log}"
+    );
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the stuck request is cut off"
+    );
+    assert!(log.contains("still open after 1s of draining"), "{log}");
+}

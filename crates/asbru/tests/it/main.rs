@@ -9,10 +9,12 @@
 
 mod harness;
 
+mod chaos;
 mod chat;
 mod cli;
 mod errors;
 mod fallbacks;
+mod health;
 mod keys;
 mod lifecycle;
 mod proxy;
