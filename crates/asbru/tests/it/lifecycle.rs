@@ -35,6 +35,49 @@ async fn a_client_that_goes_away_cancels_the_upstream_request() {
 }
 
 #[tokio::test]
+async fn a_client_that_goes_away_frees_its_queue_slot() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let config = json!({"providers": {"openai": {
+        "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
+        "network_config": {"base_url": mock.base_url()},
+        "concurrency_and_buffer_size": {"concurrency": 1, "buffer_size": 1}
+    }}, "client": {"drop_excess_requests": true}});
+    let gw = TestGateway::start_with(mock, config).await;
+    gw.mock.push_fault(Fault::Delay(Duration::from_secs(30)));
+    for round in 0..3 {
+        // The only slot is taken by a request whose client leaves.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let gone = client
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .json(&chat_body("openai/gpt-4o"))
+            .send()
+            .await;
+        assert!(gone.is_err(), "round {round}");
+        // The slot comes back as soon as the gateway sees the disconnect (a few ms), not when
+        // the 30 s upstream answer would have come.
+        let started = Instant::now();
+        loop {
+            let (status, body) = gw
+                .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+                .await;
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 429, "round {round}: {body}");
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "round {round}: slot still taken"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        gw.mock.push_fault(Fault::Delay(Duration::from_secs(30)));
+    }
+}
+
+#[tokio::test]
 async fn sigterm_lets_requests_in_flight_finish() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     mock.push_fault(Fault::Delay(Duration::from_millis(800)));
