@@ -79,7 +79,8 @@ struct Registry {
 struct ProviderEntry {
     config: ProviderConfig,
     adapter: Adapter,
-    queue: ProviderQueue,
+    /// Shared with the previous snapshot when a reload left its settings unchanged.
+    queue: Arc<ProviderQueue>,
     retry: RetryPolicy,
     telemetry: Arc<ProviderTelemetry>,
     health: Arc<Health>,
@@ -133,7 +134,7 @@ impl Gateway {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let health = Arc::new(HealthBoard::new(options.health, clock));
         Ok(Self {
-            state: ArcSwap::from_pointee(Registry::build(config, &health)?),
+            state: ArcSwap::from_pointee(Registry::build(config, &health, None)?),
             sessions: SessionStore::default(),
             health,
             rng: match options.seed {
@@ -147,7 +148,7 @@ impl Gateway {
     /// they started with (their queue permits included); new requests use the new one. Nothing
     /// changes if building the new providers fails.
     pub fn reload(&self, config: Config) -> Result<(), GatewayError> {
-        let registry = Registry::build(config, &self.health)?;
+        let registry = Registry::build(config, &self.health, Some(&self.state.load()))?;
         self.state.store(Arc::new(registry));
         Ok(())
     }
@@ -732,18 +733,35 @@ fn prefix_model(provider: &str, mut model: serde_json::Value) -> serde_json::Val
 }
 
 impl Registry {
-    fn build(config: Config, health: &HealthBoard) -> Result<Self, GatewayError> {
+    fn build(
+        config: Config,
+        health: &HealthBoard,
+        previous: Option<&Registry>,
+    ) -> Result<Self, GatewayError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         let mut by_name = HashMap::new();
         for provider in config.providers {
             let adapter = Adapter::build(&provider)?;
-            let queue = ProviderQueue::new(
-                &provider.name,
+            let (concurrency, buffer_size) = (
                 provider.concurrency.concurrency,
                 provider.concurrency.buffer_size,
-                config.client.drop_excess_requests,
-                provider.network.request_timeout,
             );
+            let drop_excess = config.client.drop_excess_requests;
+            let max_wait = provider.network.request_timeout;
+            let kept = previous
+                .and_then(|p| p.get(&provider.name).ok())
+                .map(|entry| &entry.queue)
+                .filter(|q| q.has_settings(concurrency, buffer_size, drop_excess, max_wait));
+            let queue = match kept {
+                Some(queue) => Arc::clone(queue),
+                None => Arc::new(ProviderQueue::new(
+                    &provider.name,
+                    concurrency,
+                    buffer_size,
+                    drop_excess,
+                    max_wait,
+                )),
+            };
             by_name.insert(provider.name.clone(), providers.len());
             providers.push(Arc::new(ProviderEntry {
                 telemetry: Arc::new(ProviderTelemetry::new(&provider.name)),

@@ -54,6 +54,22 @@ impl ProviderQueue {
         }
     }
 
+    /// Whether this queue was built with these settings, so a config reload that leaves them
+    /// alone keeps it — and the requests it holds keep counting against `concurrency`.
+    pub fn has_settings(
+        &self,
+        concurrency: usize,
+        buffer_size: usize,
+        drop_excess: bool,
+        max_wait: Duration,
+    ) -> bool {
+        let concurrency = concurrency.max(1);
+        self.capacity == concurrency.saturating_add(buffer_size)
+            && self.buffer_size == buffer_size
+            && self.drop_excess == drop_excess
+            && self.max_wait == max_wait
+    }
+
     /// Waits for a worker slot under the rules in the module doc.
     pub async fn acquire(&self) -> Result<QueuePermit, GatewayError> {
         let deadline = tokio::time::Instant::now() + self.max_wait;

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 /// A gateway served on 127.0.0.1:<ephemeral> by the real accept loop, and its mock upstream.
 pub struct TestGateway {
     pub url: String,
+    pub gateway: Arc<Gateway>,
     pub mock: MockServer,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -64,7 +65,7 @@ impl TestGateway {
         let loaded = asbru_config::load_str(&config.to_string(), &lookup).unwrap();
         let gateway = Arc::new(Gateway::with_options(loaded.config, options).unwrap());
         let router = asbru_transport::router(AppState {
-            gateway,
+            gateway: Arc::clone(&gateway),
             metrics: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -80,6 +81,7 @@ impl TestGateway {
         ));
         Self {
             url,
+            gateway,
             mock,
             client: reqwest::Client::new(),
             stop: Some(stop),

@@ -1,7 +1,7 @@
 //! Hot reload of the config file: on change and on SIGHUP, atomically, invalid files refused.
 
 use crate::cli::serve;
-use asbru_mock::{MockOptions, MockServer};
+use asbru_mock::{Fault, MockOptions, MockServer};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -147,4 +147,53 @@ async fn no_request_is_dropped_while_reloading_under_load() {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let log = served.stop().await;
     assert!(log.contains("configuration reloaded"), "{log}");
+}
+
+/// A reload that leaves a provider's queue settings alone keeps its queue: requests admitted
+/// before the reload still count against `concurrency` after it.
+#[tokio::test]
+async fn a_reload_keeps_an_unchanged_queue_and_its_requests() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let base_url = mock.base_url();
+    let config = |weight: f64, concurrency: u32| -> Value {
+        json!({"providers": {"openai": {
+            "keys": [{"name": "k", "value": "sk-k", "weight": weight}],
+            "network_config": {"base_url": base_url},
+            "concurrency_and_buffer_size": {"concurrency": concurrency, "buffer_size": 1}
+        }}, "client": {"drop_excess_requests": true}})
+    };
+    let load = |value: Value| {
+        asbru_config::load_str(&value.to_string(), &|_: &str| None)
+            .unwrap()
+            .config
+    };
+    let first = config(1.0, 1);
+    let gw = crate::harness::TestGateway::start_with(mock, first).await;
+    // One request in flight and one waiting fill concurrency 1 + buffer 1.
+    gw.mock
+        .push_faults(Fault::Delay(Duration::from_millis(1500)), 2);
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let url = gw.url.clone();
+            tokio::spawn(async move { chat(&url).await })
+        })
+        .collect();
+    while gw.mock.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    gw.gateway.reload(load(config(2.0, 1))).unwrap();
+    assert_eq!(
+        chat(&gw.url).await,
+        429,
+        "the held requests still fill the queue"
+    );
+
+    // New queue settings mean a new queue.
+    gw.gateway.reload(load(config(2.0, 2))).unwrap();
+    assert_eq!(chat(&gw.url).await, 200);
+    for request in held {
+        assert_eq!(request.await.unwrap(), 200);
+    }
 }
