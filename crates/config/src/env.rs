@@ -94,6 +94,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Loaded {
             models: Vec::new(),
             blacklisted_models: Vec::new(),
             weight: 1.0,
+            provider_config: Default::default(),
         });
         notices.push(Notice {
             kind: NoticeKind::Info,

@@ -103,14 +103,100 @@ pub struct KeyConfig {
     pub blacklisted_models: Vec<String>,
     /// Relative weight for random selection; > 0.
     pub weight: f64,
+    /// The provider-specific part (`azure_key_config`, …), for the providers that have one.
+    pub provider_config: ProviderKeyConfig,
 }
 
 impl KeyConfig {
-    /// Whether this key may serve `model` (the part after `provider/`).
+    /// Whether this key may serve `model` (the part after `provider/`): its allow and deny
+    /// lists, and for vLLM keys the one model their server serves.
     pub fn allows_model(&self, model: &str) -> bool {
         (self.models.is_empty() || self.models.iter().any(|m| m == model))
             && !self.blacklisted_models.iter().any(|m| m == model)
+            && match &self.provider_config {
+                ProviderKeyConfig::Vllm(v) => v.model_name == model,
+                // As in Bifrost, a key with deployments serves only the models mapped there.
+                ProviderKeyConfig::Azure(a) => {
+                    a.deployments.is_empty() || a.deployments.contains_key(model)
+                }
+                _ => true,
+            }
     }
+}
+
+/// Bifrost's provider-specific key settings, resolved (`env.VAR` read, defaults filled in).
+#[derive(Debug, Clone, Default)]
+pub enum ProviderKeyConfig {
+    #[default]
+    None,
+    Azure(AzureKeyConfig),
+    Vertex(VertexKeyConfig),
+    Bedrock(BedrockKeyConfig),
+    Vllm(VllmKeyConfig),
+}
+
+/// Bifrost's default `azure_key_config.api_version`.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+/// The token scope of Azure OpenAI for Entra ID credentials.
+pub const DEFAULT_AZURE_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+
+#[derive(Debug, Clone)]
+pub struct AzureKeyConfig {
+    /// Without a trailing slash.
+    pub endpoint: String,
+    /// Model → deployment. When empty, every model is sent to a deployment of its own name;
+    /// otherwise the key serves only the models listed.
+    pub deployments: BTreeMap<String, String>,
+    pub api_version: String,
+    /// Service-principal credentials; when set, bearer tokens replace the `api-key` header.
+    pub entra: Option<EntraCredentials>,
+}
+
+impl AzureKeyConfig {
+    /// The deployment serving `model`.
+    pub fn deployment<'a>(&'a self, model: &'a str) -> &'a str {
+        self.deployments.get(model).map_or(model, String::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EntraCredentials {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VertexKeyConfig {
+    pub project_id: String,
+    pub project_number: Option<String>,
+    /// A region, or `global`.
+    pub region: String,
+    /// The service-account JSON; `None` means the key's `value` is an API key.
+    pub auth_credentials: Option<SecretString>,
+    pub deployments: BTreeMap<String, String>,
+}
+
+/// The region of a Bedrock key given only as an API key `value`.
+pub const DEFAULT_BEDROCK_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone, Default)]
+pub struct BedrockKeyConfig {
+    /// With `secret_key`: SigV4 signing. Without: the key's `value` is a Bedrock API key.
+    pub access_key: Option<String>,
+    pub secret_key: Option<SecretString>,
+    pub session_token: Option<SecretString>,
+    pub region: String,
+    pub arn: Option<String>,
+    pub deployments: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VllmKeyConfig {
+    /// Without a trailing slash.
+    pub url: String,
+    pub model_name: String,
 }
 
 /// `network_config`, with Bifrost's defaults filled in.

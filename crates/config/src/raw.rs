@@ -263,18 +263,88 @@ pub(crate) struct RawKey {
     /// Free text for operators.
     #[expect(dead_code, reason = "free text for operators; nothing acts on it")]
     pub description: Option<String>,
-    /// Azure OpenAI endpoint, deployments, API version. Not supported yet.
-    pub azure_key_config: Option<Object>,
-    /// Vertex AI project, region, credentials, deployments. Not supported yet.
-    pub vertex_key_config: Option<Object>,
-    /// AWS Bedrock credentials, region, deployments. Not supported yet.
-    pub bedrock_key_config: Option<Object>,
-    /// vLLM server URL and model name for this key. Not supported yet.
-    pub vllm_key_config: Option<Object>,
+    /// Azure OpenAI endpoint, deployments, API version, and optionally Entra ID credentials.
+    pub azure_key_config: Option<RawAzureKeyConfig>,
+    /// Vertex AI project, region, credentials, deployments.
+    pub vertex_key_config: Option<RawVertexKeyConfig>,
+    /// AWS Bedrock credentials, region, deployments.
+    pub bedrock_key_config: Option<RawBedrockKeyConfig>,
+    /// vLLM server URL and the model it serves, for this key.
+    pub vllm_key_config: Option<RawVllmKeyConfig>,
     /// Hugging Face deployments. Not supported yet.
     pub huggingface_key_config: Option<Object>,
     /// Replicate deployments. Not supported yet.
     pub replicate_key_config: Option<Object>,
+}
+
+/// `keys[].azure_key_config`. Strings may be `env.VAR`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(expecting = "an object")]
+#[schemars(deny_unknown_fields, rename = "azure_key_config")]
+pub(crate) struct RawAzureKeyConfig {
+    /// `https://<resource>.openai.azure.com`. Required.
+    pub endpoint: Option<String>,
+    /// Model name → deployment name. When given, the key serves only these models; when left
+    /// out, every model goes to a deployment of its own name.
+    pub deployments: Option<OrderedMap<String>>,
+    /// `api-version` query parameter. Default `2024-10-21`.
+    pub api_version: Option<String>,
+    /// Entra ID (service principal) client id; with `client_secret` and `tenant_id`, tokens
+    /// replace the `api-key` header.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub tenant_id: Option<String>,
+    /// Token scopes. Default `https://cognitiveservices.azure.com/.default`.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `keys[].vertex_key_config`. Strings may be `env.VAR`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(expecting = "an object")]
+#[schemars(deny_unknown_fields, rename = "vertex_key_config")]
+pub(crate) struct RawVertexKeyConfig {
+    /// Google Cloud project id. Required.
+    pub project_id: Option<String>,
+    pub project_number: Option<String>,
+    /// `us-central1`, …, or `global`. Required.
+    pub region: Option<String>,
+    /// A service-account JSON (the whole document, usually `env.VAR`).
+    pub auth_credentials: Option<String>,
+    /// Model name → endpoint/deployment id.
+    pub deployments: Option<OrderedMap<String>>,
+}
+
+/// `keys[].bedrock_key_config`. Strings may be `env.VAR`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(expecting = "an object")]
+#[schemars(deny_unknown_fields, rename = "bedrock_key_config")]
+pub(crate) struct RawBedrockKeyConfig {
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub session_token: Option<String>,
+    /// AWS region. Required.
+    pub region: Option<String>,
+    /// Inference profile ARN prefix for model ids.
+    pub arn: Option<String>,
+    /// AssumeRole settings. Not supported yet.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    /// Model name → model id or inference profile.
+    pub deployments: Option<OrderedMap<String>>,
+    /// S3 buckets for batch jobs. Not supported yet.
+    pub batch_s3_config: Option<Object>,
+}
+
+/// `keys[].vllm_key_config`. Strings may be `env.VAR`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(expecting = "an object")]
+#[schemars(deny_unknown_fields, rename = "vllm_key_config")]
+pub(crate) struct RawVllmKeyConfig {
+    /// Base URL of this key's vLLM server. Required.
+    pub url: Option<String>,
+    /// The model this server serves; the key is used only for it. Required.
+    pub model_name: Option<String>,
 }
 
 /// `providers.<name>.network_config`: how upstream requests are sent.

@@ -9,8 +9,10 @@ use crate::Loaded;
 use crate::env::{EnvValue, resolve};
 use crate::error::FieldError;
 use crate::model::{
-    ClientConfig, ConcurrencyConfig, Config, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig,
-    ProxyTarget,
+    AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, Config,
+    DEFAULT_AZURE_API_VERSION, DEFAULT_AZURE_SCOPE, DEFAULT_BEDROCK_REGION, EntraCredentials,
+    KeyConfig, NetworkConfig, ProviderConfig, ProviderKeyConfig, ProxyConfig, ProxyTarget,
+    VertexKeyConfig, VllmKeyConfig,
 };
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
@@ -514,7 +516,7 @@ impl Validator<'_> {
                         | KnownProvider::Vllm
                 )
             );
-        let keys = self.keys(&path, p.keys.unwrap_or_default(), value_optional);
+        let keys = self.keys(&path, p.keys.unwrap_or_default(), value_optional, base);
 
         let base_url_given = p
             .network_config
@@ -645,13 +647,19 @@ impl Validator<'_> {
     ///
     /// `weight` defaults to 1 when left out: Bifrost's schema requires it, but its runtime treats
     /// a missing weight as present, and a key without one plainly means "an ordinary key".
-    fn keys(&mut self, path: &str, raw: Vec<RawKey>, value_optional: bool) -> Vec<KeyConfig> {
+    fn keys(
+        &mut self,
+        path: &str,
+        raw: Vec<RawKey>,
+        value_optional: bool,
+        base: Option<KnownProvider>,
+    ) -> Vec<KeyConfig> {
         let mut out = Vec::with_capacity(raw.len());
         let mut ids: HashMap<String, usize> = HashMap::new();
         for (i, k) in raw.into_iter().enumerate() {
             let kpath = format!("{path}.keys[{i}]");
-            let name = k.name.unwrap_or_default();
-            let (id, id_field) = match (k.id.filter(|s| !s.is_empty()), name.is_empty()) {
+            let name = k.name.clone().unwrap_or_default();
+            let (id, id_field) = match (k.id.clone().filter(|s| !s.is_empty()), name.is_empty()) {
                 (Some(id), _) => (id, ".id"),
                 (None, false) => (name.clone(), ".name"),
                 (None, true) => (format!("key-{i}"), ""),
@@ -678,18 +686,6 @@ impl Validator<'_> {
                 "the batch and file APIs",
             );
             let key_configs = [
-                ("azure_key_config", &k.azure_key_config, "Azure key config"),
-                (
-                    "vertex_key_config",
-                    &k.vertex_key_config,
-                    "Vertex key config",
-                ),
-                (
-                    "bedrock_key_config",
-                    &k.bedrock_key_config,
-                    "Bedrock key config",
-                ),
-                ("vllm_key_config", &k.vllm_key_config, "vLLM key config"),
                 (
                     "huggingface_key_config",
                     &k.huggingface_key_config,
@@ -710,6 +706,7 @@ impl Validator<'_> {
                     }
                 }
             }
+            let provider_config = self.provider_key_config(&kpath, &k, base);
 
             if k.enabled == Some(false) {
                 self.notice(
@@ -737,6 +734,9 @@ impl Validator<'_> {
                 }
             };
             let Some(value) = value else { continue };
+            let Some(provider_config) = provider_config else {
+                continue;
+            };
             if value.is_empty() && !value_optional {
                 self.notice(NoticeKind::Info, &vpath, "no value; this key is left out");
                 continue;
@@ -748,7 +748,288 @@ impl Validator<'_> {
                 models: k.models.unwrap_or_default(),
                 blacklisted_models: k.blacklisted_models.unwrap_or_default(),
                 weight,
+                provider_config,
             });
+        }
+        out
+    }
+
+    /// The key's provider-specific config, for the provider it belongs to. `None` when the key
+    /// cannot be used (a required field missing, or an `env.VAR` unset: both reported).
+    fn provider_key_config(
+        &mut self,
+        kpath: &str,
+        k: &RawKey,
+        base: Option<KnownProvider>,
+    ) -> Option<ProviderKeyConfig> {
+        let given = [
+            (
+                "azure_key_config",
+                k.azure_key_config.is_some(),
+                KnownProvider::Azure,
+            ),
+            (
+                "vertex_key_config",
+                k.vertex_key_config.is_some(),
+                KnownProvider::Vertex,
+            ),
+            (
+                "bedrock_key_config",
+                k.bedrock_key_config.is_some(),
+                KnownProvider::Bedrock,
+            ),
+            (
+                "vllm_key_config",
+                k.vllm_key_config.is_some(),
+                KnownProvider::Vllm,
+            ),
+        ];
+        for (field, present, owner) in given {
+            if present && base != Some(owner) {
+                self.notice(
+                    NoticeKind::Info,
+                    format!("{kpath}.{field}"),
+                    format!("only read for {} keys; ignored here", owner.as_str()),
+                );
+            }
+        }
+        let mut usable = true;
+        let config = match base {
+            Some(KnownProvider::Azure) => {
+                let p = format!("{kpath}.azure_key_config");
+                let Some(raw) = &k.azure_key_config else {
+                    self.error(
+                        &p,
+                        "required for azure keys (endpoint, deployments, api_version)",
+                    );
+                    return None;
+                };
+                let endpoint =
+                    self.required_str(&p, "endpoint", raw.endpoint.as_deref(), &mut usable);
+                let api_version = self
+                    .optional_str(
+                        &format!("{p}.api_version"),
+                        raw.api_version.as_deref(),
+                        &mut usable,
+                    )
+                    .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned());
+                let deployments = self.string_map(
+                    &format!("{p}.deployments"),
+                    raw.deployments.as_ref(),
+                    &mut usable,
+                );
+                let client_id = self.optional_str(
+                    &format!("{p}.client_id"),
+                    raw.client_id.as_deref(),
+                    &mut usable,
+                );
+                let client_secret = self.optional_str(
+                    &format!("{p}.client_secret"),
+                    raw.client_secret.as_deref(),
+                    &mut usable,
+                );
+                let tenant_id = self.optional_str(
+                    &format!("{p}.tenant_id"),
+                    raw.tenant_id.as_deref(),
+                    &mut usable,
+                );
+                let entra = match (client_id, client_secret, tenant_id) {
+                    (Some(client_id), Some(secret), Some(tenant_id)) => Some(EntraCredentials {
+                        tenant_id,
+                        client_id,
+                        client_secret: SecretString::from(secret),
+                        scopes: raw
+                            .scopes
+                            .clone()
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| vec![DEFAULT_AZURE_SCOPE.to_owned()]),
+                    }),
+                    (None, None, None) => None,
+                    _ => {
+                        self.error(
+                            &p,
+                            "Entra ID needs all of client_id, client_secret and tenant_id",
+                        );
+                        None
+                    }
+                };
+                ProviderKeyConfig::Azure(AzureKeyConfig {
+                    endpoint: endpoint
+                        .unwrap_or_default()
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    deployments,
+                    api_version,
+                    entra,
+                })
+            }
+            Some(KnownProvider::Vertex) => {
+                let p = format!("{kpath}.vertex_key_config");
+                let Some(raw) = &k.vertex_key_config else {
+                    self.error(&p, "required for vertex keys (project_id, region)");
+                    return None;
+                };
+                let project_id =
+                    self.required_str(&p, "project_id", raw.project_id.as_deref(), &mut usable);
+                let region = self.required_str(&p, "region", raw.region.as_deref(), &mut usable);
+                let project_number = self.optional_str(
+                    &format!("{p}.project_number"),
+                    raw.project_number.as_deref(),
+                    &mut usable,
+                );
+                let auth_credentials = self
+                    .optional_str(
+                        &format!("{p}.auth_credentials"),
+                        raw.auth_credentials.as_deref(),
+                        &mut usable,
+                    )
+                    .map(SecretString::from);
+                let deployments = self.string_map(
+                    &format!("{p}.deployments"),
+                    raw.deployments.as_ref(),
+                    &mut usable,
+                );
+                ProviderKeyConfig::Vertex(VertexKeyConfig {
+                    project_id: project_id.unwrap_or_default(),
+                    project_number,
+                    region: region.unwrap_or_default(),
+                    auth_credentials,
+                    deployments,
+                })
+            }
+            Some(KnownProvider::Bedrock) => {
+                let p = format!("{kpath}.bedrock_key_config");
+                let Some(raw) = &k.bedrock_key_config else {
+                    // A key with only a `value` is a Bedrock API key, for the default region.
+                    return Some(ProviderKeyConfig::Bedrock(BedrockKeyConfig {
+                        region: DEFAULT_BEDROCK_REGION.to_owned(),
+                        ..BedrockKeyConfig::default()
+                    }));
+                };
+                let region = self.required_str(&p, "region", raw.region.as_deref(), &mut usable);
+                let access_key = self.optional_str(
+                    &format!("{p}.access_key"),
+                    raw.access_key.as_deref(),
+                    &mut usable,
+                );
+                let secret_key = self.optional_str(
+                    &format!("{p}.secret_key"),
+                    raw.secret_key.as_deref(),
+                    &mut usable,
+                );
+                let session_token = self.optional_str(
+                    &format!("{p}.session_token"),
+                    raw.session_token.as_deref(),
+                    &mut usable,
+                );
+                if access_key.is_some() != secret_key.is_some() {
+                    self.error(&p, "access_key and secret_key go together");
+                }
+                let arn = self.optional_str(&format!("{p}.arn"), raw.arn.as_deref(), &mut usable);
+                for (field, value) in [
+                    ("role_arn", &raw.role_arn),
+                    ("external_id", &raw.external_id),
+                    ("session_name", &raw.session_name),
+                ] {
+                    if value.as_deref().is_some_and(|v| !v.is_empty()) {
+                        self.unsupported(format!("{p}.{field}"), "AssumeRole");
+                    }
+                }
+                if raw.batch_s3_config.as_ref().is_some_and(|c| !c.is_empty()) {
+                    self.unsupported(format!("{p}.batch_s3_config"), "the batch API");
+                }
+                let deployments = self.string_map(
+                    &format!("{p}.deployments"),
+                    raw.deployments.as_ref(),
+                    &mut usable,
+                );
+                ProviderKeyConfig::Bedrock(BedrockKeyConfig {
+                    access_key,
+                    secret_key: secret_key.map(SecretString::from),
+                    session_token: session_token.map(SecretString::from),
+                    region: region.unwrap_or_default(),
+                    arn,
+                    deployments,
+                })
+            }
+            Some(KnownProvider::Vllm) => match &k.vllm_key_config {
+                None => ProviderKeyConfig::None,
+                Some(raw) => {
+                    let p = format!("{kpath}.vllm_key_config");
+                    let url = self.required_str(&p, "url", raw.url.as_deref(), &mut usable);
+                    let model_name =
+                        self.required_str(&p, "model_name", raw.model_name.as_deref(), &mut usable);
+                    ProviderKeyConfig::Vllm(VllmKeyConfig {
+                        url: url.unwrap_or_default().trim_end_matches('/').to_owned(),
+                        model_name: model_name.unwrap_or_default(),
+                    })
+                }
+            },
+            _ => ProviderKeyConfig::None,
+        };
+        usable.then_some(config)
+    }
+
+    /// `parent.field`, resolved; a missing or empty value is an error, an unset `env.VAR` a
+    /// notice — either way the key is not `usable`.
+    fn required_str(
+        &mut self,
+        parent: &str,
+        field: &str,
+        raw: Option<&str>,
+        usable: &mut bool,
+    ) -> Option<String> {
+        let path = format!("{parent}.{field}");
+        match raw.filter(|v| !v.is_empty()) {
+            None => {
+                self.error(&path, "required");
+                *usable = false;
+                None
+            }
+            Some(_) => {
+                let value = self.optional_str(&path, raw, usable);
+                if value.is_none() {
+                    *usable = false;
+                }
+                value
+            }
+        }
+    }
+
+    /// An optional string, resolved when it is `env.VAR`; `None` when absent or empty. An unset
+    /// variable is reported and makes the key not `usable`.
+    fn optional_str(&mut self, path: &str, raw: Option<&str>, usable: &mut bool) -> Option<String> {
+        match resolve(raw.filter(|v| !v.is_empty())?, self.env) {
+            EnvValue::Literal(v) => Some(v.to_owned()),
+            EnvValue::Resolved(v) => Some(v),
+            EnvValue::Missing(var) => {
+                self.notice(
+                    NoticeKind::MissingEnv,
+                    path,
+                    format!("environment variable {var} is not set; this key is left out"),
+                );
+                *usable = false;
+                None
+            }
+            EnvValue::EmptyName => {
+                self.error(path, "\"env.\" needs a variable name (env.MY_VAR)");
+                *usable = false;
+                None
+            }
+        }
+    }
+
+    fn string_map(
+        &mut self,
+        path: &str,
+        raw: Option<&OrderedMap<String>>,
+        usable: &mut bool,
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (name, value) in raw.map(|m| m.0.as_slice()).unwrap_or_default() {
+            if let Some(v) = self.optional_str(&format!("{path}.{name}"), Some(value), usable) {
+                out.insert(name.clone(), v);
+            }
         }
         out
     }

@@ -151,6 +151,7 @@ mod tests {
             models: models.iter().map(|m| m.to_string()).collect(),
             blacklisted_models: blacklist.iter().map(|m| m.to_string()).collect(),
             weight,
+            provider_config: Default::default(),
         }
     }
 

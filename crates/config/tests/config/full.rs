@@ -1,7 +1,7 @@
 //! A realistic file with every section of Bifrost's schema present.
 
-use crate::common::{env_of, fixture, paths_of};
-use asbru_config::{Loaded, NoticeKind, ProxyConfig, load_str};
+use crate::common::{env_of, fixture, no_env, paths_of};
+use asbru_config::{LoadError, Loaded, NoticeKind, ProviderKeyConfig, ProxyConfig, load_str};
 use asbru_schema::KnownProvider;
 use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
@@ -13,6 +13,10 @@ fn load_full() -> Loaded {
         ("ACME_ANTHROPIC_KEY", "sk-ant-acme"),
         ("ACME_PROXY_PASSWORD", "proxy-secret"),
         ("ACME_AZURE_KEY", "azure-secret"),
+        ("ACME_AZURE_ENDPOINT", "https://acme.openai.azure.com/"),
+        ("ACME_AWS_ACCESS_KEY_ID", "AKIDACME"),
+        ("ACME_AWS_SECRET_ACCESS_KEY", "aws-secret-acme"),
+        ("ACME_GCP_CREDENTIALS", "{\"type\": \"service_account\"}"),
     ]);
     match load_str(&fixture("full.json"), &env) {
         Ok(loaded) => loaded,
@@ -176,6 +180,105 @@ fn keys_whose_credentials_live_in_key_configs_are_kept() {
 }
 
 #[test]
+fn provider_key_configs_are_typed_and_resolved() {
+    let loaded = load_full();
+    let azure = &loaded.config.provider("azure").unwrap().keys[0];
+    let ProviderKeyConfig::Azure(az) = &azure.provider_config else {
+        panic!("{:?}", azure.provider_config);
+    };
+    assert_eq!(az.endpoint, "https://acme.openai.azure.com");
+    assert_eq!(az.api_version, "2024-10-21");
+    assert_eq!(az.deployment("gpt-4o"), "gpt-4o-eastus");
+    assert_eq!(az.deployment("gpt-4.1"), "gpt-4.1");
+    assert!(az.entra.is_none());
+
+    let bedrock = &loaded.config.provider("bedrock").unwrap().keys[0];
+    let ProviderKeyConfig::Bedrock(b) = &bedrock.provider_config else {
+        panic!("{:?}", bedrock.provider_config);
+    };
+    assert_eq!(b.access_key.as_deref(), Some("AKIDACME"));
+    assert_eq!(
+        b.secret_key.as_ref().unwrap().expose_secret(),
+        "aws-secret-acme"
+    );
+    assert_eq!(b.region, "us-east-1");
+    assert!(
+        !format!("{bedrock:?}").contains("aws-secret-acme"),
+        "secrets stay redacted"
+    );
+
+    let vertex = &loaded.config.provider("vertex").unwrap().keys[0];
+    let ProviderKeyConfig::Vertex(v) = &vertex.provider_config else {
+        panic!("{:?}", vertex.provider_config);
+    };
+    assert_eq!(
+        (v.project_id.as_str(), v.region.as_str()),
+        ("acme-ml", "us-central1")
+    );
+    assert!(v.auth_credentials.is_some());
+
+    let vllm = &loaded.config.provider("vllm").unwrap().keys[0];
+    assert!(vllm.allows_model("meta-llama/Llama-3.1-8B-Instruct"));
+    assert!(
+        !vllm.allows_model("other-model"),
+        "a vLLM key serves its one model"
+    );
+}
+
+#[test]
+fn provider_key_configs_report_missing_fields_and_env() {
+    let config = r#"{"providers": {
+        "azure": {"keys": [
+            {"name": "no-config", "value": "k"},
+            {"name": "no-endpoint", "value": "k", "azure_key_config": {"api_version": "2024-10-21"}},
+            {"name": "half-entra", "value": "k", "azure_key_config": {"endpoint": "https://x", "client_id": "c"}}
+        ]},
+        "bedrock": {"keys": [
+            {"name": "unset", "bedrock_key_config": {"region": "us-east-1", "access_key": "env.NOPE_AK", "secret_key": "env.NOPE_SK"}}
+        ]},
+        "openai": {"keys": [
+            {"name": "stray", "value": "sk", "azure_key_config": {"endpoint": "https://x"}}
+        ]}
+    }}"#;
+    let Err(LoadError::Invalid(errors)) = load_str(config, &no_env) else {
+        panic!("must be refused");
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert!(
+        paths.contains(&"providers.azure.keys[0].azure_key_config"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"providers.azure.keys[1].azure_key_config.endpoint"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"providers.azure.keys[2].azure_key_config"),
+        "{paths:?}"
+    );
+
+    let ok = r#"{"providers": {
+        "bedrock": {"keys": [
+            {"name": "unset", "bedrock_key_config": {"region": "us-east-1", "access_key": "env.NOPE_AK", "secret_key": "env.NOPE_SK"}}
+        ]},
+        "openai": {"keys": [
+            {"name": "stray", "value": "sk", "azure_key_config": {"endpoint": "https://x"}}
+        ]}
+    }}"#;
+    let loaded = load_str(ok, &no_env).unwrap();
+    assert!(loaded.config.provider("bedrock").unwrap().keys.is_empty());
+    assert!(
+        paths_of(&loaded, NoticeKind::MissingEnv)
+            .contains(&"providers.bedrock.keys[0].bedrock_key_config.access_key".to_owned())
+    );
+    assert!(
+        paths_of(&loaded, NoticeKind::Info)
+            .contains(&"providers.openai.keys[0].azure_key_config".to_owned())
+    );
+    assert_eq!(loaded.config.provider("openai").unwrap().keys.len(), 1);
+}
+
+#[test]
 fn keyless_ollama() {
     let loaded = load_full();
     let ollama = loaded.config.provider("ollama").unwrap();
@@ -242,10 +345,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "providers.openai.send_back_raw_response",
         "providers.openai.pricing_overrides",
         "providers.anthropic.network_config.beta_header_overrides",
-        "providers.azure.keys[0].azure_key_config",
-        "providers.bedrock.keys[0].bedrock_key_config",
-        "providers.vertex.keys[0].vertex_key_config",
-        "providers.vllm.keys[0].vllm_key_config",
         "governance",
         "mcp",
         "vector_store",
@@ -309,22 +408,6 @@ fn missing_environment_variables_are_named() {
         .collect();
     let expected = [
         ("providers.openai.keys[2].value", "ACME_OPENAI_KEY_UNSET"),
-        (
-            "providers.azure.keys[0].azure_key_config.endpoint",
-            "ACME_AZURE_ENDPOINT",
-        ),
-        (
-            "providers.bedrock.keys[0].bedrock_key_config.access_key",
-            "ACME_AWS_ACCESS_KEY_ID",
-        ),
-        (
-            "providers.bedrock.keys[0].bedrock_key_config.secret_key",
-            "ACME_AWS_SECRET_ACCESS_KEY",
-        ),
-        (
-            "providers.vertex.keys[0].vertex_key_config.auth_credentials",
-            "ACME_GCP_CREDENTIALS",
-        ),
         (
             "providers.groq.proxy_config.password",
             "ACME_SOCKS_PASSWORD",
