@@ -65,7 +65,8 @@ pub struct GenerateContentRequest {
 pub struct Content {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
+    /// Left out when empty, as Google sends a candidate that produced nothing (`"content": {}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<Part>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
