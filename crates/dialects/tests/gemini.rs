@@ -1,11 +1,7 @@
 //! The Gemini dialect against Google's and OpenAI's documented examples
 //! (`tests/fixtures/gemini/`, `tests/fixtures/openai/`; sources in each folder's SOURCES.md):
 //! both conversion directions, round trips, streams both ways, embeddings and errors.
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "test helpers fail the test loudly"
-)]
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
 use asbru_dialects::gemini::types::{
     BatchEmbedContentsRequest, EmbedContentRequest, EmbedContentResponse, ErrorBody,
