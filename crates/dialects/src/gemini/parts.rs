@@ -69,7 +69,8 @@ fn format_extra() -> Map<String, Value> {
     extra
 }
 
-/// Whether a reasoning entry is one of Gemini's (or untagged, which asbru treats as anyone's).
+/// Whether a reasoning entry carries a Gemini signature (tagged with [`SIGNATURE_FORMAT`]);
+/// others (Anthropic's, untagged) are not replayed to Gemini.
 fn is_gemini_detail(d: &ReasoningDetail) -> bool {
     d.extra.get("format").and_then(Value::as_str) == Some(SIGNATURE_FORMAT)
 }

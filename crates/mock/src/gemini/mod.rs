@@ -77,7 +77,6 @@ impl<'a> Route<'a> {
             }
         }
         let gemini = path.contains("/v1beta/")
-            || path.ends_with("/v1beta/models")
             || headers.contains_key(KEY_HEADER)
             || query_key(query).is_some();
         if !gemini {
