@@ -1,12 +1,14 @@
 //! Request handling: recording, latency, faults, auth, routing, and the control routes.
 //!
-//! Two dialects share this path: OpenAI's, and Anthropic's for `…/v1/messages`,
+//! Three dialects share this path: OpenAI's; Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
-//! Anthropic's headers. Each answers, and fails, in its own shape.
+//! Anthropic's headers; and Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
+//! paths under `/v1beta/` or with Google's key. Each answers, and fails, in its own shape.
 
 use crate::anthropic::{self, AnthropicError};
 use crate::body::{MockBody, Step};
 use crate::fault::Fault;
+use crate::gemini::{self, GeminiError};
 use crate::openai::{self, ApiError, Meta};
 use crate::record::RecordedRequest;
 use crate::server::ConnCtl;
@@ -48,6 +50,8 @@ enum Route<'a> {
     Embeddings,
     Models,
     Model(&'a str),
+    /// A Gemini route; see [`gemini::Route::of`].
+    Gemini(gemini::Route<'a>),
     Unknown,
 }
 
@@ -92,10 +96,17 @@ impl<'a> Route<'a> {
     }
 
     fn takes_json(&self) -> bool {
-        matches!(
-            self,
-            Route::Chat | Route::Text | Route::Embeddings | Route::Messages | Route::CountTokens
-        )
+        match self {
+            Route::Gemini(g) => g.takes_json(),
+            _ => matches!(
+                self,
+                Route::Chat
+                    | Route::Text
+                    | Route::Embeddings
+                    | Route::Messages
+                    | Route::CountTokens
+            ),
+        }
     }
 }
 
@@ -104,6 +115,7 @@ impl<'a> Route<'a> {
 enum Dialect {
     OpenAi,
     Anthropic,
+    Gemini,
 }
 
 impl Dialect {
@@ -112,6 +124,7 @@ impl Dialect {
     /// OpenAI clients see no change.
     fn of(route: &Route<'_>, headers: &HeaderMap) -> Self {
         match route {
+            Route::Gemini(_) => Dialect::Gemini,
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
             Route::Models | Route::Model(_) | Route::Unknown
                 if anthropic::is_anthropic(headers) =>
@@ -127,6 +140,7 @@ impl Dialect {
         match self {
             Dialect::OpenAi => MALFORMED_FRAME,
             Dialect::Anthropic => anthropic::MALFORMED_FRAME,
+            Dialect::Gemini => gemini::MALFORMED_FRAME,
         }
     }
 }
@@ -169,7 +183,11 @@ pub(crate) async fn handle(
         tokio::time::sleep(shared.opts.latency).await;
     }
     let seq = shared.next_id();
-    let route = Route::of(&parts.method, path);
+    let query = parts.uri.query();
+    let route = match gemini::Route::of(&parts.method, path, &parts.headers, query) {
+        Some(g) => Route::Gemini(g),
+        None => Route::of(&parts.method, path),
+    };
     let dialect = Dialect::of(&route, &parts.headers);
     if dialect == Dialect::Anthropic && body.len() > anthropic::MAX_BODY_BYTES {
         return anthropic_error(&anthropic::too_large(), seq);
@@ -177,13 +195,16 @@ pub(crate) async fn handle(
     let json = route
         .takes_json()
         .then(|| serde_json::from_slice::<Value>(&body));
-    let model = match &json {
-        Some(Ok(v)) => v.get("model").and_then(Value::as_str),
+    let model = match (&route, &json) {
+        // Gemini names the model in the path, not the body.
+        (Route::Gemini(g), _) => g.model(),
+        (_, Some(Ok(v))) => v.get("model").and_then(Value::as_str),
         _ => None,
     };
+    let key = presented_key(&parts.headers).or_else(|| gemini::query_key(query));
 
     let mut delivery_fault = None;
-    match shared.take_fault(model, presented_key(&parts.headers)) {
+    match shared.take_fault(model, key) {
         None => {}
         Some(Fault::Status { status, message }) => {
             return match dialect {
@@ -191,12 +212,14 @@ pub(crate) async fn handle(
                 Dialect::Anthropic => {
                     anthropic_error(&AnthropicError::from_status(status, &message), seq)
                 }
+                Dialect::Gemini => gemini_error(&GeminiError::from_status(status, &message)),
             };
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
             return match dialect {
                 Dialect::OpenAi => rate_limited(retry_after_secs, seq),
                 Dialect::Anthropic => anthropic_rate_limited(retry_after_secs, seq),
+                Dialect::Gemini => gemini_rate_limited(retry_after_secs),
             };
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
@@ -223,8 +246,22 @@ pub(crate) async fn handle(
                 Err(err) => return error_response(&err, Some(seq)),
             }
         }
+        Dialect::Gemini => {
+            let Route::Gemini(g) = route else {
+                return gemini_error(&gemini::not_found(path));
+            };
+            let payload =
+                gemini::check_key(&shared, &parts.headers, query).and_then(|()| match &json {
+                    Some(Ok(value)) => answer_gemini(&shared, g, value, query, path, seq),
+                    Some(Err(_)) => Err(gemini::unparsable_body()),
+                    None => answer_gemini(&shared, g, &Value::Null, query, path, seq),
+                });
+            match payload {
+                Ok(p) => p,
+                Err(err) => return gemini_error(&err),
+            }
+        }
         Dialect::Anthropic => {
-            let query = parts.uri.query();
             let payload =
                 anthropic::check_headers(&shared, &parts.headers).and_then(|()| match &json {
                     Some(Ok(value)) => answer_anthropic(&shared, &route, value, query, seq),
@@ -339,8 +376,10 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
                 });
             }
         }
-        // Anthropic's routes never reach the OpenAI dialect; see `Dialect::of`.
-        Route::Unknown | Route::Messages | Route::CountTokens => return Err(invalid_url()),
+        // Anthropic's and Gemini's routes never reach the OpenAI dialect; see `Dialect::of`.
+        Route::Unknown | Route::Messages | Route::CountTokens | Route::Gemini(_) => {
+            return Err(invalid_url());
+        }
     })
 }
 
@@ -373,9 +412,46 @@ fn answer_anthropic(
         )),
         Route::Models => Payload::Json(anthropic::model_list(&shared.opts.models, query)?),
         Route::Model(id) => Payload::Json(anthropic::model_object(&shared.opts.models, id)?),
-        Route::Chat | Route::Text | Route::Embeddings | Route::Unknown => {
+        Route::Chat | Route::Text | Route::Embeddings | Route::Gemini(_) | Route::Unknown => {
             return Err(anthropic::not_found());
         }
+    })
+}
+
+/// The Gemini routes' answers. `streamGenerateContent` is an SSE stream with `alt=sse`, else a
+/// JSON array of the same chunks, as the API sends it.
+fn answer_gemini(
+    shared: &Shared,
+    route: gemini::Route<'_>,
+    body: &Value,
+    query: Option<&str>,
+    path: &str,
+    seq: u64,
+) -> Result<Payload, GeminiError> {
+    let answer = |a: gemini::Answer| match a {
+        gemini::Answer::Json(b) => Payload::Json(b),
+        gemini::Answer::Frames(f) => Payload::Sse(f),
+    };
+    Ok(match route {
+        gemini::Route::Generate(model) => {
+            let req = gemini::parse_generate(body, model)?;
+            answer(gemini::generate(shared, &req, seq, None)?)
+        }
+        gemini::Route::Stream(model) => {
+            let req = gemini::parse_generate(body, model)?;
+            let sse = gemini::query_param(query, "alt") == Some("sse");
+            answer(gemini::generate(shared, &req, seq, Some(sse))?)
+        }
+        gemini::Route::Embed(_) => Payload::Json(gemini::embed_one(&gemini::parse_embed(body)?)),
+        gemini::Route::BatchEmbed(model) => Payload::Json(gemini::batch_embed(
+            &gemini::parse_batch_embed(body, model)?,
+        )),
+        gemini::Route::CountTokens(model) => Payload::Json(gemini::count_tokens(
+            gemini::parse_count_tokens(body, model)?,
+        )),
+        gemini::Route::Models => Payload::Json(gemini::model_list(&shared.opts.models, query)?),
+        gemini::Route::Model(id) => Payload::Json(gemini::model_object(&shared.opts.models, id)?),
+        gemini::Route::Unknown => return Err(gemini::not_found(path)),
     })
 }
 
@@ -448,7 +524,7 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim());
     bearer.or_else(|| {
-        ["x-api-key", "api-key"]
+        ["x-api-key", "api-key", gemini::KEY_HEADER]
             .into_iter()
             .find_map(|name| headers.get(name).and_then(|v| v.to_str().ok()))
             .map(str::trim)
@@ -588,11 +664,15 @@ fn with_request_id(
     if let Some(seq) = seq
         && let Ok(id) = HeaderValue::try_from(request_id(seq))
     {
+        // Google sends no request id header.
         let name = match dialect {
-            Dialect::OpenAi => "x-request-id",
-            Dialect::Anthropic => "request-id",
+            Dialect::OpenAi => Some("x-request-id"),
+            Dialect::Anthropic => Some("request-id"),
+            Dialect::Gemini => None,
         };
-        resp.headers_mut().insert(name, id);
+        if let Some(name) = name {
+            resp.headers_mut().insert(name, id);
+        }
     }
     resp
 }
@@ -629,6 +709,19 @@ fn anthropic_rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody>
             headers.insert(name, value);
         }
     }
+    resp
+}
+
+/// A Gemini error response: the error's status and Google's body.
+fn gemini_error(err: &GeminiError) -> Response<MockBody> {
+    json_response_in(Dialect::Gemini, err.status, err.body(), None)
+}
+
+/// The 429 of a `RateLimited` fault: Google's body with its `RetryInfo`, and `retry-after`.
+fn gemini_rate_limited(retry_after_secs: u64) -> Response<MockBody> {
+    let mut resp = gemini_error(&gemini::rate_limited(retry_after_secs));
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
     resp
 }
 

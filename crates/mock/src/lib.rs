@@ -2,7 +2,7 @@
 //!
 //! No real LLM provider is reachable from where asbru is built and tested, so every test that
 //! exercises the gateway end to end, and the benchmark that measures its overhead, talks to this
-//! server instead. It speaks two dialects, each as its provider documents it, and injects faults
+//! server instead. It speaks three dialects, each as its provider documents it, and injects faults
 //! on demand ([`Fault`]) and records what it receives ([`RecordedRequest`]) so tests can check
 //! what the gateway sent:
 //!
@@ -20,9 +20,21 @@
 //!   bring a `tool_use` block, a small `max_tokens` or a matching `stop_sequences` entry stops
 //!   early, and `asbru-mock:error=TYPE` in the last user turn fails the answer (mid-stream, as an
 //!   `event: error` frame, when streaming). See `anthropic/reply.rs` for the rules.
+//! - **Gemini** (`generativelanguage` v1beta): `POST …/models/{model}:generateContent`,
+//!   `:streamGenerateContent` (SSE with `?alt=sse`, else a JSON array of chunks), `:embedContent`,
+//!   `:batchEmbedContents`, `:countTokens`, and `GET …/models` and `…/models/{model}` under
+//!   `/v1beta/` or with Google's key. The key goes in `x-goog-api-key` or `?key=` (a missing one
+//!   is a 403, a wrong one a 400 `API_KEY_INVALID`, as Google answers). Requests are validated
+//!   as the API validates them (unknown fields, roles, function call/response pairing, thought
+//!   signatures on Gemini 3, thinking budgets), and every error, injected ones included, has
+//!   Google's `{"error":{"code","message","status"}}` shape. The answer is scripted by the
+//!   request: `includeThoughts` adds a signed thought part, function declarations bring a
+//!   `functionCall`, a small `maxOutputTokens` gives `MAX_TOKENS`, `asbru-mock:error=STATUS`
+//!   fails and `asbru-mock:finish=REASON` finishes with that reason. See `gemini/reply.rs`.
 //!
 //! Routes are matched on the path suffix, so any base-URL prefix works (`/v1/chat/completions`,
-//! `/openai/v1/chat/completions`, `/anthropic/v1/messages`). Control routes, matched on a
+//! `/openai/v1/chat/completions`, `/anthropic/v1/messages`, `/genai/v1beta/models/…`). Control
+//! routes, matched on a
 //! `/__mock/` segment, let scripts drive the standalone binary over HTTP:
 //! `GET|POST|DELETE /__mock/faults`, `GET|DELETE /__mock/requests`, `POST /__mock/release`,
 //! `GET /__mock/health`.
@@ -37,6 +49,7 @@
 mod anthropic;
 mod body;
 mod fault;
+mod gemini;
 mod handler;
 mod openai;
 mod record;
