@@ -17,6 +17,31 @@ pub mod response;
 pub mod stream;
 pub mod types;
 
+/// The `format` tag on `reasoning_details` entries that carry Anthropic thinking (the value
+/// OpenRouter uses). Entries tagged for another provider (Gemini's thought signatures) are never
+/// replayed to Anthropic, which would refuse signatures it did not make; untagged entries are,
+/// for clients that send them back without the tag.
+pub const REASONING_FORMAT: &str = "anthropic-claude-v1";
+
+/// Whether a reasoning entry came from another provider.
+pub(crate) fn is_foreign(detail: &asbru_schema::chat::ReasoningDetail) -> bool {
+    detail
+        .extra
+        .get("format")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|f| f != REASONING_FORMAT)
+}
+
+/// The `extra` of a reasoning entry made here: just its `format` tag.
+pub(crate) fn tagged() -> serde_json::Map<String, serde_json::Value> {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "format".to_owned(),
+        serde_json::Value::String(REASONING_FORMAT.to_owned()),
+    );
+    extra
+}
+
 pub use error::{
     ConvertError, StreamError, error_from_anthropic, error_from_stream_event, error_to_anthropic,
 };

@@ -406,6 +406,9 @@ fn part_to_block(part: &ContentPart) -> Result<ContentBlock, ConvertError> {
 fn assistant_blocks(m: &AssistantMessage) -> Result<Vec<ContentBlock>, ConvertError> {
     let mut blocks = Vec::new();
     for detail in m.reasoning_details.iter().flatten() {
+        if super::is_foreign(detail) {
+            continue;
+        }
         match detail.kind.as_str() {
             reasoning_detail_type::TEXT => {
                 if let Some(signature) = &detail.signature {
@@ -679,6 +682,7 @@ pub(crate) fn assistant_from_blocks(blocks: &[ContentBlock]) -> AssistantMessage
                     index: Some(u32::try_from(details.len()).unwrap_or(u32::MAX)),
                     text: Some(t.thinking.clone()),
                     signature: t.signature.clone(),
+                    extra: super::tagged(),
                     ..ReasoningDetail::default()
                 });
             }
@@ -686,6 +690,7 @@ pub(crate) fn assistant_from_blocks(blocks: &[ContentBlock]) -> AssistantMessage
                 kind: reasoning_detail_type::ENCRYPTED.to_owned(),
                 index: Some(u32::try_from(details.len()).unwrap_or(u32::MAX)),
                 data: Some(r.data.clone()),
+                extra: super::tagged(),
                 ..ReasoningDetail::default()
             }),
             ContentBlock::ToolUse(t) => tool_calls.push(ToolCall::function(
@@ -812,6 +817,34 @@ fn tool_from_anthropic(tool: &AnthropicTool) -> Tool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_anthropic_or_untagged_thinking_is_replayed() {
+        let req: ChatRequest = serde_json::from_value(json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "ok", "reasoning_details": [
+                    {"type": "reasoning.text", "text": "gemini thought", "signature": "g-sig",
+                     "format": "google-gemini-v1"},
+                    {"type": "reasoning.text", "text": "claude thought", "signature": "c-sig",
+                     "format": "anthropic-claude-v1"},
+                    {"type": "reasoning.text", "text": "untagged", "signature": "u-sig"}
+                ]},
+                {"role": "user", "content": "go on"}
+            ]
+        }))
+        .unwrap();
+        let out = serde_json::to_value(to_anthropic(&req, &RequestOptions::default()).unwrap())
+            .unwrap();
+        let sigs: Vec<&str> = out["messages"][1]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["signature"].as_str())
+            .collect();
+        assert_eq!(sigs, ["c-sig", "u-sig"]);
+    }
 
     #[test]
     fn effort_budgets_follow_the_table() {

@@ -291,6 +291,7 @@ impl StreamToUnified {
                             kind: reasoning_detail_type::ENCRYPTED.to_owned(),
                             index: Some(ri),
                             data: Some(r.data),
+                            extra: super::tagged(),
                             ..ReasoningDetail::default()
                         }]),
                         ..Delta::default()
@@ -415,6 +416,7 @@ impl StreamToUnified {
                     index: Some(index),
                     text,
                     signature,
+                    extra: super::tagged(),
                     ..ReasoningDetail::default()
                 }]),
                 ..Delta::default()
