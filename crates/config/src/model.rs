@@ -159,8 +159,14 @@ impl AzureKeyConfig {
     }
 }
 
+/// Entra ID's public authority, unless `AZURE_AUTHORITY_HOST` names another (sovereign clouds,
+/// tests), as the Azure SDKs do.
+pub const DEFAULT_AZURE_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+
 #[derive(Debug, Clone)]
 pub struct EntraCredentials {
+    /// `https://login.microsoftonline.com`, or `AZURE_AUTHORITY_HOST`.
+    pub authority_host: String,
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: SecretString,

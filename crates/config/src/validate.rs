@@ -10,9 +10,9 @@ use crate::env::{EnvValue, resolve};
 use crate::error::FieldError;
 use crate::model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, Config,
-    DEFAULT_AZURE_API_VERSION, DEFAULT_AZURE_SCOPE, DEFAULT_BEDROCK_REGION, EntraCredentials,
-    KeyConfig, NetworkConfig, ProviderConfig, ProviderKeyConfig, ProxyConfig, ProxyTarget,
-    VertexKeyConfig, VllmKeyConfig,
+    DEFAULT_AZURE_API_VERSION, DEFAULT_AZURE_AUTHORITY_HOST, DEFAULT_AZURE_SCOPE,
+    DEFAULT_BEDROCK_REGION, EntraCredentials, KeyConfig, NetworkConfig, ProviderConfig,
+    ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig, VllmKeyConfig,
 };
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
@@ -835,6 +835,9 @@ impl Validator<'_> {
                 );
                 let entra = match (client_id, client_secret, tenant_id) {
                     (Some(client_id), Some(secret), Some(tenant_id)) => Some(EntraCredentials {
+                        authority_host: (self.env)("AZURE_AUTHORITY_HOST")
+                            .filter(|h| !h.is_empty())
+                            .unwrap_or_else(|| DEFAULT_AZURE_AUTHORITY_HOST.to_owned()),
                         tenant_id,
                         client_id,
                         client_secret: SecretString::from(secret),

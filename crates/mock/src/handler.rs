@@ -173,6 +173,15 @@ pub(crate) async fn handle(
             &body,
         );
     }
+    if parts.method == Method::POST
+        && let Some(reply) = shared.oauth.handle(path, &body)
+    {
+        if shared.recording() {
+            shared.recorder.push(record(&parts, &body));
+        }
+        let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
+        return json_response(status, reply.body, None);
+    }
     // Taken on arrival, so a release that happens while this request is still in its latency
     // or delay lets it through.
     let generation = *shared.release.borrow();
@@ -563,6 +572,7 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     };
     if let Some(valid) = &shared.opts.valid_keys
         && !valid.iter().any(|k| k == key)
+        && !shared.oauth.is_issued(key)
     {
         // The full key is echoed on purpose: tests check that the gateway redacts it.
         return Err(unauthorized(format!(

@@ -51,6 +51,7 @@ mod body;
 mod fault;
 mod gemini;
 mod handler;
+mod oauth;
 mod openai;
 mod record;
 mod server;
@@ -227,6 +228,28 @@ impl MockServer {
         self.shared.with_faults(|st| {
             st.random = (!faults.is_empty()).then(|| state::RandomFaults::new(rate, faults, seed));
         });
+    }
+
+    /// Lets the service account `client_email` get tokens at `POST …/token` with assertions
+    /// signed by the private half of `public_key_pem` (SPKI PEM).
+    pub fn set_google_service_account(&self, client_email: &str, public_key_pem: &str) {
+        self.shared.oauth.add_google(client_email, public_key_pem);
+    }
+
+    /// Lets Entra ID app `client_id` of `tenant` get tokens with `secret` at
+    /// `POST …/{tenant}/oauth2/v2.0/token`.
+    pub fn set_entra_app(&self, tenant: &str, client_id: &str, secret: &str) {
+        self.shared.oauth.add_entra(tenant, client_id, secret);
+    }
+
+    /// `expires_in` of the tokens issued from now on (default 3599 s).
+    pub fn set_token_lifetime(&self, secs: u64) {
+        self.shared.oauth.set_lifetime(secs);
+    }
+
+    /// Access tokens issued so far by the token endpoints.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.oauth.issued()
     }
 
     /// Clears every fault: queued, default, per-model, per-key and random.

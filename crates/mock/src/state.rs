@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     /// Bumped by `release_streams`; held streams wait for it to pass the value they started with.
     pub(crate) release: watch::Sender<u64>,
     pub(crate) open_connections: AtomicUsize,
+    /// Token endpoints' registered clients and issued tokens.
+    pub(crate) oauth: crate::oauth::OAuthState,
     next_id: AtomicU64,
 }
 
@@ -94,6 +96,7 @@ impl Shared {
             faults_armed: AtomicBool::new(false),
             release: watch::Sender::new(0),
             open_connections: AtomicUsize::new(0),
+            oauth: crate::oauth::OAuthState::default(),
             next_id: AtomicU64::new(1),
         }
     }

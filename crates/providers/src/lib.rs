@@ -8,6 +8,7 @@
 
 mod error_map;
 mod http;
+pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;

@@ -835,8 +835,8 @@ mod tests {
             ]
         }))
         .unwrap();
-        let out = serde_json::to_value(to_anthropic(&req, &RequestOptions::default()).unwrap())
-            .unwrap();
+        let out =
+            serde_json::to_value(to_anthropic(&req, &RequestOptions::default()).unwrap()).unwrap();
         let sigs: Vec<&str> = out["messages"][1]["content"]
             .as_array()
             .unwrap()
