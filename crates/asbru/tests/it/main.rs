@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod anthropic;
 mod chat;
 mod cli;
 mod errors;
