@@ -12,6 +12,7 @@ without one: that the request reached the provider intact and the answer came ba
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -216,7 +217,22 @@ def test_cached_prompt_tokens_are_reported(client, mock, provider):
         assert details is None or (details.cached_tokens or 0) == 0
 
 
-def test_stream(client, mock, provider):
+def _stream_log_line(stack, provider: Provider, after: int, timeout: float = 2.0) -> str:
+    """The gateway's request log line of a stream served by `provider`, written after the
+    first `after` lines of its output."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in stack.gateway.lines[after:]
+                 if "asbru::request" in line and f"provider={provider.name} " in line
+                 and "stream=true" in line]
+        if lines or time.monotonic() > deadline:
+            assert lines, stack.gateway.output()
+            return lines[-1]
+        time.sleep(0.05)
+
+
+def test_stream(stack, client, mock, provider):
+    logged_before = len(stack.gateway.lines)
     chunks = list(client.chat.completions.create(model=provider.ref, messages=MESSAGES,
                                                  stream=True))
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
@@ -230,6 +246,10 @@ def test_stream(client, mock, provider):
     assert all(extra(c)["provider"] == provider.name for c in chunks)
     [seen] = provider.requests(mock)
     assert seen["json"]["stream"] is True
+    # The usage chunk the client did not see was still read for the log.
+    line = _stream_log_line(stack, provider, logged_before)
+    assert f"completion_tokens={CONTENT_TOKENS} " in line, line
+    assert "prompt_tokens=0 " not in line, line
 
 
 def test_stream_ends_with_done(client, provider):
