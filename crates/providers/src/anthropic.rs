@@ -319,14 +319,22 @@ impl Anthropic {
 }
 
 /// Turns Anthropic's event stream into OpenAI SSE bytes, one item per upstream piece that produced
-/// output (pieces holding only `ping` or half an event yield nothing, so the engine's "first piece"
-/// is always a real chunk).
+/// output (pieces holding only `ping` or half an event yield nothing).
+///
+/// The role-only chunk of `message_start` is held back until something follows it: the engine
+/// commits to a provider once the stream's first item arrives, and Anthropic reports overload and
+/// similar failures as an `error` event right after `message_start`. Held back, such a failure is
+/// the stream's first item, so the engine can still retry or fall back instead of sending the
+/// client a 200 stream that ends in an error. Nothing the client could read is delayed: the held
+/// chunk carries no content.
 fn translate_stream(pieces: ByteStream, provider: String) -> ByteStream {
     let state = Translate {
         pieces,
         framer: SseFramer::default(),
         converter: StreamToUnified::new(unix_now()),
         provider,
+        held: Vec::new(),
+        chunks: 0,
         pending_error: None,
         done: false,
     };
@@ -353,6 +361,21 @@ fn translate_stream(pieces: ByteStream, provider: String) -> ByteStream {
                     }
                 }
             };
+            let out = if st.chunks < 2 && !st.done {
+                if st.pending_error.is_none() {
+                    st.held.extend_from_slice(&out);
+                    continue;
+                }
+                // Failed right after `message_start`: the error alone, as a failed attempt.
+                st.held.clear();
+                Vec::new()
+            } else if st.held.is_empty() {
+                out
+            } else {
+                let mut all = std::mem::take(&mut st.held);
+                all.extend_from_slice(&out);
+                all
+            };
             if !out.is_empty() {
                 return Some((Ok(Bytes::from(out)), st));
             }
@@ -371,6 +394,10 @@ struct Translate {
     framer: SseFramer,
     converter: StreamToUnified,
     provider: String,
+    /// Output not sent yet: the role-only first chunk, until another chunk follows.
+    held: Vec<u8>,
+    /// Unified chunks converted so far.
+    chunks: usize,
     /// An error met after some output of the same piece: sent after that output.
     pending_error: Option<GatewayError>,
     /// `message_stop` (then `[DONE]`) or an error was emitted: nothing more is read.
@@ -400,6 +427,7 @@ impl Translate {
             };
             match self.converter.push_frame(&frame) {
                 Ok(chunks) => {
+                    self.chunks += chunks.len();
                     for chunk in &chunks {
                         write_chunk(&mut out, chunk);
                     }
@@ -556,6 +584,14 @@ mod tests {
         assert_eq!(e.status(), 529);
         assert_eq!(e.error_type(), Some("overloaded_error"));
         assert_eq!(e.message(), "Overloaded");
+
+        // Right after `message_start`: the error alone, so the engine may still fall back.
+        let joined = [START, error].concat();
+        for pieces in [vec![START, error], vec![joined.as_str()]] {
+            let out = collect(&pieces);
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].as_ref().unwrap_err().status(), 529);
+        }
 
         let out = collect(&[START, BLOCK, DELTA]);
         let last = out.last().unwrap().as_ref().unwrap_err();

@@ -564,12 +564,18 @@ async fn an_error_event_mid_stream_ends_the_stream_with_an_error() {
             .all(|c| c.get("error").is_none())
     );
 
-    // A stream cut by the connection: an error as well, never [DONE].
-    gw.mock.push_fault(Fault::StreamCut { after_chunks: 3 });
+    // A stream cut by the connection after the first text: an error as well, never [DONE].
+    // (`message_start`, `content_block_start`, `ping`, then a delta.)
+    gw.mock.push_fault(Fault::StreamCut { after_chunks: 5 });
     let mut body = ask("Hello");
     body["stream"] = json!(true);
     let (chunks, done_last) = stream(&gw, &body).await;
     assert!(!done_last);
+    assert!(chunks.iter().any(|c| {
+        c["choices"][0]["delta"]["content"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    }));
     assert!(chunks.last().unwrap()["error"]["message"].is_string());
 }
 
@@ -707,4 +713,34 @@ async fn a_custom_provider_based_on_anthropic_works_too() {
     assert_eq!(sent.path, "/proxy/v1/messages");
     assert_eq!(sent.header("x-team"), Some("research"));
     assert_eq!(sent.header("x-api-key"), Some(KEY));
+}
+
+#[tokio::test]
+async fn a_stream_failing_right_after_message_start_can_still_fall_back() {
+    let gw = start().await;
+    // Only `message_start`, then the connection drops: nothing the client could use was sent,
+    // so the attempt counts as failed before the stream started.
+    gw.mock.push_fault(Fault::StreamCut { after_chunks: 1 });
+    let mut body = ask("Hello");
+    body["stream"] = json!(true);
+    body["fallbacks"] = json!(["openai/gpt-4o"]);
+    let (chunks, done_last) = stream(&gw, &body).await;
+    assert!(done_last);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["extra_fields"]["provider"] == "openai"),
+        "{chunks:?}"
+    );
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+
+    // Without a fallback the client gets an error status, not a 200 stream.
+    gw.mock.push_fault(Fault::StreamCut { after_chunks: 1 });
+    let response = gw
+        .post_stream("/v1/chat/completions", &json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": "Hello"}]}))
+        .await;
+    assert_eq!(response.status(), 502);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "upstream_unreachable", "{error}");
+    assert_eq!(error["extra_fields"]["provider"], "anthropic");
 }
