@@ -33,6 +33,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MOCK_CONTENT = "Greetings from the asbru mock upstream."
 # The key the gateway holds for the `openai` provider; the client sends something else.
 OPENAI_KEY = "sk-test"
+# The key the gateway holds for the `anthropic` provider.
+ANTHROPIC_KEY = "sk-ant-test"
+# A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
+WRONG_KEY = "sk-wrong-key-0123456789"
 # Whole-request timeout of the `mistral` provider, used to provoke a 504.
 SLOW_PROVIDER_TIMEOUT_S = 1
 
@@ -292,8 +296,27 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "network_config": {"base_url": mock_url, "max_retries": 0},
                 "concurrency_and_buffer_size": {"concurrency": 1, "buffer_size": 1},
             },
+            # The Anthropic Messages API, translated to and from the OpenAI dialect.
+            "anthropic": {
+                "keys": [{"name": "anthropic", "value": ANTHROPIC_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
+            # One provider per dialect holding a key the mock refuses.
+            "openai-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "openai"},
+            },
+            "anthropic-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "anthropic"},
+            },
         },
     }
+
+# Every key the configuration holds except WRONG_KEY; the mock accepts only these.
+VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY]
 
 
 @pytest.fixture(scope="session")
@@ -304,7 +327,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     try:
         mock_server = Server(
             "asbru-mock",
-            [str(mock_bin), "--host", "127.0.0.1", "--port", "0", "--content", MOCK_CONTENT],
+            [str(mock_bin), "--host", "127.0.0.1", "--port", "0", "--content", MOCK_CONTENT,
+             *(arg for key in VALID_KEYS for arg in ("--valid-key", key))],
             stream="stdout",
         )
         started.append(mock_server)

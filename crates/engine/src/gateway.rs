@@ -15,7 +15,7 @@ use asbru_dialects::openai::{
     ExtraFields, RequestView, RewriteOptions, append_extra_fields, check_response,
 };
 use asbru_providers::ByteStream;
-use asbru_providers::{Adapter, OpenAiCompatible, Operation};
+use asbru_providers::{Adapter, OpenAiFacing, Operation};
 use asbru_schema::{Attempt, GatewayError, ModelRef, Usage};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -323,7 +323,7 @@ impl Gateway {
             Err(e) => return Err(log.fail(decorate(e))),
         };
 
-        let request_stream_usage = adapter.preset().stream_usage;
+        let request_stream_usage = adapter.stream_usage();
         let upstream_body = Bytes::from(view.rewrite(
             model_ref.model,
             RewriteOptions {
@@ -624,7 +624,7 @@ fn attempt_outcome(target: &str, error: &GatewayError) -> Attempt {
 /// sent something, so a failure before that can still be retried or fall back. A stream whose
 /// first event is an error event counts as a failed attempt too.
 async fn open_stream(
-    adapter: &OpenAiCompatible,
+    adapter: OpenAiFacing<'_>,
     op: Operation,
     key: Option<(usize, &asbru_config::KeyConfig)>,
     body: Bytes,
@@ -822,18 +822,13 @@ impl Registry {
 }
 
 impl ProviderEntry {
-    /// The OpenAI-compatible adapter, if this provider has one and may serve `op`.
+    /// The adapter in its OpenAI-dialect form, if this provider has one and may serve `op`.
     fn openai_adapter(
         &self,
         op: Operation,
         stream: bool,
-    ) -> Result<&OpenAiCompatible, GatewayError> {
-        let adapter = match &self.adapter {
-            Adapter::OpenAiCompatible(a) => a,
-            Adapter::NotSupported { name, base } => {
-                return Err(Adapter::not_supported_error(name, *base));
-            }
-        };
+    ) -> Result<OpenAiFacing<'_>, GatewayError> {
+        let adapter = self.adapter.openai_facing()?;
         let request_type = op.request_type(stream);
         if !self.config.allows(request_type) || !adapter.supports(op) {
             return Err(GatewayError::invalid_request(

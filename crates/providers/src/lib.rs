@@ -2,10 +2,14 @@
 //! and how its failures map onto [`GatewayError`].
 //!
 //! OpenAI-compatible providers (OpenAI, Groq, Mistral, Ollama, …) are presets of one adapter,
-//! [`OpenAiCompatible`], not copies. Providers whose adapter does not exist yet are built as
+//! [`OpenAiCompatible`], not copies. [`Anthropic`] speaks the Messages API and translates inside,
+//! so it takes and returns the OpenAI dialect like the others ([`OpenAiFacing`] is the one view
+//! the engine needs of either). Providers whose adapter does not exist yet are built as
 //! [`Adapter::NotSupported`], so the gateway starts and answers their requests with a clear error.
 //! Must not: know about plugins, routes, queues or key selection.
 
+pub mod anthropic;
+mod common;
 mod error_map;
 mod http;
 pub mod oauth;
@@ -13,18 +17,22 @@ mod openai_compatible;
 mod operation;
 mod presets;
 
+pub use anthropic::Anthropic;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
 
-use asbru_config::{Config, Notice, NoticeKind, ProviderConfig};
+use asbru_config::{Config, KeyConfig, Notice, NoticeKind, ProviderConfig};
 use asbru_schema::{GatewayError, KnownProvider};
+use bytes::Bytes;
 
 /// One configured provider's adapter.
 #[derive(Debug)]
 pub enum Adapter {
     OpenAiCompatible(Box<OpenAiCompatible>),
+    /// Anthropic's Messages API (and custom providers based on it).
+    Anthropic(Box<Anthropic>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -35,6 +43,9 @@ pub enum Adapter {
 impl Adapter {
     /// Builds the adapter for one provider entry.
     pub fn build(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+        if provider.base == KnownProvider::Anthropic {
+            return Ok(Self::Anthropic(Box::new(Anthropic::new(provider)?)));
+        }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
                 provider, preset,
@@ -46,11 +57,21 @@ impl Adapter {
         }
     }
 
+    /// The adapter as the engine's OpenAI-dialect pipeline uses it, or the 501 of a provider
+    /// asbru cannot call yet.
+    pub fn openai_facing(&self) -> Result<OpenAiFacing<'_>, GatewayError> {
+        match self {
+            Self::OpenAiCompatible(a) => Ok(OpenAiFacing::OpenAiCompatible(a)),
+            Self::Anthropic(a) => Ok(OpenAiFacing::Anthropic(a)),
+            Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
+        }
+    }
+
     /// The error every request to an unsupported provider gets.
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers are supported today"
+             OpenAI-compatible providers and anthropic are supported today"
         ))
         .with_provider(name)
     }
@@ -58,7 +79,82 @@ impl Adapter {
 
 /// Whether asbru can call providers of this type today.
 pub fn is_supported(base: KnownProvider) -> bool {
-    preset(base).is_some()
+    base == KnownProvider::Anthropic || preset(base).is_some()
+}
+
+/// An adapter that takes OpenAI-dialect request bodies and returns OpenAI-dialect answers (JSON
+/// bodies, SSE streams ending in `[DONE]`): what the engine's retry, health, fallback and stream
+/// forwarding work on. The OpenAI-compatible adapter forwards bytes untouched; the Anthropic one
+/// translates inside. A borrowed enum, so dispatch is one match and no allocation.
+#[derive(Debug, Clone, Copy)]
+pub enum OpenAiFacing<'a> {
+    OpenAiCompatible(&'a OpenAiCompatible),
+    Anthropic(&'a Anthropic),
+}
+
+impl OpenAiFacing<'_> {
+    /// Whether the provider has an endpoint for `op`.
+    pub fn supports(self, op: Operation) -> bool {
+        match self {
+            Self::OpenAiCompatible(a) => a.supports(op),
+            Self::Anthropic(a) => a.supports(op),
+        }
+    }
+
+    /// Whether streams from this adapter always end with a usage-only chunk (the gateway asks
+    /// for it, or, for Anthropic, the translation always emits it), so the engine must drop that
+    /// chunk for clients that did not ask for `stream_options.include_usage`.
+    pub fn stream_usage(self) -> bool {
+        match self {
+            Self::OpenAiCompatible(a) => a.preset().stream_usage,
+            Self::Anthropic(_) => true,
+        }
+    }
+
+    /// Sends one request and returns the whole OpenAI-dialect JSON answer.
+    pub async fn send(
+        self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        body: Bytes,
+    ) -> Result<Bytes, GatewayError> {
+        match self {
+            Self::OpenAiCompatible(a) => a.send(op, key, body).await,
+            Self::Anthropic(a) => a.send(op, key, body).await,
+        }
+    }
+
+    /// Starts a stream of OpenAI-dialect SSE bytes.
+    pub async fn send_stream(
+        self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        body: Bytes,
+    ) -> Result<ByteStream, GatewayError> {
+        match self {
+            Self::OpenAiCompatible(a) => a.send_stream(op, key, body).await,
+            Self::Anthropic(a) => a.send_stream(op, key, body).await,
+        }
+    }
+
+    /// The provider's models as OpenAI model objects.
+    pub async fn list_models(
+        self,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Vec<serde_json::Value>, GatewayError> {
+        match self {
+            Self::OpenAiCompatible(a) => a.list_models(key).await,
+            Self::Anthropic(a) => a.list_models(key).await,
+        }
+    }
+
+    /// The error for a 2xx answer that is not what the API promises.
+    pub fn malformed(self, err: &dyn std::fmt::Display) -> GatewayError {
+        match self {
+            Self::OpenAiCompatible(a) => a.malformed(err),
+            Self::Anthropic(a) => a.malformed(err),
+        }
+    }
 }
 
 /// One "not supported yet" notice per configured provider whose adapter does not exist yet.

@@ -2,13 +2,13 @@
 
 use crate::error_map::{from_error_body, from_transport};
 use crate::http::Target;
-use crate::{Operation, Preset, UpstreamClient};
+use crate::{Operation, Preset, UpstreamClient, common};
 use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_schema::GatewayError;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use http::Method;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
 use std::pin::Pin;
 use std::time::Duration;
@@ -43,83 +43,28 @@ struct Urls {
 
 impl OpenAiCompatible {
     pub fn new(provider: &ProviderConfig, preset: Preset) -> Result<Self, GatewayError> {
-        let base = provider
-            .network
-            .base_url
-            .as_deref()
-            .or(preset.default_base_url)
-            .ok_or_else(|| {
-                GatewayError::invalid_request(
-                    format!(
-                        "providers.{}.network_config.base_url is required for {} (it has no public endpoint)",
-                        provider.name, preset.provider
-                    ),
-                    None,
-                )
-            })?
-            .trim_end_matches('/')
-            .to_owned();
-        let url_for = |op: Operation| -> Result<Option<Target>, GatewayError> {
-            let over = provider
-                .request_path_overrides
-                .get(op.request_type(false))
-                .map(String::as_str);
-            let target = match (over, preset.path(op)) {
-                (Some(o), _) if o.starts_with("http://") || o.starts_with("https://") => {
-                    o.to_owned()
-                }
-                (Some(o), _) => format!("{base}/{}", o.trim_start_matches('/')),
-                (None, Some(path)) => format!("{base}{path}"),
-                (None, None) => return Ok(None),
-            };
-            Target::parse(&target).map(Some).map_err(|e| {
-                GatewayError::invalid_request(
-                    format!(
-                        "providers.{}: invalid upstream URL {target:?}: {e}",
-                        provider.name
-                    ),
-                    None,
-                )
-            })
-        };
+        let base = common::base_url(provider, preset.default_base_url)?;
+        let url_for = |op: Operation| common::target(provider, &base, op, preset.path(op));
         let urls = Urls {
             chat: url_for(Operation::ChatCompletion)?,
             text: url_for(Operation::TextCompletion)?,
             embedding: url_for(Operation::Embedding)?,
             models: url_for(Operation::ListModels)?,
         };
-
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("asbru/", env!("CARGO_PKG_VERSION"))),
-        );
-        for (name, value) in &provider.network.extra_headers {
-            let header_error = || {
-                GatewayError::invalid_request(
-                    format!(
-                        "providers.{}.network_config.extra_headers.{name}: not a valid HTTP header",
-                        provider.name
-                    ),
-                    None,
-                )
-            };
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| header_error())?;
-            let value = HeaderValue::from_str(value).map_err(|_| header_error())?;
-            headers.insert(name, value);
-        }
         let auth = provider
             .keys
             .iter()
-            .map(|k| bearer(k, &provider.name))
+            .map(|k| {
+                let value = format!("Bearer {}", k.value.expose_secret());
+                common::secret_header(&value, k, &provider.name)
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             name: provider.name.clone(),
             preset,
             client: UpstreamClient::new(&provider.network, &provider.proxy)?,
             urls,
-            headers,
+            headers: common::base_headers(provider)?,
             auth,
             request_timeout: provider.network.request_timeout,
             stream_idle_timeout: provider.network.stream_idle_timeout,
@@ -258,26 +203,11 @@ impl OpenAiCompatible {
                 .upstream_error(status.as_u16(), &body, key)
                 .with_retry_after(wait));
         }
-        let idle = self.stream_idle_timeout;
-        let name = self.name.clone();
-        let pieces = response.into_stream();
-        let stream = futures_util::stream::unfold(Some((pieces, name)), move |state| async move {
-            let (mut pieces, name) = state?;
-            match tokio::time::timeout(idle, pieces.next()).await {
-                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((pieces, name)))),
-                Ok(Some(Err(e))) => Some((Err(from_transport(&e, &name)), None)),
-                Ok(None) => None,
-                Err(_) => Some((
-                    Err(GatewayError::upstream_timeout(format!(
-                        "provider '{name}' sent nothing for {}s in the middle of a stream \
-                             (network_config.stream_idle_timeout_in_seconds)",
-                        idle.as_secs()
-                    ))),
-                    None,
-                )),
-            }
-        });
-        Ok(Box::pin(stream))
+        Ok(common::idle_limited(
+            response.into_stream(),
+            self.stream_idle_timeout,
+            self.name.clone(),
+        ))
     }
 
     fn upstream_error(
@@ -291,12 +221,7 @@ impl OpenAiCompatible {
     }
 
     fn timeout_error(&self) -> GatewayError {
-        GatewayError::upstream_timeout(format!(
-            "provider '{}' did not answer within {}s (network_config.default_request_timeout_in_seconds)",
-            self.name,
-            self.request_timeout.as_secs()
-        ))
-        .with_provider(&self.name)
+        common::timeout_error(&self.name, self.request_timeout)
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.
@@ -308,19 +233,4 @@ impl OpenAiCompatible {
         .with_code("malformed_upstream_response")
         .with_provider(&self.name)
     }
-}
-
-fn bearer(key: &KeyConfig, provider: &str) -> Result<HeaderValue, GatewayError> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", key.value.expose_secret()))
-        .map_err(|_| {
-            GatewayError::invalid_request(
-                format!(
-                    "providers.{provider}: key '{}' contains characters not allowed in an HTTP header",
-                    key.id
-                ),
-                None,
-            )
-        })?;
-    value.set_sensitive(true);
-    Ok(value)
 }

@@ -99,7 +99,7 @@ async fn serve_with_a_bifrost_config_file() {
         "client": {"drop_excess_requests": false, "enable_logging": true},
         "providers": {
             "openai": {"keys": [{"name": "k", "value": "env.TEST_OPENAI_KEY", "weight": 1}], "network_config": {"base_url": mock.base_url()}},
-            "anthropic": {"keys": [{"name": "a", "value": "sk-ant", "weight": 1}]}
+            "cohere": {"keys": [{"name": "c", "value": "co-key", "weight": 1}]}
         },
         "governance": {"virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1"}]}
     });
@@ -121,7 +121,7 @@ async fn serve_with_a_bifrost_config_file() {
     // Unimplemented parts are reported, not dropped.
     assert!(log.contains("not supported yet"), "{log}");
     assert!(log.contains("governance"), "{log}");
-    assert!(log.contains("providers.anthropic"), "{log}");
+    assert!(log.contains("providers.cohere"), "{log}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod anthropic;
 mod chaos;
 mod chat;
 mod cli;

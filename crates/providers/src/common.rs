@@ -1,0 +1,142 @@
+//! What every adapter prepares the same way: the base URL, per-operation targets (with
+//! `request_path_overrides`), the shared headers, sensitive key headers, and the idle-timeout
+//! guard on streaming bodies. One place, so the adapters cannot drift apart on these policies.
+
+use crate::Operation;
+use crate::error_map::from_transport;
+use crate::http::{PieceStream, Target};
+use crate::openai_compatible::ByteStream;
+use asbru_config::{KeyConfig, ProviderConfig};
+use asbru_schema::GatewayError;
+use futures_util::StreamExt;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use std::time::Duration;
+
+/// The base URL without its trailing `/`: `network_config.base_url`, else the provider's default;
+/// a provider without either cannot be reached, which is a config error naming the field.
+pub(crate) fn base_url(
+    provider: &ProviderConfig,
+    default: Option<&str>,
+) -> Result<String, GatewayError> {
+    let base = provider
+        .network
+        .base_url
+        .as_deref()
+        .or(default)
+        .ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!(
+                    "providers.{}.network_config.base_url is required for {} (it has no public endpoint)",
+                    provider.name, provider.base
+                ),
+                None,
+            )
+        })?;
+    Ok(base.trim_end_matches('/').to_owned())
+}
+
+/// The upstream URL of `op`: `request_path_overrides` (a path appended to `base`, or a full URL)
+/// wins over the adapter's `default_path`; `None` when the provider has no such endpoint.
+pub(crate) fn target(
+    provider: &ProviderConfig,
+    base: &str,
+    op: Operation,
+    default_path: Option<&str>,
+) -> Result<Option<Target>, GatewayError> {
+    let over = provider
+        .request_path_overrides
+        .get(op.request_type(false))
+        .map(String::as_str);
+    let url = match (over, default_path) {
+        (Some(o), _) if o.starts_with("http://") || o.starts_with("https://") => o.to_owned(),
+        (Some(o), _) => format!("{base}/{}", o.trim_start_matches('/')),
+        (None, Some(path)) => format!("{base}{path}"),
+        (None, None) => return Ok(None),
+    };
+    Target::parse(&url).map(Some).map_err(|e| {
+        GatewayError::invalid_request(
+            format!(
+                "providers.{}: invalid upstream URL {url:?}: {e}",
+                provider.name
+            ),
+            None,
+        )
+    })
+}
+
+/// `content-type: application/json`, asbru's `user-agent`, then `network_config.extra_headers`
+/// (which may override both).
+pub(crate) fn base_headers(provider: &ProviderConfig) -> Result<HeaderMap, GatewayError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("asbru/", env!("CARGO_PKG_VERSION"))),
+    );
+    for (name, value) in &provider.network.extra_headers {
+        let header_error = || {
+            GatewayError::invalid_request(
+                format!(
+                    "providers.{}.network_config.extra_headers.{name}: not a valid HTTP header",
+                    provider.name
+                ),
+                None,
+            )
+        };
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| header_error())?;
+        let value = HeaderValue::from_str(value).map_err(|_| header_error())?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+/// A header value carrying a key, marked sensitive so hyper and tracing never print it. The error
+/// names the key by id, never by value.
+pub(crate) fn secret_header(
+    value: &str,
+    key: &KeyConfig,
+    provider: &str,
+) -> Result<HeaderValue, GatewayError> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| {
+        GatewayError::invalid_request(
+            format!(
+                "providers.{provider}: key '{}' contains characters not allowed in an HTTP header",
+                key.id
+            ),
+            None,
+        )
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// The error for a provider that did not answer within `network_config`'s request timeout.
+pub(crate) fn timeout_error(provider: &str, timeout: Duration) -> GatewayError {
+    GatewayError::upstream_timeout(format!(
+        "provider '{provider}' did not answer within {}s (network_config.default_request_timeout_in_seconds)",
+        timeout.as_secs()
+    ))
+    .with_provider(provider)
+}
+
+/// The body pieces of a streaming answer, failing when the provider stays silent longer than
+/// `idle` (`network_config.stream_idle_timeout_in_seconds`); the stream ends after a failure.
+pub(crate) fn idle_limited(pieces: PieceStream, idle: Duration, provider: String) -> ByteStream {
+    let stream = futures_util::stream::unfold(Some((pieces, provider)), move |state| async move {
+        let (mut pieces, name) = state?;
+        match tokio::time::timeout(idle, pieces.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((pieces, name)))),
+            Ok(Some(Err(e))) => Some((Err(from_transport(&e, &name)), None)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(GatewayError::upstream_timeout(format!(
+                    "provider '{name}' sent nothing for {}s in the middle of a stream \
+                         (network_config.stream_idle_timeout_in_seconds)",
+                    idle.as_secs()
+                ))),
+                None,
+            )),
+        }
+    });
+    Box::pin(stream)
+}

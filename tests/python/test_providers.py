@@ -1,0 +1,506 @@
+"""One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
+OpenAI clients from: an OpenAI-compatible provider (bytes passed through) and Anthropic (translated
+to the Messages API and back).
+
+Each scenario is written once; the `provider` fixture says how that provider's upstream request
+looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
+mock scripts. The OpenAI side of the mock answers every chat with plain text, so where a scenario
+needs a scripted answer (tool calls, thinking, stop reasons) the OpenAI run checks what it can
+without one: that the request reached the provider intact and the answer came back intact.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import openai
+import pytest
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from conftest import ANTHROPIC_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json
+
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+CONTENT_TOKENS = len(MOCK_CONTENT.split())
+PNG_BASE64 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kg"
+              "AAAABJRU5ErkJggg==")
+IMAGE_URL = "https://example.com/cat.png"
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city", "days"],
+        },
+    },
+}
+SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The providers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    model: str
+    """The upstream model name (the request says `name/model`)."""
+    path: str
+    """The upstream path of chat requests."""
+    key: str
+    scripted: bool
+    """Whether the mock scripts tool calls, thinking and stop reasons for this dialect."""
+    key_sent: Callable[[dict], str | None]
+    tool_ids_sent: Callable[[dict], tuple[str, str]]
+    """(id of the assistant's tool call, id the tool result answers), as sent upstream."""
+    images_sent: Callable[[dict], list[tuple]]
+    schema_sent: Callable[[dict], Any]
+    reasoning_sent: Callable[[dict], Any]
+    replayed_signature: Callable[[dict], str | None]
+    """The signature of the reasoning replayed in the assistant turn, as sent upstream."""
+    invalid_kwargs: dict
+    """Parameters the provider itself refuses with a 400, and a word of its message."""
+    invalid_word: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.model}"
+
+    def requests(self, mock) -> list[dict]:
+        return mock.requests(self.path)
+
+
+def _openai_images(body: dict) -> list[tuple]:
+    out = []
+    for part in body["messages"][0]["content"]:
+        if part["type"] == "image_url":
+            url = part["image_url"]["url"]
+            if url.startswith("data:"):
+                media, data = url[len("data:"):].split(";base64,")
+                out.append(("base64", media, data))
+            else:
+                out.append(("url", url))
+    return out
+
+
+def _anthropic_images(body: dict) -> list[tuple]:
+    out = []
+    for block in body["messages"][0]["content"]:
+        if block["type"] == "image":
+            src = block["source"]
+            if src["type"] == "base64":
+                out.append(("base64", src["media_type"], src["data"]))
+            else:
+                out.append(("url", src["url"]))
+    return out
+
+
+def _anthropic_tool_ids(body: dict) -> tuple[str, str]:
+    turns = body["messages"]
+    use = next(b for b in turns[1]["content"] if b["type"] == "tool_use")
+    result = next(b for b in turns[2]["content"] if b["type"] == "tool_result")
+    return use["id"], result["tool_use_id"]
+
+
+def _anthropic_signature(body: dict) -> str | None:
+    blocks = body["messages"][1]["content"]
+    thinking = [b for b in blocks if isinstance(b, dict) and b.get("type") == "thinking"]
+    return thinking[0]["signature"] if thinking else None
+
+
+def _openai_signature(body: dict) -> str | None:
+    details = body["messages"][1].get("reasoning_details") or []
+    return details[0].get("signature") if details else None
+
+
+PROVIDERS = {
+    "openai": Provider(
+        name="openai",
+        model="gpt-4o-mini",
+        path="/chat/completions",
+        key=OPENAI_KEY,
+        scripted=False,
+        key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
+        or None,
+        tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
+                                 b["messages"][2]["tool_call_id"]),
+        images_sent=_openai_images,
+        schema_sent=lambda b: b["response_format"]["json_schema"]["schema"],
+        reasoning_sent=lambda b: b.get("reasoning_effort"),
+        replayed_signature=_openai_signature,
+        invalid_kwargs={"n": 0},
+        invalid_word="n",
+    ),
+    "anthropic": Provider(
+        name="anthropic",
+        model="claude-sonnet-4-5",
+        path="/v1/messages",
+        key=ANTHROPIC_KEY,
+        scripted=True,
+        key_sent=lambda r: r["headers"].get("x-api-key"),
+        tool_ids_sent=_anthropic_tool_ids,
+        images_sent=_anthropic_images,
+        schema_sent=lambda b: b["output_config"]["format"]["schema"],
+        reasoning_sent=lambda b: b.get("thinking"),
+        replayed_signature=_anthropic_signature,
+        invalid_kwargs={"temperature": 1.5},
+        invalid_word="temperature",
+    ),
+}
+
+
+@pytest.fixture(params=sorted(PROVIDERS))
+def provider(request) -> Provider:
+    return PROVIDERS[request.param]
+
+
+def finish_reasons(chunks: list[ChatCompletionChunk]) -> list[str]:
+    return [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+
+
+def extra(obj) -> dict:
+    return (obj.model_extra or {})["extra_fields"]
+
+
+# --------------------------------------------------------------------------------------------
+# Chat and streams
+# --------------------------------------------------------------------------------------------
+
+
+def test_chat(client, mock, provider):
+    resp = client.chat.completions.create(model=provider.ref, messages=MESSAGES, max_tokens=200)
+    assert isinstance(resp, ChatCompletion)
+    assert resp.object == "chat.completion"
+    choice = resp.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content == MOCK_CONTENT
+    assert choice.finish_reason == "stop"
+    assert resp.usage.completion_tokens == CONTENT_TOKENS
+    assert resp.usage.prompt_tokens > 0
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + CONTENT_TOKENS
+    assert extra(resp)["provider"] == provider.name
+    assert extra(resp)["model_requested"] == provider.model
+
+    [seen] = provider.requests(mock)
+    assert seen["json"]["model"] == provider.model
+    assert seen["json"]["max_tokens"] == 200
+    assert provider.key_sent(seen) == provider.key
+
+
+def test_cached_prompt_tokens_are_reported(client, mock, provider):
+    # A cache breakpoint as Anthropic clients mark it; OpenAI-compatible providers ignore it.
+    messages = [{"role": "user", "content": [
+        {"type": "text", "text": "A long shared prefix. " * 20, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Say hello."},
+    ]}]
+    resp = client.chat.completions.create(model=provider.ref, messages=messages)
+    details = resp.usage.prompt_tokens_details
+    assert resp.usage.prompt_tokens > 0
+    if provider.scripted:
+        # Prompt tokens include what was written to the cache, reported apart.
+        written = details.model_dump()["cache_write_tokens"]
+        assert written > 0 and details.cached_tokens == 0
+        assert resp.usage.prompt_tokens > written
+    else:
+        assert details is None or (details.cached_tokens or 0) == 0
+
+
+def _stream_log_line(stack, provider: Provider, after: int, timeout: float = 2.0) -> str:
+    """The gateway's request log line of a stream served by `provider`, written after the
+    first `after` lines of its output."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in stack.gateway.lines[after:]
+                 if "asbru::request" in line and f"provider={provider.name} " in line
+                 and "stream=true" in line]
+        if lines or time.monotonic() > deadline:
+            assert lines, stack.gateway.output()
+            return lines[-1]
+        time.sleep(0.05)
+
+
+def test_stream(stack, client, mock, provider):
+    logged_before = len(stack.gateway.lines)
+    chunks = list(client.chat.completions.create(model=provider.ref, messages=MESSAGES,
+                                                 stream=True))
+    assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == MOCK_CONTENT
+    assert sum(1 for c in chunks if c.choices[0].delta.content) >= 2
+    assert finish_reasons(chunks) == ["stop"]
+    # No usage-only chunk for a client that did not ask for it.
+    assert all(c.choices and c.usage is None for c in chunks)
+    assert [extra(c)["chunk_index"] for c in chunks] == list(range(len(chunks)))
+    assert all(extra(c)["provider"] == provider.name for c in chunks)
+    [seen] = provider.requests(mock)
+    assert seen["json"]["stream"] is True
+    # The usage chunk the client did not see was still read for the log.
+    line = _stream_log_line(stack, provider, logged_before)
+    assert f"completion_tokens={CONTENT_TOKENS} " in line, line
+    assert "prompt_tokens=0 " not in line, line
+
+
+def test_stream_ends_with_done(client, provider):
+    with client.chat.completions.with_streaming_response.create(
+        model=provider.ref, messages=MESSAGES, stream=True
+    ) as raw:
+        assert raw.status_code == 200
+        assert raw.headers["content-type"].startswith("text/event-stream")
+        data = [line[len("data: "):] for line in raw.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]" and data.count("[DONE]") == 1
+
+
+def test_stream_usage_when_asked(client, provider):
+    chunks = list(client.chat.completions.create(
+        model=provider.ref, messages=MESSAGES, stream=True,
+        stream_options={"include_usage": True}))
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage.completion_tokens == CONTENT_TOKENS
+    assert last.usage.total_tokens == last.usage.prompt_tokens + CONTENT_TOKENS
+    assert all(c.usage is None and c.choices for c in chunks[:-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------------
+
+
+def test_tools_round_trip(client, mock, provider):
+    first = client.chat.completions.create(
+        model=provider.ref, messages=MESSAGES, tools=[WEATHER_TOOL], tool_choice="required")
+    if provider.scripted:
+        assert first.choices[0].finish_reason == "tool_calls"
+        [call] = first.choices[0].message.tool_calls
+        assert call.type == "function" and call.function.name == "get_weather"
+        args = json.loads(call.function.arguments)
+        assert isinstance(args["city"], str) and isinstance(args["days"], int)
+        assistant = first.choices[0].message.model_dump(exclude_none=True)
+    else:
+        # The OpenAI mock answers in text; the tool call is the one a model would have made.
+        call_id = "call_weather_1"
+        assistant = {"role": "assistant", "content": None, "tool_calls": [{
+            "id": call_id, "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris", "days": 1}'}}]}
+    call_id = assistant["tool_calls"][0]["id"]
+
+    second = client.chat.completions.create(
+        model=provider.ref, tools=[WEATHER_TOOL],
+        messages=[*MESSAGES, assistant,
+                  {"role": "tool", "tool_call_id": call_id, "content": "18°C and sunny"}])
+    assert second.choices[0].finish_reason == "stop"
+    assert second.choices[0].message.content == MOCK_CONTENT
+    sent = provider.requests(mock)[-1]["json"]
+    assert provider.tool_ids_sent(sent) == (call_id, call_id)
+
+
+def test_tools_in_a_stream(client, mock, provider):
+    chunks = list(client.chat.completions.create(
+        model=provider.ref, messages=MESSAGES, tools=[WEATHER_TOOL], tool_choice="required",
+        stream=True))
+    sent = provider.requests(mock)[-1]["json"]
+    assert [t.get("name") or t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
+    if not provider.scripted:
+        assert finish_reasons(chunks) == ["stop"]
+        return
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert len(calls) >= 2, "arguments should arrive in fragments"
+    assert calls[0].id and calls[0].function.name == "get_weather"
+    args = json.loads("".join(tc.function.arguments or "" for tc in calls))
+    assert isinstance(args["city"], str)
+    assert finish_reasons(chunks) == ["tool_calls"]
+
+
+# --------------------------------------------------------------------------------------------
+# Content and formats
+# --------------------------------------------------------------------------------------------
+
+
+def test_image_parts(client, mock, provider):
+    resp = client.chat.completions.create(model=provider.ref, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is in these images?"},
+        {"type": "image_url", "image_url": {"url": IMAGE_URL}},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_BASE64}"}},
+    ]}])
+    assert resp.choices[0].message.content == MOCK_CONTENT
+    sent = provider.requests(mock)[-1]["json"]
+    assert provider.images_sent(sent) == [("url", IMAGE_URL), ("base64", "image/png", PNG_BASE64)]
+
+
+def test_json_schema_response_format(client, mock, provider):
+    resp = client.chat.completions.create(
+        model=provider.ref, messages=MESSAGES,
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "answer", "strict": True, "schema": SCHEMA}})
+    assert resp.choices[0].message.content == MOCK_CONTENT
+    assert provider.schema_sent(provider.requests(mock)[-1]["json"]) == SCHEMA
+
+
+def test_reasoning_round_trip(client, mock, provider):
+    first = client.chat.completions.create(model=provider.ref, messages=MESSAGES,
+                                           reasoning_effort="low", max_tokens=8000)
+    sent = provider.reasoning_sent(provider.requests(mock)[-1]["json"])
+    message = first.choices[0].message.model_dump(exclude_none=True)
+    if provider.scripted:
+        assert sent == {"type": "enabled", "budget_tokens": 2000}
+        assert message["reasoning"]
+        [detail] = message["reasoning_details"]
+        assert detail["type"] == "reasoning.text" and detail["text"] == message["reasoning"]
+        signature = detail["signature"]
+        assert signature
+    else:
+        assert sent == "low"
+        # Reasoning as a Bifrost client would replay it; passed through untouched.
+        signature = "sig-123"
+        message["reasoning_details"] = [{"type": "reasoning.text", "text": "Thought.",
+                                         "signature": signature, "index": 0}]
+    client.chat.completions.create(model=provider.ref, reasoning_effort="low", max_tokens=8000,
+                                   messages=[*MESSAGES, message,
+                                             {"role": "user", "content": "And now?"}])
+    assert provider.replayed_signature(provider.requests(mock)[-1]["json"]) == signature
+
+
+@pytest.mark.parametrize("kind", ["length", "stop_sequence", "tool_calls"])
+def test_finish_reasons(client, mock, provider, kind):
+    kwargs: dict[str, Any] = {
+        "length": {"max_tokens": 2},
+        "stop_sequence": {"stop": ["mock"]},
+        "tool_calls": {"tools": [WEATHER_TOOL],
+                       "tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
+    }[kind]
+    resp = client.chat.completions.create(model=provider.ref, messages=MESSAGES, **kwargs)
+    sent = provider.requests(mock)[-1]["json"]
+    choice = resp.choices[0]
+    if not provider.scripted:
+        for name, value in kwargs.items():
+            assert sent[name] == value
+        assert choice.finish_reason == "stop"
+        return
+    if kind == "length":
+        assert choice.finish_reason == "length"
+        assert choice.message.content == " ".join(MOCK_CONTENT.split()[:2])
+    elif kind == "stop_sequence":
+        assert sent["stop_sequences"] == ["mock"]
+        assert choice.finish_reason == "stop"
+        assert choice.message.content == MOCK_CONTENT[: MOCK_CONTENT.index("mock")]
+    else:
+        assert choice.finish_reason == "tool_calls"
+
+
+# --------------------------------------------------------------------------------------------
+# Errors, keys and fallbacks
+# --------------------------------------------------------------------------------------------
+
+
+def test_provider_validation_error_is_400(client, mock, provider):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=provider.ref, messages=MESSAGES,
+                                       **provider.invalid_kwargs)
+    assert info.value.status_code == 400
+    assert provider.invalid_word in info.value.body["message"]
+    assert info.value.body["type"] == "invalid_request_error"
+    assert info.value.response.json()["extra_fields"]["provider"] == provider.name
+    assert len(provider.requests(mock)) == 1
+
+
+@pytest.mark.parametrize("status,exception", [
+    (401, openai.AuthenticationError),
+    (429, openai.RateLimitError),
+    (529, openai.InternalServerError),
+    (503, openai.InternalServerError),
+])
+def test_upstream_statuses_are_kept(client, mock, provider, status, exception):
+    if status == 429:
+        mock.push_fault({"type": "rate_limited", "retry_after_secs": 2})
+    else:
+        mock.push_fault({"type": "status", "status": status, "message": f"injected {status}"})
+    with pytest.raises(exception) as info:
+        client.chat.completions.create(model=provider.ref, messages=MESSAGES)
+    assert info.value.status_code == status
+    if status != 429:
+        assert info.value.body["message"] == f"injected {status}"
+    if provider.scripted:
+        expected = {401: "authentication_error", 429: "rate_limit_error",
+                    529: "overloaded_error", 503: "api_error"}[status]
+        assert info.value.body["type"] == expected
+
+
+def test_error_mid_stream_raises_after_some_chunks(client, mock, provider):
+    if provider.scripted:
+        # The mock fails this answer with an `event: error` after the first delta.
+        messages = [{"role": "user", "content": "Say hello. asbru-mock:error=overloaded_error"}]
+    else:
+        mock.push_fault({"type": "stream_cut", "after_chunks": 2})
+        messages = MESSAGES
+    stream = client.chat.completions.create(model=provider.ref, messages=messages, stream=True)
+    received = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in stream:
+            received.append(chunk)
+    assert not isinstance(info.value, openai.APIStatusError)
+    assert received and info.value.message
+    partial = "".join(c.choices[0].delta.content or "" for c in received if c.choices)
+    assert MOCK_CONTENT.startswith(partial) and partial != MOCK_CONTENT
+    if provider.scripted:
+        assert info.value.body["type"] == "overloaded_error"
+
+
+def test_wrong_key_is_401_and_not_echoed(client, mock, provider):
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.chat.completions.create(model=f"{provider.name}-badkey/{provider.model}",
+                                       messages=MESSAGES)
+    assert info.value.status_code == 401
+    raw = info.value.response.text
+    assert WRONG_KEY not in raw and WRONG_KEY not in str(info.value)
+    [seen] = provider.requests(mock)
+    assert provider.key_sent(seen) == WRONG_KEY
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fallback_to_the_other_dialect(client, mock, provider, stream):
+    other = next(p for p in PROVIDERS.values() if p.name != provider.name)
+    mock.push_fault({"type": "status", "status": 503, "message": "primary down"},
+                    model=provider.model)
+    resp = client.chat.completions.create(model=provider.ref, messages=MESSAGES, stream=stream,
+                                          extra_body={"fallbacks": [other.ref]})
+    if stream:
+        chunks = list(resp)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == MOCK_CONTENT
+        assert all(extra(c)["provider"] == other.name for c in chunks)
+        assert all(extra(c)["fallback_index"] == 1 for c in chunks)
+    else:
+        assert resp.choices[0].message.content == MOCK_CONTENT
+        assert extra(resp)["provider"] == other.name
+        assert extra(resp)["fallback_index"] == 1
+    # The primary was tried once, unless earlier failures in this session opened its circuit, in
+    # which case the gateway rightly skipped it.
+    assert len(provider.requests(mock)) <= 1
+    [served] = other.requests(mock)
+    assert served["json"]["model"] == other.model
+    assert "fallbacks" not in served["json"]
+
+
+def test_models_are_listed_per_provider(client, provider):
+    ids = [m.id for m in client.models.list(extra_query={"provider": provider.name})]
+    assert ids and all(i.startswith(f"{provider.name}/") for i in ids), ids
+
+
+def test_raw_error_body_has_the_compatibility_shape(stack, provider):
+    status, body = http_json("POST", f"{stack.gateway_url}/v1/chat/completions", {
+        "model": provider.ref, "messages": MESSAGES, **provider.invalid_kwargs})
+    assert status == 400
+    assert body["is_bifrost_error"] is False
+    assert body["status_code"] == 400
+    assert body["error"]["type"] == "invalid_request_error"
