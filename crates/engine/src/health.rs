@@ -6,7 +6,8 @@
 //!
 //! - **closed**: serving; its key weight is scaled by its success rate and latency (never below
 //!   a floor, so a key that recovers is noticed);
-//! - **open**: after [`HealthPolicy::open_after_consecutive`] failures in a row, or an error rate of
+//! - **open**: after [`HealthPolicy::open_after_consecutive`] failures in a row (twice that for a
+//!   provider, whose many keys and requests make runs of bad luck likelier), or an error rate of
 //!   at least [`HealthPolicy::open_error_rate`] over enough samples, it is taken out for a
 //!   cool-down that doubles each time it reopens (up to [`HealthPolicy::max_open_for`]);
 //! - **half-open**: once the cool-down has passed, one request at a time probes it; a success
@@ -78,6 +79,9 @@ pub struct HealthPolicy {
     pub latency_alpha: f64,
     /// Failures in a row that open a circuit.
     pub open_after_consecutive: u32,
+    /// The same for a provider as a whole: a provider is taken out of fallback chains only when
+    /// it is clearly down, not when one of its keys or a few requests had bad luck.
+    pub provider_open_after_consecutive: u32,
     /// Error rate (over at least `min_samples` decayed outcomes) that opens a circuit.
     pub open_error_rate: f64,
     pub min_samples: f64,
@@ -103,6 +107,7 @@ impl Default for HealthPolicy {
             half_life: Duration::from_secs(30),
             latency_alpha: 0.2,
             open_after_consecutive: 5,
+            provider_open_after_consecutive: 10,
             open_error_rate: 0.5,
             min_samples: 10.0,
             open_for: Duration::from_secs(5),
@@ -188,6 +193,8 @@ struct Stats {
 /// config reloads, so a reload does not forget that a key is failing.
 pub struct Health {
     stats: Mutex<Stats>,
+    /// A provider's health rather than a key's: it opens only after a longer run of failures.
+    is_provider: bool,
     state_gauge: metrics::Gauge,
     opened: metrics::Counter,
     restored: metrics::Counter,
@@ -223,11 +230,13 @@ const PRIOR_SUCCESSES: f64 = 2.0;
 
 impl Health {
     fn new(provider: &str, key: Option<&str>, now: Instant) -> Self {
+        let is_provider = key.is_none();
         let key = key.unwrap_or("").to_owned();
         let state_gauge = metrics::gauge!("asbru_circuit_state", "provider" => provider.to_owned(), "key" => key.clone());
         let transitions = |to: &'static str| metrics::counter!("asbru_circuit_transitions_total", "provider" => provider.to_owned(), "key" => key.clone(), "to" => to);
         state_gauge.set(0.0);
         Self {
+            is_provider,
             stats: Mutex::new(Stats {
                 ok: 0.0,
                 failed: 0.0,
@@ -349,7 +358,12 @@ impl Health {
             Circuit::Open { .. } => false,
             Circuit::Closed => {
                 failure == Failure::Rejected
-                    || s.consecutive_failures >= policy.open_after_consecutive
+                    || s.consecutive_failures
+                        >= if self.is_provider {
+                            policy.provider_open_after_consecutive
+                        } else {
+                            policy.open_after_consecutive
+                        }
                     || (s.ok + s.failed >= policy.min_samples
                         && s.error_rate() >= policy.open_error_rate)
             }
@@ -579,6 +593,22 @@ mod tests {
         h.record_success(&policy, Duration::from_millis(10), clock.now());
         assert_eq!(h.snapshot(&policy, clock.now()).state, CircuitState::Closed);
         assert!(h.is_healthy(&policy, clock.now()));
+    }
+
+    #[test]
+    fn a_provider_needs_a_longer_run_of_failures() {
+        let clock = ManualClock::default();
+        let policy = HealthPolicy::default();
+        let provider = Health::new("p", None, clock.now());
+        for _ in 0..9 {
+            provider.record_failure(&policy, Failure::Transient, clock.now());
+        }
+        assert!(provider.is_available(&policy, clock.now()));
+        provider.record_failure(&policy, Failure::Transient, clock.now());
+        assert_eq!(
+            provider.snapshot(&policy, clock.now()).state,
+            CircuitState::Open
+        );
     }
 
     #[test]

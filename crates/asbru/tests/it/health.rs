@@ -281,7 +281,11 @@ async fn an_open_provider_is_skipped_while_a_fallback_remains() {
             .filter(|r| r.json().unwrap()["model"] == "gpt-down")
             .count()
     };
-    assert_eq!(to_primary(&gw.mock), 5, "skipped once open");
+    assert_eq!(
+        to_primary(&gw.mock),
+        10,
+        "skipped once open (ten failures in a row)"
+    );
     let (_, report) = gw.get("/api/providers/health").await;
     let openai = report["providers"]
         .as_array()
