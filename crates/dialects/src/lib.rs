@@ -6,5 +6,6 @@
 //! Must not: know about keys, queues or HTTP connections. No IO.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod openai;
 pub mod sse;
