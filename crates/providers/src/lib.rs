@@ -6,6 +6,7 @@
 //! [`Adapter::NotSupported`], so the gateway starts and answers their requests with a clear error.
 //! Must not: know about plugins, routes, queues or key selection.
 
+pub mod bedrock_auth;
 mod error_map;
 mod http;
 mod openai_compatible;
