@@ -1,10 +1,12 @@
 //! Request handling: recording, latency, faults, auth, routing, and the control routes.
 //!
-//! Two dialects share this path: OpenAI's, and Anthropic's for `…/v1/messages`,
+//! Three dialects share this path: OpenAI's; Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
-//! Anthropic's headers. Each answers, and fails, in its own shape.
+//! Anthropic's headers; and Bedrock's for `POST …/model/{modelId}/converse` and
+//! `…/converse-stream`. Each answers, and fails, in its own shape.
 
 use crate::anthropic::{self, AnthropicError};
+use crate::bedrock::{self, BedrockError};
 use crate::body::{MockBody, Step};
 use crate::fault::Fault;
 use crate::openai::{self, ApiError, Meta};
@@ -39,6 +41,9 @@ const MISSING_KEY: &str = "You didn't provide an API key. You need to provide yo
 
 /// The API routes, recognised by path suffix so that any base-URL prefix works.
 enum Route<'a> {
+    /// Bedrock's `POST …/model/{modelId}/converse` (false) or `…/converse-stream` (true), with
+    /// the model id as it appears in the path (still percent-encoded).
+    Converse(&'a str, bool),
     /// Anthropic's `POST …/messages`.
     Messages,
     /// Anthropic's `POST …/messages/count_tokens`.
@@ -56,7 +61,9 @@ impl<'a> Route<'a> {
         let path = path.trim_end_matches('/');
         let post = method == Method::POST;
         let get = method == Method::GET;
-        if path.ends_with("/messages/count_tokens") {
+        if post && let Some((model, stream)) = bedrock_path(path) {
+            Route::Converse(model, stream)
+        } else if path.ends_with("/messages/count_tokens") {
             if post {
                 Route::CountTokens
             } else {
@@ -94,9 +101,26 @@ impl<'a> Route<'a> {
     fn takes_json(&self) -> bool {
         matches!(
             self,
-            Route::Chat | Route::Text | Route::Embeddings | Route::Messages | Route::CountTokens
+            Route::Chat
+                | Route::Text
+                | Route::Embeddings
+                | Route::Messages
+                | Route::CountTokens
+                | Route::Converse(..)
         )
     }
+}
+
+/// The raw model id and the streaming flag of a Converse path
+/// (`…/model/{modelId}/converse[-stream]`).
+fn bedrock_path(path: &str) -> Option<(&str, bool)> {
+    let (rest, stream) = match path.strip_suffix("/converse-stream") {
+        Some(rest) => (rest, true),
+        None => (path.strip_suffix("/converse")?, false),
+    };
+    let at = rest.rfind("/model/")?;
+    let model = &rest[at + "/model/".len()..];
+    (!model.is_empty() && !model.contains('/')).then_some((model, stream))
 }
 
 /// The wire format a request is answered in.
@@ -104,6 +128,7 @@ impl<'a> Route<'a> {
 enum Dialect {
     OpenAi,
     Anthropic,
+    Bedrock,
 }
 
 impl Dialect {
@@ -113,6 +138,7 @@ impl Dialect {
     fn of(route: &Route<'_>, headers: &HeaderMap) -> Self {
         match route {
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
+            Route::Converse(..) => Dialect::Bedrock,
             Route::Models | Route::Model(_) | Route::Unknown
                 if anthropic::is_anthropic(headers) =>
             {
@@ -127,6 +153,15 @@ impl Dialect {
         match self {
             Dialect::OpenAi => MALFORMED_FRAME,
             Dialect::Anthropic => anthropic::MALFORMED_FRAME,
+            Dialect::Bedrock => bedrock::MALFORMED_FRAME,
+        }
+    }
+
+    /// The media type of this dialect's streams.
+    fn stream_content_type(self) -> &'static str {
+        match self {
+            Dialect::OpenAi | Dialect::Anthropic => "text/event-stream",
+            Dialect::Bedrock => bedrock::EVENT_STREAM,
         }
     }
 }
@@ -177,13 +212,23 @@ pub(crate) async fn handle(
     let json = route
         .takes_json()
         .then(|| serde_json::from_slice::<Value>(&body));
-    let model = match &json {
-        Some(Ok(v)) => v.get("model").and_then(Value::as_str),
+    // Bedrock names the model in the path, not the body.
+    let path_model = match route {
+        Route::Converse(raw, _) => Some(bedrock::decode_model(raw)),
         _ => None,
+    };
+    let model = match (&path_model, &json) {
+        (Some(m), _) => Some(m.as_str()),
+        (None, Some(Ok(v))) => v.get("model").and_then(Value::as_str),
+        _ => None,
+    };
+    let key = match dialect {
+        Dialect::Bedrock => bedrock::presented_key(&parts.headers),
+        _ => presented_key(&parts.headers),
     };
 
     let mut delivery_fault = None;
-    match shared.take_fault(model, presented_key(&parts.headers)) {
+    match shared.take_fault(model, key) {
         None => {}
         Some(Fault::Status { status, message }) => {
             return match dialect {
@@ -191,12 +236,21 @@ pub(crate) async fn handle(
                 Dialect::Anthropic => {
                     anthropic_error(&AnthropicError::from_status(status, &message), seq)
                 }
+                Dialect::Bedrock => {
+                    bedrock_error(&BedrockError::from_status(status, &message), seq)
+                }
             };
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
             return match dialect {
                 Dialect::OpenAi => rate_limited(retry_after_secs, seq),
                 Dialect::Anthropic => anthropic_rate_limited(retry_after_secs, seq),
+                Dialect::Bedrock => {
+                    let mut resp = bedrock_error(&bedrock::throttled(), seq);
+                    resp.headers_mut()
+                        .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                    resp
+                }
             };
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
@@ -234,6 +288,27 @@ pub(crate) async fn handle(
             match payload {
                 Ok(p) => p,
                 Err(err) => return anthropic_error(&err, seq),
+            }
+        }
+        Dialect::Bedrock => {
+            let auth = bedrock::AuthRequest {
+                method: parts.method.as_str(),
+                raw_path: path,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body: &body,
+            };
+            let payload =
+                bedrock::check_auth(&shared, &auth).and_then(|()| match (&json, &route) {
+                    (Some(Ok(value)), Route::Converse(_, stream)) => {
+                        answer_bedrock(&shared, value, model.unwrap_or_default(), *stream, seq)
+                    }
+                    (Some(Err(_)), _) => Err(bedrock::unparsable_body()),
+                    _ => Err(bedrock::unknown_operation()),
+                });
+            match payload {
+                Ok(p) => p,
+                Err(err) => return bedrock_error(&err, seq),
             }
         }
     };
@@ -280,7 +355,10 @@ pub(crate) async fn handle(
                 Some(seq),
             );
             let headers = resp.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(dialect.stream_content_type()),
+            );
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             resp
         }
@@ -339,8 +417,10 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
                 });
             }
         }
-        // Anthropic's routes never reach the OpenAI dialect; see `Dialect::of`.
-        Route::Unknown | Route::Messages | Route::CountTokens => return Err(invalid_url()),
+        // Anthropic's and Bedrock's routes never reach the OpenAI dialect; see `Dialect::of`.
+        Route::Unknown | Route::Messages | Route::CountTokens | Route::Converse(..) => {
+            return Err(invalid_url());
+        }
     })
 }
 
@@ -373,9 +453,30 @@ fn answer_anthropic(
         )),
         Route::Models => Payload::Json(anthropic::model_list(&shared.opts.models, query)?),
         Route::Model(id) => Payload::Json(anthropic::model_object(&shared.opts.models, id)?),
-        Route::Chat | Route::Text | Route::Embeddings | Route::Unknown => {
+        Route::Chat | Route::Text | Route::Embeddings | Route::Unknown | Route::Converse(..) => {
             return Err(anthropic::not_found());
         }
+    })
+}
+
+/// The Converse routes' answers: validation, then the scripted reply as JSON or as
+/// event-stream messages. A requested failure fails a non-streaming answer outright.
+fn answer_bedrock(
+    shared: &Shared,
+    body: &Value,
+    model: &str,
+    stream: bool,
+    seq: u64,
+) -> Result<Payload, BedrockError> {
+    let req = bedrock::parse_converse(body, model)?;
+    if !stream && let Some(err) = &req.fail_with {
+        return Err(err.clone());
+    }
+    let reply = bedrock::plan(shared, &req, seq);
+    Ok(if stream {
+        Payload::Sse(bedrock::stream(shared, &reply))
+    } else {
+        Payload::Json(bedrock::response(&reply))
     })
 }
 
@@ -591,6 +692,7 @@ fn with_request_id(
         let name = match dialect {
             Dialect::OpenAi => "x-request-id",
             Dialect::Anthropic => "request-id",
+            Dialect::Bedrock => "x-amzn-requestid",
         };
         resp.headers_mut().insert(name, id);
     }
@@ -618,6 +720,16 @@ fn json_response_in(
 fn anthropic_error(err: &AnthropicError, seq: u64) -> Response<MockBody> {
     let body = err.body(Some(&request_id(seq)));
     json_response_in(Dialect::Anthropic, err.status, body, Some(seq))
+}
+
+/// A Bedrock error response: the error's status, `{"message"}`, the `x-amzn-errortype` header
+/// naming the exception, and `x-amzn-requestid`.
+fn bedrock_error(err: &BedrockError, seq: u64) -> Response<MockBody> {
+    let mut resp = json_response_in(Dialect::Bedrock, err.status, err.body(), Some(seq));
+    if let Ok(kind) = HeaderValue::try_from(err.type_header()) {
+        resp.headers_mut().insert(bedrock::ERROR_TYPE_HEADER, kind);
+    }
+    resp
 }
 
 fn anthropic_rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody> {
