@@ -5,7 +5,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::panic,
     reason = "test helpers outside #[test] functions should fail loudly too"
 )]
 
