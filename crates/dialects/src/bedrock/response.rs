@@ -158,7 +158,7 @@ pub fn from_bedrock(
             finish_reason: Some(finish),
             extra: choice_extra,
         }],
-        usage: Some(usage_from_bedrock(&resp.usage)),
+        usage: resp.usage.as_ref().map(usage_from_bedrock),
         extra: Map::new(),
     })
 }
@@ -267,11 +267,7 @@ pub fn to_bedrock(resp: &ChatResponse) -> Result<ConverseResponse, ConvertError>
             extra: Map::new(),
         },
         stop_reason,
-        usage: resp
-            .usage
-            .as_ref()
-            .map(usage_to_bedrock)
-            .unwrap_or_default(),
+        usage: resp.usage.as_ref().map(usage_to_bedrock),
         metrics: Some(Metrics::default()),
         additional_model_response_fields: stop_sequence
             .map(|s| serde_json::json!({"stop_sequence": s})),

@@ -291,8 +291,9 @@ pub enum ToolChoice {
 pub struct ConverseResponse {
     pub output: ConverseOutput,
     pub stop_reason: String,
-    #[serde(default)]
-    pub usage: TokenUsage,
+    /// Always sent by Bedrock; optional here because documented excerpts leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TokenUsage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
