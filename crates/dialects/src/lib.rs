@@ -6,6 +6,7 @@
 //! Must not: know about keys, queues or HTTP connections. No IO.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod openai;
 pub mod sse;

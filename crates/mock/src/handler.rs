@@ -2,10 +2,12 @@
 //!
 //! Three dialects share this path: OpenAI's; Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
-//! Anthropic's headers; and Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
-//! paths under `/v1beta/` or with Google's key. Each answers, and fails, in its own shape.
+//! Anthropic's headers; Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
+//! paths under `/v1beta/` or with Google's key; and Bedrock's for `POST …/model/{modelId}/converse`
+//! and `…/converse-stream`. Each answers, and fails, in its own shape.
 
 use crate::anthropic::{self, AnthropicError};
+use crate::bedrock::{self, BedrockError};
 use crate::body::{MockBody, Step};
 use crate::fault::Fault;
 use crate::gemini::{self, GeminiError};
@@ -41,6 +43,9 @@ const MISSING_KEY: &str = "You didn't provide an API key. You need to provide yo
 
 /// The API routes, recognised by path suffix so that any base-URL prefix works.
 enum Route<'a> {
+    /// Bedrock's `POST …/model/{modelId}/converse` (false) or `…/converse-stream` (true), with
+    /// the model id as it appears in the path (still percent-encoded).
+    Converse(&'a str, bool),
     /// Anthropic's `POST …/messages`.
     Messages,
     /// Anthropic's `POST …/messages/count_tokens`.
@@ -60,7 +65,9 @@ impl<'a> Route<'a> {
         let path = path.trim_end_matches('/');
         let post = method == Method::POST;
         let get = method == Method::GET;
-        if path.ends_with("/messages/count_tokens") {
+        if post && let Some((model, stream)) = bedrock_path(path) {
+            Route::Converse(model, stream)
+        } else if path.ends_with("/messages/count_tokens") {
             if post {
                 Route::CountTokens
             } else {
@@ -105,9 +112,22 @@ impl<'a> Route<'a> {
                     | Route::Embeddings
                     | Route::Messages
                     | Route::CountTokens
+                    | Route::Converse(..)
             ),
         }
     }
+}
+
+/// The raw model id and the streaming flag of a Converse path
+/// (`…/model/{modelId}/converse[-stream]`).
+fn bedrock_path(path: &str) -> Option<(&str, bool)> {
+    let (rest, stream) = match path.strip_suffix("/converse-stream") {
+        Some(rest) => (rest, true),
+        None => (path.strip_suffix("/converse")?, false),
+    };
+    let at = rest.rfind("/model/")?;
+    let model = &rest[at + "/model/".len()..];
+    (!model.is_empty() && !model.contains('/')).then_some((model, stream))
 }
 
 /// The wire format a request is answered in.
@@ -116,6 +136,7 @@ enum Dialect {
     OpenAi,
     Anthropic,
     Gemini,
+    Bedrock,
 }
 
 impl Dialect {
@@ -126,6 +147,7 @@ impl Dialect {
         match route {
             Route::Gemini(_) => Dialect::Gemini,
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
+            Route::Converse(..) => Dialect::Bedrock,
             Route::Models | Route::Model(_) | Route::Unknown
                 if anthropic::is_anthropic(headers) =>
             {
@@ -141,6 +163,15 @@ impl Dialect {
             Dialect::OpenAi => MALFORMED_FRAME,
             Dialect::Anthropic => anthropic::MALFORMED_FRAME,
             Dialect::Gemini => gemini::MALFORMED_FRAME,
+            Dialect::Bedrock => bedrock::MALFORMED_FRAME,
+        }
+    }
+
+    /// The media type of this dialect's streams.
+    fn stream_content_type(self) -> &'static str {
+        match self {
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Gemini => "text/event-stream",
+            Dialect::Bedrock => bedrock::EVENT_STREAM,
         }
     }
 }
@@ -204,13 +235,21 @@ pub(crate) async fn handle(
     let json = route
         .takes_json()
         .then(|| serde_json::from_slice::<Value>(&body));
-    let model = match (&route, &json) {
-        // Gemini names the model in the path, not the body.
-        (Route::Gemini(g), _) => g.model(),
-        (_, Some(Ok(v))) => v.get("model").and_then(Value::as_str),
+    // Gemini and Bedrock name the model in the path, not the body.
+    let path_model = match route {
+        Route::Converse(raw, _) => Some(bedrock::decode_model(raw)),
         _ => None,
     };
-    let key = presented_key(&parts.headers).or_else(|| gemini::query_key(query));
+    let model = match (&route, &path_model, &json) {
+        (Route::Gemini(g), _, _) => g.model(),
+        (_, Some(m), _) => Some(m.as_str()),
+        (_, None, Some(Ok(v))) => v.get("model").and_then(Value::as_str),
+        _ => None,
+    };
+    let key = match dialect {
+        Dialect::Bedrock => bedrock::presented_key(&parts.headers),
+        _ => presented_key(&parts.headers).or_else(|| gemini::query_key(query)),
+    };
 
     let mut delivery_fault = None;
     match shared.take_fault(model, key) {
@@ -222,6 +261,9 @@ pub(crate) async fn handle(
                     anthropic_error(&AnthropicError::from_status(status, &message), seq)
                 }
                 Dialect::Gemini => gemini_error(&GeminiError::from_status(status, &message)),
+                Dialect::Bedrock => {
+                    bedrock_error(&BedrockError::from_status(status, &message), seq)
+                }
             };
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
@@ -229,6 +271,12 @@ pub(crate) async fn handle(
                 Dialect::OpenAi => rate_limited(retry_after_secs, seq),
                 Dialect::Anthropic => anthropic_rate_limited(retry_after_secs, seq),
                 Dialect::Gemini => gemini_rate_limited(retry_after_secs),
+                Dialect::Bedrock => {
+                    let mut resp = bedrock_error(&bedrock::throttled(), seq);
+                    resp.headers_mut()
+                        .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                    resp
+                }
             };
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
@@ -282,6 +330,27 @@ pub(crate) async fn handle(
                 Err(err) => return anthropic_error(&err, seq),
             }
         }
+        Dialect::Bedrock => {
+            let auth = bedrock::AuthRequest {
+                method: parts.method.as_str(),
+                raw_path: path,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body: &body,
+            };
+            let payload =
+                bedrock::check_auth(&shared, &auth).and_then(|()| match (&json, &route) {
+                    (Some(Ok(value)), Route::Converse(_, stream)) => {
+                        answer_bedrock(&shared, value, model.unwrap_or_default(), *stream, seq)
+                    }
+                    (Some(Err(_)), _) => Err(bedrock::unparsable_body()),
+                    _ => Err(bedrock::unknown_operation()),
+                });
+            match payload {
+                Ok(p) => p,
+                Err(err) => return bedrock_error(&err, seq),
+            }
+        }
     };
 
     match payload {
@@ -326,7 +395,10 @@ pub(crate) async fn handle(
                 Some(seq),
             );
             let headers = resp.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(dialect.stream_content_type()),
+            );
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             resp
         }
@@ -385,8 +457,13 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
                 });
             }
         }
-        // Anthropic's and Gemini's routes never reach the OpenAI dialect; see `Dialect::of`.
-        Route::Unknown | Route::Messages | Route::CountTokens | Route::Gemini(_) => {
+        // Anthropic's, Gemini's and Bedrock's routes never reach the OpenAI dialect; see
+        // `Dialect::of`.
+        Route::Unknown
+        | Route::Messages
+        | Route::CountTokens
+        | Route::Gemini(_)
+        | Route::Converse(..) => {
             return Err(invalid_url());
         }
     })
@@ -421,7 +498,12 @@ fn answer_anthropic(
         )),
         Route::Models => Payload::Json(anthropic::model_list(&shared.opts.models, query)?),
         Route::Model(id) => Payload::Json(anthropic::model_object(&shared.opts.models, id)?),
-        Route::Chat | Route::Text | Route::Embeddings | Route::Gemini(_) | Route::Unknown => {
+        Route::Chat
+        | Route::Text
+        | Route::Embeddings
+        | Route::Gemini(_)
+        | Route::Unknown
+        | Route::Converse(..) => {
             return Err(anthropic::not_found());
         }
     })
@@ -461,6 +543,27 @@ fn answer_gemini(
         gemini::Route::Models => Payload::Json(gemini::model_list(&shared.opts.models, query)?),
         gemini::Route::Model(id) => Payload::Json(gemini::model_object(&shared.opts.models, id)?),
         gemini::Route::Unknown => return Err(gemini::not_found(path)),
+    })
+}
+
+/// The Converse routes' answers: validation, then the scripted reply as JSON or as
+/// event-stream messages. A requested failure fails a non-streaming answer outright.
+fn answer_bedrock(
+    shared: &Shared,
+    body: &Value,
+    model: &str,
+    stream: bool,
+    seq: u64,
+) -> Result<Payload, BedrockError> {
+    let req = bedrock::parse_converse(body, model)?;
+    if !stream && let Some(err) = &req.fail_with {
+        return Err(err.clone());
+    }
+    let reply = bedrock::plan(shared, &req, seq);
+    Ok(if stream {
+        Payload::Sse(bedrock::stream(shared, &reply))
+    } else {
+        Payload::Json(bedrock::response(&reply))
     })
 }
 
@@ -679,6 +782,7 @@ fn with_request_id(
             Dialect::OpenAi => Some("x-request-id"),
             Dialect::Anthropic => Some("request-id"),
             Dialect::Gemini => None,
+            Dialect::Bedrock => Some("x-amzn-requestid"),
         };
         if let Some(name) = name {
             resp.headers_mut().insert(name, id);
@@ -708,6 +812,16 @@ fn json_response_in(
 fn anthropic_error(err: &AnthropicError, seq: u64) -> Response<MockBody> {
     let body = err.body(Some(&request_id(seq)));
     json_response_in(Dialect::Anthropic, err.status, body, Some(seq))
+}
+
+/// A Bedrock error response: the error's status, `{"message"}`, the `x-amzn-errortype` header
+/// naming the exception, and `x-amzn-requestid`.
+fn bedrock_error(err: &BedrockError, seq: u64) -> Response<MockBody> {
+    let mut resp = json_response_in(Dialect::Bedrock, err.status, err.body(), Some(seq));
+    if let Ok(kind) = HeaderValue::try_from(err.type_header()) {
+        resp.headers_mut().insert(bedrock::ERROR_TYPE_HEADER, kind);
+    }
+    resp
 }
 
 fn anthropic_rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody> {

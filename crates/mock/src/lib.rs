@@ -31,6 +31,16 @@
 //!   request: `includeThoughts` adds a signed thought part, function declarations bring a
 //!   `functionCall`, a small `maxOutputTokens` gives `MAX_TOKENS`, `asbru-mock:error=STATUS`
 //!   fails and `asbru-mock:finish=REASON` finishes with that reason. See `gemini/reply.rs`.
+//! - **AWS Bedrock Converse**: `POST …/model/{modelId}/converse` (JSON) and
+//!   `…/converse-stream` (binary `application/vnd.amazon.eventstream` messages with correct
+//!   CRCs: `messageStart`, `contentBlockStart`, `contentBlockDelta`, `contentBlockStop`,
+//!   `messageStop`, `metadata`). Requests are SigV4-signed — verified by the mock's own
+//!   implementation against [`MockOptions::aws_credentials`] — or carry a Bedrock API key as
+//!   `Authorization: Bearer …` (checked against [`MockOptions::valid_keys`]). Validation follows
+//!   the API, and errors, injected ones included, have Bedrock's shape (status,
+//!   `x-amzn-errortype`, `{"message"}`), mid-stream as exception messages. The answer is
+//!   scripted like Anthropic's (thinking, tools, `maxTokens`, stop sequences,
+//!   `asbru-mock:error=TYPE`); see `bedrock/reply.rs`.
 //!
 //! Routes are matched on the path suffix, so any base-URL prefix works (`/v1/chat/completions`,
 //! `/openai/v1/chat/completions`, `/anthropic/v1/messages`, `/genai/v1beta/models/…`). Control
@@ -47,6 +57,7 @@
 //! regardless of who asks; a faulted request still consumes its one-shot fault.
 
 mod anthropic;
+mod bedrock;
 mod body;
 mod fault;
 mod gemini;
@@ -94,6 +105,11 @@ pub struct MockOptions {
     pub max_recorded: usize,
     /// The assistant's answer to every completion, deterministic so tests can assert on it.
     pub content: String,
+    /// An AWS access key id and secret key: when set, Bedrock requests signed with SigV4 are
+    /// verified against them (and unsigned ones refused with 403), so tests prove the gateway
+    /// signs as AWS checks. `None` (the default) accepts Bedrock requests unsigned, or signed
+    /// with any key, without checking.
+    pub aws_credentials: Option<(String, String)>,
 }
 
 impl Default for MockOptions {
@@ -117,6 +133,7 @@ impl Default for MockOptions {
             record: true,
             max_recorded: 10_000,
             content: "Hello from the mock.".to_owned(),
+            aws_credentials: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! Must not: know about plugins, routes, queues or key selection.
 
 pub mod anthropic;
+pub mod bedrock_auth;
 mod common;
 mod error_map;
 mod http;
