@@ -65,6 +65,7 @@ mod handler;
 mod oauth;
 mod openai;
 mod record;
+mod script;
 mod server;
 mod state;
 

@@ -21,16 +21,14 @@
 
 use super::validate::{Choice, ConverseReq};
 use super::{BedrockError, event_frame};
-use crate::openai::{base64_encode, json_bytes};
+use crate::openai::json_bytes;
+use crate::script::{first_words, sample, signature, split};
 use crate::state::{Shared, count_words};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 /// The reasoning the mock shows when thinking is on.
 const THINKING: &str = "The user asked a question; I will answer with the configured reply.";
-
-/// Schemas nest; generation stops descending here so a recursive schema cannot loop.
-const MAX_SCHEMA_DEPTH: usize = 8;
 
 /// Bedrock pads stream events with a random-length `p` field so sizes do not leak tokens; the
 /// mock pads with a deterministic slice of this.
@@ -265,126 +263,6 @@ pub(crate) fn stream(shared: &Shared, reply: &Reply) -> Vec<Bytes> {
         frames.push(err.frame());
     }
     frames
-}
-
-/// Splits `text` into at most `n` (at least 1) consecutive pieces of near-equal length, on
-/// character boundaries, that concatenate to `text`; empty text gives no piece.
-fn split(text: &str, n: usize) -> Vec<&str> {
-    let chars: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-    if chars.is_empty() {
-        return Vec::new();
-    }
-    let n = n.clamp(1, chars.len());
-    let mut pieces = Vec::with_capacity(n);
-    let mut start = 0;
-    for k in 1..=n {
-        let end = if k == n {
-            text.len()
-        } else {
-            chars[chars.len() * k / n]
-        };
-        if end > start {
-            pieces.push(&text[start..end]);
-        }
-        start = end;
-    }
-    pieces
-}
-
-/// The first `n` whitespace words of `text`, with the spacing between them.
-fn first_words(text: &str, n: u64) -> &str {
-    if n == 0 {
-        return "";
-    }
-    let mut words = 0;
-    let mut in_word = false;
-    for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if in_word {
-                words += 1;
-                if words == n {
-                    return &text[..i];
-                }
-            }
-            in_word = false;
-        } else {
-            in_word = true;
-        }
-    }
-    text
-}
-
-/// A deterministic stand-in for the opaque signature of a reasoning block.
-fn signature(model: &str, text: &str) -> String {
-    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in model.bytes().chain([0]).chain(text.bytes()) {
-        state ^= u64::from(b);
-        state = state.wrapping_mul(0x0100_0000_01b3);
-    }
-    let bytes: Vec<u8> = (0..6)
-        .flat_map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)).to_le_bytes()
-        })
-        .collect();
-    base64_encode(&bytes)
-}
-
-/// A value satisfying `schema` in the simple cases tools use: the first `enum` value or the
-/// `const`, else by `type`; objects get their `required` properties (all when none are marked).
-fn sample(schema: &Value, depth: usize) -> Value {
-    if let Some(first) = schema
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-    {
-        return first.clone();
-    }
-    if let Some(c) = schema.get("const") {
-        return c.clone();
-    }
-    let kind = match schema.get("type") {
-        Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(types)) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("null"),
-        _ if schema.get("properties").is_some() => "object",
-        _ => "string",
-    };
-    match kind {
-        "object" => {
-            let mut out = Map::new();
-            let props = schema.get("properties").and_then(Value::as_object);
-            if let (Some(props), true) = (props, depth < MAX_SCHEMA_DEPTH) {
-                let required: Vec<&str> = schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .map(|r| r.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                for (name, prop) in props {
-                    if required.is_empty() || required.contains(&name.as_str()) {
-                        out.insert(name.clone(), sample(prop, depth + 1));
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        "array" if depth < MAX_SCHEMA_DEPTH => Value::Array(vec![sample(
-            schema.get("items").unwrap_or(&Value::Null),
-            depth + 1,
-        )]),
-        "array" => Value::Array(Vec::new()),
-        "integer" => json!(1),
-        "number" => json!(1.5),
-        "boolean" => json!(true),
-        "null" => Value::Null,
-        _ => json!("mock"),
-    }
 }
 
 #[cfg(test)]
