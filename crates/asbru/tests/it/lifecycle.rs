@@ -77,31 +77,38 @@ async fn a_client_that_goes_away_frees_its_queue_slot() {
     }
 }
 
-#[tokio::test]
-async fn sigterm_lets_requests_in_flight_finish() {
-    let mock = MockServer::start(MockOptions::default()).await.unwrap();
-    mock.push_fault(Fault::Delay(Duration::from_millis(800)));
+/// A config file with one openai provider on `mock` (the directory lives as long as the guard).
+fn config_file(mock: &MockServer) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.json");
-    std::fs::write(
-        &path,
-        json!({"providers": {"openai": {
-            "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
-            "network_config": {"base_url": mock.base_url()}
-        }}})
-        .to_string(),
-    )
-    .unwrap();
-    let served = serve(&["--config", path.to_str().unwrap()], &[]).await;
-    let url = format!("{}/v1/chat/completions", served.url);
-    let in_flight = tokio::spawn(async move {
+    let config = json!({"providers": {"openai": {
+        "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
+        "network_config": {"base_url": mock.base_url()}
+    }}});
+    std::fs::write(&path, config.to_string()).unwrap();
+    (dir, path)
+}
+
+/// Sends one chat request in the background; its status, or the error if the connection broke.
+fn chat_in_background(url: &str) -> tokio::task::JoinHandle<Result<u16, reqwest::Error>> {
+    let url = format!("{url}/v1/chat/completions");
+    tokio::spawn(async move {
         reqwest::Client::new()
             .post(url)
             .json(&chat_body("openai/gpt-4o"))
             .send()
             .await
             .map(|r| r.status().as_u16())
-    });
+    })
+}
+
+#[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    mock.push_fault(Fault::Delay(Duration::from_millis(800)));
+    let (_dir, path) = config_file(&mock);
+    let served = serve(&["--config", path.to_str().unwrap()], &[]).await;
+    let in_flight = chat_in_background(&served.url);
     while mock.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -115,31 +122,13 @@ async fn sigterm_lets_requests_in_flight_finish() {
 async fn sigterm_closes_what_outlives_the_drain_deadline() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     mock.push_fault(Fault::Delay(Duration::from_secs(20)));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.json");
-    std::fs::write(
-        &path,
-        json!({"providers": {"openai": {
-            "keys": [{"name": "k", "value": "sk-k", "weight": 1}],
-            "network_config": {"base_url": mock.base_url()}
-        }}})
-        .to_string(),
-    )
-    .unwrap();
+    let (_dir, path) = config_file(&mock);
     let served = serve(
         &["--config", path.to_str().unwrap(), "--drain-timeout", "1"],
         &[],
     )
     .await;
-    let url = format!("{}/v1/chat/completions", served.url);
-    let in_flight = tokio::spawn(async move {
-        reqwest::Client::new()
-            .post(url)
-            .json(&chat_body("openai/gpt-4o"))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-    });
+    let in_flight = chat_in_background(&served.url);
     while mock.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
