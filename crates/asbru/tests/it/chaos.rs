@@ -39,7 +39,7 @@ async fn every_request_succeeds_while_providers_fail_at_random() {
     let network = json!({
         "base_url": mock.base_url(),
         "default_request_timeout_in_seconds": 1,
-        "max_retries": 3,
+        "max_retries": 4,
         "retry_backoff_initial_ms": 5,
         "retry_backoff_max_ms": 20
     });
