@@ -35,6 +35,8 @@ MOCK_CONTENT = "Greetings from the asbru mock upstream."
 OPENAI_KEY = "sk-test"
 # The key the gateway holds for the `anthropic` provider.
 ANTHROPIC_KEY = "sk-ant-test"
+# The key the gateway holds for the `gemini` provider.
+GEMINI_KEY = "AIza-gemini-test"
 # A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
 WRONG_KEY = "sk-wrong-key-0123456789"
 # Whole-request timeout of the `mistral` provider, used to provoke a 504.
@@ -301,6 +303,11 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "keys": [{"name": "anthropic", "value": ANTHROPIC_KEY, "weight": 1}],
                 "network_config": {"base_url": mock_url, "max_retries": 0},
             },
+            # The Gemini API, translated to and from the OpenAI dialect.
+            "gemini": {
+                "keys": [{"name": "gemini", "value": GEMINI_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
             # One provider per dialect holding a key the mock refuses.
             "openai-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
@@ -312,11 +319,16 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "network_config": {"base_url": mock_url, "max_retries": 0},
                 "custom_provider_config": {"base_provider_type": "anthropic"},
             },
+            "gemini-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "gemini"},
+            },
         },
     }
 
 # Every key the configuration holds except WRONG_KEY; the mock accepts only these.
-VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY]
+VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY, GEMINI_KEY]
 
 
 @pytest.fixture(scope="session")

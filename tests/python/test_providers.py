@@ -1,6 +1,6 @@
 """One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
-OpenAI clients from: an OpenAI-compatible provider (bytes passed through) and Anthropic (translated
-to the Messages API and back).
+OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
+to the Messages API and back) and Gemini (translated to the Gemini API and back).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -12,15 +12,16 @@ without one: that the request reached the provider intact and the answer came ba
 from __future__ import annotations
 
 import json
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import ANTHROPIC_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json
+from conftest import ANTHROPIC_KEY, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -57,8 +58,8 @@ class Provider:
     name: str
     model: str
     """The upstream model name (the request says `name/model`)."""
-    path: str
-    """The upstream path of chat requests."""
+    path: str | tuple[str, ...]
+    """The upstream path (or paths) of chat requests."""
     key: str
     scripted: bool
     """Whether the mock scripts tool calls, thinking and stop reasons for this dialect."""
@@ -73,6 +74,34 @@ class Provider:
     invalid_kwargs: dict
     """Parameters the provider itself refuses with a 400, and a word of its message."""
     invalid_word: str
+    model_sent: Callable[[dict], str] = lambda r: r["json"]["model"]
+    """The upstream model of a recorded chat request."""
+    max_tokens_sent: Callable[[dict], Any] = lambda b: b["max_tokens"]
+    streamed: Callable[[dict], bool] = lambda r: r["json"].get("stream") is True
+    """Whether a recorded chat request asked for a stream."""
+    tool_names_sent: Callable[[dict], list] = (
+        lambda b: [t.get("name") or t["function"]["name"] for t in b["tools"]])
+    stop_sent: Callable[[dict], Any] = lambda b: b.get("stop_sequences")
+    tool_id_sent: Callable[[str], str] = lambda call_id: call_id
+    """How the id of a tool call the client saw appears upstream."""
+    reports_cache_writes: bool = False
+    call_fragments: bool = True
+    """Whether streamed tool-call arguments arrive in several fragments (Gemini sends a call
+    whole)."""
+    thinks_by_default: bool = False
+    """Whether the model reasons (and counts reasoning tokens) without being asked to."""
+    schema_answer: bool = False
+    """Whether the mock answers a json_schema request with JSON matching it."""
+    reasoning_expected: Any = "low"
+    """What `reasoning_effort="low"` becomes upstream."""
+    invalid_type: str = "invalid_request_error"
+    error_types: dict = field(default_factory=dict)
+    """The error `type` of injected upstream statuses, for translating providers."""
+    error_directive: str = ""
+    """Text that makes the mock fail a stream after its first delta, and the error type."""
+    mid_stream_type: str = ""
+    bad_key_status: int = 401
+    bad_key_exception: type = openai.AuthenticationError
 
     @property
     def ref(self) -> str:
@@ -120,6 +149,38 @@ def _anthropic_signature(body: dict) -> str | None:
     return thinking[0]["signature"] if thinking else None
 
 
+def _gemini_parts(body: dict, turn: int) -> list[dict]:
+    return body["contents"][turn]["parts"]
+
+
+def _gemini_images(body: dict) -> list[tuple]:
+    out = []
+    for part in _gemini_parts(body, 0):
+        if "inlineData" in part:
+            out.append(("base64", part["inlineData"]["mimeType"], part["inlineData"]["data"]))
+        elif "fileData" in part:
+            out.append(("url", part["fileData"]["fileUri"]))
+    return out
+
+
+def _gemini_tool_ids(body: dict) -> tuple[str, str]:
+    """Gemini pairs calls and responses by name, and by id when Google issued one."""
+    call = next(p["functionCall"] for p in _gemini_parts(body, 1) if "functionCall" in p)
+    response = next(p["functionResponse"] for p in _gemini_parts(body, 2)
+                    if "functionResponse" in p)
+    return call.get("id", call["name"]), response.get("id", response["name"])
+
+
+def _gemini_signature(body: dict) -> str | None:
+    thoughts = [p for p in _gemini_parts(body, 1) if p.get("thought")]
+    return thoughts[0].get("thoughtSignature") if thoughts else None
+
+
+def _gemini_model(request: dict) -> str:
+    # `/v1beta/models/{model}:generateContent`
+    return request["path"].rsplit("/", 1)[-1].split(":", 1)[0]
+
+
 def _openai_signature(body: dict) -> str | None:
     details = body["messages"][1].get("reasoning_details") or []
     return details[0].get("signature") if details else None
@@ -157,8 +218,58 @@ PROVIDERS = {
         replayed_signature=_anthropic_signature,
         invalid_kwargs={"temperature": 1.5},
         invalid_word="temperature",
+        stop_sent=lambda b: b["stop_sequences"],
+        reports_cache_writes=True,
+        reasoning_expected={"type": "enabled", "budget_tokens": 2000},
+        error_types={401: "authentication_error", 429: "rate_limit_error",
+                     529: "overloaded_error", 503: "api_error"},
+        error_directive="asbru-mock:error=overloaded_error",
+        mid_stream_type="overloaded_error",
+    ),
+    "gemini": Provider(
+        name="gemini",
+        model="gemini-2.5-flash",
+        path=(":generateContent", ":streamGenerateContent"),
+        key=GEMINI_KEY,
+        scripted=True,
+        key_sent=lambda r: r["headers"].get("x-goog-api-key"),
+        tool_ids_sent=_gemini_tool_ids,
+        images_sent=_gemini_images,
+        schema_sent=lambda b: b["generationConfig"]["responseJsonSchema"],
+        reasoning_sent=lambda b: b["generationConfig"].get("thinkingConfig"),
+        replayed_signature=_gemini_signature,
+        # Google accepts temperatures up to 2.0 (OpenAI's limit too, so the SDK sends 2.5).
+        invalid_kwargs={"temperature": 2.5},
+        invalid_word="temperature",
+        model_sent=_gemini_model,
+        max_tokens_sent=lambda b: b["generationConfig"]["maxOutputTokens"],
+        streamed=lambda r: r["path"].endswith(":streamGenerateContent")
+        and r["query"] == "alt=sse",
+        tool_names_sent=lambda b: [f["name"] for t in b["tools"]
+                                   for f in t["functionDeclarations"]],
+        stop_sent=lambda b: b["generationConfig"]["stopSequences"],
+        # The mock issues no call ids (as Gemini 2.5 often does not); calls pair by name.
+        tool_id_sent=lambda call_id: "get_weather" if call_id.startswith("call_gm") else call_id,
+        call_fragments=False,
+        thinks_by_default=True,
+        schema_answer=True,
+        reasoning_expected={"thinkingBudget": 1024, "includeThoughts": True},
+        invalid_type="INVALID_ARGUMENT",
+        error_types={401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED",
+                     529: "INTERNAL", 503: "UNAVAILABLE"},
+        error_directive="asbru-mock:error=UNAVAILABLE",
+        mid_stream_type="UNAVAILABLE",
+        # Google refuses a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID).
+        bad_key_status=400,
+        bad_key_exception=openai.BadRequestError,
     ),
 }
+
+
+def answer_tokens(usage) -> int:
+    """Completion tokens spent on the answer itself (reasoning tokens count as completion)."""
+    details = usage.completion_tokens_details
+    return usage.completion_tokens - ((details and details.reasoning_tokens) or 0)
 
 
 @pytest.fixture(params=sorted(PROVIDERS))
@@ -187,15 +298,15 @@ def test_chat(client, mock, provider):
     assert choice.message.role == "assistant"
     assert choice.message.content == MOCK_CONTENT
     assert choice.finish_reason == "stop"
-    assert resp.usage.completion_tokens == CONTENT_TOKENS
+    assert answer_tokens(resp.usage) == CONTENT_TOKENS
     assert resp.usage.prompt_tokens > 0
-    assert resp.usage.total_tokens == resp.usage.prompt_tokens + CONTENT_TOKENS
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
     assert extra(resp)["provider"] == provider.name
     assert extra(resp)["model_requested"] == provider.model
 
     [seen] = provider.requests(mock)
-    assert seen["json"]["model"] == provider.model
-    assert seen["json"]["max_tokens"] == 200
+    assert provider.model_sent(seen) == provider.model
+    assert provider.max_tokens_sent(seen["json"]) == 200
     assert provider.key_sent(seen) == provider.key
 
 
@@ -208,7 +319,7 @@ def test_cached_prompt_tokens_are_reported(client, mock, provider):
     resp = client.chat.completions.create(model=provider.ref, messages=messages)
     details = resp.usage.prompt_tokens_details
     assert resp.usage.prompt_tokens > 0
-    if provider.scripted:
+    if provider.reports_cache_writes:
         # Prompt tokens include what was written to the cache, reported apart.
         written = details.model_dump()["cache_write_tokens"]
         assert written > 0 and details.cached_tokens == 0
@@ -245,10 +356,14 @@ def test_stream(stack, client, mock, provider):
     assert [extra(c)["chunk_index"] for c in chunks] == list(range(len(chunks)))
     assert all(extra(c)["provider"] == provider.name for c in chunks)
     [seen] = provider.requests(mock)
-    assert seen["json"]["stream"] is True
+    assert provider.streamed(seen)
     # The usage chunk the client did not see was still read for the log.
     line = _stream_log_line(stack, provider, logged_before)
-    assert f"completion_tokens={CONTENT_TOKENS} " in line, line
+    logged = int(re.search(r"completion_tokens=(\d+) ", line).group(1))
+    if provider.thinks_by_default:
+        assert logged > CONTENT_TOKENS, line
+    else:
+        assert logged == CONTENT_TOKENS, line
     assert "prompt_tokens=0 " not in line, line
 
 
@@ -268,8 +383,8 @@ def test_stream_usage_when_asked(client, provider):
         stream_options={"include_usage": True}))
     last = chunks[-1]
     assert last.choices == []
-    assert last.usage.completion_tokens == CONTENT_TOKENS
-    assert last.usage.total_tokens == last.usage.prompt_tokens + CONTENT_TOKENS
+    assert answer_tokens(last.usage) == CONTENT_TOKENS
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
     assert all(c.usage is None and c.choices for c in chunks[:-1])
 
 
@@ -303,7 +418,8 @@ def test_tools_round_trip(client, mock, provider):
     assert second.choices[0].finish_reason == "stop"
     assert second.choices[0].message.content == MOCK_CONTENT
     sent = provider.requests(mock)[-1]["json"]
-    assert provider.tool_ids_sent(sent) == (call_id, call_id)
+    sent_id = provider.tool_id_sent(call_id)
+    assert provider.tool_ids_sent(sent) == (sent_id, sent_id)
 
 
 def test_tools_in_a_stream(client, mock, provider):
@@ -311,12 +427,15 @@ def test_tools_in_a_stream(client, mock, provider):
         model=provider.ref, messages=MESSAGES, tools=[WEATHER_TOOL], tool_choice="required",
         stream=True))
     sent = provider.requests(mock)[-1]["json"]
-    assert [t.get("name") or t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
+    assert provider.tool_names_sent(sent) == ["get_weather"]
     if not provider.scripted:
         assert finish_reasons(chunks) == ["stop"]
         return
     calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
-    assert len(calls) >= 2, "arguments should arrive in fragments"
+    if provider.call_fragments:
+        assert len(calls) >= 2, "arguments should arrive in fragments"
+    else:
+        assert len(calls) == 1, "the call should arrive whole"
     assert calls[0].id and calls[0].function.name == "get_weather"
     args = json.loads("".join(tc.function.arguments or "" for tc in calls))
     assert isinstance(args["city"], str)
@@ -344,7 +463,10 @@ def test_json_schema_response_format(client, mock, provider):
         model=provider.ref, messages=MESSAGES,
         response_format={"type": "json_schema",
                          "json_schema": {"name": "answer", "strict": True, "schema": SCHEMA}})
-    assert resp.choices[0].message.content == MOCK_CONTENT
+    if provider.schema_answer:
+        assert isinstance(json.loads(resp.choices[0].message.content)["answer"], str)
+    else:
+        assert resp.choices[0].message.content == MOCK_CONTENT
     assert provider.schema_sent(provider.requests(mock)[-1]["json"]) == SCHEMA
 
 
@@ -353,15 +475,14 @@ def test_reasoning_round_trip(client, mock, provider):
                                            reasoning_effort="low", max_tokens=8000)
     sent = provider.reasoning_sent(provider.requests(mock)[-1]["json"])
     message = first.choices[0].message.model_dump(exclude_none=True)
+    assert sent == provider.reasoning_expected
     if provider.scripted:
-        assert sent == {"type": "enabled", "budget_tokens": 2000}
         assert message["reasoning"]
         [detail] = message["reasoning_details"]
         assert detail["type"] == "reasoning.text" and detail["text"] == message["reasoning"]
         signature = detail["signature"]
         assert signature
     else:
-        assert sent == "low"
         # Reasoning as a Bifrost client would replay it; passed through untouched.
         signature = "sig-123"
         message["reasoning_details"] = [{"type": "reasoning.text", "text": "Thought.",
@@ -392,7 +513,7 @@ def test_finish_reasons(client, mock, provider, kind):
         assert choice.finish_reason == "length"
         assert choice.message.content == " ".join(MOCK_CONTENT.split()[:2])
     elif kind == "stop_sequence":
-        assert sent["stop_sequences"] == ["mock"]
+        assert provider.stop_sent(sent) == ["mock"]
         assert choice.finish_reason == "stop"
         assert choice.message.content == MOCK_CONTENT[: MOCK_CONTENT.index("mock")]
     else:
@@ -410,7 +531,7 @@ def test_provider_validation_error_is_400(client, mock, provider):
                                        **provider.invalid_kwargs)
     assert info.value.status_code == 400
     assert provider.invalid_word in info.value.body["message"]
-    assert info.value.body["type"] == "invalid_request_error"
+    assert info.value.body["type"] == provider.invalid_type
     assert info.value.response.json()["extra_fields"]["provider"] == provider.name
     assert len(provider.requests(mock)) == 1
 
@@ -431,16 +552,14 @@ def test_upstream_statuses_are_kept(client, mock, provider, status, exception):
     assert info.value.status_code == status
     if status != 429:
         assert info.value.body["message"] == f"injected {status}"
-    if provider.scripted:
-        expected = {401: "authentication_error", 429: "rate_limit_error",
-                    529: "overloaded_error", 503: "api_error"}[status]
-        assert info.value.body["type"] == expected
+    if provider.error_types:
+        assert info.value.body["type"] == provider.error_types[status]
 
 
 def test_error_mid_stream_raises_after_some_chunks(client, mock, provider):
-    if provider.scripted:
-        # The mock fails this answer with an `event: error` after the first delta.
-        messages = [{"role": "user", "content": "Say hello. asbru-mock:error=overloaded_error"}]
+    if provider.error_directive:
+        # The mock fails this answer with an error event after the first delta.
+        messages = [{"role": "user", "content": f"Say hello. {provider.error_directive}"}]
     else:
         mock.push_fault({"type": "stream_cut", "after_chunks": 2})
         messages = MESSAGES
@@ -453,15 +572,15 @@ def test_error_mid_stream_raises_after_some_chunks(client, mock, provider):
     assert received and info.value.message
     partial = "".join(c.choices[0].delta.content or "" for c in received if c.choices)
     assert MOCK_CONTENT.startswith(partial) and partial != MOCK_CONTENT
-    if provider.scripted:
-        assert info.value.body["type"] == "overloaded_error"
+    if provider.mid_stream_type:
+        assert info.value.body["type"] == provider.mid_stream_type
 
 
-def test_wrong_key_is_401_and_not_echoed(client, mock, provider):
-    with pytest.raises(openai.AuthenticationError) as info:
+def test_wrong_key_is_refused_and_not_echoed(client, mock, provider):
+    with pytest.raises(provider.bad_key_exception) as info:
         client.chat.completions.create(model=f"{provider.name}-badkey/{provider.model}",
                                        messages=MESSAGES)
-    assert info.value.status_code == 401
+    assert info.value.status_code == provider.bad_key_status
     raw = info.value.response.text
     assert WRONG_KEY not in raw and WRONG_KEY not in str(info.value)
     [seen] = provider.requests(mock)
@@ -470,7 +589,10 @@ def test_wrong_key_is_401_and_not_echoed(client, mock, provider):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_fallback_to_the_other_dialect(client, mock, provider, stream):
-    other = next(p for p in PROVIDERS.values() if p.name != provider.name)
+    # Each provider falls back to the next one (openai → anthropic → gemini → openai), so every
+    # dialect is both a primary and a fallback target.
+    names = sorted(PROVIDERS)
+    other = PROVIDERS[names[(names.index(provider.name) + 1) % len(names)]]
     mock.push_fault({"type": "status", "status": 503, "message": "primary down"},
                     model=provider.model)
     resp = client.chat.completions.create(model=provider.ref, messages=MESSAGES, stream=stream,
@@ -488,7 +610,7 @@ def test_fallback_to_the_other_dialect(client, mock, provider, stream):
     # which case the gateway rightly skipped it.
     assert len(provider.requests(mock)) <= 1
     [served] = other.requests(mock)
-    assert served["json"]["model"] == other.model
+    assert other.model_sent(served) == other.model
     assert "fallbacks" not in served["json"]
 
 
@@ -503,4 +625,4 @@ def test_raw_error_body_has_the_compatibility_shape(stack, provider):
     assert status == 400
     assert body["is_bifrost_error"] is False
     assert body["status_code"] == 400
-    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["type"] == provider.invalid_type

@@ -132,19 +132,7 @@ impl Anthropic {
     /// A body that is not a valid chat request is the client's error (400, naming the field);
     /// so is a request Anthropic cannot express (audio input, `n > 1`).
     fn convert(&self, body: &[u8], stream: bool) -> Result<Bytes, GatewayError> {
-        let mut de = serde_json::Deserializer::from_slice(body);
-        let request: ChatRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path.is_empty() || path == "." {
-                GatewayError::invalid_request(format!("invalid chat request: {inner}"), None)
-            } else {
-                GatewayError::invalid_request(
-                    format!("invalid chat request at `{path}`: {inner}"),
-                    Some(&path),
-                )
-            }
-        })?;
+        let request: ChatRequest = common::parse_body(body, "chat request")?;
         let mut upstream = to_anthropic(&request, &RequestOptions::default())
             .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
         upstream.stream = stream.then_some(true);

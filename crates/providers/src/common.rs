@@ -110,6 +110,27 @@ pub(crate) fn secret_header(
     Ok(header)
 }
 
+/// Parses an OpenAI-dialect body for an adapter that translates it. A body that does not fit is
+/// the client's error (400), naming the field where parsing stopped, so the client can fix it.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, GatewayError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            GatewayError::invalid_request(format!("invalid {what}: {inner}"), None)
+        } else {
+            GatewayError::invalid_request(
+                format!("invalid {what} at `{path}`: {inner}"),
+                Some(&path),
+            )
+        }
+    })
+}
+
 /// The error for a provider that did not answer within `network_config`'s request timeout.
 pub(crate) fn timeout_error(provider: &str, timeout: Duration) -> GatewayError {
     GatewayError::upstream_timeout(format!(

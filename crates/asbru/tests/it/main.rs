@@ -15,6 +15,7 @@ mod chat;
 mod cli;
 mod errors;
 mod fallbacks;
+mod gemini;
 mod health;
 mod keys;
 mod lifecycle;

@@ -1,0 +1,747 @@
+//! The adapter for the Google Gemini API (`generativelanguage.googleapis.com/v1beta`), and for
+//! custom providers whose `base_provider_type` is `gemini`.
+//!
+//! Like [`crate::Anthropic`], it takes and returns the OpenAI dialect and translates inside: the
+//! OpenAI-dialect body the engine rewrote is parsed into the unified [`ChatRequest`], converted
+//! with [`asbru_dialects::gemini`] and sent to `models/{model}:generateContent` (or
+//! `:streamGenerateContent?alt=sse`) with the key in `x-goog-api-key`; the answer comes back as a
+//! `chat.completion` body or as OpenAI SSE chunks ending in `data: [DONE]`. Embeddings go through
+//! `:batchEmbedContents`, model listing through `GET models`. So the engine's retries, key
+//! health, fallbacks and stream forwarding work on Gemini exactly as on the other providers.
+//!
+//! Gemini puts the model in the URL, so targets are built per request rather than once at load
+//! time; everything else (base URL, headers, key headers) is prepared when the config is loaded.
+
+use crate::error_map::{from_transport, redact};
+use crate::http::Target;
+use crate::openai_compatible::ByteStream;
+use crate::{Operation, UpstreamClient, common};
+use asbru_config::{KeyConfig, ProviderConfig};
+use asbru_dialects::gemini::embed::{from_gemini_batch, to_gemini_batch};
+use asbru_dialects::gemini::types::{BatchEmbedContentsResponse, ListModelsResponse};
+use asbru_dialects::gemini::{
+    GenerateContentResponse, RequestOptions, StreamToUnified, error_from_gemini,
+    request::to_gemini, response::from_gemini,
+};
+use asbru_dialects::sse::SseFramer;
+use asbru_schema::chat::{ChatChunk, ChatRequest};
+use asbru_schema::openai::EmbeddingRequest;
+use asbru_schema::{GatewayError, Usage};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use secrecy::ExposeSecret;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Google's public endpoint for the Gemini API.
+pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+
+/// The API version asbru speaks, appended to the base URL unless the configured `base_url`
+/// already ends with a version (Bifrost users often write `…googleapis.com/v1beta`).
+pub const API_VERSION: &str = "v1beta";
+
+/// The header Google's SDKs send the API key in; a header rather than `?key=` so the key never
+/// lands in an access log.
+pub const KEY_HEADER: &str = "x-goog-api-key";
+
+/// Models per `GET models` page: the documented maximum, so one page usually lists them all.
+const MODELS_PAGE_SIZE: u32 = 1000;
+
+/// Pages of models read at most; a provider that keeps answering with a `nextPageToken` cannot
+/// keep the listing going forever.
+const MAX_MODEL_PAGES: usize = 20;
+
+/// Reaches one Gemini provider.
+#[derive(Debug)]
+pub struct Gemini {
+    name: String,
+    client: UpstreamClient,
+    /// The base URL with the API version, without a trailing `/`: `{base}/v1beta`.
+    api: String,
+    /// `custom_provider_config.request_path_overrides`, by request type; `{model}` in a path is
+    /// replaced by the model resource (`models/gemini-2.5-flash`).
+    overrides: Vec<(&'static str, String)>,
+    /// `content-type`, `user-agent`, then `network_config.extra_headers`.
+    headers: HeaderMap,
+    /// `x-goog-api-key` per key, in the order of `ProviderConfig::keys`; marked sensitive.
+    keys: Vec<HeaderValue>,
+    request_timeout: Duration,
+    stream_idle_timeout: Duration,
+}
+
+/// The request types a Gemini provider serves, for the overrides lookup.
+const REQUEST_TYPES: [&str; 4] = [
+    "chat_completion",
+    "chat_completion_stream",
+    "embedding",
+    "list_models",
+];
+
+impl Gemini {
+    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+        let base = common::base_url(provider, Some(DEFAULT_BASE_URL))?;
+        let api = if has_version(&base) {
+            base
+        } else {
+            format!("{base}/{API_VERSION}")
+        };
+        let overrides = REQUEST_TYPES
+            .iter()
+            .filter_map(|t| {
+                provider
+                    .request_path_overrides
+                    .get(*t)
+                    .map(|path| (*t, path.clone()))
+            })
+            .collect();
+        let keys = provider
+            .keys
+            .iter()
+            .map(|k| common::secret_header(k.value.expose_secret(), k, &provider.name))
+            .collect::<Result<_, _>>()?;
+        let gemini = Self {
+            name: provider.name.clone(),
+            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            api,
+            overrides,
+            headers: common::base_headers(provider)?,
+            keys,
+            request_timeout: provider.network.request_timeout,
+            stream_idle_timeout: provider.network.stream_idle_timeout,
+        };
+        // Fail at load time, naming the field, rather than on the first request.
+        gemini.target("list_models", "models", "")?;
+        Ok(gemini)
+    }
+
+    /// Whether `op` can be served: chat, embeddings and model listing. Gemini has no
+    /// OpenAI-style text completions.
+    pub fn supports(&self, op: Operation) -> bool {
+        op != Operation::TextCompletion
+    }
+
+    /// The URL for a request type: its override (a path appended to the base URL, or a full
+    /// URL; `{model}` replaced), else `{api}/{resource}{suffix}`.
+    fn target(
+        &self,
+        request_type: &str,
+        resource: &str,
+        suffix: &str,
+    ) -> Result<Target, GatewayError> {
+        let over = self
+            .overrides
+            .iter()
+            .find(|(t, _)| *t == request_type)
+            .map(|(_, p)| p.replace("{model}", resource));
+        let url = match over {
+            Some(o) if o.starts_with("http://") || o.starts_with("https://") => o,
+            Some(o) => format!("{}/{}", self.api, o.trim_start_matches('/')),
+            None => format!("{}/{resource}{suffix}", self.api),
+        };
+        Target::parse(&url).map_err(|e| {
+            GatewayError::invalid_request(
+                format!("providers.{}: invalid upstream URL {url:?}: {e}", self.name),
+                None,
+            )
+        })
+    }
+
+    /// The headers for one request with `key`.
+    fn headers(&self, key: Option<(usize, &KeyConfig)>) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        if let Some(value) = key.and_then(|(i, _)| self.keys.get(i)) {
+            headers.insert(HeaderName::from_static(KEY_HEADER), value.clone());
+        }
+        headers
+    }
+
+    fn unsupported(&self, op: Operation) -> GatewayError {
+        GatewayError::invalid_request(
+            format!(
+                "provider '{}' does not support {}",
+                self.name,
+                op.request_type(false)
+            ),
+            None,
+        )
+        .with_code("unsupported_operation")
+        .with_provider(&self.name)
+    }
+
+    /// The Gemini request for an OpenAI-dialect chat body (already carrying the upstream model),
+    /// and the model resource for its URL. A body that is not a valid chat request, or one
+    /// Gemini cannot express, is the client's error (400).
+    fn convert(&self, body: &[u8]) -> Result<(String, Bytes), GatewayError> {
+        let request: ChatRequest = common::parse_body(body, "chat request")?;
+        let resource = model_resource(&request.model)?;
+        let options = RequestOptions {
+            // Histories from other providers carry no signatures, which Gemini 3 refuses on
+            // function calls; Google documents this placeholder for exactly that case.
+            fill_missing_signatures: true,
+            ..RequestOptions::default()
+        };
+        let upstream = to_gemini(&request, &options)
+            .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
+        let bytes = serde_json::to_vec(&upstream)
+            .map(Bytes::from)
+            .map_err(|e| GatewayError::internal(format!("serializing the Gemini request: {e}")))?;
+        Ok((resource, bytes))
+    }
+
+    /// Sends an OpenAI-dialect body and returns the OpenAI-dialect JSON answer: a
+    /// `chat.completion` for chat, an embedding list for embeddings. Non-2xx answers become
+    /// Google's error (status, `status` name and message kept, `RetryInfo` as the retry hint);
+    /// a candidate that finished with `MALFORMED_FUNCTION_CALL` or similar is an error too.
+    pub async fn send(
+        &self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        body: Bytes,
+    ) -> Result<Bytes, GatewayError> {
+        match op {
+            Operation::ChatCompletion => self.chat(key, &body).await,
+            Operation::Embedding => self.embed(key, &body).await,
+            Operation::TextCompletion | Operation::ListModels => Err(self.unsupported(op)),
+        }
+    }
+
+    async fn chat(
+        &self,
+        key: Option<(usize, &KeyConfig)>,
+        body: &[u8],
+    ) -> Result<Bytes, GatewayError> {
+        let (resource, upstream) = self.convert(body)?;
+        let target = self.target("chat_completion", &resource, ":generateContent")?;
+        let answer = self
+            .exchange(Method::POST, &target, self.headers(key), upstream, key)
+            .await?;
+        let response: GenerateContentResponse =
+            serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
+        let mut unified =
+            from_gemini(&response, unix_now()).map_err(|e| e.with_provider(&self.name))?;
+        if unified.model.is_empty() {
+            unified.model = model_id(&resource).to_owned();
+        }
+        serde_json::to_vec(&unified)
+            .map(Bytes::from)
+            .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+    }
+
+    /// Embeddings through `batchEmbedContents` (one round trip for any number of inputs).
+    /// Gemini reports no token counts for embeddings; `usage` is there (OpenAI clients read it)
+    /// with the counts Google gave, which today are none, so zero.
+    async fn embed(
+        &self,
+        key: Option<(usize, &KeyConfig)>,
+        body: &[u8],
+    ) -> Result<Bytes, GatewayError> {
+        let request: EmbeddingRequest = common::parse_body(body, "embeddings request")?;
+        let resource = model_resource(&request.model)?;
+        let batch = to_gemini_batch(&request)
+            .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
+        let upstream = serde_json::to_vec(&batch)
+            .map(Bytes::from)
+            .map_err(|e| GatewayError::internal(format!("serializing the Gemini request: {e}")))?;
+        let target = self.target("embedding", &resource, ":batchEmbedContents")?;
+        let answer = self
+            .exchange(Method::POST, &target, self.headers(key), upstream, key)
+            .await?;
+        let response: BatchEmbedContentsResponse =
+            serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
+        let mut unified = from_gemini_batch(&response, &request.model);
+        let prompt_tokens = response
+            .extra
+            .get("usageMetadata")
+            .and_then(|u| u.get("promptTokenCount"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        unified.usage = Some(Usage {
+            prompt_tokens,
+            completion_tokens: 0,
+            total_tokens: prompt_tokens,
+        });
+        serde_json::to_vec(&unified)
+            .map(Bytes::from)
+            .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+    }
+
+    /// Starts a streaming chat request. Returns once Gemini answered with a success status; the
+    /// stream then yields OpenAI SSE events (`data: {chunk}`), the usage-only chunk once the body
+    /// ended, and then `data: [DONE]`. An `{"error": …}` payload, a failure finish reason, a
+    /// malformed chunk or a body that ends before any `finishReason` ends the stream with an
+    /// error item instead (never `[DONE]`).
+    pub async fn send_stream(
+        &self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        body: Bytes,
+    ) -> Result<ByteStream, GatewayError> {
+        if op != Operation::ChatCompletion {
+            return Err(self.unsupported(op));
+        }
+        let (resource, upstream) = self.convert(&body)?;
+        let target = self.target(
+            "chat_completion_stream",
+            &resource,
+            ":streamGenerateContent?alt=sse",
+        )?;
+        let response = tokio::time::timeout(
+            self.request_timeout,
+            self.client
+                .send(Method::POST, &target, self.headers(key), upstream),
+        )
+        .await
+        .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
+        .map_err(|e| from_transport(&e, &self.name))?;
+        if !response.status.is_success() {
+            let status = response.status.as_u16();
+            let wait = response.retry_after;
+            let body = tokio::time::timeout(self.request_timeout, response.bytes())
+                .await
+                .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
+                .map_err(|e| from_transport(&e, &self.name))?;
+            return Err(self.upstream_error(status, &body, key, wait));
+        }
+        let pieces = common::idle_limited(
+            response.into_stream(),
+            self.stream_idle_timeout,
+            self.name.clone(),
+        );
+        Ok(translate_stream(
+            pieces,
+            self.name.clone(),
+            model_id(&resource).to_owned(),
+        ))
+    }
+
+    /// Lists the provider's models as OpenAI model objects (`id` without Google's `models/`
+    /// prefix, `object: "model"`, `created: 0` since Google gives no date, `owned_by:
+    /// "google"`), with `display_name`, the token limits and the supported methods kept beside
+    /// them. Pages are followed up to [`MAX_MODEL_PAGES`].
+    pub async fn list_models(
+        &self,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Vec<serde_json::Value>, GatewayError> {
+        let mut models = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_MODEL_PAGES {
+            let query = match &token {
+                Some(t) => format!("?pageSize={MODELS_PAGE_SIZE}&pageToken={}", query_escape(t)),
+                None => format!("?pageSize={MODELS_PAGE_SIZE}"),
+            };
+            let target = self.target("list_models", "models", &query)?;
+            let body = self
+                .exchange(Method::GET, &target, self.headers(key), Bytes::new(), key)
+                .await?;
+            let page: ListModelsResponse =
+                serde_json::from_slice(&body).map_err(|e| self.malformed(&e))?;
+            models.extend(page.models.into_iter().map(|m| {
+                let mut object = serde_json::json!({
+                    "id": model_id(&m.name),
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "google",
+                });
+                if let Some(map) = object.as_object_mut() {
+                    let fields = [
+                        ("display_name", m.display_name.map(serde_json::Value::from)),
+                        (
+                            "context_length",
+                            m.input_token_limit.map(serde_json::Value::from),
+                        ),
+                        (
+                            "max_output_tokens",
+                            m.output_token_limit.map(serde_json::Value::from),
+                        ),
+                        (
+                            "supported_methods",
+                            m.supported_generation_methods.map(serde_json::Value::from),
+                        ),
+                    ];
+                    for (name, value) in fields {
+                        if let Some(value) = value {
+                            map.insert(name.to_owned(), value);
+                        }
+                    }
+                }
+                object
+            }));
+            token = page.next_page_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(models)
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        target: &Target,
+        headers: HeaderMap,
+        body: Bytes,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Bytes, GatewayError> {
+        let exchange = async {
+            let response = self
+                .client
+                .send(method, target, headers, body)
+                .await
+                .map_err(|e| from_transport(&e, &self.name))?;
+            let status = response.status;
+            let wait = response.retry_after;
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| from_transport(&e, &self.name))?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(self.upstream_error(status.as_u16(), &body, key, wait))
+            }
+        };
+        tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
+    }
+
+    /// Google's error body as the gateway error: status and `status` name kept, the message with
+    /// the key used scrubbed (Google does not echo keys, but a proxy in front of it might), and
+    /// the retry hint from `google.rpc.RetryInfo`, else from a `Retry-After` header.
+    fn upstream_error(
+        &self,
+        status: u16,
+        body: &[u8],
+        key: Option<(usize, &KeyConfig)>,
+        header_wait: Option<Duration>,
+    ) -> GatewayError {
+        let error = error_from_gemini(status, body);
+        let secret = key.map(|(_, k)| k.value.expose_secret());
+        let message = redact(error.message().to_owned(), secret);
+        GatewayError::upstream(
+            error.status(),
+            message,
+            error.error_type().map(str::to_owned),
+            error.code().map(str::to_owned),
+            error.param().map(str::to_owned),
+        )
+        .with_retry_after(error.retry_after().or(header_wait))
+        .with_provider(&self.name)
+    }
+
+    /// The provider answered 2xx with a body that is not what the API promises.
+    pub fn malformed(&self, err: &dyn std::fmt::Display) -> GatewayError {
+        GatewayError::upstream_unreachable(format!(
+            "provider '{}' returned a malformed response: {err}",
+            self.name
+        ))
+        .with_code("malformed_upstream_response")
+        .with_provider(&self.name)
+    }
+}
+
+/// Whether a base URL already names an API version (`…/v1beta`, `…/v1`, `…/v1alpha`).
+fn has_version(base: &str) -> bool {
+    let last = base.rsplit('/').next().unwrap_or(base);
+    last.strip_prefix('v').is_some_and(|rest| {
+        let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+        digits.len() < rest.len() && matches!(digits, "" | "beta" | "alpha")
+    })
+}
+
+/// The model resource a URL names: `models/{model}` for a bare id, the name as given when it
+/// already is a resource (`models/…`, `tunedModels/…`). Characters that would change the URL's
+/// meaning (`?`, `#`, `:`, spaces, `..`) are refused, naming the model.
+fn model_resource(model: &str) -> Result<String, GatewayError> {
+    let safe = !model.is_empty()
+        && !model.contains("..")
+        && model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'@'));
+    if !safe {
+        return Err(GatewayError::invalid_request(
+            format!("model {model:?} is not a valid Gemini model name"),
+            Some("model"),
+        ));
+    }
+    Ok(if model.contains('/') {
+        model.to_owned()
+    } else {
+        format!("models/{model}")
+    })
+}
+
+/// The model id without Google's `models/` prefix.
+fn model_id(resource: &str) -> &str {
+    resource.strip_prefix("models/").unwrap_or(resource)
+}
+
+/// Percent-encodes a page token for a query string (tokens are opaque and may hold `=`, `+`…).
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Turns Gemini's `alt=sse` stream into OpenAI SSE bytes, one item per upstream piece that
+/// produced output.
+///
+/// Gemini has no end-of-stream event: the chunk carrying a `finishReason` is the last with
+/// content, and the body ends after it (possibly after a usage-only chunk). So the usage chunk
+/// and `[DONE]` are written when the body ends, and only if a candidate finished; a body that
+/// ends earlier was cut, and the client gets an error instead. An error met after some output
+/// of the same piece is sent after that output.
+fn translate_stream(pieces: ByteStream, provider: String, model: String) -> ByteStream {
+    let state = Translate {
+        pieces,
+        framer: SseFramer::default(),
+        converter: StreamToUnified::new(unix_now()),
+        provider,
+        model,
+        pending_error: None,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut st| async move {
+        if let Some(error) = st.pending_error.take() {
+            st.done = true;
+            return Some((Err(error), st));
+        }
+        while !st.done {
+            let out = match st.pieces.next().await {
+                Some(Ok(piece)) => {
+                    st.framer.push(&piece);
+                    st.absorb()
+                }
+                Some(Err(e)) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.done = true;
+                    st.end()
+                }
+            };
+            if !out.is_empty() {
+                return Some((Ok(Bytes::from(out)), st));
+            }
+            if let Some(error) = st.pending_error.take() {
+                st.done = true;
+                return Some((Err(error), st));
+            }
+        }
+        None
+    }))
+}
+
+/// The state of one translated stream.
+struct Translate {
+    pieces: ByteStream,
+    framer: SseFramer,
+    converter: StreamToUnified,
+    provider: String,
+    /// The model asked for, for chunks whose `modelVersion` Gemini left out.
+    model: String,
+    /// An error met after some output of the same piece: sent after that output.
+    pending_error: Option<GatewayError>,
+    /// The body ended or an error was met: nothing more is read.
+    done: bool,
+}
+
+impl Translate {
+    /// Converts every complete event framed so far and returns the OpenAI SSE bytes; a failure
+    /// is left in `pending_error` after the output that preceded it.
+    fn absorb(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let frame = match self.framer.next_event() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return out,
+                Err(too_large) => {
+                    self.pending_error = Some(
+                        GatewayError::upstream_unreachable(format!(
+                            "provider '{}' sent a stream event larger than {} bytes",
+                            self.provider, too_large.limit
+                        ))
+                        .with_provider(&self.provider),
+                    );
+                    return out;
+                }
+            };
+            match self.converter.push_frame(&frame) {
+                Ok(chunks) => self.write(&mut out, chunks),
+                Err(e) => {
+                    self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// The body ended: the last event if it lacked its blank line, then the usage chunk and
+    /// `[DONE]`, or the error of a stream that never finished.
+    fn end(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let rest = self.framer.remainder().to_vec();
+        if !rest.iter().all(u8::is_ascii_whitespace) {
+            match self.converter.push_frame(&rest) {
+                Ok(chunks) => self.write(&mut out, chunks),
+                Err(e) => {
+                    self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
+                    return out;
+                }
+            }
+        }
+        match self.converter.finish() {
+            Ok(chunks) => {
+                self.write(&mut out, chunks);
+                out.extend_from_slice(b"data: [DONE]\n\n");
+            }
+            Err(e) => {
+                self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
+            }
+        }
+        out
+    }
+
+    fn write(&self, out: &mut Vec<u8>, chunks: Vec<ChatChunk>) {
+        for mut chunk in chunks {
+            if chunk.model.is_empty() {
+                chunk.model.clone_from(&self.model);
+            }
+            out.extend_from_slice(b"data: ");
+            // Serializing plain data structures into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &chunk);
+            out.extend_from_slice(b"\n\n");
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_in_base_urls_are_recognised() {
+        assert!(has_version(
+            "https://generativelanguage.googleapis.com/v1beta"
+        ));
+        assert!(has_version("http://127.0.0.1:9/proxy/v1"));
+        assert!(has_version("http://x/v1alpha"));
+        assert!(!has_version("https://generativelanguage.googleapis.com"));
+        assert!(!has_version("http://x/vertex"));
+        assert!(!has_version("http://x/v"));
+    }
+
+    #[test]
+    fn model_resources() {
+        assert_eq!(
+            model_resource("gemini-2.5-flash").unwrap(),
+            "models/gemini-2.5-flash"
+        );
+        assert_eq!(
+            model_resource("models/gemini-2.5-flash").unwrap(),
+            "models/gemini-2.5-flash"
+        );
+        assert_eq!(
+            model_resource("tunedModels/mine-1").unwrap(),
+            "tunedModels/mine-1"
+        );
+        for bad in ["", "a?b", "a:b", "a#b", "a b", "../x"] {
+            assert_eq!(model_resource(bad).unwrap_err().status(), 400, "{bad}");
+        }
+        assert_eq!(query_escape("a+b=/c"), "a%2Bb%3D%2Fc");
+    }
+
+    fn collect(events: &[&str]) -> Vec<Result<String, GatewayError>> {
+        let pieces: Vec<Result<Bytes, GatewayError>> = events
+            .iter()
+            .map(|e| Ok(Bytes::from(e.to_string())))
+            .collect();
+        let stream = translate_stream(
+            Box::pin(futures_util::stream::iter(pieces)),
+            "gemini".to_owned(),
+            "gemini-2.5-flash".to_owned(),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(stream.collect::<Vec<_>>())
+            .into_iter()
+            .map(|r| r.map(|b| String::from_utf8(b.to_vec()).unwrap()))
+            .collect()
+    }
+
+    const FIRST: &str = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hel\"}]},\"index\":0}],\"responseId\":\"r1\",\"modelVersion\":\"gemini-2.5-flash\"}\r\n\r\n";
+    const LAST: &str = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"lo\"}]},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":2,\"totalTokenCount\":5},\"responseId\":\"r1\"}\r\n\r\n";
+
+    #[test]
+    fn a_complete_stream_ends_with_usage_then_done() {
+        let out = collect(&[FIRST, LAST]);
+        let text: String = out.iter().map(|r| r.as_ref().unwrap().as_str()).collect();
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert_eq!(text.matches("[DONE]").count(), 1);
+        assert!(text.contains("\"role\":\"assistant\""), "{text}");
+        assert!(text.contains("\"content\":\"Hel\""), "{text}");
+        assert!(text.contains("\"finish_reason\":\"stop\""), "{text}");
+        assert!(
+            text.contains("\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5"),
+            "{text}"
+        );
+        assert!(!text.contains("\"model\":\"\""), "{text}");
+
+        // Split anywhere, and without the final blank line: the same text.
+        let whole = [FIRST, LAST.trim_end()].concat();
+        let cut = whole.len() / 3;
+        let split: String = collect(&[&whole[..cut], &whole[cut..]])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(split, text);
+    }
+
+    #[test]
+    fn cut_streams_and_error_payloads_end_with_an_error_not_done() {
+        let out = collect(&[FIRST]);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].as_ref().unwrap().contains("Hel"));
+        assert_eq!(out[1].as_ref().unwrap_err().status(), 502);
+
+        let error = "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n";
+        let out = collect(&[&[FIRST, error].concat()]);
+        assert_eq!(out.len(), 2);
+        let e = out[1].as_ref().unwrap_err();
+        assert_eq!(e.status(), 503);
+        assert_eq!(e.error_type(), Some("UNAVAILABLE"));
+        assert_eq!(e.message(), "The model is overloaded.");
+        assert!(e.is_retryable());
+
+        // An error as the very first payload: the stream's first item, so the engine can retry.
+        let out = collect(&[error]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ref().unwrap_err().status(), 503);
+
+        let malformed = "data: {\"candidates\":[{\"finishReason\":\"MALFORMED_FUNCTION_CALL\",\"finishMessage\":\"bad\"}]}\r\n\r\n";
+        let out = collect(&[FIRST, malformed]);
+        let e = out.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(e.error_type(), Some("MALFORMED_FUNCTION_CALL"));
+        assert!(
+            out.iter()
+                .filter_map(|r| r.as_ref().ok())
+                .all(|t| !t.contains("[DONE]"))
+        );
+    }
+}
