@@ -4,11 +4,13 @@
 //! OpenAI-compatible providers (OpenAI, Groq, Mistral, Ollama, …) are presets of one adapter,
 //! [`OpenAiCompatible`], not copies. [`Anthropic`] speaks the Messages API and translates inside,
 //! so it takes and returns the OpenAI dialect like the others ([`OpenAiFacing`] is the one view
-//! the engine needs of either). Providers whose adapter does not exist yet are built as
+//! the engine needs of any of them). [`Azure`] forwards the OpenAI dialect too, to a URL and with
+//! credentials chosen per key and model. Providers whose adapter does not exist yet are built as
 //! [`Adapter::NotSupported`], so the gateway starts and answers their requests with a clear error.
 //! Must not: know about plugins, routes, queues or key selection.
 
 pub mod anthropic;
+pub mod azure;
 mod common;
 mod error_map;
 mod http;
@@ -18,6 +20,7 @@ mod operation;
 mod presets;
 
 pub use anthropic::Anthropic;
+pub use azure::Azure;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
@@ -33,6 +36,8 @@ pub enum Adapter {
     OpenAiCompatible(Box<OpenAiCompatible>),
     /// Anthropic's Messages API (and custom providers based on it).
     Anthropic(Box<Anthropic>),
+    /// Azure OpenAI (and custom providers based on it).
+    Azure(Box<Azure>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -45,6 +50,9 @@ impl Adapter {
     pub fn build(provider: &ProviderConfig) -> Result<Self, GatewayError> {
         if provider.base == KnownProvider::Anthropic {
             return Ok(Self::Anthropic(Box::new(Anthropic::new(provider)?)));
+        }
+        if provider.base == KnownProvider::Azure {
+            return Ok(Self::Azure(Box::new(Azure::new(provider)?)));
         }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
@@ -63,6 +71,7 @@ impl Adapter {
         match self {
             Self::OpenAiCompatible(a) => Ok(OpenAiFacing::OpenAiCompatible(a)),
             Self::Anthropic(a) => Ok(OpenAiFacing::Anthropic(a)),
+            Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -71,7 +80,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers and anthropic are supported today"
+             OpenAI-compatible providers, anthropic and azure are supported today"
         ))
         .with_provider(name)
     }
@@ -79,7 +88,7 @@ impl Adapter {
 
 /// Whether asbru can call providers of this type today.
 pub fn is_supported(base: KnownProvider) -> bool {
-    base == KnownProvider::Anthropic || preset(base).is_some()
+    matches!(base, KnownProvider::Anthropic | KnownProvider::Azure) || preset(base).is_some()
 }
 
 /// An adapter that takes OpenAI-dialect request bodies and returns OpenAI-dialect answers (JSON
@@ -90,6 +99,7 @@ pub fn is_supported(base: KnownProvider) -> bool {
 pub enum OpenAiFacing<'a> {
     OpenAiCompatible(&'a OpenAiCompatible),
     Anthropic(&'a Anthropic),
+    Azure(&'a Azure),
 }
 
 impl OpenAiFacing<'_> {
@@ -98,6 +108,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.supports(op),
             Self::Anthropic(a) => a.supports(op),
+            Self::Azure(a) => a.supports(op),
         }
     }
 
@@ -107,33 +118,41 @@ impl OpenAiFacing<'_> {
     pub fn stream_usage(self) -> bool {
         match self {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
-            Self::Anthropic(_) => true,
+            // Azure has accepted `stream_options.include_usage` since api-version
+            // 2024-09-01-preview; the default (2024-10-21) is newer.
+            Self::Anthropic(_) | Self::Azure(_) => true,
         }
     }
 
-    /// Sends one request and returns the whole OpenAI-dialect JSON answer.
+    /// Sends one request and returns the whole OpenAI-dialect JSON answer. `model` is the
+    /// upstream model (already in the body); adapters whose URL depends on it (Azure's
+    /// deployments) read it here rather than parse the body again.
     pub async fn send(
         self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
+        model: &str,
         body: Bytes,
     ) -> Result<Bytes, GatewayError> {
         match self {
             Self::OpenAiCompatible(a) => a.send(op, key, body).await,
             Self::Anthropic(a) => a.send(op, key, body).await,
+            Self::Azure(a) => a.send(op, key, model, body).await,
         }
     }
 
-    /// Starts a stream of OpenAI-dialect SSE bytes.
+    /// Starts a stream of OpenAI-dialect SSE bytes; `model` as for [`OpenAiFacing::send`].
     pub async fn send_stream(
         self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
+        model: &str,
         body: Bytes,
     ) -> Result<ByteStream, GatewayError> {
         match self {
             Self::OpenAiCompatible(a) => a.send_stream(op, key, body).await,
             Self::Anthropic(a) => a.send_stream(op, key, body).await,
+            Self::Azure(a) => a.send_stream(op, key, model, body).await,
         }
     }
 
@@ -145,6 +164,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.list_models(key).await,
             Self::Anthropic(a) => a.list_models(key).await,
+            Self::Azure(a) => a.list_models(key).await,
         }
     }
 
@@ -153,6 +173,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.malformed(err),
             Self::Anthropic(a) => a.malformed(err),
+            Self::Azure(a) => a.malformed(err),
         }
     }
 }
