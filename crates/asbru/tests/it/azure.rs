@@ -256,6 +256,13 @@ async fn a_key_without_the_models_deployment_is_never_used() {
         .post("/v1/chat/completions", chat_body("azure/gpt-4.1"))
         .await;
     assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "no_key_for_model");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("azure_key_config.deployments")
+    );
     assert!(azure_requests(&gw.mock).is_empty());
 }
 
