@@ -329,3 +329,65 @@ impl Azure {
         self.upstream.malformed(err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn azure(endpoint: &str, base_url: Option<&str>) -> Azure {
+        let mut network = serde_json::json!({});
+        if let Some(url) = base_url {
+            network["base_url"] = url.into();
+        }
+        let config = serde_json::json!({"providers": {"azure": {
+            "keys": [{"name": "k", "value": "secret-key", "azure_key_config": {
+                "endpoint": endpoint, "api_version": "2024-06-01",
+                "deployments": {"gpt-4o": "prod 4o"}}}],
+            "network_config": network
+        }}});
+        let loaded = asbru_config::load_str(&config.to_string(), &|_: &str| None).unwrap();
+        Azure::new(&loaded.config.providers[0]).unwrap()
+    }
+
+    #[test]
+    fn urls_keep_the_endpoint_path_and_encode_the_deployment() {
+        let a = azure("https://gw.example.com/azure/", None);
+        let key = &a.keys[0];
+        let url = |op, model| a.target(key, op, model).unwrap().as_str().to_owned();
+        assert_eq!(
+            url(Operation::ChatCompletion, "gpt-4o"),
+            "https://gw.example.com/azure/openai/deployments/prod%204o/chat/completions?api-version=2024-06-01"
+        );
+        assert_eq!(
+            url(Operation::Embedding, "a/b?c"),
+            "https://gw.example.com/azure/openai/deployments/a%2Fb%3Fc/embeddings?api-version=2024-06-01"
+        );
+        assert_eq!(
+            url(Operation::ListModels, ""),
+            "https://gw.example.com/azure/openai/models?api-version=2024-06-01"
+        );
+        assert!(a.target(key, Operation::TextCompletion, "..").is_err());
+    }
+
+    #[test]
+    fn base_url_replaces_the_endpoint_and_bad_endpoints_are_refused() {
+        let a = azure("https://x.openai.azure.com", Some("http://127.0.0.1:9/"));
+        let url = a
+            .target(&a.keys[0], Operation::TextCompletion, "m")
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/openai/deployments/m/completions?api-version=2024-06-01"
+        );
+        let config = serde_json::json!({"providers": {"azure": {"keys": [{"name": "k",
+            "value": "v", "azure_key_config": {"endpoint": "not a url"}}]}}});
+        let loaded = asbru_config::load_str(&config.to_string(), &|_: &str| None).unwrap();
+        let err = Azure::new(&loaded.config.providers[0]).unwrap_err();
+        assert!(
+            err.message().contains("providers.azure.keys[0]"),
+            "{}",
+            err.message()
+        );
+        assert!(!format!("{:?}", azure("https://x", None)).contains("secret-key"));
+    }
+}
