@@ -37,6 +37,10 @@ OPENAI_KEY = "sk-test"
 ANTHROPIC_KEY = "sk-ant-test"
 # The key the gateway holds for the `gemini` provider.
 GEMINI_KEY = "AIza-gemini-test"
+# The `api-key` the gateway holds for the `azure` provider, and the deployment of its model.
+AZURE_KEY = "azure-test-key"
+AZURE_MODEL = "gpt-4o"
+AZURE_DEPLOYMENT = "gpt-4o-prod"
 # A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
 WRONG_KEY = "sk-wrong-key-0123456789"
 # Whole-request timeout of the `mistral` provider, used to provoke a 504.
@@ -308,6 +312,13 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "keys": [{"name": "gemini", "value": GEMINI_KEY, "weight": 1}],
                 "network_config": {"base_url": mock_url, "max_retries": 0},
             },
+            # Azure OpenAI: the mock's deployment routes, with `api-key` and `api-version`.
+            "azure": {
+                "keys": [{"name": "azure", "value": AZURE_KEY, "weight": 1,
+                          "azure_key_config": {"endpoint": mock_url,
+                                               "deployments": {AZURE_MODEL: AZURE_DEPLOYMENT}}}],
+                "network_config": {"max_retries": 0},
+            },
             # One provider per dialect holding a key the mock refuses.
             "openai-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
@@ -324,11 +335,19 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "network_config": {"base_url": mock_url, "max_retries": 0},
                 "custom_provider_config": {"base_provider_type": "gemini"},
             },
+            "azure-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1,
+                          "azure_key_config": {"endpoint": mock_url,
+                                               "deployments": {AZURE_MODEL: AZURE_DEPLOYMENT}}}],
+                "network_config": {"max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "azure"},
+            },
         },
     }
 
 # Every key the configuration holds except WRONG_KEY; the mock accepts only these.
-VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY, GEMINI_KEY]
+VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY, GEMINI_KEY,
+              AZURE_KEY]
 
 
 @pytest.fixture(scope="session")

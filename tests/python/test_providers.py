@@ -1,6 +1,7 @@
 """One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
 OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
-to the Messages API and back) and Gemini (translated to the Gemini API and back).
+to the Messages API and back), Gemini (translated to the Gemini API and back) and Azure OpenAI
+(bytes passed through to a key's deployment URL).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -21,7 +22,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import ANTHROPIC_KEY, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json
+from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_KEY, AZURE_MODEL, GEMINI_KEY,
+                      MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json)
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -108,7 +110,11 @@ class Provider:
         return f"{self.name}/{self.model}"
 
     def requests(self, mock) -> list[dict]:
-        return mock.requests(self.path)
+        reqs = mock.requests(self.path)
+        if self.name == "azure":
+            # Azure's routes carry the API version of the key (the default here).
+            assert all(r["query"] == "api-version=2024-10-21" for r in reqs), reqs
+        return reqs
 
 
 def _openai_images(body: dict) -> list[tuple]:
@@ -190,7 +196,7 @@ PROVIDERS = {
     "openai": Provider(
         name="openai",
         model="gpt-4o-mini",
-        path="/chat/completions",
+        path="/v1/chat/completions",
         key=OPENAI_KEY,
         scripted=False,
         key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
@@ -262,6 +268,24 @@ PROVIDERS = {
         # Google refuses a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID).
         bad_key_status=400,
         bad_key_exception=openai.BadRequestError,
+    ),
+    # The OpenAI dialect again, on Azure's deployment route; a model of its own, so a fault
+    # injected for it does not hit the openai provider.
+    "azure": Provider(
+        name="azure",
+        model=AZURE_MODEL,
+        path=f"/openai/deployments/{AZURE_DEPLOYMENT}/chat/completions",
+        key=AZURE_KEY,
+        scripted=False,
+        key_sent=lambda r: r["headers"].get("api-key"),
+        tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
+                                 b["messages"][2]["tool_call_id"]),
+        images_sent=_openai_images,
+        schema_sent=lambda b: b["response_format"]["json_schema"]["schema"],
+        reasoning_sent=lambda b: b.get("reasoning_effort"),
+        replayed_signature=_openai_signature,
+        invalid_kwargs={"n": 0},
+        invalid_word="n",
     ),
 }
 

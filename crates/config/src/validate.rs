@@ -741,6 +741,20 @@ impl Validator<'_> {
                 self.notice(NoticeKind::Info, &vpath, "no value; this key is left out");
                 continue;
             }
+            // Bifrost falls back to managed identity (DefaultAzureCredential) here; asbru has
+            // no such credential source, so the key could never authenticate.
+            if value.is_empty()
+                && let ProviderKeyConfig::Azure(azure) = &provider_config
+                && azure.entra.is_none()
+            {
+                self.notice(
+                    NoticeKind::Info,
+                    &vpath,
+                    "no value (api-key) and no Entra ID credentials (client_id, client_secret, \
+                     tenant_id); managed identity is not supported, so this key is left out",
+                );
+                continue;
+            }
             out.push(KeyConfig {
                 id,
                 name,

@@ -353,12 +353,12 @@ impl Gateway {
             }
             let started = Instant::now();
             let outcome = if stream {
-                open_stream(adapter, op, key, upstream_body.clone())
+                open_stream(adapter, op, key, model_ref.model, upstream_body.clone())
                     .await
                     .map(|(first, rest)| Sent::Stream(first, rest))
             } else {
                 adapter
-                    .send(op, key, upstream_body.clone())
+                    .send(op, key, model_ref.model, upstream_body.clone())
                     .await
                     .map(Sent::Json)
             };
@@ -627,9 +627,10 @@ async fn open_stream(
     adapter: OpenAiFacing<'_>,
     op: Operation,
     key: Option<(usize, &asbru_config::KeyConfig)>,
+    model: &str,
     body: Bytes,
 ) -> Result<(Bytes, ByteStream), GatewayError> {
-    let mut upstream = adapter.send_stream(op, key, body).await?;
+    let mut upstream = adapter.send_stream(op, key, model, body).await?;
     match upstream.next().await {
         Some(Ok(first)) => match embedded_error(&first) {
             Some(e) => Err(e),

@@ -79,7 +79,8 @@ pub fn select_key<R: Rng + ?Sized>(
         let why = if keys.is_empty() {
             "it has no usable keys (check that they are enabled and their env variables are set)"
         } else {
-            "none of its keys allows this model (keys[].models / keys[].blacklisted_models)"
+            "none of its keys allows this model (keys[].models / keys[].blacklisted_models; \
+             azure keys also azure_key_config.deployments)"
         };
         return Err(GatewayError::invalid_request(
             format!("no key of provider '{provider}' can serve model '{model}': {why}"),

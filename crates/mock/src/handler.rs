@@ -1,6 +1,7 @@
 //! Request handling: recording, latency, faults, auth, routing, and the control routes.
 //!
-//! Three dialects share this path: OpenAI's; Anthropic's for `…/v1/messages`,
+//! Three dialects share this path: OpenAI's (Azure OpenAI's `…/openai/deployments/{d}/…` and
+//! `…/openai/models` routes included, which also require a known `api-version`); Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
 //! Anthropic's headers; Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
 //! paths under `/v1beta/` or with Google's key; and Bedrock's for `POST …/model/{modelId}/converse`
@@ -232,9 +233,17 @@ pub(crate) async fn handle(
     if dialect == Dialect::Anthropic && body.len() > anthropic::MAX_BODY_BYTES {
         return anthropic_error(&anthropic::too_large(), seq);
     }
-    let json = route
+    let mut json = route
         .takes_json()
         .then(|| serde_json::from_slice::<Value>(&body));
+    // Azure routes by the deployment in the path and does not need `model` in the body; the
+    // mock answers as that deployment then.
+    if let Some(Ok(Value::Object(fields))) = &mut json
+        && !fields.contains_key("model")
+        && let Some(deployment) = azure_deployment(path)
+    {
+        fields.insert("model".to_owned(), Value::String(deployment.to_owned()));
+    }
     // Gemini and Bedrock name the model in the path, not the body.
     let path_model = match route {
         Route::Converse(raw, _) => Some(bedrock::decode_model(raw)),
@@ -290,6 +299,9 @@ pub(crate) async fn handle(
 
     let payload = match dialect {
         Dialect::OpenAi => {
+            if let Err(err) = check_azure_api_version(path, query) {
+                return error_response(&err, Some(seq));
+            }
             if let Err(err) = check_auth(&shared, &parts.headers) {
                 return error_response(&err, Some(seq));
             }
@@ -628,6 +640,63 @@ fn sse_script(
 }
 
 /// The API key a request presents, in whichever header its dialect uses.
+/// The data-plane inference API versions of Azure OpenAI (GA and preview) the mock accepts.
+/// Source: learn.microsoft.com/azure/ai-services/openai/reference and its preview page
+/// ("API specs" tables and the version history).
+pub const AZURE_API_VERSIONS: &[&str] = &[
+    "2022-12-01",
+    "2023-05-15",
+    "2024-02-01",
+    "2024-06-01",
+    "2024-10-21",
+    "2024-08-01-preview",
+    "2024-09-01-preview",
+    "2024-10-01-preview",
+    "2024-12-01-preview",
+    "2025-01-01-preview",
+    "2025-02-01-preview",
+    "2025-03-01-preview",
+    "2025-04-01-preview",
+];
+
+/// The deployment segment of an Azure OpenAI route, as sent (percent-encoded).
+fn azure_deployment(path: &str) -> Option<&str> {
+    let (_, rest) = path.split_once("/openai/deployments/")?;
+    rest.split('/').next().filter(|d| !d.is_empty())
+}
+
+/// Azure OpenAI's routes (`…/openai/deployments/{deployment}/…`, `…/openai/models`) require the
+/// `api-version` query parameter: without it Azure answers 404 "Resource not found", with one it
+/// does not know 400 "API version not supported" (the bodies Azure sends).
+fn check_azure_api_version(path: &str, query: Option<&str>) -> Result<(), ApiError> {
+    let path = path.trim_end_matches('/');
+    if !path.contains("/openai/deployments/") && !path.ends_with("/openai/models") {
+        return Ok(());
+    }
+    let version = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(name, _)| name == "api-version")
+            .map(|(_, value)| value.into_owned())
+    });
+    match version {
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: "Resource not found".to_owned(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("404"),
+        }),
+        Some(v) if !AZURE_API_VERSIONS.contains(&v.as_str()) => Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: "API version not supported".to_owned(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("BadRequest"),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(AUTHORIZATION)

@@ -30,6 +30,41 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value of a query parameter (percent-decoded), e.g. Azure's `api-version`.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.query.as_deref()?;
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The Azure OpenAI deployment the request addressed (the path segment after
+    /// `/openai/deployments/`, percent-decoded), so tests can check the model → deployment
+    /// mapping.
+    pub fn azure_deployment(&self) -> Option<String> {
+        let (_, rest) = self.path.split_once("/openai/deployments/")?;
+        let segment = rest.split('/').next()?.as_bytes();
+        let mut out = Vec::with_capacity(segment.len());
+        let mut i = 0;
+        while i < segment.len() {
+            let hex = segment
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (segment[i], hex) {
+                (b'%', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (byte, _) => {
+                    out.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
     /// The body parsed as JSON, or `None` when it is not JSON; most upstream bodies are.
     pub fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()

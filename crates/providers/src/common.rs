@@ -1,14 +1,16 @@
 //! What every adapter prepares the same way: the base URL, per-operation targets (with
-//! `request_path_overrides`), the shared headers, sensitive key headers, and the idle-timeout
-//! guard on streaming bodies. One place, so the adapters cannot drift apart on these policies.
+//! `request_path_overrides`), the shared headers, sensitive key headers, the idle-timeout
+//! guard on streaming bodies, and the exchange of OpenAI-dialect bytes ([`Upstream`]). One place, so the adapters cannot drift apart on these policies.
 
-use crate::Operation;
-use crate::error_map::from_transport;
+use crate::error_map::{from_error_body, from_transport};
 use crate::http::{PieceStream, Target};
 use crate::openai_compatible::ByteStream;
+use crate::{Operation, UpstreamClient};
 use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_schema::GatewayError;
+use bytes::Bytes;
 use futures_util::StreamExt;
+use http::Method;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use std::time::Duration;
 
@@ -160,4 +162,128 @@ pub(crate) fn idle_limited(pieces: PieceStream, idle: Duration, provider: String
         }
     });
     Box::pin(stream)
+}
+
+/// Exchanges OpenAI-dialect bytes with one provider: what the OpenAI-compatible and Azure
+/// adapters share once they know the target and headers of a request. Non-2xx answers become the
+/// provider's error (OpenAI error shape, the key redacted); the whole exchange is bounded by
+/// `default_request_timeout_in_seconds`, a stream's silences by `stream_idle_timeout_in_seconds`.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    pub(crate) name: String,
+    pub(crate) client: UpstreamClient,
+    pub(crate) request_timeout: Duration,
+    pub(crate) stream_idle_timeout: Duration,
+}
+
+impl Upstream {
+    pub(crate) fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+        Ok(Self {
+            name: provider.name.clone(),
+            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            request_timeout: provider.network.request_timeout,
+            stream_idle_timeout: provider.network.stream_idle_timeout,
+        })
+    }
+
+    /// Sends one request and returns the provider's whole answer. `secret` is scrubbed from
+    /// error messages.
+    pub(crate) async fn exchange(
+        &self,
+        method: Method,
+        target: &Target,
+        headers: HeaderMap,
+        body: Bytes,
+        secret: Option<&str>,
+    ) -> Result<Bytes, GatewayError> {
+        let exchange = async {
+            let response = self
+                .client
+                .send(method, target, headers, body)
+                .await
+                .map_err(|e| from_transport(&e, &self.name))?;
+            let status = response.status;
+            let wait = response.retry_after;
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| from_transport(&e, &self.name))?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(self
+                    .upstream_error(status.as_u16(), &body, secret)
+                    .with_retry_after(wait))
+            }
+        };
+        tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| self.timeout_error())?
+    }
+
+    /// Starts a streaming request. Returns once the provider answered with a success status;
+    /// the stream then yields body pieces as they arrive.
+    pub(crate) async fn stream(
+        &self,
+        target: &Target,
+        headers: HeaderMap,
+        body: Bytes,
+        secret: Option<&str>,
+    ) -> Result<ByteStream, GatewayError> {
+        let response = tokio::time::timeout(
+            self.request_timeout,
+            self.client.send(Method::POST, target, headers, body),
+        )
+        .await
+        .map_err(|_| self.timeout_error())?
+        .map_err(|e| from_transport(&e, &self.name))?;
+        let status = response.status;
+        if !status.is_success() {
+            let wait = response.retry_after;
+            let body = tokio::time::timeout(self.request_timeout, response.bytes())
+                .await
+                .map_err(|_| self.timeout_error())?
+                .map_err(|e| from_transport(&e, &self.name))?;
+            return Err(self
+                .upstream_error(status.as_u16(), &body, secret)
+                .with_retry_after(wait));
+        }
+        Ok(idle_limited(
+            response.into_stream(),
+            self.stream_idle_timeout,
+            self.name.clone(),
+        ))
+    }
+
+    fn upstream_error(&self, status: u16, body: &[u8], secret: Option<&str>) -> GatewayError {
+        from_error_body(status, body, secret).with_provider(&self.name)
+    }
+
+    pub(crate) fn timeout_error(&self) -> GatewayError {
+        timeout_error(&self.name, self.request_timeout)
+    }
+
+    /// The provider answered 2xx with a body that is not what the API promises.
+    pub(crate) fn malformed(&self, err: &dyn std::fmt::Display) -> GatewayError {
+        GatewayError::upstream_unreachable(format!(
+            "provider '{}' returned a malformed response: {err}",
+            self.name
+        ))
+        .with_code("malformed_upstream_response")
+        .with_provider(&self.name)
+    }
+
+    /// The error for an operation the provider has no endpoint for.
+    pub(crate) fn unsupported(&self, op: Operation) -> GatewayError {
+        GatewayError::invalid_request(
+            format!(
+                "provider '{}' does not support {}",
+                self.name,
+                op.request_type(false)
+            ),
+            None,
+        )
+        .with_code("unsupported_operation")
+        .with_provider(&self.name)
+    }
 }

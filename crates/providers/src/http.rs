@@ -78,6 +78,15 @@ impl Target {
         Ok(Self { uri, url })
     }
 
+    /// A target from a URL built per request (Azure's per-key, per-deployment URLs).
+    pub fn from_url(url: reqwest::Url) -> Result<Self, String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("unsupported scheme {:?}", url.scheme()));
+        }
+        let uri = url.as_str().parse::<Uri>().map_err(|e| e.to_string())?;
+        Ok(Self { uri, url })
+    }
+
     pub fn as_str(&self) -> &str {
         self.url.as_str()
     }

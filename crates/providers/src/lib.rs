@@ -4,11 +4,14 @@
 //! OpenAI-compatible providers (OpenAI, Groq, Mistral, Ollama, …) are presets of one adapter,
 //! [`OpenAiCompatible`], not copies. [`Anthropic`] (the Messages API) and [`Gemini`] (the Gemini
 //! API) translate inside, so they take and return the OpenAI dialect like the others
-//! ([`OpenAiFacing`] is the one view the engine needs of any of them). Providers whose adapter does not exist yet are built as
+//! ([`OpenAiFacing`] is the one view the engine needs of any of them). [`Azure`] forwards the
+//! OpenAI dialect too, to a URL and with credentials chosen per key and model. Providers whose
+//! adapter does not exist yet are built as
 //! [`Adapter::NotSupported`], so the gateway starts and answers their requests with a clear error.
 //! Must not: know about plugins, routes, queues or key selection.
 
 pub mod anthropic;
+pub mod azure;
 pub mod bedrock_auth;
 mod common;
 mod error_map;
@@ -20,6 +23,7 @@ mod operation;
 mod presets;
 
 pub use anthropic::Anthropic;
+pub use azure::Azure;
 pub use gemini::Gemini;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
@@ -38,6 +42,8 @@ pub enum Adapter {
     Anthropic(Box<Anthropic>),
     /// The Gemini API (and custom providers based on it).
     Gemini(Box<Gemini>),
+    /// Azure OpenAI (and custom providers based on it).
+    Azure(Box<Azure>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -53,6 +59,9 @@ impl Adapter {
         }
         if provider.base == KnownProvider::Gemini {
             return Ok(Self::Gemini(Box::new(Gemini::new(provider)?)));
+        }
+        if provider.base == KnownProvider::Azure {
+            return Ok(Self::Azure(Box::new(Azure::new(provider)?)));
         }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
@@ -72,6 +81,7 @@ impl Adapter {
             Self::OpenAiCompatible(a) => Ok(OpenAiFacing::OpenAiCompatible(a)),
             Self::Anthropic(a) => Ok(OpenAiFacing::Anthropic(a)),
             Self::Gemini(a) => Ok(OpenAiFacing::Gemini(a)),
+            Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -80,7 +90,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers, anthropic and gemini are supported today"
+             OpenAI-compatible providers, anthropic, gemini and azure are supported today"
         ))
         .with_provider(name)
     }
@@ -88,7 +98,10 @@ impl Adapter {
 
 /// Whether asbru can call providers of this type today.
 pub fn is_supported(base: KnownProvider) -> bool {
-    matches!(base, KnownProvider::Anthropic | KnownProvider::Gemini) || preset(base).is_some()
+    matches!(
+        base,
+        KnownProvider::Anthropic | KnownProvider::Gemini | KnownProvider::Azure
+    ) || preset(base).is_some()
 }
 
 /// An adapter that takes OpenAI-dialect request bodies and returns OpenAI-dialect answers (JSON
@@ -100,6 +113,7 @@ pub enum OpenAiFacing<'a> {
     OpenAiCompatible(&'a OpenAiCompatible),
     Anthropic(&'a Anthropic),
     Gemini(&'a Gemini),
+    Azure(&'a Azure),
 }
 
 impl OpenAiFacing<'_> {
@@ -109,6 +123,7 @@ impl OpenAiFacing<'_> {
             Self::OpenAiCompatible(a) => a.supports(op),
             Self::Anthropic(a) => a.supports(op),
             Self::Gemini(a) => a.supports(op),
+            Self::Azure(a) => a.supports(op),
         }
     }
 
@@ -118,35 +133,43 @@ impl OpenAiFacing<'_> {
     pub fn stream_usage(self) -> bool {
         match self {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
-            Self::Anthropic(_) | Self::Gemini(_) => true,
+            // Azure has accepted `stream_options.include_usage` since api-version
+            // 2024-09-01-preview; the default (2024-10-21) is newer.
+            Self::Anthropic(_) | Self::Gemini(_) | Self::Azure(_) => true,
         }
     }
 
-    /// Sends one request and returns the whole OpenAI-dialect JSON answer.
+    /// Sends one request and returns the whole OpenAI-dialect JSON answer. `model` is the
+    /// upstream model (already in the body); adapters whose URL depends on it (Azure's
+    /// deployments) read it here rather than parse the body again.
     pub async fn send(
         self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
+        model: &str,
         body: Bytes,
     ) -> Result<Bytes, GatewayError> {
         match self {
             Self::OpenAiCompatible(a) => a.send(op, key, body).await,
             Self::Anthropic(a) => a.send(op, key, body).await,
             Self::Gemini(a) => a.send(op, key, body).await,
+            Self::Azure(a) => a.send(op, key, model, body).await,
         }
     }
 
-    /// Starts a stream of OpenAI-dialect SSE bytes.
+    /// Starts a stream of OpenAI-dialect SSE bytes; `model` as for [`OpenAiFacing::send`].
     pub async fn send_stream(
         self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
+        model: &str,
         body: Bytes,
     ) -> Result<ByteStream, GatewayError> {
         match self {
             Self::OpenAiCompatible(a) => a.send_stream(op, key, body).await,
             Self::Anthropic(a) => a.send_stream(op, key, body).await,
             Self::Gemini(a) => a.send_stream(op, key, body).await,
+            Self::Azure(a) => a.send_stream(op, key, model, body).await,
         }
     }
 
@@ -159,6 +182,7 @@ impl OpenAiFacing<'_> {
             Self::OpenAiCompatible(a) => a.list_models(key).await,
             Self::Anthropic(a) => a.list_models(key).await,
             Self::Gemini(a) => a.list_models(key).await,
+            Self::Azure(a) => a.list_models(key).await,
         }
     }
 
@@ -168,6 +192,7 @@ impl OpenAiFacing<'_> {
             Self::OpenAiCompatible(a) => a.malformed(err),
             Self::Anthropic(a) => a.malformed(err),
             Self::Gemini(a) => a.malformed(err),
+            Self::Azure(a) => a.malformed(err),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The adapter for every provider that speaks the OpenAI API.
 
-use crate::error_map::{from_error_body, from_transport};
+use crate::common::{self, Upstream};
 use crate::http::Target;
-use crate::{Operation, Preset, UpstreamClient, common};
+use crate::{Operation, Preset};
 use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_schema::GatewayError;
 use bytes::Bytes;
@@ -11,7 +11,6 @@ use http::Method;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
 use std::pin::Pin;
-use std::time::Duration;
 
 /// Raw pieces of a provider's streaming body; each item arrives as soon as the provider sent it.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>;
@@ -20,17 +19,14 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + S
 /// prepared once when the config is loaded, so a request only clones what it must.
 #[derive(Debug)]
 pub struct OpenAiCompatible {
-    name: String,
+    upstream: Upstream,
     preset: Preset,
-    client: UpstreamClient,
     urls: Urls,
     /// `content-type` plus `network_config.extra_headers`.
     headers: HeaderMap,
     /// `Authorization: Bearer …` per key, in the order of `ProviderConfig::keys`; marked sensitive
     /// so hyper and tracing never print them.
     auth: Vec<HeaderValue>,
-    request_timeout: Duration,
-    stream_idle_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -60,14 +56,11 @@ impl OpenAiCompatible {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            name: provider.name.clone(),
+            upstream: Upstream::new(provider)?,
             preset,
-            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
             urls,
             headers: common::base_headers(provider)?,
             auth,
-            request_timeout: provider.network.request_timeout,
-            stream_idle_timeout: provider.network.stream_idle_timeout,
         })
     }
 
@@ -95,18 +88,7 @@ impl OpenAiCompatible {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
     ) -> Result<(&Target, HeaderMap), GatewayError> {
-        let target = self.url(op).ok_or_else(|| {
-            GatewayError::invalid_request(
-                format!(
-                    "provider '{}' does not support {}",
-                    self.name,
-                    op.request_type(false)
-                ),
-                None,
-            )
-            .with_code("unsupported_operation")
-            .with_provider(&self.name)
-        })?;
+        let target = self.url(op).ok_or_else(|| self.upstream.unsupported(op))?;
         let mut headers = self.headers.clone();
         if let Some(auth) = key.and_then(|(i, _)| self.auth.get(i)) {
             headers.insert(AUTHORIZATION, auth.clone());
@@ -122,7 +104,10 @@ impl OpenAiCompatible {
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
     ) -> Result<Bytes, GatewayError> {
-        self.exchange(Method::POST, op, key, body).await
+        let (target, headers) = self.prepare(op, key)?;
+        self.upstream
+            .exchange(Method::POST, target, headers, body, secret(key))
+            .await
     }
 
     /// Lists the provider's models (`data` of its `/models` answer).
@@ -134,45 +119,14 @@ impl OpenAiCompatible {
         struct List {
             data: Vec<serde_json::Value>,
         }
+        let (target, headers) = self.prepare(Operation::ListModels, key)?;
         let body = self
-            .exchange(Method::GET, Operation::ListModels, key, Bytes::new())
+            .upstream
+            .exchange(Method::GET, target, headers, Bytes::new(), secret(key))
             .await?;
         serde_json::from_slice::<List>(&body)
             .map(|l| l.data)
             .map_err(|e| self.malformed(&e))
-    }
-
-    async fn exchange(
-        &self,
-        method: Method,
-        op: Operation,
-        key: Option<(usize, &KeyConfig)>,
-        body: Bytes,
-    ) -> Result<Bytes, GatewayError> {
-        let (target, headers) = self.prepare(op, key)?;
-        let exchange = async {
-            let response = self
-                .client
-                .send(method, target, headers, body)
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            let status = response.status;
-            let wait = response.retry_after;
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            if status.is_success() {
-                Ok(body)
-            } else {
-                Err(self
-                    .upstream_error(status.as_u16(), &body, key)
-                    .with_retry_after(wait))
-            }
-        };
-        tokio::time::timeout(self.request_timeout, exchange)
-            .await
-            .map_err(|_| self.timeout_error())?
     }
 
     /// Starts a streaming request. Returns once the provider answered with a success status;
@@ -185,52 +139,18 @@ impl OpenAiCompatible {
         body: Bytes,
     ) -> Result<ByteStream, GatewayError> {
         let (target, headers) = self.prepare(op, key)?;
-        let response = tokio::time::timeout(
-            self.request_timeout,
-            self.client.send(Method::POST, target, headers, body),
-        )
-        .await
-        .map_err(|_| self.timeout_error())?
-        .map_err(|e| from_transport(&e, &self.name))?;
-        let status = response.status;
-        if !status.is_success() {
-            let wait = response.retry_after;
-            let body = tokio::time::timeout(self.request_timeout, response.bytes())
-                .await
-                .map_err(|_| self.timeout_error())?
-                .map_err(|e| from_transport(&e, &self.name))?;
-            return Err(self
-                .upstream_error(status.as_u16(), &body, key)
-                .with_retry_after(wait));
-        }
-        Ok(common::idle_limited(
-            response.into_stream(),
-            self.stream_idle_timeout,
-            self.name.clone(),
-        ))
-    }
-
-    fn upstream_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        key: Option<(usize, &KeyConfig)>,
-    ) -> GatewayError {
-        let secret = key.map(|(_, k)| k.value.expose_secret());
-        from_error_body(status, body, secret).with_provider(&self.name)
-    }
-
-    fn timeout_error(&self) -> GatewayError {
-        common::timeout_error(&self.name, self.request_timeout)
+        self.upstream
+            .stream(target, headers, body, secret(key))
+            .await
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.
     pub fn malformed(&self, err: &dyn std::fmt::Display) -> GatewayError {
-        GatewayError::upstream_unreachable(format!(
-            "provider '{}' returned a malformed response: {err}",
-            self.name
-        ))
-        .with_code("malformed_upstream_response")
-        .with_provider(&self.name)
+        self.upstream.malformed(err)
     }
+}
+
+/// The key's value, scrubbed from anything quoted back in errors.
+fn secret(key: Option<(usize, &KeyConfig)>) -> Option<&str> {
+    key.map(|(_, k)| k.value.expose_secret())
 }

@@ -10,6 +10,7 @@
 mod harness;
 
 mod anthropic;
+mod azure;
 mod chaos;
 mod chat;
 mod cli;

@@ -278,6 +278,31 @@ fn provider_key_configs_report_missing_fields_and_env() {
     assert_eq!(loaded.config.provider("openai").unwrap().keys.len(), 1);
 }
 
+/// An Azure key needs an `api-key` value or Entra ID credentials; without either (Bifrost would
+/// try managed identity) it is left out with a notice, and the others stay.
+#[test]
+fn azure_keys_without_credentials_are_left_out() {
+    let config = r#"{"providers": {"azure": {"keys": [
+        {"name": "nothing", "azure_key_config": {"endpoint": "https://x.openai.azure.com"}},
+        {"name": "entra", "azure_key_config": {"endpoint": "https://x.openai.azure.com",
+            "client_id": "c", "client_secret": "s", "tenant_id": "t"}},
+        {"name": "api-key", "value": "k", "azure_key_config": {"endpoint": "https://x.openai.azure.com"}}
+    ]}}}"#;
+    let loaded = load_str(config, &no_env).unwrap();
+    let ids: Vec<&str> = loaded
+        .config
+        .provider("azure")
+        .unwrap()
+        .keys
+        .iter()
+        .map(|k| k.id.as_str())
+        .collect();
+    assert_eq!(ids, ["entra", "api-key"]);
+    assert!(
+        paths_of(&loaded, NoticeKind::Info).contains(&"providers.azure.keys[0].value".to_owned())
+    );
+}
+
 #[test]
 fn keyless_ollama() {
     let loaded = load_full();
