@@ -2,13 +2,14 @@
 //! and how its failures map onto [`GatewayError`].
 //!
 //! OpenAI-compatible providers (OpenAI, Groq, Mistral, Ollama, …) are presets of one adapter,
-//! [`OpenAiCompatible`], not copies. [`Anthropic`] speaks the Messages API and translates inside,
-//! so it takes and returns the OpenAI dialect like the others ([`OpenAiFacing`] is the one view
-//! the engine needs of either). Providers whose adapter does not exist yet are built as
+//! [`OpenAiCompatible`], not copies. [`Anthropic`] speaks the Messages API and [`Bedrock`] the
+//! Converse API; both translate inside, so they take and return the OpenAI dialect like the
+//! others ([`OpenAiFacing`] is the one view the engine needs of any of them). Providers whose adapter does not exist yet are built as
 //! [`Adapter::NotSupported`], so the gateway starts and answers their requests with a clear error.
 //! Must not: know about plugins, routes, queues or key selection.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod bedrock_auth;
 mod common;
 mod error_map;
@@ -19,6 +20,7 @@ mod operation;
 mod presets;
 
 pub use anthropic::Anthropic;
+pub use bedrock::Bedrock;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
@@ -34,6 +36,8 @@ pub enum Adapter {
     OpenAiCompatible(Box<OpenAiCompatible>),
     /// Anthropic's Messages API (and custom providers based on it).
     Anthropic(Box<Anthropic>),
+    /// AWS Bedrock's Converse API (and custom providers based on it).
+    Bedrock(Box<Bedrock>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -46,6 +50,9 @@ impl Adapter {
     pub fn build(provider: &ProviderConfig) -> Result<Self, GatewayError> {
         if provider.base == KnownProvider::Anthropic {
             return Ok(Self::Anthropic(Box::new(Anthropic::new(provider)?)));
+        }
+        if provider.base == KnownProvider::Bedrock {
+            return Ok(Self::Bedrock(Box::new(Bedrock::new(provider)?)));
         }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
@@ -64,6 +71,7 @@ impl Adapter {
         match self {
             Self::OpenAiCompatible(a) => Ok(OpenAiFacing::OpenAiCompatible(a)),
             Self::Anthropic(a) => Ok(OpenAiFacing::Anthropic(a)),
+            Self::Bedrock(a) => Ok(OpenAiFacing::Bedrock(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -72,7 +80,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers and anthropic are supported today"
+             OpenAI-compatible providers, anthropic and bedrock are supported today"
         ))
         .with_provider(name)
     }
@@ -80,17 +88,18 @@ impl Adapter {
 
 /// Whether asbru can call providers of this type today.
 pub fn is_supported(base: KnownProvider) -> bool {
-    base == KnownProvider::Anthropic || preset(base).is_some()
+    matches!(base, KnownProvider::Anthropic | KnownProvider::Bedrock) || preset(base).is_some()
 }
 
 /// An adapter that takes OpenAI-dialect request bodies and returns OpenAI-dialect answers (JSON
 /// bodies, SSE streams ending in `[DONE]`): what the engine's retry, health, fallback and stream
-/// forwarding work on. The OpenAI-compatible adapter forwards bytes untouched; the Anthropic one
-/// translates inside. A borrowed enum, so dispatch is one match and no allocation.
+/// forwarding work on. The OpenAI-compatible adapter forwards bytes untouched; the Anthropic and
+/// Bedrock ones translate inside. A borrowed enum, so dispatch is one match and no allocation.
 #[derive(Debug, Clone, Copy)]
 pub enum OpenAiFacing<'a> {
     OpenAiCompatible(&'a OpenAiCompatible),
     Anthropic(&'a Anthropic),
+    Bedrock(&'a Bedrock),
 }
 
 impl OpenAiFacing<'_> {
@@ -99,16 +108,17 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.supports(op),
             Self::Anthropic(a) => a.supports(op),
+            Self::Bedrock(a) => a.supports(op),
         }
     }
 
     /// Whether streams from this adapter always end with a usage-only chunk (the gateway asks
-    /// for it, or, for Anthropic, the translation always emits it), so the engine must drop that
+    /// for it, or, for Anthropic and Bedrock, the translation always emits it), so the engine must drop that
     /// chunk for clients that did not ask for `stream_options.include_usage`.
     pub fn stream_usage(self) -> bool {
         match self {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
-            Self::Anthropic(_) => true,
+            Self::Anthropic(_) | Self::Bedrock(_) => true,
         }
     }
 
@@ -122,6 +132,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.send(op, key, body).await,
             Self::Anthropic(a) => a.send(op, key, body).await,
+            Self::Bedrock(a) => a.send(op, key, body).await,
         }
     }
 
@@ -135,6 +146,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.send_stream(op, key, body).await,
             Self::Anthropic(a) => a.send_stream(op, key, body).await,
+            Self::Bedrock(a) => a.send_stream(op, key, body).await,
         }
     }
 
@@ -146,6 +158,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.list_models(key).await,
             Self::Anthropic(a) => a.list_models(key).await,
+            Self::Bedrock(a) => a.list_models(key).await,
         }
     }
 
@@ -154,6 +167,7 @@ impl OpenAiFacing<'_> {
         match self {
             Self::OpenAiCompatible(a) => a.malformed(err),
             Self::Anthropic(a) => a.malformed(err),
+            Self::Bedrock(a) => a.malformed(err),
         }
     }
 }
