@@ -10,6 +10,7 @@
 mod harness;
 
 mod anthropic;
+mod bedrock;
 mod chaos;
 mod chat;
 mod cli;
