@@ -35,6 +35,11 @@ MOCK_CONTENT = "Greetings from the asbru mock upstream."
 OPENAI_KEY = "sk-test"
 # The key the gateway holds for the `anthropic` provider.
 ANTHROPIC_KEY = "sk-ant-test"
+# The Bedrock API key the gateway holds for the `bedrock` provider (the mock's CLI has no flag
+# for AWS credentials, so the Python suite uses an API-key key; SigV4 is tested in Rust).
+BEDROCK_KEY = "bedrock-api-key-test"
+# The model the `bedrock` provider's key serves.
+BEDROCK_MODEL = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 # A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
 WRONG_KEY = "sk-wrong-key-0123456789"
 # Whole-request timeout of the `mistral` provider, used to provoke a 504.
@@ -301,6 +306,13 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "keys": [{"name": "anthropic", "value": ANTHROPIC_KEY, "weight": 1}],
                 "network_config": {"base_url": mock_url, "max_retries": 0},
             },
+            # AWS Bedrock's Converse API, translated to and from the OpenAI dialect. The key
+            # names its model, so `/v1/models` lists it.
+            "bedrock": {
+                "keys": [{"name": "bedrock", "value": BEDROCK_KEY, "weight": 1,
+                          "models": [BEDROCK_MODEL]}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
             # One provider per dialect holding a key the mock refuses.
             "openai-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
@@ -312,11 +324,16 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "network_config": {"base_url": mock_url, "max_retries": 0},
                 "custom_provider_config": {"base_provider_type": "anthropic"},
             },
+            "bedrock-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "bedrock"},
+            },
         },
     }
 
 # Every key the configuration holds except WRONG_KEY; the mock accepts only these.
-VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY]
+VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY, BEDROCK_KEY]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
-OpenAI clients from: an OpenAI-compatible provider (bytes passed through) and Anthropic (translated
-to the Messages API and back).
+OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
+to the Messages API and back) and Bedrock (translated to Converse / ConverseStream and back, with
+a Bedrock API key: the mock's CLI takes no AWS credentials, SigV4 is covered by the Rust tests).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import ANTHROPIC_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json
+from conftest import ANTHROPIC_KEY, BEDROCK_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -73,13 +74,36 @@ class Provider:
     invalid_kwargs: dict
     """Parameters the provider itself refuses with a 400, and a word of its message."""
     invalid_word: str
+    # What differs in the translated dialects; the defaults are the OpenAI/Anthropic shape.
+    model_sent: Callable[[dict], str | None] = lambda r: r["json"].get("model")
+    """The model a recorded request names (body or path)."""
+    max_tokens_sent: Callable[[dict], Any] = lambda b: b.get("max_tokens")
+    stream_sent: Callable[[dict], bool] = lambda r: r["json"].get("stream") is True
+    stop_sent: Callable[[dict], Any] = lambda b: b.get("stop_sequences")
+    tool_names_sent: Callable[[dict], list[str]] = (
+        lambda b: [t.get("name") or t["function"]["name"] for t in b["tools"]])
+    stream_path: str | None = None
+    """The upstream path of streamed chat requests, when it differs from `path`."""
+    image_urls: bool = True
+    """Whether the provider takes images by URL (Converse takes only bytes)."""
+    schema_as_tool: bool = False
+    """Whether a `json_schema` answer is a forced tool's input (Converse), not the plain text."""
+    reports_cache_writes: bool = True
+    validation_type: str = "invalid_request_error"
+    status_types: dict = field(default_factory=lambda: {
+        401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error",
+        503: "api_error"})
+    mid_stream_error: str = "overloaded_error"
+    """The error type `asbru-mock:error=` makes the mock fail a stream with."""
+    wrong_key_status: int = 401
 
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.model}"
 
     def requests(self, mock) -> list[dict]:
-        return mock.requests(self.path)
+        paths = (self.path, self.stream_path or self.path)
+        return [r for r in mock.requests() if r["path"].rstrip("/").endswith(paths)]
 
 
 def _openai_images(body: dict) -> list[tuple]:
@@ -125,6 +149,35 @@ def _openai_signature(body: dict) -> str | None:
     return details[0].get("signature") if details else None
 
 
+def _bedrock_images(body: dict) -> list[tuple]:
+    out = []
+    for block in body["messages"][0]["content"]:
+        if "image" in block:
+            fmt = block["image"]["format"]
+            out.append(("base64", f"image/{fmt}", block["image"]["source"]["bytes"]))
+    return out
+
+
+def _bedrock_tool_ids(body: dict) -> tuple[str, str]:
+    turns = body["messages"]
+    use = next(b["toolUse"] for b in turns[1]["content"] if "toolUse" in b)
+    result = next(b["toolResult"] for b in turns[2]["content"] if "toolResult" in b)
+    return use["toolUseId"], result["toolUseId"]
+
+
+def _bedrock_signature(body: dict) -> str | None:
+    blocks = body["messages"][1]["content"]
+    reasoning = [b["reasoningContent"] for b in blocks if "reasoningContent" in b]
+    return reasoning[0]["reasoningText"]["signature"] if reasoning else None
+
+
+def _bedrock_model(request: dict) -> str:
+    """The model id in `/model/{modelId}/converse[-stream]`, percent-decoded."""
+    from urllib.parse import unquote
+    segment = request["path"].rstrip("/").split("/model/", 1)[1].split("/", 1)[0]
+    return unquote(segment)
+
+
 PROVIDERS = {
     "openai": Provider(
         name="openai",
@@ -157,6 +210,37 @@ PROVIDERS = {
         replayed_signature=_anthropic_signature,
         invalid_kwargs={"temperature": 1.5},
         invalid_word="temperature",
+    ),
+    "bedrock": Provider(
+        name="bedrock",
+        # An Anthropic model, so reasoning goes out as a thinking budget.
+        model="anthropic.claude-3-7-sonnet-20250219-v1:0",
+        path="/converse",
+        stream_path="/converse-stream",
+        key=BEDROCK_KEY,
+        scripted=True,
+        key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
+        or None,
+        tool_ids_sent=_bedrock_tool_ids,
+        images_sent=_bedrock_images,
+        schema_sent=lambda b: b["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"],
+        reasoning_sent=lambda b: (b.get("additionalModelRequestFields") or {}).get("thinking"),
+        replayed_signature=_bedrock_signature,
+        invalid_kwargs={"temperature": 1.5},
+        invalid_word="temperature",
+        model_sent=_bedrock_model,
+        max_tokens_sent=lambda b: (b.get("inferenceConfig") or {}).get("maxTokens"),
+        stream_sent=lambda r: r["path"].endswith("/converse-stream"),
+        stop_sent=lambda b: (b.get("inferenceConfig") or {}).get("stopSequences"),
+        tool_names_sent=lambda b: [t["toolSpec"]["name"] for t in b["toolConfig"]["tools"]],
+        image_urls=False,
+        schema_as_tool=True,
+        reports_cache_writes=False,
+        validation_type="ValidationException",
+        status_types={401: "AccessDeniedException", 429: "ThrottlingException",
+                      529: "InternalServerException", 503: "ServiceUnavailableException"},
+        mid_stream_error="ThrottlingException",
+        wrong_key_status=403,
     ),
 }
 
@@ -194,8 +278,8 @@ def test_chat(client, mock, provider):
     assert extra(resp)["model_requested"] == provider.model
 
     [seen] = provider.requests(mock)
-    assert seen["json"]["model"] == provider.model
-    assert seen["json"]["max_tokens"] == 200
+    assert provider.model_sent(seen) == provider.model
+    assert provider.max_tokens_sent(seen["json"]) == 200
     assert provider.key_sent(seen) == provider.key
 
 
@@ -208,7 +292,7 @@ def test_cached_prompt_tokens_are_reported(client, mock, provider):
     resp = client.chat.completions.create(model=provider.ref, messages=messages)
     details = resp.usage.prompt_tokens_details
     assert resp.usage.prompt_tokens > 0
-    if provider.scripted:
+    if provider.scripted and provider.reports_cache_writes:
         # Prompt tokens include what was written to the cache, reported apart.
         written = details.model_dump()["cache_write_tokens"]
         assert written > 0 and details.cached_tokens == 0
@@ -245,7 +329,7 @@ def test_stream(stack, client, mock, provider):
     assert [extra(c)["chunk_index"] for c in chunks] == list(range(len(chunks)))
     assert all(extra(c)["provider"] == provider.name for c in chunks)
     [seen] = provider.requests(mock)
-    assert seen["json"]["stream"] is True
+    assert provider.stream_sent(seen)
     # The usage chunk the client did not see was still read for the log.
     line = _stream_log_line(stack, provider, logged_before)
     assert f"completion_tokens={CONTENT_TOKENS} " in line, line
@@ -311,7 +395,7 @@ def test_tools_in_a_stream(client, mock, provider):
         model=provider.ref, messages=MESSAGES, tools=[WEATHER_TOOL], tool_choice="required",
         stream=True))
     sent = provider.requests(mock)[-1]["json"]
-    assert [t.get("name") or t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
+    assert provider.tool_names_sent(sent) == ["get_weather"]
     if not provider.scripted:
         assert finish_reasons(chunks) == ["stop"]
         return
@@ -329,14 +413,26 @@ def test_tools_in_a_stream(client, mock, provider):
 
 
 def test_image_parts(client, mock, provider):
-    resp = client.chat.completions.create(model=provider.ref, messages=[{"role": "user", "content": [
+    url_part = {"type": "image_url", "image_url": {"url": IMAGE_URL}}
+    parts = [
         {"type": "text", "text": "What is in these images?"},
-        {"type": "image_url", "image_url": {"url": IMAGE_URL}},
+        *([url_part] if provider.image_urls else []),
         {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_BASE64}"}},
-    ]}])
+    ]
+    resp = client.chat.completions.create(model=provider.ref,
+                                          messages=[{"role": "user", "content": parts}])
     assert resp.choices[0].message.content == MOCK_CONTENT
     sent = provider.requests(mock)[-1]["json"]
-    assert provider.images_sent(sent) == [("url", IMAGE_URL), ("base64", "image/png", PNG_BASE64)]
+    expected = [("base64", "image/png", PNG_BASE64)]
+    if provider.image_urls:
+        expected.insert(0, ("url", IMAGE_URL))
+    assert provider.images_sent(sent) == expected
+    if not provider.image_urls:
+        # Refused by the gateway, before anything is sent.
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model=provider.ref, messages=[
+                {"role": "user", "content": [parts[0], url_part]}])
+        assert len(provider.requests(mock)) == 1
 
 
 def test_json_schema_response_format(client, mock, provider):
@@ -344,7 +440,13 @@ def test_json_schema_response_format(client, mock, provider):
         model=provider.ref, messages=MESSAGES,
         response_format={"type": "json_schema",
                          "json_schema": {"name": "answer", "strict": True, "schema": SCHEMA}})
-    assert resp.choices[0].message.content == MOCK_CONTENT
+    if provider.schema_as_tool:
+        # The forced tool's input is the answer, returned as the content.
+        assert isinstance(json.loads(resp.choices[0].message.content)["answer"], str)
+        assert resp.choices[0].finish_reason == "stop"
+        assert not resp.choices[0].message.tool_calls
+    else:
+        assert resp.choices[0].message.content == MOCK_CONTENT
     assert provider.schema_sent(provider.requests(mock)[-1]["json"]) == SCHEMA
 
 
@@ -392,7 +494,7 @@ def test_finish_reasons(client, mock, provider, kind):
         assert choice.finish_reason == "length"
         assert choice.message.content == " ".join(MOCK_CONTENT.split()[:2])
     elif kind == "stop_sequence":
-        assert sent["stop_sequences"] == ["mock"]
+        assert provider.stop_sent(sent) == ["mock"]
         assert choice.finish_reason == "stop"
         assert choice.message.content == MOCK_CONTENT[: MOCK_CONTENT.index("mock")]
     else:
@@ -410,7 +512,7 @@ def test_provider_validation_error_is_400(client, mock, provider):
                                        **provider.invalid_kwargs)
     assert info.value.status_code == 400
     assert provider.invalid_word in info.value.body["message"]
-    assert info.value.body["type"] == "invalid_request_error"
+    assert info.value.body["type"] == provider.validation_type
     assert info.value.response.json()["extra_fields"]["provider"] == provider.name
     assert len(provider.requests(mock)) == 1
 
@@ -432,15 +534,14 @@ def test_upstream_statuses_are_kept(client, mock, provider, status, exception):
     if status != 429:
         assert info.value.body["message"] == f"injected {status}"
     if provider.scripted:
-        expected = {401: "authentication_error", 429: "rate_limit_error",
-                    529: "overloaded_error", 503: "api_error"}[status]
-        assert info.value.body["type"] == expected
+        assert info.value.body["type"] == provider.status_types[status]
 
 
 def test_error_mid_stream_raises_after_some_chunks(client, mock, provider):
     if provider.scripted:
         # The mock fails this answer with an `event: error` after the first delta.
-        messages = [{"role": "user", "content": "Say hello. asbru-mock:error=overloaded_error"}]
+        directive = provider.mid_stream_error[0].lower() + provider.mid_stream_error[1:]
+        messages = [{"role": "user", "content": f"Say hello. asbru-mock:error={directive}"}]
     else:
         mock.push_fault({"type": "stream_cut", "after_chunks": 2})
         messages = MESSAGES
@@ -454,14 +555,15 @@ def test_error_mid_stream_raises_after_some_chunks(client, mock, provider):
     partial = "".join(c.choices[0].delta.content or "" for c in received if c.choices)
     assert MOCK_CONTENT.startswith(partial) and partial != MOCK_CONTENT
     if provider.scripted:
-        assert info.value.body["type"] == "overloaded_error"
+        assert info.value.body["type"] == provider.mid_stream_error
 
 
-def test_wrong_key_is_401_and_not_echoed(client, mock, provider):
-    with pytest.raises(openai.AuthenticationError) as info:
+def test_wrong_key_is_refused_and_not_echoed(client, mock, provider):
+    # Bedrock refuses a bad API key with 403 AccessDeniedException, the others with 401.
+    with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(model=f"{provider.name}-badkey/{provider.model}",
                                        messages=MESSAGES)
-    assert info.value.status_code == 401
+    assert info.value.status_code == provider.wrong_key_status
     raw = info.value.response.text
     assert WRONG_KEY not in raw and WRONG_KEY not in str(info.value)
     [seen] = provider.requests(mock)
@@ -488,7 +590,7 @@ def test_fallback_to_the_other_dialect(client, mock, provider, stream):
     # which case the gateway rightly skipped it.
     assert len(provider.requests(mock)) <= 1
     [served] = other.requests(mock)
-    assert served["json"]["model"] == other.model
+    assert other.model_sent(served) == other.model
     assert "fallbacks" not in served["json"]
 
 
@@ -503,4 +605,4 @@ def test_raw_error_body_has_the_compatibility_shape(stack, provider):
     assert status == 400
     assert body["is_bifrost_error"] is False
     assert body["status_code"] == 400
-    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["type"] == provider.validation_type
