@@ -112,6 +112,9 @@ pub struct UpstreamResponse {
     pub status: StatusCode,
     /// `Retry-After` in seconds, when the provider sent it (429 and 503 answers).
     pub retry_after: Option<Duration>,
+    /// The response headers of the direct client (the reqwest response keeps its own); read
+    /// through [`UpstreamResponse::header`].
+    headers: HeaderMap,
     body: ResponseBody,
 }
 
@@ -135,6 +138,16 @@ enum ResponseBody {
 pub type PieceStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
 
 impl UpstreamResponse {
+    /// A response header as text, for the providers that report more than the status in them
+    /// (Bedrock's `x-amzn-errortype` and `x-amzn-requestid`); `None` when absent or not text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let headers = match &self.body {
+            ResponseBody::Direct(_) => &self.headers,
+            ResponseBody::Reqwest(response) => response.headers(),
+        };
+        headers.get(name)?.to_str().ok()
+    }
+
     /// Reads the whole body, refusing one larger than [`MAX_RESPONSE_BYTES`].
     pub async fn bytes(self) -> Result<Bytes, TransportError> {
         let too_large = || {
@@ -226,6 +239,7 @@ impl UpstreamClient {
                 Ok(UpstreamResponse {
                     status: parts.status,
                     retry_after: retry_after(&parts.headers),
+                    headers: parts.headers,
                     body: ResponseBody::Direct(body),
                 })
             }
@@ -246,6 +260,7 @@ impl UpstreamClient {
                 Ok(UpstreamResponse {
                     status: response.status(),
                     retry_after: retry_after(response.headers()),
+                    headers: HeaderMap::new(),
                     body: ResponseBody::Reqwest(response),
                 })
             }

@@ -2,16 +2,17 @@
 //! and how its failures map onto [`GatewayError`].
 //!
 //! OpenAI-compatible providers (OpenAI, Groq, Mistral, Ollama, …) are presets of one adapter,
-//! [`OpenAiCompatible`], not copies. [`Anthropic`] (the Messages API) and [`Gemini`] (the Gemini
-//! API) translate inside, so they take and return the OpenAI dialect like the others
-//! ([`OpenAiFacing`] is the one view the engine needs of any of them). [`Azure`] forwards the
-//! OpenAI dialect too, to a URL and with credentials chosen per key and model. Providers whose
-//! adapter does not exist yet are built as
+//! [`OpenAiCompatible`], not copies. [`Anthropic`] (the Messages API), [`Gemini`] (the Gemini
+//! API) and [`Bedrock`] (the Converse API) translate inside, so they take and return the OpenAI
+//! dialect like the others ([`OpenAiFacing`] is the one view the engine needs of any of them).
+//! [`Azure`] forwards the OpenAI dialect too, to a URL and with credentials chosen per key and
+//! model. Providers whose adapter does not exist yet are built as
 //! [`Adapter::NotSupported`], so the gateway starts and answers their requests with a clear error.
 //! Must not: know about plugins, routes, queues or key selection.
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod bedrock_auth;
 mod common;
 mod error_map;
@@ -24,6 +25,7 @@ mod presets;
 
 pub use anthropic::Anthropic;
 pub use azure::Azure;
+pub use bedrock::Bedrock;
 pub use gemini::Gemini;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
@@ -44,6 +46,8 @@ pub enum Adapter {
     Gemini(Box<Gemini>),
     /// Azure OpenAI (and custom providers based on it).
     Azure(Box<Azure>),
+    /// AWS Bedrock's Converse API (and custom providers based on it).
+    Bedrock(Box<Bedrock>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -62,6 +66,9 @@ impl Adapter {
         }
         if provider.base == KnownProvider::Azure {
             return Ok(Self::Azure(Box::new(Azure::new(provider)?)));
+        }
+        if provider.base == KnownProvider::Bedrock {
+            return Ok(Self::Bedrock(Box::new(Bedrock::new(provider)?)));
         }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
@@ -82,6 +89,7 @@ impl Adapter {
             Self::Anthropic(a) => Ok(OpenAiFacing::Anthropic(a)),
             Self::Gemini(a) => Ok(OpenAiFacing::Gemini(a)),
             Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
+            Self::Bedrock(a) => Ok(OpenAiFacing::Bedrock(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -90,7 +98,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers, anthropic, gemini and azure are supported today"
+             OpenAI-compatible providers, anthropic, gemini, azure and bedrock are supported today"
         ))
         .with_provider(name)
     }
@@ -100,20 +108,24 @@ impl Adapter {
 pub fn is_supported(base: KnownProvider) -> bool {
     matches!(
         base,
-        KnownProvider::Anthropic | KnownProvider::Gemini | KnownProvider::Azure
+        KnownProvider::Anthropic
+            | KnownProvider::Gemini
+            | KnownProvider::Azure
+            | KnownProvider::Bedrock
     ) || preset(base).is_some()
 }
 
 /// An adapter that takes OpenAI-dialect request bodies and returns OpenAI-dialect answers (JSON
 /// bodies, SSE streams ending in `[DONE]`): what the engine's retry, health, fallback and stream
 /// forwarding work on. The OpenAI-compatible adapter forwards bytes untouched; the Anthropic and
-/// Gemini ones translate inside. A borrowed enum, so dispatch is one match and no allocation.
+/// Gemini and Bedrock ones translate inside. A borrowed enum, so dispatch is one match and no allocation.
 #[derive(Debug, Clone, Copy)]
 pub enum OpenAiFacing<'a> {
     OpenAiCompatible(&'a OpenAiCompatible),
     Anthropic(&'a Anthropic),
     Gemini(&'a Gemini),
     Azure(&'a Azure),
+    Bedrock(&'a Bedrock),
 }
 
 impl OpenAiFacing<'_> {
@@ -124,18 +136,19 @@ impl OpenAiFacing<'_> {
             Self::Anthropic(a) => a.supports(op),
             Self::Gemini(a) => a.supports(op),
             Self::Azure(a) => a.supports(op),
+            Self::Bedrock(a) => a.supports(op),
         }
     }
 
     /// Whether streams from this adapter always end with a usage-only chunk (the gateway asks
-    /// for it, or, for Anthropic and Gemini, the translation always emits it), so the engine must drop that
+    /// for it, or, for Anthropic, Gemini and Bedrock, the translation always emits it), so the engine must drop that
     /// chunk for clients that did not ask for `stream_options.include_usage`.
     pub fn stream_usage(self) -> bool {
         match self {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
             // Azure has accepted `stream_options.include_usage` since api-version
             // 2024-09-01-preview; the default (2024-10-21) is newer.
-            Self::Anthropic(_) | Self::Gemini(_) | Self::Azure(_) => true,
+            Self::Anthropic(_) | Self::Gemini(_) | Self::Azure(_) | Self::Bedrock(_) => true,
         }
     }
 
@@ -154,6 +167,7 @@ impl OpenAiFacing<'_> {
             Self::Anthropic(a) => a.send(op, key, body).await,
             Self::Gemini(a) => a.send(op, key, body).await,
             Self::Azure(a) => a.send(op, key, model, body).await,
+            Self::Bedrock(a) => a.send(op, key, body).await,
         }
     }
 
@@ -170,6 +184,7 @@ impl OpenAiFacing<'_> {
             Self::Anthropic(a) => a.send_stream(op, key, body).await,
             Self::Gemini(a) => a.send_stream(op, key, body).await,
             Self::Azure(a) => a.send_stream(op, key, model, body).await,
+            Self::Bedrock(a) => a.send_stream(op, key, body).await,
         }
     }
 
@@ -183,6 +198,7 @@ impl OpenAiFacing<'_> {
             Self::Anthropic(a) => a.list_models(key).await,
             Self::Gemini(a) => a.list_models(key).await,
             Self::Azure(a) => a.list_models(key).await,
+            Self::Bedrock(a) => a.list_models(key).await,
         }
     }
 
@@ -193,6 +209,7 @@ impl OpenAiFacing<'_> {
             Self::Anthropic(a) => a.malformed(err),
             Self::Gemini(a) => a.malformed(err),
             Self::Azure(a) => a.malformed(err),
+            Self::Bedrock(a) => a.malformed(err),
         }
     }
 }

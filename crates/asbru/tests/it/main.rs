@@ -11,6 +11,7 @@ mod harness;
 
 mod anthropic;
 mod azure;
+mod bedrock;
 mod chaos;
 mod chat;
 mod cli;
