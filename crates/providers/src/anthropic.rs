@@ -249,29 +249,23 @@ impl Anthropic {
         body: Bytes,
         key: Option<(usize, &KeyConfig)>,
     ) -> Result<Bytes, GatewayError> {
-        let exchange = async {
-            let response = self
-                .client
-                .send(method, target, headers, body)
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            let status = response.status;
-            let wait = response.retry_after;
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            if status.is_success() {
-                Ok(body)
-            } else {
-                Err(self
-                    .upstream_error(status.as_u16(), &body, key)
-                    .with_retry_after(wait))
-            }
+        let request = common::Request {
+            method,
+            target,
+            headers,
+            body,
         };
-        tokio::time::timeout(self.request_timeout, exchange)
-            .await
-            .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
+        common::exchange_bytes(
+            &self.client,
+            &self.name,
+            self.request_timeout,
+            request,
+            |status, body, wait| {
+                self.upstream_error(status, body, key)
+                    .with_retry_after(wait)
+            },
+        )
+        .await
     }
 
     /// Anthropic's error body as the gateway error, with the key used scrubbed from the message

@@ -164,6 +164,52 @@ pub(crate) fn idle_limited(pieces: PieceStream, idle: Duration, provider: String
     Box::pin(stream)
 }
 
+/// One upstream request, as [`exchange_bytes`] sends it.
+pub(crate) struct Request<'a> {
+    pub(crate) method: Method,
+    pub(crate) target: &'a Target,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// Sends one request and returns the provider's whole answer, every adapter's non-streaming
+/// exchange: transport failures become gateway errors naming `provider`, a non-2xx answer
+/// becomes `on_error(status, body, retry_after)` (each adapter reads its own dialect's error
+/// body), and the whole exchange is bounded by `timeout`.
+pub(crate) async fn exchange_bytes(
+    client: &UpstreamClient,
+    provider: &str,
+    timeout: Duration,
+    request: Request<'_>,
+    on_error: impl FnOnce(u16, &[u8], Option<Duration>) -> GatewayError,
+) -> Result<Bytes, GatewayError> {
+    let exchange = async {
+        let response = client
+            .send(
+                request.method,
+                request.target,
+                request.headers,
+                request.body,
+            )
+            .await
+            .map_err(|e| from_transport(&e, provider))?;
+        let status = response.status;
+        let wait = response.retry_after;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| from_transport(&e, provider))?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(on_error(status.as_u16(), &body, wait))
+        }
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| timeout_error(provider, timeout))?
+}
+
 /// Exchanges OpenAI-dialect bytes with one provider: what the OpenAI-compatible and Azure
 /// adapters share once they know the target and headers of a request. Non-2xx answers become the
 /// provider's error (OpenAI error shape, the key redacted); the whole exchange is bounded by
@@ -196,29 +242,22 @@ impl Upstream {
         body: Bytes,
         secret: Option<&str>,
     ) -> Result<Bytes, GatewayError> {
-        let exchange = async {
-            let response = self
-                .client
-                .send(method, target, headers, body)
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            let status = response.status;
-            let wait = response.retry_after;
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            if status.is_success() {
-                Ok(body)
-            } else {
-                Err(self
-                    .upstream_error(status.as_u16(), &body, secret)
-                    .with_retry_after(wait))
-            }
-        };
-        tokio::time::timeout(self.request_timeout, exchange)
-            .await
-            .map_err(|_| self.timeout_error())?
+        exchange_bytes(
+            &self.client,
+            &self.name,
+            self.request_timeout,
+            Request {
+                method,
+                target,
+                headers,
+                body,
+            },
+            |status, body, wait| {
+                self.upstream_error(status, body, secret)
+                    .with_retry_after(wait)
+            },
+        )
+        .await
     }
 
     /// Starts a streaming request. Returns once the provider answered with a success status;
