@@ -19,13 +19,13 @@ use asbru_dialects::anthropic::{
 };
 use asbru_dialects::sse::SseFramer;
 use asbru_schema::GatewayError;
-use asbru_schema::chat::{ChatChunk, ChatRequest};
+use asbru_schema::chat::ChatRequest;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::Method;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Anthropic's public endpoint, Bifrost's default for the `anthropic` provider.
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -156,7 +156,7 @@ impl Anthropic {
             .await?;
         let response: MessagesResponse =
             serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
-        let unified = from_anthropic(&response, unix_now());
+        let unified = from_anthropic(&response, common::unix_now());
         serde_json::to_vec(&unified)
             .map(Bytes::from)
             .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
@@ -313,7 +313,7 @@ fn translate_stream(pieces: ByteStream, provider: String) -> ByteStream {
     let state = Translate {
         pieces,
         framer: SseFramer::default(),
-        converter: StreamToUnified::new(unix_now()),
+        converter: StreamToUnified::new(common::unix_now()),
         provider,
         held: Vec::new(),
         chunks: 0,
@@ -411,7 +411,7 @@ impl Translate {
                 Ok(chunks) => {
                     self.chunks += chunks.len();
                     for chunk in &chunks {
-                        write_chunk(&mut out, chunk);
+                        common::write_chunk(&mut out, chunk);
                     }
                     if self.converter.finish().is_ok() {
                         out.extend_from_slice(b"data: [DONE]\n\n");
@@ -426,20 +426,6 @@ impl Translate {
             }
         }
     }
-}
-
-/// Appends `data: {chunk}\n\n`.
-fn write_chunk(out: &mut Vec<u8>, chunk: &ChatChunk) {
-    out.extend_from_slice(b"data: ");
-    // Serializing plain data structures into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, chunk);
-    out.extend_from_slice(b"\n\n");
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Seconds since the epoch for an RFC 3339 timestamp (`2025-05-14T00:00:00Z`, offsets and

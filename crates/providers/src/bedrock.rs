@@ -33,14 +33,14 @@ use asbru_dialects::bedrock::{
     structured_output_tool,
 };
 use asbru_schema::GatewayError;
-use asbru_schema::chat::{ChatChunk, ChatRequest};
+use asbru_schema::chat::ChatRequest;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::Method;
 use http::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The header Bedrock names each request with; reported as the response id, so a client's id
 /// can be looked up in AWS's logs.
@@ -242,7 +242,7 @@ impl Bedrock {
     }
 
     fn response_options(&self, request: &ChatRequest, id: Option<&str>) -> ResponseOptions {
-        let created = unix_now();
+        let created = common::unix_now();
         ResponseOptions {
             id: id.map_or_else(|| format!("chatcmpl-bedrock-{created}"), str::to_owned),
             model: request.model.clone(),
@@ -522,7 +522,7 @@ impl Translate {
                 Ok(chunks) => {
                     self.chunks += chunks.len();
                     for chunk in &chunks {
-                        write_chunk(&mut out, chunk);
+                        common::write_chunk(&mut out, chunk);
                     }
                 }
                 Err(e) => {
@@ -577,20 +577,6 @@ impl Translate {
             .finish()
             .map_err(|e| e.into_gateway_error().with_provider(&self.provider))
     }
-}
-
-/// Appends `data: {chunk}\n\n`.
-fn write_chunk(out: &mut Vec<u8>, chunk: &ChatChunk) {
-    out.extend_from_slice(b"data: ");
-    // Serializing plain data structures into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, chunk);
-    out.extend_from_slice(b"\n\n");
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -326,3 +326,20 @@ impl Upstream {
         .with_provider(&self.name)
     }
 }
+
+/// Appends one OpenAI SSE event, `data: {chunk}\n\n`: how the translating adapters hand their
+/// converted chunks to the engine.
+pub(crate) fn write_chunk(out: &mut Vec<u8>, chunk: &asbru_schema::chat::ChatChunk) {
+    out.extend_from_slice(b"data: ");
+    // Serializing plain data structures into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, chunk);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Seconds since the epoch, for the `created` of translated answers (provider dialects carry
+/// none).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -32,7 +32,7 @@ use futures_util::StreamExt;
 use http::Method;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Google's public endpoint for the Gemini API.
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -219,7 +219,7 @@ impl Gemini {
         let response: GenerateContentResponse =
             serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
         let mut unified =
-            from_gemini(&response, unix_now()).map_err(|e| e.with_provider(&self.name))?;
+            from_gemini(&response, common::unix_now()).map_err(|e| e.with_provider(&self.name))?;
         if unified.model.is_empty() {
             unified.model = model_id(&resource).to_owned();
         }
@@ -495,7 +495,7 @@ fn translate_stream(pieces: ByteStream, provider: String, model: String) -> Byte
     let state = Translate {
         pieces,
         framer: SseFramer::default(),
-        converter: StreamToUnified::new(unix_now()),
+        converter: StreamToUnified::new(common::unix_now()),
         provider,
         model,
         pending_error: None,
@@ -608,18 +608,9 @@ impl Translate {
             if chunk.model.is_empty() {
                 chunk.model.clone_from(&self.model);
             }
-            out.extend_from_slice(b"data: ");
-            // Serializing plain data structures into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, &chunk);
-            out.extend_from_slice(b"\n\n");
+            common::write_chunk(out, &chunk);
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
