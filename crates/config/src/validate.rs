@@ -974,11 +974,6 @@ impl Validator<'_> {
                 Some(raw) => {
                     let p = format!("{kpath}.vllm_key_config");
                     let url = self.required_str(&p, "url", raw.url.as_deref(), &mut usable);
-                    // The key's model restriction applies; its own server address does not yet.
-                    self.unsupported(
-                        format!("{p}.url"),
-                        "a per-key vLLM server (requests go to network_config.base_url)",
-                    );
                     let model_name =
                         self.required_str(&p, "model_name", raw.model_name.as_deref(), &mut usable);
                     ProviderKeyConfig::Vllm(VllmKeyConfig {

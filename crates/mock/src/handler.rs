@@ -17,7 +17,9 @@ use crate::record::RecordedRequest;
 use crate::server::ConnCtl;
 use crate::state::{RandomFaults, Shared};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, RETRY_AFTER,
+};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -47,6 +49,8 @@ enum Route<'a> {
     /// Bedrock's `POST …/model/{modelId}/converse` (false) or `…/converse-stream` (true), with
     /// the model id as it appears in the path (still percent-encoded).
     Converse(&'a str, bool),
+    /// Bedrock's `POST …/model/{modelId}/invoke` (embedding models), the id still encoded.
+    Invoke(&'a str),
     /// Anthropic's `POST …/messages`.
     Messages,
     /// Anthropic's `POST …/messages/count_tokens`.
@@ -68,6 +72,8 @@ impl<'a> Route<'a> {
         let get = method == Method::GET;
         if post && let Some((model, stream)) = bedrock_path(path) {
             Route::Converse(model, stream)
+        } else if post && let Some(model) = invoke_path(path) {
+            Route::Invoke(model)
         } else if path.ends_with("/messages/count_tokens") {
             if post {
                 Route::CountTokens
@@ -114,6 +120,7 @@ impl<'a> Route<'a> {
                     | Route::Messages
                     | Route::CountTokens
                     | Route::Converse(..)
+                    | Route::Invoke(_)
             ),
         }
     }
@@ -129,6 +136,14 @@ fn bedrock_path(path: &str) -> Option<(&str, bool)> {
     let at = rest.rfind("/model/")?;
     let model = &rest[at + "/model/".len()..];
     (!model.is_empty() && !model.contains('/')).then_some((model, stream))
+}
+
+/// The raw model id of an InvokeModel path (`…/model/{modelId}/invoke`).
+fn invoke_path(path: &str) -> Option<&str> {
+    let rest = path.strip_suffix("/invoke")?;
+    let at = rest.rfind("/model/")?;
+    let model = &rest[at + "/model/".len()..];
+    (!model.is_empty() && !model.contains('/')).then_some(model)
 }
 
 /// The wire format a request is answered in.
@@ -148,7 +163,7 @@ impl Dialect {
         match route {
             Route::Gemini(_) => Dialect::Gemini,
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
-            Route::Converse(..) => Dialect::Bedrock,
+            Route::Converse(..) | Route::Invoke(_) => Dialect::Bedrock,
             Route::Models | Route::Model(_) | Route::Unknown
                 if anthropic::is_anthropic(headers) =>
             {
@@ -246,7 +261,7 @@ pub(crate) async fn handle(
     }
     // Gemini and Bedrock name the model in the path, not the body.
     let path_model = match route {
-        Route::Converse(raw, _) => Some(bedrock::decode_model(raw)),
+        Route::Converse(raw, _) | Route::Invoke(raw) => Some(bedrock::decode_model(raw)),
         _ => None,
     };
     let model = match (&route, &path_model, &json) {
@@ -297,6 +312,8 @@ pub(crate) async fn handle(
         Some(other) => delivery_fault = Some(other),
     }
 
+    // Headers some answers add (Bedrock's InvokeModel token count).
+    let mut extra_headers = HeaderMap::new();
     let payload = match dialect {
         Dialect::OpenAi => {
             if let Err(err) = check_azure_api_version(path, query) {
@@ -355,6 +372,15 @@ pub(crate) async fn handle(
                     (Some(Ok(value)), Route::Converse(_, stream)) => {
                         answer_bedrock(&shared, value, model.unwrap_or_default(), *stream, seq)
                     }
+                    (Some(Ok(value)), Route::Invoke(_)) => {
+                        bedrock::invoke(value, model.unwrap_or_default()).map(|invoked| {
+                            extra_headers.insert(
+                                HeaderName::from_static(bedrock::INPUT_TOKENS_HEADER),
+                                HeaderValue::from(invoked.input_tokens),
+                            );
+                            Payload::Json(invoked.body)
+                        })
+                    }
                     (Some(Err(_)), _) => Err(bedrock::unparsable_body()),
                     _ => Err(bedrock::unknown_operation()),
                 });
@@ -365,7 +391,7 @@ pub(crate) async fn handle(
         }
     };
 
-    match payload {
+    let mut response = match payload {
         Payload::Json(bytes) => match delivery_fault {
             Some(Fault::MalformedJson) => {
                 // A strict prefix of a JSON object never parses.
@@ -414,7 +440,9 @@ pub(crate) async fn handle(
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             resp
         }
-    }
+    };
+    response.headers_mut().extend(extra_headers);
+    response
 }
 
 fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<Payload, ApiError> {
@@ -475,7 +503,8 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
         | Route::Messages
         | Route::CountTokens
         | Route::Gemini(_)
-        | Route::Converse(..) => {
+        | Route::Converse(..)
+        | Route::Invoke(_) => {
             return Err(invalid_url());
         }
     })
@@ -515,7 +544,8 @@ fn answer_anthropic(
         | Route::Embeddings
         | Route::Gemini(_)
         | Route::Unknown
-        | Route::Converse(..) => {
+        | Route::Converse(..)
+        | Route::Invoke(_) => {
             return Err(anthropic::not_found());
         }
     })

@@ -16,9 +16,10 @@
 //!   map the requested model to a model id or inference profile, and its `arn` prefixes that id
 //!   (`{arn}/{id}`) as Bifrost does, so account-scoped inference-profile ARNs are built for you.
 //! * **Every request is signed after its body is final**: SigV4 covers a hash of the body bytes.
-//! * Only chat exists: the runtime endpoint has no OpenAI-style embeddings or text completions
-//!   through Converse (those answer 400 `unsupported_operation`), and no model listing, so
-//!   `/v1/models` lists the models the configuration names (deployments and key allow-lists).
+//! * Chat goes through Converse; embeddings through `InvokeModel` (`/model/{id}/invoke`) in the
+//!   Titan or Cohere format the model id names. There are no OpenAI-style text completions (400
+//!   `unsupported_operation`) and no model listing on the runtime endpoint, so `/v1/models` lists
+//!   the models the configuration names (deployments and key allow-lists).
 
 use crate::bedrock_auth::{AwsSigV4, BedrockAuth, runtime_base_url};
 use crate::error_map::{from_transport, redact};
@@ -26,16 +27,21 @@ use crate::http::Target;
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common};
 use asbru_config::{DEFAULT_BEDROCK_REGION, KeyConfig, ProviderConfig, ProviderKeyConfig};
+use asbru_dialects::bedrock::embed::{
+    CohereResponse as CohereEmbedResponse, EmbedFamily, INPUT_TOKENS_HEADER, TitanResponse,
+    from_cohere, from_titan, invoke_path, to_cohere, to_titan,
+};
 use asbru_dialects::bedrock::error::ERROR_TYPE_HEADER;
 use asbru_dialects::bedrock::{
-    ConverseResponse, FrameDecoder, RequestOptions, ResponseOptions, StreamToUnified,
+    ConverseResponse, ConvertError, FrameDecoder, RequestOptions, ResponseOptions, StreamToUnified,
     converse_path, error_from_bedrock, request::to_bedrock, response::from_bedrock,
     structured_output_tool,
 };
 use asbru_schema::GatewayError;
 use asbru_schema::chat::ChatRequest;
+use asbru_schema::openai::EmbeddingRequest;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use http::Method;
 use http::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -73,6 +79,17 @@ struct KeyAuth {
     region: String,
 }
 
+/// Embedding calls one request may have in flight at once (Titan takes one input per call).
+const MAX_PARALLEL_INVOKES: usize = 4;
+
+/// A successful answer and the headers read from it.
+struct Answer {
+    body: Bytes,
+    request_id: Option<String>,
+    /// `X-Amzn-Bedrock-Input-Token-Count`, which InvokeModel answers carry.
+    input_tokens: Option<u64>,
+}
+
 /// Everything one request needs that depends on the key.
 struct Prepared {
     target: Target,
@@ -108,9 +125,13 @@ impl Bedrock {
         })
     }
 
-    /// Whether `op` can be served: chat and (from the configuration) model listing.
+    /// Whether `op` can be served: chat, embeddings (Titan and Cohere models) and (from the
+    /// configuration) model listing.
     pub fn supports(&self, op: Operation) -> bool {
-        matches!(op, Operation::ChatCompletion | Operation::ListModels)
+        matches!(
+            op,
+            Operation::ChatCompletion | Operation::Embedding | Operation::ListModels
+        )
     }
 
     fn unsupported(&self, op: Operation) -> GatewayError {
@@ -141,16 +162,12 @@ impl Bedrock {
         }
     }
 
+    /// The target, headers and signer of one request to `path` (`/model/{id}/…`) with `key`.
     fn prepare(
         &self,
-        op: Operation,
         key: Option<(usize, &KeyConfig)>,
-        model: &str,
-        stream: bool,
+        path: &str,
     ) -> Result<Prepared, GatewayError> {
-        if op != Operation::ChatCompletion {
-            return Err(self.unsupported(op));
-        }
         let key_auth = key.and_then(|(i, _)| self.keys.get(i));
         let region = key_auth.map_or(DEFAULT_BEDROCK_REGION, |k| k.region.as_str());
         let auth = match (key, key_auth) {
@@ -174,8 +191,7 @@ impl Bedrock {
             .base_override
             .clone()
             .unwrap_or_else(|| runtime_base_url(region));
-        let id = Self::model_id(model, key.map(|(_, k)| k));
-        let url = format!("{base}{}", converse_path(&id, stream));
+        let url = format!("{base}{path}");
         let target = Target::parse(&url).map_err(|e| {
             GatewayError::invalid_request(
                 format!("providers.{}: invalid upstream URL {url:?}: {e}", self.name),
@@ -188,6 +204,21 @@ impl Bedrock {
             headers: self.headers.clone(),
             auth,
         })
+    }
+
+    /// The Converse path for a chat request with `key`, or the 400 of another operation.
+    fn converse_target(
+        &self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        model: &str,
+        stream: bool,
+    ) -> Result<Prepared, GatewayError> {
+        if op != Operation::ChatCompletion {
+            return Err(self.unsupported(op));
+        }
+        let id = Self::model_id(model, key.map(|(_, k)| k));
+        self.prepare(key, &converse_path(&id, stream))
     }
 
     /// Parses the OpenAI-dialect body; a body that is not a chat request is the client's error
@@ -259,38 +290,127 @@ impl Bedrock {
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
     ) -> Result<Bytes, GatewayError> {
+        if op == Operation::Embedding {
+            return self.embed(key, &body).await;
+        }
         let request = Self::parse(&body)?;
-        let prepared = self.prepare(op, key, &request.model, false)?;
+        let prepared = self.converse_target(op, key, &request.model, false)?;
         let upstream = self.convert(&request)?;
-        let exchange = async {
-            let response = self.dispatch(prepared, upstream).await?;
-            let status = response.status;
-            let wait = response.retry_after;
-            let error_type = response.header(ERROR_TYPE_HEADER).map(str::to_owned);
-            let request_id = response.header(REQUEST_ID_HEADER).map(str::to_owned);
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| from_transport(&e, &self.name))?;
-            if status.is_success() {
-                Ok((body, request_id))
-            } else {
-                Err(self
-                    .upstream_error(status.as_u16(), error_type.as_deref(), &body, key)
-                    .with_retry_after(wait))
-            }
-        };
-        let (answer, request_id) = tokio::time::timeout(self.request_timeout, exchange)
+        let answer = tokio::time::timeout(self.request_timeout, self.call(prepared, upstream, key))
             .await
             .map_err(|_| common::timeout_error(&self.name, self.request_timeout))??;
         let response: ConverseResponse =
-            serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
-        let opts = self.response_options(&request, request_id.as_deref());
+            serde_json::from_slice(&answer.body).map_err(|e| self.malformed(&e))?;
+        let opts = self.response_options(&request, answer.request_id.as_deref());
         let unified = from_bedrock(&response, &opts)
             .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
-        serde_json::to_vec(&unified)
-            .map(Bytes::from)
-            .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+        common::json_body(&unified)
+    }
+
+    /// Sends one signed request and reads the whole answer; a non-2xx answer is Bedrock's error
+    /// (status, exception type and message, secrets scrubbed, `Retry-After` kept).
+    async fn call(
+        &self,
+        prepared: Prepared,
+        body: Bytes,
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Answer, GatewayError> {
+        let response = self.dispatch(prepared, body).await?;
+        let status = response.status;
+        let wait = response.retry_after;
+        let error_type = response.header(ERROR_TYPE_HEADER).map(str::to_owned);
+        let request_id = response.header(REQUEST_ID_HEADER).map(str::to_owned);
+        let input_tokens = response
+            .header(INPUT_TOKENS_HEADER)
+            .and_then(|t| t.trim().parse().ok());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| from_transport(&e, &self.name))?;
+        if status.is_success() {
+            Ok(Answer {
+                body,
+                request_id,
+                input_tokens,
+            })
+        } else {
+            Err(self
+                .upstream_error(status.as_u16(), error_type.as_deref(), &body, key)
+                .with_retry_after(wait))
+        }
+    }
+
+    /// Embeddings through `InvokeModel` in the model family's own format (see
+    /// [`asbru_dialects::bedrock::embed`]): Titan embeds one input per call, Cohere up to 96, so
+    /// a long input list becomes several calls, at most [`MAX_PARALLEL_INVOKES`] at a time, all
+    /// inside one request timeout; the first failure fails the request (the engine retries it
+    /// whole).
+    async fn embed(
+        &self,
+        key: Option<(usize, &KeyConfig)>,
+        body: &[u8],
+    ) -> Result<Bytes, GatewayError> {
+        let request: EmbeddingRequest = common::parse_body(body, "embeddings request")?;
+        let id = Self::model_id(&request.model, key.map(|(_, k)| k));
+        let family = EmbedFamily::of(&id).ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!(
+                    "model {:?} is not a Bedrock embedding model asbru can call (Amazon Titan \
+                     Text Embeddings or Cohere Embed)",
+                    request.model
+                ),
+                Some("model"),
+            )
+            .with_code("unsupported_model")
+            .with_provider(&self.name)
+        })?;
+        let path = invoke_path(&id);
+        let convert_error = |e: ConvertError| GatewayError::from(e).with_provider(&self.name);
+        let bodies: Vec<Bytes> = match family {
+            EmbedFamily::Cohere => to_cohere(&request)
+                .map_err(convert_error)?
+                .iter()
+                .map(common::json_body)
+                .collect::<Result<_, _>>()?,
+            EmbedFamily::TitanV1 | EmbedFamily::TitanV2 => to_titan(&request, family)
+                .map_err(convert_error)?
+                .iter()
+                .map(common::json_body)
+                .collect::<Result<_, _>>()?,
+        };
+        let calls = futures_util::stream::iter(bodies)
+            .map(|upstream| async {
+                let prepared = self.prepare(key, &path)?;
+                self.call(prepared, upstream, key).await
+            })
+            .buffered(MAX_PARALLEL_INVOKES)
+            .try_collect::<Vec<Answer>>();
+        let answers = tokio::time::timeout(self.request_timeout, calls)
+            .await
+            .map_err(|_| common::timeout_error(&self.name, self.request_timeout))??;
+        let unified = match family {
+            EmbedFamily::Cohere => {
+                let sent = to_cohere(&request).map_err(convert_error)?;
+                let parsed = answers
+                    .iter()
+                    .map(|a| {
+                        serde_json::from_slice::<CohereEmbedResponse>(&a.body)
+                            .map(|r| (r, a.input_tokens.unwrap_or(0)))
+                            .map_err(|e| self.malformed(&e))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                from_cohere(&parsed, &sent, &request.model).map_err(convert_error)?
+            }
+            EmbedFamily::TitanV1 | EmbedFamily::TitanV2 => {
+                let parsed = answers
+                    .iter()
+                    .map(|a| serde_json::from_slice::<TitanResponse>(&a.body))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| self.malformed(&e))?;
+                from_titan(parsed, &request.model)
+            }
+        };
+        common::embeddings_body(&unified, &request)
     }
 
     /// Starts a streaming chat request (ConverseStream). Returns once Bedrock answered with a
@@ -305,7 +425,7 @@ impl Bedrock {
         body: Bytes,
     ) -> Result<ByteStream, GatewayError> {
         let request = Self::parse(&body)?;
-        let prepared = self.prepare(op, key, &request.model, true)?;
+        let prepared = self.converse_target(op, key, &request.model, true)?;
         let upstream = self.convert(&request)?;
         let response =
             tokio::time::timeout(self.request_timeout, self.dispatch(prepared, upstream))

@@ -343,3 +343,46 @@ pub(crate) fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// An OpenAI embedding list as the response body, in the encoding the client asked for: with
+/// `encoding_format: "base64"` each vector becomes the base64 of its little-endian `f32`s, as
+/// OpenAI answers (the OpenAI SDKs send that format by default and decode it), so a translating
+/// adapter answers exactly what an OpenAI-compatible one would.
+pub(crate) fn embeddings_body(
+    response: &asbru_schema::openai::EmbeddingResponse,
+    request: &asbru_schema::openai::EmbeddingRequest,
+) -> Result<Bytes, GatewayError> {
+    use base64::Engine as _;
+    let base64 = request
+        .extra
+        .get("encoding_format")
+        .and_then(|f| f.as_str())
+        == Some("base64");
+    if !base64 {
+        return json_body(response);
+    }
+    let mut value = serde_json::to_value(response)
+        .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))?;
+    let items = value
+        .get_mut("data")
+        .and_then(serde_json::Value::as_array_mut)
+        .into_iter()
+        .flatten();
+    for (item, embedding) in items.zip(&response.data) {
+        let bytes: Vec<u8> = embedding
+            .embedding
+            .iter()
+            .flat_map(|x| (*x as f32).to_le_bytes())
+            .collect();
+        item["embedding"] =
+            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    json_body(&value)
+}
+
+/// A translated answer as its JSON body.
+pub(crate) fn json_body<T: serde::Serialize>(value: &T) -> Result<Bytes, GatewayError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+}

@@ -261,9 +261,7 @@ impl Gemini {
             completion_tokens: 0,
             total_tokens: prompt_tokens,
         });
-        serde_json::to_vec(&unified)
-            .map(Bytes::from)
-            .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+        common::embeddings_body(&unified, &request)
     }
 
     /// Starts a streaming chat request. Returns once Gemini answered with a success status; the

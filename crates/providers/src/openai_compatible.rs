@@ -3,7 +3,7 @@
 use crate::common::{self, Upstream};
 use crate::http::Target;
 use crate::{Operation, Preset};
-use asbru_config::{KeyConfig, ProviderConfig};
+use asbru_config::{KeyConfig, ProviderConfig, ProviderKeyConfig};
 use asbru_schema::GatewayError;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -21,7 +21,11 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + S
 pub struct OpenAiCompatible {
     upstream: Upstream,
     preset: Preset,
+    /// The provider's URLs; empty when every key names its own server.
     urls: Urls,
+    /// A key's own URLs (`vllm_key_config.url`), in the order of `ProviderConfig::keys`; `None`
+    /// for keys served at the provider's URLs.
+    key_urls: Vec<Option<Urls>>,
     /// `content-type` plus `network_config.extra_headers`.
     headers: HeaderMap,
     /// `Authorization: Bearer …` per key, in the order of `ProviderConfig::keys`; marked sensitive
@@ -37,15 +41,47 @@ struct Urls {
     models: Option<Target>,
 }
 
-impl OpenAiCompatible {
-    pub fn new(provider: &ProviderConfig, preset: Preset) -> Result<Self, GatewayError> {
-        let base = common::base_url(provider, preset.default_base_url)?;
-        let url_for = |op: Operation| common::target(provider, &base, op, preset.path(op));
-        let urls = Urls {
+impl Urls {
+    /// Every operation's URL below `base`, `request_path_overrides` applied.
+    fn below(base: &str, provider: &ProviderConfig, preset: &Preset) -> Result<Self, GatewayError> {
+        let url_for = |op: Operation| common::target(provider, base, op, preset.path(op));
+        Ok(Self {
             chat: url_for(Operation::ChatCompletion)?,
             text: url_for(Operation::TextCompletion)?,
             embedding: url_for(Operation::Embedding)?,
             models: url_for(Operation::ListModels)?,
+        })
+    }
+
+    fn get(&self, op: Operation) -> Option<&Target> {
+        match op {
+            Operation::ChatCompletion => self.chat.as_ref(),
+            Operation::TextCompletion => self.text.as_ref(),
+            Operation::Embedding => self.embedding.as_ref(),
+            Operation::ListModels => self.models.as_ref(),
+        }
+    }
+}
+
+impl OpenAiCompatible {
+    pub fn new(provider: &ProviderConfig, preset: Preset) -> Result<Self, GatewayError> {
+        // vLLM keys may each name their own server (Bifrost's `vllm_key_config.url`); the
+        // provider-wide base URL is then only needed for keys that do not.
+        let key_urls = provider
+            .keys
+            .iter()
+            .map(|k| match &k.provider_config {
+                ProviderKeyConfig::Vllm(v) if !v.url.is_empty() => {
+                    Urls::below(v.url.trim_end_matches('/'), provider, &preset).map(Some)
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let every_key_has_a_server = !key_urls.is_empty() && key_urls.iter().all(Option::is_some);
+        let urls = match common::base_url(provider, preset.default_base_url) {
+            Ok(base) => Urls::below(&base, provider, &preset)?,
+            Err(_) if every_key_has_a_server => Urls::default(),
+            Err(e) => return Err(e),
         };
         let auth = provider
             .keys
@@ -59,6 +95,7 @@ impl OpenAiCompatible {
             upstream: Upstream::new(provider)?,
             preset,
             urls,
+            key_urls,
             headers: common::base_headers(provider)?,
             auth,
         })
@@ -68,17 +105,19 @@ impl OpenAiCompatible {
         &self.preset
     }
 
-    /// Whether the provider has an endpoint for `op`.
+    /// Whether the provider has an endpoint for `op` (at its own URL or at a key's).
     pub fn supports(&self, op: Operation) -> bool {
-        self.url(op).is_some()
+        self.urls.get(op).is_some() || self.key_urls.iter().flatten().any(|u| u.get(op).is_some())
     }
 
-    fn url(&self, op: Operation) -> Option<&Target> {
-        match op {
-            Operation::ChatCompletion => self.urls.chat.as_ref(),
-            Operation::TextCompletion => self.urls.text.as_ref(),
-            Operation::Embedding => self.urls.embedding.as_ref(),
-            Operation::ListModels => self.urls.models.as_ref(),
+    /// The URL of `op` for `key`: the key's own server if it names one, else the provider's.
+    fn url(&self, op: Operation, key: Option<usize>) -> Option<&Target> {
+        match key
+            .and_then(|i| self.key_urls.get(i))
+            .and_then(Option::as_ref)
+        {
+            Some(own) => own.get(op),
+            None => self.urls.get(op),
         }
     }
 
@@ -88,7 +127,9 @@ impl OpenAiCompatible {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
     ) -> Result<(&Target, HeaderMap), GatewayError> {
-        let target = self.url(op).ok_or_else(|| self.upstream.unsupported(op))?;
+        let target = self
+            .url(op, key.map(|(i, _)| i))
+            .ok_or_else(|| self.upstream.unsupported(op))?;
         let mut headers = self.headers.clone();
         if let Some(auth) = key.and_then(|(i, _)| self.auth.get(i)) {
             headers.insert(AUTHORIZATION, auth.clone());

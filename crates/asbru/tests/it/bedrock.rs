@@ -579,21 +579,15 @@ async fn errors_keep_status_type_and_message() {
     assert_eq!(status, 503, "{error}");
     assert_eq!(error["error"]["type"], "ServiceUnavailableException");
 
-    // Embeddings and text completions do not exist for Bedrock here.
-    for (path, body) in [
-        (
-            "/v1/embeddings",
-            json!({"model": MODEL, "input": "embed me"}),
-        ),
-        (
+    // Text completions do not exist for Bedrock.
+    let (status, error) = gw
+        .post(
             "/v1/completions",
             json!({"model": MODEL, "prompt": "Say hi"}),
-        ),
-    ] {
-        let (status, error) = gw.post(path, body).await;
-        assert_eq!(status, 400, "{error}");
-        assert_eq!(error["error"]["code"], "unsupported_operation", "{error}");
-    }
+        )
+        .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["code"], "unsupported_operation", "{error}");
 }
 
 #[tokio::test]
@@ -728,4 +722,168 @@ async fn a_custom_provider_based_on_bedrock_works_too() {
     let sent = &gw.mock.requests()[0];
     assert_eq!(sent.path, "/proxy/model/amazon.nova-lite-v1%3A0/converse");
     assert_eq!(sent.header("x-team"), Some("research"));
+}
+
+/// The InvokeModel calls that reached the mock, in arrival order.
+fn invoke_requests(gw: &TestGateway) -> Vec<RecordedRequest> {
+    gw.mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/invoke"))
+        .collect()
+}
+
+#[tokio::test]
+async fn titan_embeddings_take_one_signed_call_per_input() {
+    let gw = start().await;
+    let body = json!({
+        "model": "bedrock/amazon.titan-embed-text-v2:0",
+        "input": ["the first text", "second"],
+        "dimensions": 256,
+        "encoding_format": "float"
+    });
+    let (status, answer) = gw.post("/v1/embeddings", body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["object"], "list");
+    let data = answer["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[1]["index"], 1);
+    assert_eq!(data[0]["embedding"].as_array().unwrap().len(), 256);
+    assert_ne!(data[0]["embedding"], data[1]["embedding"]);
+    // Token counts of both calls, summed.
+    assert_eq!(answer["usage"]["prompt_tokens"], 4);
+
+    let sent = invoke_requests(&gw);
+    assert_eq!(sent.len(), 2);
+    let mut texts: Vec<Value> = sent.iter().map(|r| r.json().unwrap()).collect();
+    texts.sort_by_key(|t| t["inputText"].as_str().unwrap().to_owned());
+    assert_eq!(
+        texts,
+        vec![
+            json!({"inputText": "second", "dimensions": 256}),
+            json!({"inputText": "the first text", "dimensions": 256}),
+        ]
+    );
+    for r in &sent {
+        assert_eq!(r.path, "/model/amazon.titan-embed-text-v2%3A0/invoke");
+        assert!(
+            r.header("authorization")
+                .unwrap()
+                .starts_with("AWS4-HMAC-SHA256 ")
+        );
+    }
+}
+
+#[tokio::test]
+async fn cohere_embeddings_batch_texts_and_read_the_token_header() {
+    let gw = start().await;
+    let inputs: Vec<String> = (0..100).map(|i| format!("text number {i}")).collect();
+    let body = json!({
+        "model": "bedrock/cohere.embed-english-v3",
+        "input": inputs,
+        "input_type": "search_query",
+        "encoding_format": "float"
+    });
+    let (status, answer) = gw.post("/v1/embeddings", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let data = answer["data"].as_array().unwrap();
+    assert_eq!(data.len(), 100);
+    assert!(data.iter().enumerate().all(|(i, d)| d["index"] == json!(i)));
+    // 3 words per text, reported per call in X-Amzn-Bedrock-Input-Token-Count.
+    assert_eq!(answer["usage"]["prompt_tokens"], 300);
+    let sent: Vec<Value> = invoke_requests(&gw)
+        .iter()
+        .map(|r| r.json().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 2);
+    let sizes: Vec<usize> = sent
+        .iter()
+        .map(|b| b["texts"].as_array().unwrap().len())
+        .collect();
+    assert!(sizes.contains(&96) && sizes.contains(&4), "{sizes:?}");
+    assert!(sent.iter().all(|b| b["input_type"] == "search_query"));
+
+    // The same vectors as base64 little-endian f32s, as OpenAI answers that format.
+    let (status, b64) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": "bedrock/cohere.embed-english-v3", "input": "text number 0",
+                   "encoding_format": "base64"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{b64}");
+    let encoded = b64["data"][0]["embedding"].as_str().unwrap();
+    let decoded = base64_f32s(encoded);
+    let floats: Vec<f32> = data[0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(decoded, floats);
+}
+
+fn base64_f32s(encoded: &str) -> Vec<f32> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[tokio::test]
+async fn embedding_errors_name_the_model_or_keep_bedrocks_message() {
+    let gw = start().await;
+    // A chat model is not an embedding model: the gateway says so without calling Bedrock.
+    let (status, answer) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": MODEL, "input": "x", "encoding_format": "float"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["param"], "model");
+    assert!(invoke_requests(&gw).is_empty());
+
+    // Titan G1 has no `dimensions`: refused before sending.
+    let (status, answer) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": "bedrock/amazon.titan-embed-text-v1", "input": "x", "dimensions": 8}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+
+    // What Bedrock refuses comes back with its exception type and message.
+    let (status, answer) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": "bedrock/cohere.embed-english-v3", "input": "x",
+                   "input_type": "query"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["type"], "ValidationException");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input_type"),
+        "{answer}"
+    );
+
+    // A throttled call comes back as Bedrock's throttling error (retries apply as to chat).
+    gw.mock.push_fault(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
+    let (status, answer) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": "bedrock/amazon.titan-embed-text-v2:0", "input": "x"}),
+        )
+        .await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"]["type"], "ThrottlingException");
 }

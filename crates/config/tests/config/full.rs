@@ -370,7 +370,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "providers.openai.send_back_raw_response",
         "providers.openai.pricing_overrides",
         "providers.anthropic.network_config.beta_header_overrides",
-        "providers.vllm.keys[0].vllm_key_config.url",
         "governance",
         "mcp",
         "vector_store",

@@ -19,6 +19,7 @@
 //! the function that makes it, and `crates/dialects/tests/bedrock.rs` drives each one from
 //! Bedrock's documented examples.
 
+pub mod embed;
 pub mod error;
 pub mod eventstream;
 pub mod request;

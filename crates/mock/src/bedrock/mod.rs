@@ -10,10 +10,12 @@
 //! IAM user guide. Where the docs give no wording, messages follow what the API is seen to
 //! answer.
 
+mod invoke;
 mod reply;
 pub(crate) mod sigv4;
 mod validate;
 
+pub(crate) use invoke::{INPUT_TOKENS_HEADER, invoke};
 pub(crate) use reply::{plan, response, stream};
 pub(crate) use validate::parse_converse;
 
