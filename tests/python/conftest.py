@@ -42,6 +42,10 @@ AZURE_KEY = "azure-test-key"
 AZURE_MODEL = "gpt-4o"
 AZURE_DEPLOYMENT = "gpt-4o-prod"
 # A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
+BEDROCK_ACCESS_KEY = "AKIDASBRUPYTEST"
+BEDROCK_SECRET_KEY = "asbru/python+test/SECRET0123456789"
+BEDROCK_MODEL = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+
 WRONG_KEY = "sk-wrong-key-0123456789"
 # Whole-request timeout of the `mistral` provider, used to provoke a 504.
 SLOW_PROVIDER_TIMEOUT_S = 1
@@ -319,6 +323,14 @@ def _config(mock_url: str, dead_url: str) -> dict:
                                                "deployments": {AZURE_MODEL: AZURE_DEPLOYMENT}}}],
                 "network_config": {"max_retries": 0},
             },
+            # AWS Bedrock's Converse API, every request signed with SigV4 (the mock verifies it).
+            "bedrock": {
+                "keys": [{"name": "aws", "value": "", "weight": 1, "models": [BEDROCK_MODEL],
+                          "bedrock_key_config": {"access_key": BEDROCK_ACCESS_KEY,
+                                                 "secret_key": BEDROCK_SECRET_KEY,
+                                                 "region": "eu-west-1"}}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
             # One provider per dialect holding a key the mock refuses.
             "openai-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
@@ -342,6 +354,12 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "network_config": {"max_retries": 0},
                 "custom_provider_config": {"base_provider_type": "azure"},
             },
+            # A Bedrock API key (bearer) the mock does not know.
+            "bedrock-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "bedrock"},
+            },
         },
     }
 
@@ -359,7 +377,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         mock_server = Server(
             "asbru-mock",
             [str(mock_bin), "--host", "127.0.0.1", "--port", "0", "--content", MOCK_CONTENT,
-             *(arg for key in VALID_KEYS for arg in ("--valid-key", key))],
+             *(arg for key in VALID_KEYS for arg in ("--valid-key", key)),
+             "--aws-credentials", f"{BEDROCK_ACCESS_KEY}:{BEDROCK_SECRET_KEY}"],
             stream="stdout",
         )
         started.append(mock_server)

@@ -1,7 +1,8 @@
 """One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
 OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
-to the Messages API and back), Gemini (translated to the Gemini API and back) and Azure OpenAI
-(bytes passed through to a key's deployment URL).
+to the Messages API and back), Gemini (translated to the Gemini API and back), Bedrock (translated
+to Converse and back, SigV4-signed, streams in AWS event-stream framing) and Azure OpenAI (bytes
+passed through to a key's deployment URL).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -22,8 +24,9 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_KEY, AZURE_MODEL, GEMINI_KEY,
-                      MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json)
+from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_KEY, AZURE_MODEL,
+                      BEDROCK_ACCESS_KEY, BEDROCK_MODEL, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY,
+                      WRONG_KEY, http_json)
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -104,6 +107,8 @@ class Provider:
     mid_stream_type: str = ""
     bad_key_status: int = 401
     bad_key_exception: type = openai.AuthenticationError
+    image_urls: bool = True
+    """Whether http(s) image URLs can be sent (Bedrock takes only bytes: a URL is a 400)."""
 
     @property
     def ref(self) -> str:
@@ -187,6 +192,48 @@ def _gemini_model(request: dict) -> str:
     return request["path"].rsplit("/", 1)[-1].split(":", 1)[0]
 
 
+def _bedrock_blocks(body: dict, turn: int) -> list[dict]:
+    return body["messages"][turn]["content"]
+
+
+def _bedrock_key(request: dict) -> str | None:
+    """The access key of a SigV4 signature (`Credential=AKID/date/region/bedrock/aws4_request`),
+    or the Bedrock API key of a bearer."""
+    auth = request["headers"].get("authorization") or ""
+    if auth.startswith("Bearer "):
+        return auth.removeprefix("Bearer ")
+    match = re.search(r"Credential=([^/]+)/\d{8}/[a-z0-9-]+/bedrock/aws4_request", auth)
+    return match.group(1) if match else None
+
+
+def _bedrock_images(body: dict) -> list[tuple]:
+    return [("base64", f"image/{b['image']['format']}", b["image"]["source"]["bytes"])
+            for b in _bedrock_blocks(body, 0) if "image" in b]
+
+
+def _bedrock_tool_ids(body: dict) -> tuple[str, str]:
+    use = next(b["toolUse"] for b in _bedrock_blocks(body, 1) if "toolUse" in b)
+    result = next(b["toolResult"] for b in _bedrock_blocks(body, 2) if "toolResult" in b)
+    return use["toolUseId"], result["toolUseId"]
+
+
+def _bedrock_signature(body: dict) -> str | None:
+    blocks = [b["reasoningContent"] for b in _bedrock_blocks(body, 1) if "reasoningContent" in b]
+    return blocks[0]["reasoningText"]["signature"] if blocks else None
+
+
+def _bedrock_schema(body: dict) -> Any:
+    # A json_schema response format is a forced tool whose input schema is the schema.
+    [tool] = body["toolConfig"]["tools"]
+    assert body["toolConfig"]["toolChoice"] == {"tool": {"name": tool["toolSpec"]["name"]}}
+    return tool["toolSpec"]["inputSchema"]["json"]
+
+
+def _bedrock_model(request: dict) -> str:
+    # `/model/{percent-encoded id}/converse[-stream]`
+    return urllib.parse.unquote(request["path"].split("/model/", 1)[1].rsplit("/", 1)[0])
+
+
 def _openai_signature(body: dict) -> str | None:
     details = body["messages"][1].get("reasoning_details") or []
     return details[0].get("signature") if details else None
@@ -268,6 +315,38 @@ PROVIDERS = {
         # Google refuses a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID).
         bad_key_status=400,
         bad_key_exception=openai.BadRequestError,
+    ),
+    # The Converse API: SigV4-signed JSON in, the binary AWS event stream out for streams.
+    "bedrock": Provider(
+        name="bedrock",
+        model=BEDROCK_MODEL,
+        path=("/converse", "/converse-stream"),
+        key=BEDROCK_ACCESS_KEY,
+        scripted=True,
+        key_sent=_bedrock_key,
+        tool_ids_sent=_bedrock_tool_ids,
+        images_sent=_bedrock_images,
+        schema_sent=_bedrock_schema,
+        reasoning_sent=lambda b: (b.get("additionalModelRequestFields") or {}).get("thinking"),
+        replayed_signature=_bedrock_signature,
+        # Converse takes temperatures from 0 to 1.
+        invalid_kwargs={"temperature": 1.5},
+        invalid_word="temperature",
+        invalid_type="ValidationException",
+        model_sent=_bedrock_model,
+        max_tokens_sent=lambda b: b["inferenceConfig"]["maxTokens"],
+        streamed=lambda r: r["path"].endswith("/converse-stream"),
+        tool_names_sent=lambda b: [t["toolSpec"]["name"] for t in b["toolConfig"]["tools"]],
+        stop_sent=lambda b: b["inferenceConfig"]["stopSequences"],
+        reasoning_expected={"type": "enabled", "budget_tokens": 2000},
+        schema_answer=True,
+        error_types={401: "AccessDeniedException", 429: "ThrottlingException",
+                     529: "InternalServerException", 503: "ServiceUnavailableException"},
+        error_directive="asbru-mock:error=ModelStreamErrorException",
+        mid_stream_type="ModelStreamErrorException",
+        bad_key_status=403,
+        bad_key_exception=openai.PermissionDeniedError,
+        image_urls=False,
     ),
     # The OpenAI dialect again, on Azure's deployment route; a model of its own, so a fault
     # injected for it does not hit the openai provider.
@@ -472,14 +551,25 @@ def test_tools_in_a_stream(client, mock, provider):
 
 
 def test_image_parts(client, mock, provider):
-    resp = client.chat.completions.create(model=provider.ref, messages=[{"role": "user", "content": [
-        {"type": "text", "text": "What is in these images?"},
-        {"type": "image_url", "image_url": {"url": IMAGE_URL}},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_BASE64}"}},
-    ]}])
+    url_part = {"type": "image_url", "image_url": {"url": IMAGE_URL}}
+    data_part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_BASE64}"}}
+    text_part = {"type": "text", "text": "What is in these images?"}
+    if not provider.image_urls:
+        # Refused by the gateway, naming the part, before anything is sent.
+        with pytest.raises(openai.BadRequestError) as info:
+            client.chat.completions.create(model=provider.ref, messages=[
+                {"role": "user", "content": [text_part, url_part]}])
+        assert "image" in info.value.body["message"]
+        assert provider.requests(mock) == []
+    parts = [text_part, url_part, data_part] if provider.image_urls else [text_part, data_part]
+    resp = client.chat.completions.create(model=provider.ref,
+                                          messages=[{"role": "user", "content": parts}])
     assert resp.choices[0].message.content == MOCK_CONTENT
     sent = provider.requests(mock)[-1]["json"]
-    assert provider.images_sent(sent) == [("url", IMAGE_URL), ("base64", "image/png", PNG_BASE64)]
+    expected = [("base64", "image/png", PNG_BASE64)]
+    if provider.image_urls:
+        expected.insert(0, ("url", IMAGE_URL))
+    assert provider.images_sent(sent) == expected
 
 
 def test_json_schema_response_format(client, mock, provider):

@@ -44,6 +44,10 @@ struct Args {
     /// The assistant's answer to every completion.
     #[arg(long)]
     content: Option<String>,
+    /// `ACCESS_KEY:SECRET_KEY` the Bedrock routes verify SigV4 signatures against (default:
+    /// SigV4 requests are refused; Bedrock API keys follow `--valid-key`).
+    #[arg(long, value_name = "ACCESS_KEY:SECRET_KEY")]
+    aws_credentials: Option<String>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,6 +74,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if !args.valid_keys.is_empty() {
         opts.valid_keys = Some(args.valid_keys);
+    }
+    if let Some(pair) = args.aws_credentials {
+        let (access, secret) = pair
+            .split_once(':')
+            .ok_or("--aws-credentials takes ACCESS_KEY:SECRET_KEY")?;
+        opts.aws_credentials = Some((access.to_owned(), secret.to_owned()));
     }
     if let Some(content) = args.content {
         opts.content = content;
