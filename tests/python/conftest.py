@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from matrix import Matrix
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +42,12 @@ GEMINI_KEY = "AIza-gemini-test"
 AZURE_KEY = "azure-test-key"
 AZURE_MODEL = "gpt-4o"
 AZURE_DEPLOYMENT = "gpt-4o-prod"
+AZURE_EMBEDDING_MODEL = "text-embedding-3-small"
 # A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
 BEDROCK_ACCESS_KEY = "AKIDASBRUPYTEST"
 BEDROCK_SECRET_KEY = "asbru/python+test/SECRET0123456789"
 BEDROCK_MODEL = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+BEDROCK_EMBEDDING_MODEL = "amazon.titan-embed-text-v2:0"
 
 WRONG_KEY = "sk-wrong-key-0123456789"
 # Whole-request timeout of the `mistral` provider, used to provoke a 504.
@@ -320,12 +323,15 @@ def _config(mock_url: str, dead_url: str) -> dict:
             "azure": {
                 "keys": [{"name": "azure", "value": AZURE_KEY, "weight": 1,
                           "azure_key_config": {"endpoint": mock_url,
-                                               "deployments": {AZURE_MODEL: AZURE_DEPLOYMENT}}}],
+                                               "deployments": {
+                                                   AZURE_MODEL: AZURE_DEPLOYMENT,
+                                                   AZURE_EMBEDDING_MODEL: "embeddings-prod"}}}],
                 "network_config": {"max_retries": 0},
             },
             # AWS Bedrock's Converse API, every request signed with SigV4 (the mock verifies it).
             "bedrock": {
-                "keys": [{"name": "aws", "value": "", "weight": 1, "models": [BEDROCK_MODEL],
+                "keys": [{"name": "aws", "value": "", "weight": 1,
+                          "models": [BEDROCK_MODEL, BEDROCK_EMBEDDING_MODEL],
                           "bedrock_key_config": {"access_key": BEDROCK_ACCESS_KEY,
                                                  "secret_key": BEDROCK_SECRET_KEY,
                                                  "region": "eu-west-1"}}],
@@ -448,3 +454,48 @@ def client(stack: Stack):
         yield c
     finally:
         c.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The provider × capability matrix of docs/providers.md (see matrix.py)
+# --------------------------------------------------------------------------------------------
+
+_matrix_nodes: set[str] = set()
+_matrix_reports: list[tuple[str, str, list]] = []
+_matrix_deselected = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    _matrix_nodes.update(i.nodeid for i in items if Matrix.key(i.nodeid, _provider_names()))
+
+
+def pytest_deselected(items):
+    global _matrix_deselected
+    if any(Matrix.key(i.nodeid, _provider_names()) for i in items):
+        _matrix_deselected = True
+
+
+def pytest_runtest_logreport(report):
+    if report.nodeid not in _matrix_nodes:
+        return
+    # A failed setup or teardown counts as a failure; the call's outcome otherwise.
+    if report.when == "call" or report.outcome == "failed":
+        _matrix_reports.append((report.nodeid, report.outcome, list(report.user_properties)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    ran = {nodeid for nodeid, _, _ in _matrix_reports}
+    if _matrix_deselected or not _matrix_nodes or ran != _matrix_nodes:
+        return
+    matrix = Matrix(_provider_names())
+    for nodeid, outcome, properties in _matrix_reports:
+        matrix.record(nodeid, outcome, properties)
+    problem = matrix.write(REPO_ROOT / "docs" / "providers.md")
+    if problem:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(problem, red=True)
+        session.exitstatus = 1
+
+
+def _provider_names() -> list[str]:
+    from test_providers import PROVIDERS
+    return sorted(PROVIDERS)

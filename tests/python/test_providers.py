@@ -24,8 +24,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_KEY, AZURE_MODEL,
-                      BEDROCK_ACCESS_KEY, BEDROCK_MODEL, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY,
+from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_EMBEDDING_MODEL, AZURE_KEY,
+                      AZURE_MODEL, BEDROCK_ACCESS_KEY, BEDROCK_EMBEDDING_MODEL, BEDROCK_MODEL, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY,
                       WRONG_KEY, http_json)
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -108,6 +108,8 @@ class Provider:
     bad_key_status: int = 401
     bad_key_exception: type = openai.AuthenticationError
     image_urls: bool = True
+    embedding_model: str | None = None
+    """A model the provider embeds with; None for providers without embeddings."""
     """Whether http(s) image URLs can be sent (Bedrock takes only bytes: a URL is a 400)."""
 
     @property
@@ -256,6 +258,7 @@ PROVIDERS = {
         replayed_signature=_openai_signature,
         invalid_kwargs={"n": 0},
         invalid_word="n",
+        embedding_model="text-embedding-3-small",
     ),
     "anthropic": Provider(
         name="anthropic",
@@ -315,6 +318,7 @@ PROVIDERS = {
         # Google refuses a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID).
         bad_key_status=400,
         bad_key_exception=openai.BadRequestError,
+        embedding_model="gemini-embedding-001",
     ),
     # The Converse API: SigV4-signed JSON in, the binary AWS event stream out for streams.
     "bedrock": Provider(
@@ -347,6 +351,7 @@ PROVIDERS = {
         bad_key_status=403,
         bad_key_exception=openai.PermissionDeniedError,
         image_urls=False,
+        embedding_model=BEDROCK_EMBEDDING_MODEL,
     ),
     # The OpenAI dialect again, on Azure's deployment route; a model of its own, so a fault
     # injected for it does not hit the openai provider.
@@ -365,6 +370,7 @@ PROVIDERS = {
         replayed_signature=_openai_signature,
         invalid_kwargs={"n": 0},
         invalid_word="n",
+        embedding_model=AZURE_EMBEDDING_MODEL,
     ),
 }
 
@@ -550,7 +556,7 @@ def test_tools_in_a_stream(client, mock, provider):
 # --------------------------------------------------------------------------------------------
 
 
-def test_image_parts(client, mock, provider):
+def test_image_parts(client, mock, provider, record_property):
     url_part = {"type": "image_url", "image_url": {"url": IMAGE_URL}}
     data_part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_BASE64}"}}
     text_part = {"type": "text", "text": "What is in these images?"}
@@ -561,6 +567,7 @@ def test_image_parts(client, mock, provider):
                 {"role": "user", "content": [text_part, url_part]}])
         assert "image" in info.value.body["message"]
         assert provider.requests(mock) == []
+        record_property("matrix_note", "base64 only; URLs get 400")
     parts = [text_part, url_part, data_part] if provider.image_urls else [text_part, data_part]
     resp = client.chat.completions.create(model=provider.ref,
                                           messages=[{"role": "user", "content": parts}])
@@ -726,6 +733,28 @@ def test_fallback_to_the_other_dialect(client, mock, provider, stream):
     [served] = other.requests(mock)
     assert other.model_sent(served) == other.model
     assert "fallbacks" not in served["json"]
+
+
+def test_embeddings(client, mock, provider, record_property):
+    if provider.embedding_model is None:
+        with pytest.raises(openai.BadRequestError) as info:
+            client.embeddings.create(model=provider.ref, input="hello")
+        assert info.value.body["code"] == "unsupported_operation"
+        assert mock.requests() == []
+        record_property("matrix", "unsupported")
+        return
+    # The SDK asks for base64 unless told otherwise and decodes it; floats are checked too.
+    texts = ["the first text", "second"]
+    resp = client.embeddings.create(model=f"{provider.name}/{provider.embedding_model}",
+                                    input=texts)
+    floats = client.embeddings.create(model=f"{provider.name}/{provider.embedding_model}",
+                                      input=texts, encoding_format="float")
+    assert [d.index for d in resp.data] == [0, 1]
+    assert resp.data[0].embedding and resp.data[0].embedding != resp.data[1].embedding
+    for a, b in zip(resp.data, floats.data):
+        assert len(a.embedding) == len(b.embedding)
+        assert all(abs(x - y) < 1e-6 for x, y in zip(a.embedding, b.embedding))
+    assert resp.usage.prompt_tokens == resp.usage.total_tokens
 
 
 def test_models_are_listed_per_provider(client, provider):
