@@ -43,6 +43,8 @@ pub struct ClientConfig {
     pub drop_excess_requests: bool,
     /// Largest accepted request body, in bytes.
     pub max_request_body_size_bytes: usize,
+    /// `header_filter_config`: which `x-bf-eh-*` headers reach providers.
+    pub header_filter: HeaderFilter,
 }
 
 impl Default for ClientConfig {
@@ -50,7 +52,25 @@ impl Default for ClientConfig {
         Self {
             drop_excess_requests: false,
             max_request_body_size_bytes: DEFAULT_MAX_REQUEST_BODY_SIZE_MB * 1024 * 1024,
+            header_filter: HeaderFilter::default(),
         }
+    }
+}
+
+/// `client.header_filter_config`: header names (lower case) a client may or may not forward to
+/// providers with `x-bf-eh-<name>`. A non-empty allowlist forwards only its names; the denylist
+/// then removes names. Credentials and hop-by-hop headers are never forwarded, whatever the lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderFilter {
+    pub allowlist: Vec<String>,
+    pub denylist: Vec<String>,
+}
+
+impl HeaderFilter {
+    /// Whether the lists let `name` (lower case) through.
+    pub fn allows(&self, name: &str) -> bool {
+        (self.allowlist.is_empty() || self.allowlist.iter().any(|a| a == name))
+            && !self.denylist.iter().any(|d| d == name)
     }
 }
 
@@ -222,6 +242,26 @@ pub struct NetworkConfig {
     pub max_conns_per_host: usize,
     pub insecure_skip_verify: bool,
     pub ca_cert_pem: Option<String>,
+    /// `beta_header_overrides`: Anthropic beta header prefixes to allow (`true`) or strip
+    /// (`false`) for this provider, in config order; the longest matching prefix decides.
+    pub beta_header_overrides: Vec<(String, bool)>,
+}
+
+impl NetworkConfig {
+    /// Whether the Anthropic beta `token` may be sent to this provider: the longest matching
+    /// override decides, and tokens no override names are sent.
+    pub fn allows_beta(&self, token: &str) -> bool {
+        beta_allowed(&self.beta_header_overrides, token)
+    }
+}
+
+/// [`NetworkConfig::allows_beta`] on a copy of the overrides an adapter keeps.
+pub fn beta_allowed(overrides: &[(String, bool)], token: &str) -> bool {
+    overrides
+        .iter()
+        .filter(|(prefix, _)| token.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .is_none_or(|(_, allowed)| *allowed)
 }
 
 impl Default for NetworkConfig {
@@ -237,6 +277,7 @@ impl Default for NetworkConfig {
             max_conns_per_host: DEFAULT_MAX_CONNS_PER_HOST,
             insecure_skip_verify: false,
             ca_cert_pem: None,
+            beta_header_overrides: Vec::new(),
         }
     }
 }

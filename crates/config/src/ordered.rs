@@ -21,12 +21,6 @@ impl<V> Default for OrderedMap<V> {
     }
 }
 
-impl<V> OrderedMap<V> {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
 impl<V> IntoIterator for OrderedMap<V> {
     type Item = (String, V);
     type IntoIter = std::vec::IntoIter<(String, V)>;

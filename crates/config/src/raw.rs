@@ -131,7 +131,7 @@ pub(crate) struct RawClient {
     pub allow_direct_keys: Option<bool>,
     /// LiteLLM-style fallbacks (text completion as chat for Groq). Not supported yet.
     pub enable_litellm_fallbacks: Option<bool>,
-    /// Which `x-bf-eh-*` headers may be forwarded to providers. Not supported yet.
+    /// Which `x-bf-eh-*` headers may be forwarded to providers.
     pub header_filter_config: Option<RawHeaderFilterConfig>,
     /// Seconds async job results are kept. Not supported yet.
     #[schemars(range(min = 1), extend("default" = 3600))]
@@ -380,7 +380,7 @@ pub(crate) struct RawNetworkConfig {
     /// Most TCP connections to the provider host. Default 5000.
     #[schemars(range(min = 1, max = 10000), extend("default" = 5000))]
     pub max_conns_per_host: Option<i64>,
-    /// Anthropic beta header support overrides, by header prefix. Not supported yet.
+    /// Anthropic beta header prefixes allowed (`true`) or stripped (`false`) for this provider.
     pub beta_header_overrides: Option<OrderedMap<bool>>,
 }
 

@@ -11,8 +11,8 @@ use crate::error::FieldError;
 use crate::model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, Config,
     DEFAULT_AZURE_API_VERSION, DEFAULT_AZURE_AUTHORITY_HOST, DEFAULT_AZURE_SCOPE,
-    DEFAULT_BEDROCK_REGION, EntraCredentials, KeyConfig, NetworkConfig, ProviderConfig,
-    ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig, VllmKeyConfig,
+    DEFAULT_BEDROCK_REGION, EntraCredentials, HeaderFilter, KeyConfig, NetworkConfig,
+    ProviderConfig, ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig, VllmKeyConfig,
 };
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
@@ -347,13 +347,18 @@ impl Validator<'_> {
             c.enable_litellm_fallbacks,
             "LiteLLM fallbacks",
         );
-        if let Some(filter) = &c.header_filter_config {
-            let used = [&filter.allowlist, &filter.denylist]
-                .into_iter()
-                .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
-            if used {
-                self.unsupported("client.header_filter_config", "x-bf-eh-* header filtering");
-            }
+        if let Some(filter) = c.header_filter_config {
+            let lower = |l: Option<Vec<String>>| {
+                l.unwrap_or_default()
+                    .into_iter()
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            };
+            out.header_filter = HeaderFilter {
+                allowlist: lower(filter.allowlist),
+                denylist: lower(filter.denylist),
+            };
         }
         self.unsupported_int(
             "client.async_job_result_ttl",
@@ -1134,15 +1139,13 @@ impl Validator<'_> {
         if let Some(v) = self.int(&path, r.max_conns_per_host, 1, Some(10_000)) {
             n.max_conns_per_host = usize::try_from(v).unwrap_or(usize::MAX);
         }
-        if r.beta_header_overrides
-            .as_ref()
-            .is_some_and(|o| !o.is_empty())
-        {
-            self.unsupported(
-                p("beta_header_overrides"),
-                "Anthropic beta header overrides",
-            );
-        }
+        n.beta_header_overrides = r
+            .beta_header_overrides
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(prefix, allowed)| (prefix.trim().to_owned(), allowed))
+            .filter(|(prefix, _)| !prefix.is_empty())
+            .collect();
         n
     }
 

@@ -97,6 +97,9 @@ pub struct RequestMeta {
     pub session: Option<(String, std::time::Duration)>,
     /// When the gateway received the request; latencies are measured from here.
     pub received: Instant,
+    /// Headers to send to the provider (`x-bf-eh-*`, `anthropic-beta`), already filtered by
+    /// [`Gateway::forwarded_headers`].
+    pub forward: http::HeaderMap,
 }
 
 impl Default for RequestMeta {
@@ -105,6 +108,7 @@ impl Default for RequestMeta {
             pin: KeyPin::default(),
             session: None,
             received: Instant::now(),
+            forward: http::HeaderMap::new(),
         }
     }
 }
@@ -161,6 +165,12 @@ impl Gateway {
     /// `client.max_request_body_size_mb`, in bytes.
     pub fn max_request_body_bytes(&self) -> usize {
         self.state.load().client.max_request_body_size_bytes
+    }
+
+    /// The headers of a client request that go on to the provider, under the current
+    /// `client.header_filter_config` (see [`crate::forwarded_headers`]).
+    pub fn forwarded_headers(&self, inbound: &http::HeaderMap) -> http::HeaderMap {
+        crate::forward::forwarded_headers(inbound, &self.state.load().client.header_filter)
     }
 
     /// Names of the configured providers, in config order.
@@ -353,12 +363,25 @@ impl Gateway {
             }
             let started = Instant::now();
             let outcome = if stream {
-                open_stream(adapter, op, key, model_ref.model, upstream_body.clone())
-                    .await
-                    .map(|(first, rest)| Sent::Stream(first, rest))
+                open_stream(
+                    adapter,
+                    op,
+                    key,
+                    model_ref.model,
+                    upstream_body.clone(),
+                    &meta.forward,
+                )
+                .await
+                .map(|(first, rest)| Sent::Stream(first, rest))
             } else {
                 adapter
-                    .send(op, key, model_ref.model, upstream_body.clone())
+                    .send(
+                        op,
+                        key,
+                        model_ref.model,
+                        upstream_body.clone(),
+                        &meta.forward,
+                    )
                     .await
                     .map(Sent::Json)
             };
@@ -629,8 +652,9 @@ async fn open_stream(
     key: Option<(usize, &asbru_config::KeyConfig)>,
     model: &str,
     body: Bytes,
+    forward: &http::HeaderMap,
 ) -> Result<(Bytes, ByteStream), GatewayError> {
-    let mut upstream = adapter.send_stream(op, key, model, body).await?;
+    let mut upstream = adapter.send_stream(op, key, model, body, forward).await?;
     match upstream.next().await {
         Some(Ok(first)) => match embedded_error(&first) {
             Some(e) => Err(e),

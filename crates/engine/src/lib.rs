@@ -22,6 +22,7 @@
 //! Must not: parse HTTP requests or know routes; that is the transport's job.
 
 mod api;
+mod forward;
 mod gateway;
 mod health;
 mod keys;
@@ -37,6 +38,7 @@ pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
 };
 pub use asbru_schema::{GatewayError, Usage};
+pub use forward::{EXTRA_HEADER_PREFIX, forwarded_headers};
 pub use gateway::{
     Gateway, GatewayOptions, GatewayResponse, KeyHealth, ProviderHealth, RequestMeta,
 };

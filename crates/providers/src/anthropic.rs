@@ -12,7 +12,7 @@ use crate::error_map::{from_transport, redact};
 use crate::http::Target;
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common};
-use asbru_config::{KeyConfig, ProviderConfig};
+use asbru_config::{KeyConfig, ProviderConfig, beta_allowed};
 use asbru_dialects::anthropic::{
     MessagesResponse, RequestOptions, StreamToUnified, error_from_anthropic, request::to_anthropic,
     response::from_anthropic,
@@ -52,6 +52,8 @@ pub struct Anthropic {
     headers: HeaderMap,
     /// `x-api-key` per key, in the order of `ProviderConfig::keys`; marked sensitive.
     keys: Vec<HeaderValue>,
+    /// `network_config.beta_header_overrides`: beta prefixes allowed or stripped.
+    beta_overrides: Vec<(String, bool)>,
     request_timeout: Duration,
     stream_idle_timeout: Duration,
 }
@@ -85,6 +87,7 @@ impl Anthropic {
             models,
             headers,
             keys,
+            beta_overrides: provider.network.beta_header_overrides.clone(),
             request_timeout: provider.network.request_timeout,
             stream_idle_timeout: provider.network.stream_idle_timeout,
         })
@@ -108,6 +111,7 @@ impl Anthropic {
         &self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
+        forward: &HeaderMap,
     ) -> Result<(&Target, HeaderMap), GatewayError> {
         let target = self.url(op).ok_or_else(|| {
             GatewayError::invalid_request(
@@ -122,10 +126,44 @@ impl Anthropic {
             .with_provider(&self.name)
         })?;
         let mut headers = self.headers.clone();
+        common::add_forwarded(&mut headers, forward);
+        self.set_betas(&mut headers, forward);
         if let Some(value) = key.and_then(|(i, _)| self.keys.get(i)) {
             headers.insert(HeaderName::from_static("x-api-key"), value.clone());
         }
         Ok((target, headers))
+    }
+
+    /// `anthropic-beta`: the configured betas (`network_config.extra_headers`) and the client's,
+    /// merged in order without repeats, minus those `beta_header_overrides` strips; no header
+    /// when none is left.
+    fn set_betas(&self, headers: &mut HeaderMap, forward: &HeaderMap) {
+        let mut tokens: Vec<&str> = Vec::new();
+        let values = self
+            .headers
+            .get_all(common::ANTHROPIC_BETA)
+            .iter()
+            .chain(forward.get_all(common::ANTHROPIC_BETA));
+        for value in values {
+            let Ok(text) = value.to_str() else { continue };
+            for token in text.split(',').map(str::trim) {
+                if !token.is_empty()
+                    && !tokens.contains(&token)
+                    && beta_allowed(&self.beta_overrides, token)
+                {
+                    tokens.push(token);
+                }
+            }
+        }
+        let name = HeaderName::from_static(common::ANTHROPIC_BETA);
+        match HeaderValue::from_str(&tokens.join(",")) {
+            Ok(value) if !tokens.is_empty() => {
+                headers.insert(name, value);
+            }
+            _ => {
+                headers.remove(name);
+            }
+        }
     }
 
     /// The Anthropic request for an OpenAI-dialect body (already carrying the upstream model).
@@ -148,8 +186,9 @@ impl Anthropic {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
-        let (target, headers) = self.prepare(op, key)?;
+        let (target, headers) = self.prepare(op, key, forward)?;
         let upstream = self.convert(&body, false)?;
         let answer = self
             .exchange(Method::POST, target, headers, upstream, key)
@@ -171,8 +210,9 @@ impl Anthropic {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<ByteStream, GatewayError> {
-        let (target, headers) = self.prepare(op, key)?;
+        let (target, headers) = self.prepare(op, key, forward)?;
         let upstream = self.convert(&body, true)?;
         let response = tokio::time::timeout(
             self.request_timeout,
@@ -218,7 +258,7 @@ impl Anthropic {
             #[serde(default)]
             created_at: Option<String>,
         }
-        let (target, headers) = self.prepare(Operation::ListModels, key)?;
+        let (target, headers) = self.prepare(Operation::ListModels, key, &HeaderMap::new())?;
         let body = self
             .exchange(Method::GET, target, headers, Bytes::new(), key)
             .await?;

@@ -231,11 +231,13 @@ impl Azure {
         key: Option<(usize, &KeyConfig)>,
         model: &str,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         if !self.supports(op) || op == Operation::ListModels {
             return Err(self.upstream.unsupported(op));
         }
-        let (prepared, headers, secret) = self.authorize(key.map(|(i, _)| i)).await?;
+        let (prepared, mut headers, secret) = self.authorize(key.map(|(i, _)| i)).await?;
+        common::add_forwarded(&mut headers, forward);
         let target = self.target(prepared, op, model)?;
         self.upstream
             .exchange(Method::POST, &target, headers, body, secret)
@@ -249,11 +251,13 @@ impl Azure {
         key: Option<(usize, &KeyConfig)>,
         model: &str,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<ByteStream, GatewayError> {
         if !self.supports(op) || op == Operation::ListModels {
             return Err(self.upstream.unsupported(op));
         }
-        let (prepared, headers, secret) = self.authorize(key.map(|(i, _)| i)).await?;
+        let (prepared, mut headers, secret) = self.authorize(key.map(|(i, _)| i)).await?;
+        common::add_forwarded(&mut headers, forward);
         let target = self.target(prepared, op, model)?;
         self.upstream.stream(&target, headers, body, secret).await
     }

@@ -167,6 +167,7 @@ impl Bedrock {
         &self,
         key: Option<(usize, &KeyConfig)>,
         path: &str,
+        forward: &HeaderMap,
     ) -> Result<Prepared, GatewayError> {
         let key_auth = key.and_then(|(i, _)| self.keys.get(i));
         let region = key_auth.map_or(DEFAULT_BEDROCK_REGION, |k| k.region.as_str());
@@ -199,9 +200,12 @@ impl Bedrock {
             )
             .with_provider(&self.name)
         })?;
+        // Forwarded headers are added before signing, so they are signed too.
+        let mut headers = self.headers.clone();
+        common::add_forwarded(&mut headers, forward);
         Ok(Prepared {
             target,
-            headers: self.headers.clone(),
+            headers,
             auth,
         })
     }
@@ -213,12 +217,13 @@ impl Bedrock {
         key: Option<(usize, &KeyConfig)>,
         model: &str,
         stream: bool,
+        forward: &HeaderMap,
     ) -> Result<Prepared, GatewayError> {
         if op != Operation::ChatCompletion {
             return Err(self.unsupported(op));
         }
         let id = Self::model_id(model, key.map(|(_, k)| k));
-        self.prepare(key, &converse_path(&id, stream))
+        self.prepare(key, &converse_path(&id, stream), forward)
     }
 
     /// Parses the OpenAI-dialect body; a body that is not a chat request is the client's error
@@ -289,12 +294,13 @@ impl Bedrock {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         if op == Operation::Embedding {
-            return self.embed(key, &body).await;
+            return self.embed(key, &body, forward).await;
         }
         let request = Self::parse(&body)?;
-        let prepared = self.converse_target(op, key, &request.model, false)?;
+        let prepared = self.converse_target(op, key, &request.model, false, forward)?;
         let upstream = self.convert(&request)?;
         let answer = tokio::time::timeout(self.request_timeout, self.call(prepared, upstream, key))
             .await
@@ -349,6 +355,7 @@ impl Bedrock {
         &self,
         key: Option<(usize, &KeyConfig)>,
         body: &[u8],
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         let request: EmbeddingRequest = common::parse_body(body, "embeddings request")?;
         let id = Self::model_id(&request.model, key.map(|(_, k)| k));
@@ -380,7 +387,7 @@ impl Bedrock {
         };
         let calls = futures_util::stream::iter(bodies)
             .map(|upstream| async {
-                let prepared = self.prepare(key, &path)?;
+                let prepared = self.prepare(key, &path, forward)?;
                 self.call(prepared, upstream, key).await
             })
             .buffered(MAX_PARALLEL_INVOKES)
@@ -423,9 +430,10 @@ impl Bedrock {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<ByteStream, GatewayError> {
         let request = Self::parse(&body)?;
-        let prepared = self.converse_target(op, key, &request.model, true)?;
+        let prepared = self.converse_target(op, key, &request.model, true, forward)?;
         let upstream = self.convert(&request)?;
         let response =
             tokio::time::timeout(self.request_timeout, self.dispatch(prepared, upstream))

@@ -327,6 +327,26 @@ impl Upstream {
     }
 }
 
+/// Adds the client's forwarded headers (see `asbru_engine::forwarded_headers`) to an upstream
+/// request's headers, replacing configured values of the same name; `anthropic-beta` is left to
+/// the adapters that speak Anthropic's API (others have no use for it).
+pub(crate) fn add_forwarded(headers: &mut HeaderMap, forward: &HeaderMap) {
+    let mut replaced: Vec<&HeaderName> = Vec::new();
+    for (name, value) in forward {
+        if name.as_str() == ANTHROPIC_BETA {
+            continue;
+        }
+        if !replaced.contains(&name) {
+            headers.remove(name);
+            replaced.push(name);
+        }
+        headers.append(name.clone(), value.clone());
+    }
+}
+
+/// Anthropic's beta-features header.
+pub(crate) const ANTHROPIC_BETA: &str = "anthropic-beta";
+
 /// Appends one OpenAI SSE event, `data: {chunk}\n\n`: how the translating adapters hand their
 /// converted chunks to the engine.
 pub(crate) fn write_chunk(out: &mut Vec<u8>, chunk: &asbru_schema::chat::ChatChunk) {

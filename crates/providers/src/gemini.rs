@@ -147,9 +147,10 @@ impl Gemini {
         })
     }
 
-    /// The headers for one request with `key`.
-    fn headers(&self, key: Option<(usize, &KeyConfig)>) -> HeaderMap {
+    /// The headers for one request with `key`, the client's forwarded ones added.
+    fn headers(&self, key: Option<(usize, &KeyConfig)>, forward: &HeaderMap) -> HeaderMap {
         let mut headers = self.headers.clone();
+        common::add_forwarded(&mut headers, forward);
         if let Some(value) = key.and_then(|(i, _)| self.keys.get(i)) {
             headers.insert(HeaderName::from_static(KEY_HEADER), value.clone());
         }
@@ -198,10 +199,11 @@ impl Gemini {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         match op {
-            Operation::ChatCompletion => self.chat(key, &body).await,
-            Operation::Embedding => self.embed(key, &body).await,
+            Operation::ChatCompletion => self.chat(key, &body, forward).await,
+            Operation::Embedding => self.embed(key, &body, forward).await,
             Operation::TextCompletion | Operation::ListModels => Err(self.unsupported(op)),
         }
     }
@@ -210,11 +212,18 @@ impl Gemini {
         &self,
         key: Option<(usize, &KeyConfig)>,
         body: &[u8],
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         let (resource, upstream) = self.convert(body)?;
         let target = self.target("chat_completion", &resource, ":generateContent")?;
         let answer = self
-            .exchange(Method::POST, &target, self.headers(key), upstream, key)
+            .exchange(
+                Method::POST,
+                &target,
+                self.headers(key, forward),
+                upstream,
+                key,
+            )
             .await?;
         let response: GenerateContentResponse =
             serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
@@ -235,6 +244,7 @@ impl Gemini {
         &self,
         key: Option<(usize, &KeyConfig)>,
         body: &[u8],
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         let request: EmbeddingRequest = common::parse_body(body, "embeddings request")?;
         let resource = model_resource(&request.model)?;
@@ -245,7 +255,13 @@ impl Gemini {
             .map_err(|e| GatewayError::internal(format!("serializing the Gemini request: {e}")))?;
         let target = self.target("embedding", &resource, ":batchEmbedContents")?;
         let answer = self
-            .exchange(Method::POST, &target, self.headers(key), upstream, key)
+            .exchange(
+                Method::POST,
+                &target,
+                self.headers(key, forward),
+                upstream,
+                key,
+            )
             .await?;
         let response: BatchEmbedContentsResponse =
             serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
@@ -274,6 +290,7 @@ impl Gemini {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<ByteStream, GatewayError> {
         if op != Operation::ChatCompletion {
             return Err(self.unsupported(op));
@@ -287,7 +304,7 @@ impl Gemini {
         let response = tokio::time::timeout(
             self.request_timeout,
             self.client
-                .send(Method::POST, &target, self.headers(key), upstream),
+                .send(Method::POST, &target, self.headers(key, forward), upstream),
         )
         .await
         .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
@@ -330,7 +347,13 @@ impl Gemini {
             };
             let target = self.target("list_models", "models", &query)?;
             let body = self
-                .exchange(Method::GET, &target, self.headers(key), Bytes::new(), key)
+                .exchange(
+                    Method::GET,
+                    &target,
+                    self.headers(key, &HeaderMap::new()),
+                    Bytes::new(),
+                    key,
+                )
                 .await?;
             let page: ListModelsResponse =
                 serde_json::from_slice(&body).map_err(|e| self.malformed(&e))?;

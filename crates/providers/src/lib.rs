@@ -32,6 +32,7 @@ pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
 
+use ::http::HeaderMap;
 use asbru_config::{Config, KeyConfig, Notice, NoticeKind, ProviderConfig};
 use asbru_schema::{GatewayError, KnownProvider};
 use bytes::Bytes;
@@ -154,20 +155,23 @@ impl OpenAiFacing<'_> {
 
     /// Sends one request and returns the whole OpenAI-dialect JSON answer. `model` is the
     /// upstream model (already in the body); adapters whose URL depends on it (Azure's
-    /// deployments) read it here rather than parse the body again.
+    /// deployments) read it here rather than parse the body again. `forward` holds the client's
+    /// headers meant for the provider (see `asbru_engine::forwarded_headers`), added last; the
+    /// Anthropic adapter merges `anthropic-beta` with its configured betas instead.
     pub async fn send(
         self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         model: &str,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         match self {
-            Self::OpenAiCompatible(a) => a.send(op, key, body).await,
-            Self::Anthropic(a) => a.send(op, key, body).await,
-            Self::Gemini(a) => a.send(op, key, body).await,
-            Self::Azure(a) => a.send(op, key, model, body).await,
-            Self::Bedrock(a) => a.send(op, key, body).await,
+            Self::OpenAiCompatible(a) => a.send(op, key, body, forward).await,
+            Self::Anthropic(a) => a.send(op, key, body, forward).await,
+            Self::Gemini(a) => a.send(op, key, body, forward).await,
+            Self::Azure(a) => a.send(op, key, model, body, forward).await,
+            Self::Bedrock(a) => a.send(op, key, body, forward).await,
         }
     }
 
@@ -178,13 +182,14 @@ impl OpenAiFacing<'_> {
         key: Option<(usize, &KeyConfig)>,
         model: &str,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<ByteStream, GatewayError> {
         match self {
-            Self::OpenAiCompatible(a) => a.send_stream(op, key, body).await,
-            Self::Anthropic(a) => a.send_stream(op, key, body).await,
-            Self::Gemini(a) => a.send_stream(op, key, body).await,
-            Self::Azure(a) => a.send_stream(op, key, model, body).await,
-            Self::Bedrock(a) => a.send_stream(op, key, body).await,
+            Self::OpenAiCompatible(a) => a.send_stream(op, key, body, forward).await,
+            Self::Anthropic(a) => a.send_stream(op, key, body, forward).await,
+            Self::Gemini(a) => a.send_stream(op, key, body, forward).await,
+            Self::Azure(a) => a.send_stream(op, key, model, body, forward).await,
+            Self::Bedrock(a) => a.send_stream(op, key, body, forward).await,
         }
     }
 

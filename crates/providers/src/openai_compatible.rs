@@ -144,8 +144,10 @@ impl OpenAiCompatible {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
-        let (target, headers) = self.prepare(op, key)?;
+        let (target, mut headers) = self.prepare(op, key)?;
+        common::add_forwarded(&mut headers, forward);
         self.upstream
             .exchange(Method::POST, target, headers, body, secret(key))
             .await
@@ -178,8 +180,10 @@ impl OpenAiCompatible {
         op: Operation,
         key: Option<(usize, &KeyConfig)>,
         body: Bytes,
+        forward: &HeaderMap,
     ) -> Result<ByteStream, GatewayError> {
-        let (target, headers) = self.prepare(op, key)?;
+        let (target, mut headers) = self.prepare(op, key)?;
+        common::add_forwarded(&mut headers, forward);
         self.upstream
             .stream(target, headers, body, secret(key))
             .await

@@ -70,6 +70,7 @@ async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: B
         },
         session,
         received,
+        forward: state.gateway.forwarded_headers(headers),
     };
     match state.gateway.handle_openai(op, &body, meta).await {
         Ok(GatewayResponse::Json { body, .. }) => json_response(StatusCode::OK, body),

@@ -17,6 +17,7 @@ mod chat;
 mod cli;
 mod errors;
 mod fallbacks;
+mod forwarding;
 mod gemini;
 mod health;
 mod keys;

@@ -217,6 +217,13 @@ fn provider_key_configs_are_typed_and_resolved() {
     );
     assert!(v.auth_credentials.is_some());
 
+    let filter = &loaded.config.client.header_filter;
+    assert!(filter.allowlist.is_empty());
+    assert_eq!(filter.denylist, ["cookie", "x-internal-token"]);
+    assert!(filter.allows("anthropic-beta") && !filter.allows("x-internal-token"));
+    let anthropic = &loaded.config.provider("anthropic").unwrap().network;
+    assert!(!anthropic.allows_beta("redact-thinking-2026-02-01"));
+    assert!(anthropic.allows_beta("prompt-caching-2024-07-31"));
     let vllm = &loaded.config.provider("vllm").unwrap().keys[0];
     assert!(vllm.allows_model("meta-llama/Llama-3.1-8B-Instruct"));
     assert!(
@@ -361,7 +368,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "client.disable_content_logging",
         "client.log_retention_days",
         "client.enforce_auth_on_inference",
-        "client.header_filter_config",
         "client.required_headers",
         "client.logging_headers",
         "client.mcp_agent_depth",
@@ -369,7 +375,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "providers.openai.keys[1].use_for_batch_api",
         "providers.openai.send_back_raw_response",
         "providers.openai.pricing_overrides",
-        "providers.anthropic.network_config.beta_header_overrides",
         "governance",
         "mcp",
         "vector_store",
