@@ -7,6 +7,7 @@
 
 mod request;
 mod response;
+pub mod responses;
 mod stream;
 
 pub use request::{RequestView, RewriteOptions};
