@@ -92,10 +92,10 @@ pub fn responses_to_chat(body: &Value) -> Result<ChatRequest, ResponsesError> {
     if let Some(choice) = fields.get("tool_choice").filter(|v| !v.is_null()) {
         chat.insert("tool_choice".into(), tool_choice(choice)?);
     }
-    if let Some(format) = fields.get("text").and_then(|t| t.get("format")) {
-        if let Some(rf) = response_format(format)? {
-            chat.insert("response_format".into(), rf);
-        }
+    if let Some(format) = fields.get("text").and_then(|t| t.get("format"))
+        && let Some(rf) = response_format(format)?
+    {
+        chat.insert("response_format".into(), rf);
     }
     if let Some(effort) = fields
         .get("reasoning")
