@@ -58,6 +58,8 @@ enum Route<'a> {
     Chat,
     Text,
     Embeddings,
+    /// OpenAI's `POST …/responses/input_tokens`.
+    InputTokens,
     Models,
     Model(&'a str),
     /// A Gemini route; see [`gemini::Route::of`].
@@ -83,6 +85,12 @@ impl<'a> Route<'a> {
         } else if path.ends_with("/messages") {
             if post {
                 Route::Messages
+            } else {
+                Route::Unknown
+            }
+        } else if path.ends_with("/responses/input_tokens") {
+            if post {
+                Route::InputTokens
             } else {
                 Route::Unknown
             }
@@ -117,6 +125,7 @@ impl<'a> Route<'a> {
                 Route::Chat
                     | Route::Text
                     | Route::Embeddings
+                    | Route::InputTokens
                     | Route::Messages
                     | Route::CountTokens
                     | Route::Converse(..)
@@ -481,6 +490,7 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
             }
         }
         Route::Embeddings => Payload::Json(openai::embeddings(&openai::parse_embeddings(body)?)),
+        Route::InputTokens => Payload::Json(openai::input_tokens(body)?),
         Route::Models => Payload::Json(openai::model_list(&shared.opts.models)),
         Route::Model(id) => {
             if shared.opts.models.iter().any(|m| m == id) {
@@ -542,6 +552,7 @@ fn answer_anthropic(
         Route::Chat
         | Route::Text
         | Route::Embeddings
+        | Route::InputTokens
         | Route::Gemini(_)
         | Route::Unknown
         | Route::Converse(..)

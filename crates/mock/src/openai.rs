@@ -345,6 +345,39 @@ pub(crate) enum EmbeddingInput<'a> {
     Tokens(&'a [Value]),
 }
 
+/// `POST /v1/responses/input_tokens`: a word count of every text the request carries
+/// (`instructions`, `input` strings and text parts, tool definitions), as OpenAI's
+/// `response.input_tokens` object.
+pub(crate) fn input_tokens(body: &Value) -> Result<Bytes, ApiError> {
+    let Value::Object(fields) = body else {
+        return Err(unparsable_body());
+    };
+    if !fields.get("model").is_some_and(Value::is_string) {
+        return Err(ApiError::missing("model"));
+    }
+    fn words(v: &Value) -> u64 {
+        match v {
+            Value::String(s) => count_words(s),
+            Value::Array(items) => items.iter().map(words).sum(),
+            Value::Object(map) => map
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "type" | "role" | "call_id" | "id"))
+                .map(|(_, v)| words(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+    let total: u64 = ["instructions", "input", "tools"]
+        .iter()
+        .filter_map(|k| fields.get(*k))
+        .map(words)
+        .sum();
+    Ok(json_bytes(&serde_json::json!({
+        "object": "response.input_tokens",
+        "input_tokens": total,
+    })))
+}
+
 pub(crate) fn parse_embeddings(body: &Value) -> Result<EmbeddingRequest<'_>, ApiError> {
     require_object(body)?;
     let model = required_model(body)?;

@@ -33,6 +33,21 @@ pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 /// The Messages endpoint, appended to the base URL as Bifrost appends it.
 pub const MESSAGES_PATH: &str = "/v1/messages";
 
+/// The token-counting endpoint.
+pub const COUNT_TOKENS_PATH: &str = "/v1/messages/count_tokens";
+
+/// The fields of a Messages request that `count_tokens` takes; the others (`max_tokens`,
+/// sampling, `stream`, `metadata`) are refused there.
+const COUNT_TOKENS_FIELDS: [&str; 7] = [
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "mcp_servers",
+];
+
 /// The models endpoint; `limit=1000` (the documented maximum) so one page lists every model.
 pub const MODELS_PATH: &str = "/v1/models?limit=1000";
 
@@ -47,6 +62,7 @@ pub struct Anthropic {
     name: String,
     client: UpstreamClient,
     messages: Option<Target>,
+    count_tokens: Option<Target>,
     models: Option<Target>,
     /// `content-type`, `user-agent`, `anthropic-version`, then `network_config.extra_headers`.
     headers: HeaderMap,
@@ -68,6 +84,12 @@ impl Anthropic {
             Some(MESSAGES_PATH),
         )?;
         let models = common::target(provider, &base, Operation::ListModels, Some(MODELS_PATH))?;
+        let count_tokens = common::target(
+            provider,
+            &base,
+            Operation::CountTokens,
+            Some(COUNT_TOKENS_PATH),
+        )?;
         let mut headers = HeaderMap::new();
         headers.insert(
             HeaderName::from_static("anthropic-version"),
@@ -84,6 +106,7 @@ impl Anthropic {
             name: provider.name.clone(),
             client: UpstreamClient::new(&provider.network, &provider.proxy)?,
             messages,
+            count_tokens,
             models,
             headers,
             keys,
@@ -103,6 +126,7 @@ impl Anthropic {
         match op {
             Operation::ChatCompletion => self.messages.as_ref(),
             Operation::ListModels => self.models.as_ref(),
+            Operation::CountTokens => self.count_tokens.as_ref(),
             Operation::TextCompletion | Operation::Embedding => None,
         }
     }
@@ -189,6 +213,9 @@ impl Anthropic {
         forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         let (target, headers) = self.prepare(op, key, forward)?;
+        if op == Operation::CountTokens {
+            return self.count(target, headers, &body, key).await;
+        }
         let upstream = self.convert(&body, false)?;
         let answer = self
             .exchange(Method::POST, target, headers, upstream, key)
@@ -199,6 +226,41 @@ impl Anthropic {
         serde_json::to_vec(&unified)
             .map(Bytes::from)
             .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+    }
+
+    /// Counts a Responses-API request's input tokens with `count_tokens`: the request is
+    /// converted like a chat request and sent without the fields that endpoint refuses.
+    async fn count(
+        &self,
+        target: &Target,
+        headers: HeaderMap,
+        body: &[u8],
+        key: Option<(usize, &KeyConfig)>,
+    ) -> Result<Bytes, GatewayError> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            input_tokens: u64,
+        }
+        let request = common::responses_as_chat(body)?;
+        let upstream = to_anthropic(&request, &RequestOptions::default())
+            .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
+        let mut value = serde_json::to_value(&upstream).map_err(|e| {
+            GatewayError::internal(format!("serializing the Anthropic request: {e}"))
+        })?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.retain(|k, _| COUNT_TOKENS_FIELDS.contains(&k.as_str()));
+        }
+        let answer = self
+            .exchange(
+                Method::POST,
+                target,
+                headers,
+                common::json_body(&value)?,
+                key,
+            )
+            .await?;
+        let count: Count = serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
+        common::input_tokens_body(count.input_tokens)
     }
 
     /// Starts a streaming chat request. Returns once Anthropic answered with a success status;

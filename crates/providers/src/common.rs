@@ -406,3 +406,24 @@ pub(crate) fn json_body<T: serde::Serialize>(value: &T) -> Result<Bytes, Gateway
         .map(Bytes::from)
         .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
 }
+
+/// A Responses-API body (what `/v1/responses/input_tokens` takes) as the unified chat request a
+/// chat-only provider can count; what has no chat form is the client's error, naming the field.
+pub(crate) fn responses_as_chat(
+    body: &[u8],
+) -> Result<asbru_schema::chat::ChatRequest, GatewayError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| GatewayError::invalid_request(format!("invalid request body: {e}"), None))?;
+    asbru_dialects::openai::responses::responses_to_chat(&value).map_err(|e| {
+        let param = (!e.param.is_empty()).then_some(e.param.as_str());
+        GatewayError::invalid_request(e.message.clone(), param)
+    })
+}
+
+/// OpenAI's answer to `/v1/responses/input_tokens`, for providers that count another way.
+pub(crate) fn input_tokens_body(input_tokens: u64) -> Result<Bytes, GatewayError> {
+    json_body(&serde_json::json!({
+        "object": "response.input_tokens",
+        "input_tokens": input_tokens,
+    }))
+}

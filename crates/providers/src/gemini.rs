@@ -71,11 +71,12 @@ pub struct Gemini {
 }
 
 /// The request types a Gemini provider serves, for the overrides lookup.
-const REQUEST_TYPES: [&str; 4] = [
+const REQUEST_TYPES: [&str; 5] = [
     "chat_completion",
     "chat_completion_stream",
     "embedding",
     "list_models",
+    "count_tokens",
 ];
 
 impl Gemini {
@@ -204,6 +205,7 @@ impl Gemini {
         match op {
             Operation::ChatCompletion => self.chat(key, &body, forward).await,
             Operation::Embedding => self.embed(key, &body, forward).await,
+            Operation::CountTokens => self.count(key, &body, forward).await,
             Operation::TextCompletion | Operation::ListModels => Err(self.unsupported(op)),
         }
     }
@@ -235,6 +237,52 @@ impl Gemini {
         serde_json::to_vec(&unified)
             .map(Bytes::from)
             .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+    }
+
+    /// Counts a Responses-API request's input tokens with `:countTokens`, sending the whole
+    /// converted request as its `generateContentRequest` (so system instructions and tools
+    /// count too).
+    async fn count(
+        &self,
+        key: Option<(usize, &KeyConfig)>,
+        body: &[u8],
+        forward: &HeaderMap,
+    ) -> Result<Bytes, GatewayError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Count {
+            #[serde(default)]
+            total_tokens: u64,
+        }
+        let request = common::responses_as_chat(body)?;
+        let resource = model_resource(&request.model)?;
+        let options = RequestOptions {
+            fill_missing_signatures: true,
+            ..RequestOptions::default()
+        };
+        let upstream = to_gemini(&request, &options)
+            .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
+        let mut inner = serde_json::to_value(&upstream)
+            .map_err(|e| GatewayError::internal(format!("serializing the Gemini request: {e}")))?;
+        if let Some(fields) = inner.as_object_mut() {
+            fields.insert(
+                "model".to_owned(),
+                serde_json::Value::String(resource.clone()),
+            );
+        }
+        let wrapped = serde_json::json!({ "generateContentRequest": inner });
+        let target = self.target("count_tokens", &resource, ":countTokens")?;
+        let answer = self
+            .exchange(
+                Method::POST,
+                &target,
+                self.headers(key, forward),
+                common::json_body(&wrapped)?,
+                key,
+            )
+            .await?;
+        let count: Count = serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
+        common::input_tokens_body(count.total_tokens)
     }
 
     /// Embeddings through `batchEmbedContents` (one round trip for any number of inputs).

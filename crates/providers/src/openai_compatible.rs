@@ -39,6 +39,7 @@ struct Urls {
     text: Option<Target>,
     embedding: Option<Target>,
     models: Option<Target>,
+    count_tokens: Option<Target>,
 }
 
 impl Urls {
@@ -50,6 +51,7 @@ impl Urls {
             text: url_for(Operation::TextCompletion)?,
             embedding: url_for(Operation::Embedding)?,
             models: url_for(Operation::ListModels)?,
+            count_tokens: url_for(Operation::CountTokens)?,
         })
     }
 
@@ -59,6 +61,7 @@ impl Urls {
             Operation::TextCompletion => self.text.as_ref(),
             Operation::Embedding => self.embedding.as_ref(),
             Operation::ListModels => self.models.as_ref(),
+            Operation::CountTokens => self.count_tokens.as_ref(),
         }
     }
 }

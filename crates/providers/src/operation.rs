@@ -7,6 +7,10 @@ pub enum Operation {
     TextCompletion,
     Embedding,
     ListModels,
+    /// Counting a request's input tokens (`/v1/responses/input_tokens`): the body is a
+    /// Responses-API request; OpenAI counts it itself, Anthropic and Gemini through their
+    /// count-tokens endpoints.
+    CountTokens,
 }
 
 impl Operation {
@@ -20,6 +24,7 @@ impl Operation {
             (Self::TextCompletion, true) => "text_completion_stream",
             (Self::Embedding, _) => "embedding",
             (Self::ListModels, _) => "list_models",
+            (Self::CountTokens, _) => "count_tokens",
         }
     }
 
@@ -31,6 +36,7 @@ impl Operation {
             (Self::TextCompletion, _) => "text.completion",
             (Self::Embedding, _) => "embedding",
             (Self::ListModels, _) => "list_models",
+            (Self::CountTokens, _) => "response.input_tokens",
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct Preset {
     pub stream_usage: bool,
 }
 
+/// OpenAI's token-counting endpoint for Responses-API requests.
+pub const RESPONSES_INPUT_TOKENS_PATH: &str = "/v1/responses/input_tokens";
+
 impl Preset {
     /// The path of `op`, if the provider offers it.
     pub fn path(&self, op: Operation) -> Option<&'static str> {
@@ -30,6 +33,10 @@ impl Preset {
             Operation::TextCompletion => self.text_completion_path,
             Operation::Embedding => self.embedding_path,
             Operation::ListModels => self.list_models_path,
+            // Only OpenAI itself counts Responses-API input.
+            Operation::CountTokens => {
+                (self.provider == KnownProvider::OpenAi).then_some(RESPONSES_INPUT_TOKENS_PATH)
+            }
         }
     }
 }

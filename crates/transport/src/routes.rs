@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/responses/input_tokens", post(input_tokens))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .route("/api/providers/health", get(providers_health))
@@ -46,6 +47,11 @@ async fn chat_completions(State(s): State<AppState>, headers: HeaderMap, body: B
 
 async fn completions(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     inference(&s, Operation::TextCompletion, &headers, body).await
+}
+
+/// Input-token counting for a Responses-API request, by whichever provider the model names.
+async fn input_tokens(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference(&s, Operation::CountTokens, &headers, body).await
 }
 
 async fn embeddings(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {

@@ -15,6 +15,7 @@ mod bedrock;
 mod chaos;
 mod chat;
 mod cli;
+mod count_tokens;
 mod errors;
 mod fallbacks;
 mod forwarding;
