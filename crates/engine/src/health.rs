@@ -132,6 +132,9 @@ pub(crate) enum Failure {
     Rejected,
 }
 
+/// Error codes that mean "this key is refused" although the status is not 401/403.
+const KEY_REJECTED_CODES: [&str; 1] = ["API_KEY_INVALID"];
+
 impl Failure {
     /// How an upstream call's error weighs on health; `None` for a client's own mistake (400,
     /// 404, 422…), which says nothing about the key or the provider.
@@ -142,6 +145,13 @@ impl Failure {
                 _ => Failure::Transient,
             }),
             401 | 403 => Some(Failure::Rejected),
+            // Google refuses a wrong API key with a 400 whose reason says so.
+            400 if error
+                .code()
+                .is_some_and(|c| KEY_REJECTED_CODES.contains(&c)) =>
+            {
+                Some(Failure::Rejected)
+            }
             _ if error.is_retryable() => Some(Failure::Transient),
             _ => None,
         }
@@ -734,6 +744,14 @@ mod tests {
         let e = GatewayError::upstream(503, "down", None, None, None);
         assert_eq!(Failure::of(&e), Some(Failure::Transient));
         let e = GatewayError::upstream(401, "no", None, None, None);
+        assert_eq!(Failure::of(&e), Some(Failure::Rejected));
+        let e = GatewayError::upstream(
+            400,
+            "API key not valid.",
+            Some("INVALID_ARGUMENT".into()),
+            Some("API_KEY_INVALID".into()),
+            None,
+        );
         assert_eq!(Failure::of(&e), Some(Failure::Rejected));
         let e = GatewayError::upstream(429, "slow down", None, None, None)
             .with_retry_after(Some(Duration::from_secs(3)));

@@ -726,10 +726,20 @@ async fn the_key_goes_in_x_goog_api_key_and_a_wrong_one_is_not_echoed() {
         "{error}"
     );
     assert!(!error.to_string().contains(KEY), "{error}");
+    assert_eq!(error["error"]["code"], "API_KEY_INVALID");
     assert_eq!(
         generate_requests(&gw)[0].header("x-goog-api-key"),
         Some(KEY)
     );
+    // Refused, the key's circuit opens at once, as for a 401.
+    let (_, health) = gw.get("/api/providers/health").await;
+    let gemini = health["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "gemini")
+        .unwrap();
+    assert_eq!(gemini["keys"][0]["state"], "open", "{health}");
 
     let mut body = ask("Hello");
     body["stream"] = json!(true);

@@ -163,8 +163,28 @@ fn error_from_status(status: u16, error: &ErrorStatus) -> GatewayError {
     } else {
         error.status.clone()
     };
-    GatewayError::upstream(status, error.message.clone(), Some(kind), None, None)
-        .with_retry_after(retry_delay(error))
+    GatewayError::upstream(
+        status,
+        error.message.clone(),
+        Some(kind),
+        reason(error),
+        None,
+    )
+    .with_retry_after(retry_delay(error))
+}
+
+/// The `reason` of a `google.rpc.ErrorInfo` detail (`API_KEY_INVALID`, `RATE_LIMIT_EXCEEDED`…),
+/// kept as the error's `code`: it is what tells a refused key from a bad request when both are a
+/// 400.
+fn reason(error: &ErrorStatus) -> Option<String> {
+    error.details.iter().flatten().find_map(|d| {
+        let is_info = d
+            .get("@type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with("google.rpc.ErrorInfo"));
+        let reason = d.get("reason").and_then(Value::as_str)?;
+        is_info.then(|| reason.to_owned())
+    })
 }
 
 /// The `retryDelay` of a `google.rpc.RetryInfo` detail (`"2s"`, `"0.5s"`), which Google attaches
