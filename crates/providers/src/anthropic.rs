@@ -100,7 +100,7 @@ impl Anthropic {
         match op {
             Operation::ChatCompletion => self.messages.as_ref(),
             Operation::ListModels => self.models.as_ref(),
-            Operation::TextCompletion | Operation::Embedding => None,
+            Operation::TextCompletion | Operation::Embedding | Operation::Rerank => None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
 pub mod bedrock_auth;
+pub mod cohere;
 mod common;
 mod error_map;
 pub mod gemini;
@@ -26,6 +27,7 @@ mod presets;
 pub use anthropic::Anthropic;
 pub use azure::Azure;
 pub use bedrock::Bedrock;
+pub use cohere::Cohere;
 pub use gemini::Gemini;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
@@ -48,6 +50,8 @@ pub enum Adapter {
     Azure(Box<Azure>),
     /// AWS Bedrock's Converse API (and custom providers based on it).
     Bedrock(Box<Bedrock>),
+    /// Cohere's v2 API (and custom providers based on it).
+    Cohere(Box<Cohere>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -70,6 +74,9 @@ impl Adapter {
         if provider.base == KnownProvider::Bedrock {
             return Ok(Self::Bedrock(Box::new(Bedrock::new(provider)?)));
         }
+        if provider.base == KnownProvider::Cohere {
+            return Ok(Self::Cohere(Box::new(Cohere::new(provider)?)));
+        }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
                 provider, preset,
@@ -90,6 +97,7 @@ impl Adapter {
             Self::Gemini(a) => Ok(OpenAiFacing::Gemini(a)),
             Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
             Self::Bedrock(a) => Ok(OpenAiFacing::Bedrock(a)),
+            Self::Cohere(a) => Ok(OpenAiFacing::Cohere(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -98,7 +106,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers, anthropic, gemini, azure and bedrock are supported today"
+             OpenAI-compatible providers, anthropic, gemini, azure, bedrock and cohere are supported today"
         ))
         .with_provider(name)
     }
@@ -112,6 +120,7 @@ pub fn is_supported(base: KnownProvider) -> bool {
             | KnownProvider::Gemini
             | KnownProvider::Azure
             | KnownProvider::Bedrock
+            | KnownProvider::Cohere
     ) || preset(base).is_some()
 }
 
@@ -126,6 +135,7 @@ pub enum OpenAiFacing<'a> {
     Gemini(&'a Gemini),
     Azure(&'a Azure),
     Bedrock(&'a Bedrock),
+    Cohere(&'a Cohere),
 }
 
 impl OpenAiFacing<'_> {
@@ -137,6 +147,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.supports(op),
             Self::Azure(a) => a.supports(op),
             Self::Bedrock(a) => a.supports(op),
+            Self::Cohere(a) => a.supports(op),
         }
     }
 
@@ -148,7 +159,11 @@ impl OpenAiFacing<'_> {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
             // Azure has accepted `stream_options.include_usage` since api-version
             // 2024-09-01-preview; the default (2024-10-21) is newer.
-            Self::Anthropic(_) | Self::Gemini(_) | Self::Azure(_) | Self::Bedrock(_) => true,
+            Self::Anthropic(_)
+            | Self::Gemini(_)
+            | Self::Azure(_)
+            | Self::Bedrock(_)
+            | Self::Cohere(_) => true,
         }
     }
 
@@ -168,6 +183,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.send(op, key, body).await,
             Self::Azure(a) => a.send(op, key, model, body).await,
             Self::Bedrock(a) => a.send(op, key, body).await,
+            Self::Cohere(a) => a.send(op, key, body).await,
         }
     }
 
@@ -185,6 +201,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.send_stream(op, key, body).await,
             Self::Azure(a) => a.send_stream(op, key, model, body).await,
             Self::Bedrock(a) => a.send_stream(op, key, body).await,
+            Self::Cohere(a) => a.send_stream(op, key, body).await,
         }
     }
 
@@ -199,6 +216,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.list_models(key).await,
             Self::Azure(a) => a.list_models(key).await,
             Self::Bedrock(a) => a.list_models(key).await,
+            Self::Cohere(a) => a.list_models(key).await,
         }
     }
 
@@ -210,6 +228,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.malformed(err),
             Self::Azure(a) => a.malformed(err),
             Self::Bedrock(a) => a.malformed(err),
+            Self::Cohere(a) => a.malformed(err),
         }
     }
 }

@@ -79,6 +79,7 @@ impl OpenAiCompatible {
             Operation::TextCompletion => self.urls.text.as_ref(),
             Operation::Embedding => self.urls.embedding.as_ref(),
             Operation::ListModels => self.urls.models.as_ref(),
+            Operation::Rerank => None,
         }
     }
 

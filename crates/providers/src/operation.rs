@@ -7,6 +7,8 @@ pub enum Operation {
     TextCompletion,
     Embedding,
     ListModels,
+    /// `POST /v1/rerank` (Bifrost's rerank): order documents by relevance to a query.
+    Rerank,
 }
 
 impl Operation {
@@ -20,6 +22,7 @@ impl Operation {
             (Self::TextCompletion, true) => "text_completion_stream",
             (Self::Embedding, _) => "embedding",
             (Self::ListModels, _) => "list_models",
+            (Self::Rerank, _) => "rerank",
         }
     }
 
@@ -31,6 +34,7 @@ impl Operation {
             (Self::TextCompletion, _) => "text.completion",
             (Self::Embedding, _) => "embedding",
             (Self::ListModels, _) => "list_models",
+            (Self::Rerank, _) => "rerank",
         }
     }
 }

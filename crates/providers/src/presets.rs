@@ -30,6 +30,8 @@ impl Preset {
             Operation::TextCompletion => self.text_completion_path,
             Operation::Embedding => self.embedding_path,
             Operation::ListModels => self.list_models_path,
+            // No OpenAI-compatible preset has a rerank endpoint in the OpenAI dialect.
+            Operation::Rerank => None,
         }
     }
 }
