@@ -1,7 +1,8 @@
 """One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
 OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
-to the Messages API and back), Gemini (translated to the Gemini API and back) and Azure OpenAI
-(bytes passed through to a key's deployment URL).
+to the Messages API and back), Gemini (translated to the Gemini API and back), Cohere
+(translated to Cohere's v2 API and back) and Azure OpenAI (bytes passed through to a key's
+deployment URL).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -22,8 +23,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_KEY, AZURE_MODEL, GEMINI_KEY,
-                      MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json)
+from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_KEY, AZURE_MODEL, COHERE_KEY,
+                      GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json)
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -72,7 +73,8 @@ class Provider:
     schema_sent: Callable[[dict], Any]
     reasoning_sent: Callable[[dict], Any]
     replayed_signature: Callable[[dict], str | None]
-    """The signature of the reasoning replayed in the assistant turn, as sent upstream."""
+    """The signature of the reasoning replayed in the assistant turn, as sent upstream (for a
+    provider that does not sign reasoning, the replayed reasoning text)."""
     invalid_kwargs: dict
     """Parameters the provider itself refuses with a 400, and a word of its message."""
     invalid_word: str
@@ -104,6 +106,8 @@ class Provider:
     mid_stream_type: str = ""
     bad_key_status: int = 401
     bad_key_exception: type = openai.AuthenticationError
+    signs_reasoning: bool = True
+    """Whether the provider signs its reasoning (Cohere does not: its replayed text is checked)."""
 
     @property
     def ref(self) -> str:
@@ -187,6 +191,13 @@ def _gemini_model(request: dict) -> str:
     return request["path"].rsplit("/", 1)[-1].split(":", 1)[0]
 
 
+def _cohere_thinking(body: dict) -> str | None:
+    content = body["messages"][1].get("content")
+    blocks = content if isinstance(content, list) else []
+    thinking = [b["thinking"] for b in blocks if b.get("type") == "thinking"]
+    return thinking[0] if thinking else None
+
+
 def _openai_signature(body: dict) -> str | None:
     details = body["messages"][1].get("reasoning_details") or []
     return details[0].get("signature") if details else None
@@ -268,6 +279,32 @@ PROVIDERS = {
         # Google refuses a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID).
         bad_key_status=400,
         bad_key_exception=openai.BadRequestError,
+    ),
+    "cohere": Provider(
+        name="cohere",
+        model="command-a-03-2025",
+        path="/v2/chat",
+        key=COHERE_KEY,
+        scripted=True,
+        key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
+        or None,
+        tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
+                                 b["messages"][2]["tool_call_id"]),
+        # Cohere takes OpenAI's `image_url` blocks as they are.
+        images_sent=_openai_images,
+        schema_sent=lambda b: b["response_format"]["json_schema"],
+        reasoning_sent=lambda b: b.get("thinking"),
+        replayed_signature=_cohere_thinking,
+        # Cohere's `p` (top_p) must lie within 0.01..0.99.
+        invalid_kwargs={"top_p": 1.0},
+        invalid_word="p must be",
+        schema_answer=True,
+        reasoning_expected={"type": "enabled"},
+        error_types={401: "authentication_error", 429: "rate_limit_error",
+                     529: "server_error", 503: "server_error"},
+        error_directive="asbru-mock:error=500",
+        mid_stream_type="server_error",
+        signs_reasoning=False,
     ),
     # The OpenAI dialect again, on Azure's deployment route; a model of its own, so a fault
     # injected for it does not hit the openai provider.
@@ -504,7 +541,7 @@ def test_reasoning_round_trip(client, mock, provider):
         assert message["reasoning"]
         [detail] = message["reasoning_details"]
         assert detail["type"] == "reasoning.text" and detail["text"] == message["reasoning"]
-        signature = detail["signature"]
+        signature = detail["signature"] if provider.signs_reasoning else detail["text"]
         assert signature
     else:
         # Reasoning as a Bifrost client would replay it; passed through untouched.
@@ -613,7 +650,7 @@ def test_wrong_key_is_refused_and_not_echoed(client, mock, provider):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_fallback_to_the_other_dialect(client, mock, provider, stream):
-    # Each provider falls back to the next one (openai → anthropic → gemini → openai), so every
+    # Each provider falls back to the next one in name order (the last to the first), so every
     # dialect is both a primary and a fallback target.
     names = sorted(PROVIDERS)
     other = PROVIDERS[names[(names.index(provider.name) + 1) % len(names)]]

@@ -263,6 +263,20 @@ pub(crate) fn plan_chat(shared: &Shared, body: &Value, seq: u64) -> Result<Reply
         .and_then(|m| m.get("role"))
         .and_then(Value::as_str)
         == Some("tool");
+    if let Some(p) = req.get("p").and_then(Value::as_f64)
+        && !(0.01..=0.99).contains(&p)
+    {
+        return Err(CohereError::invalid(format!(
+            "p must be between 0.01 and 0.99, got {p}"
+        )));
+    }
+    if let Some(t) = req.get("temperature").and_then(Value::as_f64)
+        && t < 0.0
+    {
+        return Err(CohereError::invalid(format!(
+            "temperature must be at least 0, got {t}"
+        )));
+    }
     let tools = req.get("tools").and_then(Value::as_array);
     for (i, t) in tools.into_iter().flatten().enumerate() {
         if t.get("type").and_then(Value::as_str) != Some("function")
@@ -645,6 +659,7 @@ mod tests {
                 {"role": "tool", "tool_call_id": "nope", "content": "x"}]}),
             json!({"model": "m", "messages": [msg("user", "hi")], "tool_choice": "AUTO_MAYBE"}),
             json!({"model": "m", "messages": [msg("user", "hi")], "response_format": {"type": "yaml"}}),
+            json!({"model": "m", "messages": [msg("user", "hi")], "p": 1.0}),
         ];
         for body in cases {
             let e = plan_chat(&s, &body, 1).unwrap_err();
