@@ -1,11 +1,12 @@
 //! Request handling: recording, latency, faults, auth, routing, and the control routes.
 //!
-//! Three dialects share this path: OpenAI's (Azure OpenAI's `…/openai/deployments/{d}/…` and
+//! Five dialects share this path: OpenAI's (Azure OpenAI's `…/openai/deployments/{d}/…` and
 //! `…/openai/models` routes included, which also require a known `api-version`); Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
 //! Anthropic's headers; Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
-//! paths under `/v1beta/` or with Google's key; and Bedrock's for `POST …/model/{modelId}/converse`
-//! and `…/converse-stream`. Each answers, and fails, in its own shape.
+//! paths under `/v1beta/` or with Google's key; Bedrock's for `POST …/model/{modelId}/converse`
+//! and `…/converse-stream`; and Cohere's for `POST …/v2/chat`, `…/v2/embed`, `…/v2/rerank` and
+//! `GET …/v1/models?page_size=…`. Each answers, and fails, in its own shape.
 
 use crate::anthropic::{self, AnthropicError};
 use crate::bedrock::{self, BedrockError};

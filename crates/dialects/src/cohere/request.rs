@@ -17,6 +17,8 @@
 //! * An assistant turn that calls tools carries its text as `tool_plan` (how Cohere's own
 //!   answers carry it); without calls, as `content`.
 //! * Audio and file parts, `n > 1` and non-function tools have no Cohere form and are refused.
+//!   OpenAI parameters Cohere has no field for (`user`, `parallel_tool_calls`, `logprobs`,
+//!   `metadata`, …) are not sent: Cohere refuses unknown fields.
 
 use super::error::ConvertError;
 use super::types::{
