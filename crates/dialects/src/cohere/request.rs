@@ -18,7 +18,7 @@
 //!   answers carry it); without calls, as `content`.
 //! * Audio and file parts, `n > 1` and non-function tools have no Cohere form and are refused.
 //!   OpenAI parameters Cohere has no field for (`user`, `parallel_tool_calls`, `logprobs`,
-//!   `metadata`, …) are not sent: Cohere refuses unknown fields.
+//!   `metadata`, …) are not sent, since Cohere's v2 body has no place for them.
 
 use super::error::ConvertError;
 use super::types::{
