@@ -38,6 +38,8 @@ OPENAI_KEY = "sk-test"
 ANTHROPIC_KEY = "sk-ant-test"
 # The key the gateway holds for the `gemini` provider.
 GEMINI_KEY = "AIza-gemini-test"
+# The key the gateway holds for the `cohere` provider.
+COHERE_KEY = "co-test-key"
 # The `api-key` the gateway holds for the `azure` provider, and the deployment of its model.
 AZURE_KEY = "azure-test-key"
 AZURE_MODEL = "gpt-4o"
@@ -319,6 +321,11 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "keys": [{"name": "gemini", "value": GEMINI_KEY, "weight": 1}],
                 "network_config": {"base_url": mock_url, "max_retries": 0},
             },
+            # Cohere's v2 API, translated to and from the OpenAI dialect.
+            "cohere": {
+                "keys": [{"name": "cohere", "value": COHERE_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
             # Azure OpenAI: the mock's deployment routes, with `api-key` and `api-version`.
             "azure": {
                 "keys": [{"name": "azure", "value": AZURE_KEY, "weight": 1,
@@ -353,6 +360,11 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "network_config": {"base_url": mock_url, "max_retries": 0},
                 "custom_provider_config": {"base_provider_type": "gemini"},
             },
+            "cohere-badkey": {
+                "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "cohere"},
+            },
             "azure-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1,
                           "azure_key_config": {"endpoint": mock_url,
@@ -371,7 +383,7 @@ def _config(mock_url: str, dead_url: str) -> dict:
 
 # Every key the configuration holds except WRONG_KEY; the mock accepts only these.
 VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY, GEMINI_KEY,
-              AZURE_KEY]
+              AZURE_KEY, COHERE_KEY]
 
 
 @pytest.fixture(scope="session")

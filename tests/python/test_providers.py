@@ -1,8 +1,8 @@
 """One scenario set, run by the official `openai` SDK against every provider dialect asbru serves
 OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
 to the Messages API and back), Gemini (translated to the Gemini API and back), Bedrock (translated
-to Converse and back, SigV4-signed, streams in AWS event-stream framing) and Azure OpenAI (bytes
-passed through to a key's deployment URL).
+to Converse and back, SigV4-signed, streams in AWS event-stream framing), Cohere (translated to
+Cohere's v2 API and back) and Azure OpenAI (bytes passed through to a key's deployment URL).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -25,8 +25,8 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_EMBEDDING_MODEL, AZURE_KEY,
-                      AZURE_MODEL, BEDROCK_ACCESS_KEY, BEDROCK_EMBEDDING_MODEL, BEDROCK_MODEL, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY,
-                      WRONG_KEY, http_json)
+                      AZURE_MODEL, BEDROCK_ACCESS_KEY, BEDROCK_EMBEDDING_MODEL, BEDROCK_MODEL,
+                      COHERE_KEY, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json)
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -75,7 +75,8 @@ class Provider:
     schema_sent: Callable[[dict], Any]
     reasoning_sent: Callable[[dict], Any]
     replayed_signature: Callable[[dict], str | None]
-    """The signature of the reasoning replayed in the assistant turn, as sent upstream."""
+    """The signature of the reasoning replayed in the assistant turn, as sent upstream (for a
+    provider that does not sign reasoning, the replayed reasoning text)."""
     invalid_kwargs: dict
     """Parameters the provider itself refuses with a 400, and a word of its message."""
     invalid_word: str
@@ -108,9 +109,11 @@ class Provider:
     bad_key_status: int = 401
     bad_key_exception: type = openai.AuthenticationError
     image_urls: bool = True
+    """Whether http(s) image URLs can be sent (Bedrock takes only bytes: a URL is a 400)."""
     embedding_model: str | None = None
     """A model the provider embeds with; None for providers without embeddings."""
-    """Whether http(s) image URLs can be sent (Bedrock takes only bytes: a URL is a 400)."""
+    signs_reasoning: bool = True
+    """Whether the provider signs its reasoning (Cohere does not: its replayed text is checked)."""
 
     @property
     def ref(self) -> str:
@@ -236,6 +239,13 @@ def _bedrock_model(request: dict) -> str:
     return urllib.parse.unquote(request["path"].split("/model/", 1)[1].rsplit("/", 1)[0])
 
 
+def _cohere_thinking(body: dict) -> str | None:
+    content = body["messages"][1].get("content")
+    blocks = content if isinstance(content, list) else []
+    thinking = [b["thinking"] for b in blocks if b.get("type") == "thinking"]
+    return thinking[0] if thinking else None
+
+
 def _openai_signature(body: dict) -> str | None:
     details = body["messages"][1].get("reasoning_details") or []
     return details[0].get("signature") if details else None
@@ -352,6 +362,33 @@ PROVIDERS = {
         bad_key_exception=openai.PermissionDeniedError,
         image_urls=False,
         embedding_model=BEDROCK_EMBEDDING_MODEL,
+    ),
+    "cohere": Provider(
+        name="cohere",
+        model="command-a-03-2025",
+        path="/v2/chat",
+        key=COHERE_KEY,
+        scripted=True,
+        key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
+        or None,
+        tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
+                                 b["messages"][2]["tool_call_id"]),
+        # Cohere takes OpenAI's `image_url` blocks as they are.
+        images_sent=_openai_images,
+        schema_sent=lambda b: b["response_format"]["json_schema"],
+        reasoning_sent=lambda b: b.get("thinking"),
+        replayed_signature=_cohere_thinking,
+        # Cohere's `p` (top_p) must lie within 0.01..0.99.
+        invalid_kwargs={"top_p": 1.0},
+        invalid_word="p must be",
+        schema_answer=True,
+        reasoning_expected={"type": "enabled"},
+        error_types={401: "authentication_error", 429: "rate_limit_error",
+                     529: "server_error", 503: "server_error"},
+        error_directive="asbru-mock:error=500",
+        mid_stream_type="server_error",
+        signs_reasoning=False,
+        embedding_model="embed-v4.0",
     ),
     # The OpenAI dialect again, on Azure's deployment route; a model of its own, so a fault
     # injected for it does not hit the openai provider.
@@ -601,7 +638,7 @@ def test_reasoning_round_trip(client, mock, provider):
         assert message["reasoning"]
         [detail] = message["reasoning_details"]
         assert detail["type"] == "reasoning.text" and detail["text"] == message["reasoning"]
-        signature = detail["signature"]
+        signature = detail["signature"] if provider.signs_reasoning else detail["text"]
         assert signature
     else:
         # Reasoning as a Bifrost client would replay it; passed through untouched.
@@ -710,7 +747,7 @@ def test_wrong_key_is_refused_and_not_echoed(client, mock, provider):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_fallback_to_the_other_dialect(client, mock, provider, stream):
-    # Each provider falls back to the next one (openai → anthropic → gemini → openai), so every
+    # Each provider falls back to the next one in name order (the last to the first), so every
     # dialect is both a primary and a fallback target.
     names = sorted(PROVIDERS)
     other = PROVIDERS[names[(names.index(provider.name) + 1) % len(names)]]

@@ -221,9 +221,14 @@ impl Gateway {
     ) -> Result<GatewayResponse, GatewayError> {
         let registry = self.state.load_full();
         let view = RequestView::parse(body)?;
-        if view.is_stream() && op == Operation::Embedding {
+        if view.is_stream() && matches!(op, Operation::Embedding | Operation::Rerank) {
+            let what = if op == Operation::Rerank {
+                "rerank requests"
+            } else {
+                "embeddings"
+            };
             return Err(GatewayError::invalid_request(
-                "embeddings cannot be streamed",
+                format!("{what} cannot be streamed"),
                 Some("stream"),
             ));
         }

@@ -1,15 +1,17 @@
 //! Request handling: recording, latency, faults, auth, routing, and the control routes.
 //!
-//! Three dialects share this path: OpenAI's (Azure OpenAI's `…/openai/deployments/{d}/…` and
+//! Five dialects share this path: OpenAI's (Azure OpenAI's `…/openai/deployments/{d}/…` and
 //! `…/openai/models` routes included, which also require a known `api-version`); Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
 //! Anthropic's headers; Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
-//! paths under `/v1beta/` or with Google's key; and Bedrock's for `POST …/model/{modelId}/converse`
-//! and `…/converse-stream`. Each answers, and fails, in its own shape.
+//! paths under `/v1beta/` or with Google's key; Bedrock's for `POST …/model/{modelId}/converse`
+//! and `…/converse-stream`; and Cohere's for `POST …/v2/chat`, `…/v2/embed`, `…/v2/rerank` and
+//! `GET …/v1/models?page_size=…`. Each answers, and fails, in its own shape.
 
 use crate::anthropic::{self, AnthropicError};
 use crate::bedrock::{self, BedrockError};
 use crate::body::{MockBody, Step};
+use crate::cohere::{self, CohereError};
 use crate::fault::Fault;
 use crate::gemini::{self, GeminiError};
 use crate::openai::{self, ApiError, Meta};
@@ -64,6 +66,8 @@ enum Route<'a> {
     Model(&'a str),
     /// A Gemini route; see [`gemini::Route::of`].
     Gemini(gemini::Route<'a>),
+    /// A Cohere v2 route; see [`cohere::Route::of`].
+    Cohere(cohere::Route),
     Unknown,
 }
 
@@ -120,6 +124,7 @@ impl<'a> Route<'a> {
     fn takes_json(&self) -> bool {
         match self {
             Route::Gemini(g) => g.takes_json(),
+            Route::Cohere(c) => c.takes_json(),
             _ => matches!(
                 self,
                 Route::Chat
@@ -162,6 +167,7 @@ enum Dialect {
     Anthropic,
     Gemini,
     Bedrock,
+    Cohere,
 }
 
 impl Dialect {
@@ -171,6 +177,7 @@ impl Dialect {
     fn of(route: &Route<'_>, headers: &HeaderMap) -> Self {
         match route {
             Route::Gemini(_) => Dialect::Gemini,
+            Route::Cohere(_) => Dialect::Cohere,
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
             Route::Converse(..) | Route::Invoke(_) => Dialect::Bedrock,
             Route::Models | Route::Model(_) | Route::Unknown
@@ -189,13 +196,16 @@ impl Dialect {
             Dialect::Anthropic => anthropic::MALFORMED_FRAME,
             Dialect::Gemini => gemini::MALFORMED_FRAME,
             Dialect::Bedrock => bedrock::MALFORMED_FRAME,
+            Dialect::Cohere => cohere::MALFORMED_FRAME,
         }
     }
 
     /// The media type of this dialect's streams.
     fn stream_content_type(self) -> &'static str {
         match self {
-            Dialect::OpenAi | Dialect::Anthropic | Dialect::Gemini => "text/event-stream",
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Gemini | Dialect::Cohere => {
+                "text/event-stream"
+            }
             Dialect::Bedrock => bedrock::EVENT_STREAM,
         }
     }
@@ -249,9 +259,19 @@ pub(crate) async fn handle(
     }
     let seq = shared.next_id();
     let query = parts.uri.query();
-    let route = match gemini::Route::of(&parts.method, path, &parts.headers, query) {
-        Some(g) => Route::Gemini(g),
-        None => Route::of(&parts.method, path),
+    let cohere_route = cohere::Route::of(
+        parts.method == Method::POST,
+        parts.method == Method::GET,
+        path,
+        query,
+    );
+    let route = match (
+        cohere_route,
+        gemini::Route::of(&parts.method, path, &parts.headers, query),
+    ) {
+        (Some(c), _) => Route::Cohere(c),
+        (None, Some(g)) => Route::Gemini(g),
+        (None, None) => Route::of(&parts.method, path),
     };
     let dialect = Dialect::of(&route, &parts.headers);
     if dialect == Dialect::Anthropic && body.len() > anthropic::MAX_BODY_BYTES {
@@ -297,6 +317,7 @@ pub(crate) async fn handle(
                 Dialect::Bedrock => {
                     bedrock_error(&BedrockError::from_status(status, &message), seq)
                 }
+                Dialect::Cohere => cohere_error(&CohereError::from_status(status, &message), seq),
             };
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
@@ -304,6 +325,12 @@ pub(crate) async fn handle(
                 Dialect::OpenAi => rate_limited(retry_after_secs, seq),
                 Dialect::Anthropic => anthropic_rate_limited(retry_after_secs, seq),
                 Dialect::Gemini => gemini_rate_limited(retry_after_secs),
+                Dialect::Cohere => {
+                    let mut resp = cohere_error(&CohereError::from_status(429, ""), seq);
+                    resp.headers_mut()
+                        .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                    resp
+                }
                 Dialect::Bedrock => {
                     let mut resp = bedrock_error(&bedrock::throttled(), seq);
                     resp.headers_mut()
@@ -366,6 +393,20 @@ pub(crate) async fn handle(
             match payload {
                 Ok(p) => p,
                 Err(err) => return anthropic_error(&err, seq),
+            }
+        }
+        Dialect::Cohere => {
+            let Route::Cohere(c) = route else {
+                return cohere_error(&cohere::not_found(), seq);
+            };
+            let payload = cohere::check_auth(&shared, &parts.headers).and_then(|()| match &json {
+                Some(Ok(value)) => answer_cohere(&shared, c, value, seq),
+                Some(Err(_)) => Err(cohere::unparsable_body()),
+                None => answer_cohere(&shared, c, &Value::Null, seq),
+            });
+            match payload {
+                Ok(p) => p,
+                Err(err) => return cohere_error(&err, seq),
             }
         }
         Dialect::Bedrock => {
@@ -513,6 +554,7 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
         | Route::Messages
         | Route::CountTokens
         | Route::Gemini(_)
+        | Route::Cohere(_)
         | Route::Converse(..)
         | Route::Invoke(_) => {
             return Err(invalid_url());
@@ -554,6 +596,7 @@ fn answer_anthropic(
         | Route::Embeddings
         | Route::InputTokens
         | Route::Gemini(_)
+        | Route::Cohere(_)
         | Route::Unknown
         | Route::Converse(..)
         | Route::Invoke(_) => {
@@ -596,6 +639,29 @@ fn answer_gemini(
         gemini::Route::Models => Payload::Json(gemini::model_list(&shared.opts.models, query)?),
         gemini::Route::Model(id) => Payload::Json(gemini::model_object(&shared.opts.models, id)?),
         gemini::Route::Unknown => return Err(gemini::not_found(path)),
+    })
+}
+
+/// The Cohere routes' answers: chat as JSON or the event stream, embed, rerank, models.
+fn answer_cohere(
+    shared: &Shared,
+    route: cohere::Route,
+    body: &Value,
+    seq: u64,
+) -> Result<Payload, CohereError> {
+    let id = format!("00000000-0000-4000-8000-{seq:012}");
+    Ok(match route {
+        cohere::Route::Chat => {
+            let reply = cohere::plan_chat(shared, body, seq)?;
+            if body.get("stream").and_then(Value::as_bool) == Some(true) {
+                Payload::Sse(cohere::chat_stream(shared, &id, &reply))
+            } else {
+                Payload::Json(cohere::chat(&id, &reply)?)
+            }
+        }
+        cohere::Route::Embed => Payload::Json(cohere::embed_answer(body, &id)?),
+        cohere::Route::Rerank => Payload::Json(cohere::rerank_answer(body, &id)?),
+        cohere::Route::Models => Payload::Json(cohere::model_list(&shared.opts.models)),
     })
 }
 
@@ -891,7 +957,7 @@ fn with_request_id(
         let name = match dialect {
             Dialect::OpenAi => Some("x-request-id"),
             Dialect::Anthropic => Some("request-id"),
-            Dialect::Gemini => None,
+            Dialect::Gemini | Dialect::Cohere => None,
             Dialect::Bedrock => Some("x-amzn-requestid"),
         };
         if let Some(name) = name {
@@ -947,6 +1013,11 @@ fn anthropic_rate_limited(retry_after_secs: u64, seq: u64) -> Response<MockBody>
 }
 
 /// A Gemini error response: the error's status and Google's body.
+fn cohere_error(err: &CohereError, seq: u64) -> Response<MockBody> {
+    let body = err.body(&format!("00000000-0000-4000-8000-{seq:012}"));
+    json_response_in(Dialect::Cohere, err.status, body, Some(seq))
+}
+
 fn gemini_error(err: &GeminiError) -> Response<MockBody> {
     json_response_in(Dialect::Gemini, err.status, err.body(), None)
 }

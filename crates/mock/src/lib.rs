@@ -41,6 +41,14 @@
 //!   `x-amzn-errortype`, `{"message"}`), mid-stream as exception messages. The answer is
 //!   scripted like Anthropic's (thinking, tools, `maxTokens`, stop sequences,
 //!   `asbru-mock:error=TYPE`); see `bedrock/reply.rs`.
+//! - **Cohere v2**: `POST …/v2/chat` (JSON, or with `stream: true` the named-event SSE stream:
+//!   `message-start`, `content-start`, `content-delta`, `content-end`, `tool-plan-delta`,
+//!   `tool-call-start`, `tool-call-delta`, `tool-call-end`, `message-end`), `POST …/v2/embed`,
+//!   `POST …/v2/rerank` and `GET …/v1/models?page_size=…`, with the key as a bearer token and
+//!   errors as `{"id","message"}`. Requests are validated (model, roles, tool results matching
+//!   a call, `tool_choice`, `response_format`), and the answer is scripted like the others
+//!   (thinking, tools, `max_tokens`, stop sequences, `asbru-mock:error=STATUS`,
+//!   `asbru-mock:finish=REASON`); see `cohere/mod.rs`.
 //!
 //! Routes are matched on the path suffix, so any base-URL prefix works (`/v1/chat/completions`,
 //! `/openai/v1/chat/completions`, `/anthropic/v1/messages`, `/genai/v1beta/models/…`). Control
@@ -59,6 +67,7 @@
 mod anthropic;
 mod bedrock;
 mod body;
+mod cohere;
 mod fault;
 mod gemini;
 mod handler;

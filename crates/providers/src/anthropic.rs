@@ -127,7 +127,7 @@ impl Anthropic {
             Operation::ChatCompletion => self.messages.as_ref(),
             Operation::ListModels => self.models.as_ref(),
             Operation::CountTokens => self.count_tokens.as_ref(),
-            Operation::TextCompletion | Operation::Embedding => None,
+            Operation::TextCompletion | Operation::Embedding | Operation::Rerank => None,
         }
     }
 

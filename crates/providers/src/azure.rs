@@ -190,7 +190,7 @@ impl Azure {
             Operation::ChatCompletion => &["chat", "completions"],
             Operation::TextCompletion => &["completions"],
             Operation::Embedding => &["embeddings"],
-            Operation::ListModels | Operation::CountTokens => &[],
+            Operation::ListModels | Operation::CountTokens | Operation::Rerank => &[],
         };
         let mut url = key.endpoint.clone();
         {

@@ -117,9 +117,9 @@ impl Gemini {
     }
 
     /// Whether `op` can be served: chat, embeddings and model listing. Gemini has no
-    /// OpenAI-style text completions.
+    /// OpenAI-style text completions and no rerank.
     pub fn supports(&self, op: Operation) -> bool {
-        op != Operation::TextCompletion
+        !matches!(op, Operation::TextCompletion | Operation::Rerank)
     }
 
     /// The URL for a request type: its override (a path appended to the base URL, or a full
@@ -206,7 +206,9 @@ impl Gemini {
             Operation::ChatCompletion => self.chat(key, &body, forward).await,
             Operation::Embedding => self.embed(key, &body, forward).await,
             Operation::CountTokens => self.count(key, &body, forward).await,
-            Operation::TextCompletion | Operation::ListModels => Err(self.unsupported(op)),
+            Operation::TextCompletion | Operation::ListModels | Operation::Rerank => {
+                Err(self.unsupported(op))
+            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
 pub mod bedrock_auth;
+pub mod cohere;
 mod common;
 mod error_map;
 pub mod gemini;
@@ -26,6 +27,7 @@ mod presets;
 pub use anthropic::Anthropic;
 pub use azure::Azure;
 pub use bedrock::Bedrock;
+pub use cohere::Cohere;
 pub use gemini::Gemini;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
@@ -49,6 +51,8 @@ pub enum Adapter {
     Azure(Box<Azure>),
     /// AWS Bedrock's Converse API (and custom providers based on it).
     Bedrock(Box<Bedrock>),
+    /// Cohere's v2 API (and custom providers based on it).
+    Cohere(Box<Cohere>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -71,6 +75,9 @@ impl Adapter {
         if provider.base == KnownProvider::Bedrock {
             return Ok(Self::Bedrock(Box::new(Bedrock::new(provider)?)));
         }
+        if provider.base == KnownProvider::Cohere {
+            return Ok(Self::Cohere(Box::new(Cohere::new(provider)?)));
+        }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
                 provider, preset,
@@ -91,6 +98,7 @@ impl Adapter {
             Self::Gemini(a) => Ok(OpenAiFacing::Gemini(a)),
             Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
             Self::Bedrock(a) => Ok(OpenAiFacing::Bedrock(a)),
+            Self::Cohere(a) => Ok(OpenAiFacing::Cohere(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -99,7 +107,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers, anthropic, gemini, azure and bedrock are supported today"
+             OpenAI-compatible providers, anthropic, gemini, azure, bedrock and cohere are supported today"
         ))
         .with_provider(name)
     }
@@ -113,6 +121,7 @@ pub fn is_supported(base: KnownProvider) -> bool {
             | KnownProvider::Gemini
             | KnownProvider::Azure
             | KnownProvider::Bedrock
+            | KnownProvider::Cohere
     ) || preset(base).is_some()
 }
 
@@ -127,6 +136,7 @@ pub enum OpenAiFacing<'a> {
     Gemini(&'a Gemini),
     Azure(&'a Azure),
     Bedrock(&'a Bedrock),
+    Cohere(&'a Cohere),
 }
 
 impl OpenAiFacing<'_> {
@@ -138,6 +148,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.supports(op),
             Self::Azure(a) => a.supports(op),
             Self::Bedrock(a) => a.supports(op),
+            Self::Cohere(a) => a.supports(op),
         }
     }
 
@@ -149,7 +160,11 @@ impl OpenAiFacing<'_> {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
             // Azure has accepted `stream_options.include_usage` since api-version
             // 2024-09-01-preview; the default (2024-10-21) is newer.
-            Self::Anthropic(_) | Self::Gemini(_) | Self::Azure(_) | Self::Bedrock(_) => true,
+            Self::Anthropic(_)
+            | Self::Gemini(_)
+            | Self::Azure(_)
+            | Self::Bedrock(_)
+            | Self::Cohere(_) => true,
         }
     }
 
@@ -172,6 +187,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.send(op, key, body, forward).await,
             Self::Azure(a) => a.send(op, key, model, body, forward).await,
             Self::Bedrock(a) => a.send(op, key, body, forward).await,
+            Self::Cohere(a) => a.send(op, key, body, forward).await,
         }
     }
 
@@ -190,6 +206,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.send_stream(op, key, body, forward).await,
             Self::Azure(a) => a.send_stream(op, key, model, body, forward).await,
             Self::Bedrock(a) => a.send_stream(op, key, body, forward).await,
+            Self::Cohere(a) => a.send_stream(op, key, body, forward).await,
         }
     }
 
@@ -204,6 +221,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.list_models(key).await,
             Self::Azure(a) => a.list_models(key).await,
             Self::Bedrock(a) => a.list_models(key).await,
+            Self::Cohere(a) => a.list_models(key).await,
         }
     }
 
@@ -215,6 +233,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.malformed(err),
             Self::Azure(a) => a.malformed(err),
             Self::Bedrock(a) => a.malformed(err),
+            Self::Cohere(a) => a.malformed(err),
         }
     }
 }

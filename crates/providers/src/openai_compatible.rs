@@ -62,6 +62,7 @@ impl Urls {
             Operation::Embedding => self.embedding.as_ref(),
             Operation::ListModels => self.models.as_ref(),
             Operation::CountTokens => self.count_tokens.as_ref(),
+            Operation::Rerank => None,
         }
     }
 }

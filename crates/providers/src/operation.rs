@@ -11,6 +11,8 @@ pub enum Operation {
     /// Responses-API request; OpenAI counts it itself, Anthropic and Gemini through their
     /// count-tokens endpoints.
     CountTokens,
+    /// `POST /v1/rerank` (Bifrost's rerank): order documents by relevance to a query.
+    Rerank,
 }
 
 impl Operation {
@@ -25,6 +27,7 @@ impl Operation {
             (Self::Embedding, _) => "embedding",
             (Self::ListModels, _) => "list_models",
             (Self::CountTokens, _) => "count_tokens",
+            (Self::Rerank, _) => "rerank",
         }
     }
 
@@ -37,6 +40,7 @@ impl Operation {
             (Self::Embedding, _) => "embedding",
             (Self::ListModels, _) => "list_models",
             (Self::CountTokens, _) => "response.input_tokens",
+            (Self::Rerank, _) => "rerank",
         }
     }
 }

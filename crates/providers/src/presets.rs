@@ -37,6 +37,8 @@ impl Preset {
             Operation::CountTokens => {
                 (self.provider == KnownProvider::OpenAi).then_some(RESPONSES_INPUT_TOKENS_PATH)
             }
+            // No OpenAI-compatible preset has a rerank endpoint in the OpenAI dialect.
+            Operation::Rerank => None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod model_ref;
 pub mod openai;
 pub mod provider;
+pub mod rerank;
 pub mod usage;
 
 pub use error::{Attempt, ErrorKind, GatewayError};

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/responses/input_tokens", post(input_tokens))
+        .route("/v1/rerank", post(rerank))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .route("/api/providers/health", get(providers_health))
@@ -56,6 +57,12 @@ async fn input_tokens(State(s): State<AppState>, headers: HeaderMap, body: Body)
 
 async fn embeddings(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     inference(&s, Operation::Embedding, &headers, body).await
+}
+
+/// Bifrost's `POST /v1/rerank`: `provider/model`, `query`, `documents`, served through the
+/// same pipeline as embeddings (queues, keys, retries, fallbacks).
+async fn rerank(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference(&s, Operation::Rerank, &headers, body).await
 }
 
 async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: Body) -> Response {

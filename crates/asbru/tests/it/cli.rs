@@ -99,7 +99,7 @@ async fn serve_with_a_bifrost_config_file() {
         "client": {"drop_excess_requests": false, "enable_logging": true},
         "providers": {
             "openai": {"keys": [{"name": "k", "value": "env.TEST_OPENAI_KEY", "weight": 1}], "network_config": {"base_url": mock.base_url()}},
-            "cohere": {"keys": [{"name": "c", "value": "co-key", "weight": 1}]}
+            "replicate": {"keys": [{"name": "r", "value": "r8-key", "weight": 1}]}
         },
         "governance": {"virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1"}]}
     });
@@ -121,7 +121,7 @@ async fn serve_with_a_bifrost_config_file() {
     // Unimplemented parts are reported, not dropped.
     assert!(log.contains("not supported yet"), "{log}");
     assert!(log.contains("governance"), "{log}");
-    assert!(log.contains("providers.cohere"), "{log}");
+    assert!(log.contains("providers.replicate"), "{log}");
 }
 
 #[tokio::test]
@@ -209,7 +209,7 @@ async fn config_check_reports_every_problem_with_its_path() {
             "providers": {
                 "openai": {"keys": [{"name": "a", "value": "env.NOT_SET_ANYWHERE", "weight": 1}]},
                 "bedrock": {"keys": [{"name": "b", "value": "", "weight": 1, "bedrock_key_config": {"region": "us-east-1"}}]},
-                "cohere": {"keys": [{"name": "c", "value": "co-key", "weight": 1}]}
+                "replicate": {"keys": [{"name": "r", "value": "r8-key", "weight": 1}]}
             },
             "plugins": [{"enabled": true, "name": "semantic_cache", "config": {}}],
             "typo_key": 1
@@ -225,7 +225,7 @@ async fn config_check_reports_every_problem_with_its_path() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("NOT_SET_ANYWHERE"), "{text}");
     // Bedrock is served now; a provider without an adapter is still reported.
-    assert!(text.contains("providers.cohere"), "{text}");
+    assert!(text.contains("providers.replicate"), "{text}");
     assert!(text.contains("semantic_cache"), "{text}");
     assert!(text.contains("typo_key"), "{text}");
 }

@@ -223,11 +223,11 @@ async fn providers_without_an_adapter_answer_501_and_the_rest_still_work() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let config = json!({"providers": {
         "openai": {"keys": [{"name": "k", "value": "sk-k", "weight": 1}], "network_config": {"base_url": mock.base_url()}},
-        "cohere": {"keys": [{"name": "c", "value": "co-key", "weight": 1}]}
+        "replicate": {"keys": [{"name": "r", "value": "r8-key", "weight": 1}]}
     }});
     let gw = TestGateway::start_with(mock, config).await;
     let (status, body) = gw
-        .post("/v1/chat/completions", chat_body("cohere/command-r"))
+        .post("/v1/chat/completions", chat_body("replicate/meta-llama-3"))
         .await;
     assert_eq!(status, 501, "{body}");
     assert!(

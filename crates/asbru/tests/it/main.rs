@@ -15,6 +15,7 @@ mod bedrock;
 mod chaos;
 mod chat;
 mod cli;
+mod cohere;
 mod count_tokens;
 mod errors;
 mod fallbacks;
