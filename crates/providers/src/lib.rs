@@ -22,6 +22,7 @@ pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;
+pub mod vertex;
 
 pub use anthropic::Anthropic;
 pub use azure::Azure;
@@ -31,6 +32,7 @@ pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
+pub use vertex::Vertex;
 
 use asbru_config::{Config, KeyConfig, Notice, NoticeKind, ProviderConfig};
 use asbru_schema::{GatewayError, KnownProvider};
@@ -48,6 +50,8 @@ pub enum Adapter {
     Azure(Box<Azure>),
     /// AWS Bedrock's Converse API (and custom providers based on it).
     Bedrock(Box<Bedrock>),
+    /// Google Cloud Vertex AI: Gemini and Claude models, Google's embeddings.
+    Vertex(Box<Vertex>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -70,6 +74,9 @@ impl Adapter {
         if provider.base == KnownProvider::Bedrock {
             return Ok(Self::Bedrock(Box::new(Bedrock::new(provider)?)));
         }
+        if provider.base == KnownProvider::Vertex {
+            return Ok(Self::Vertex(Box::new(Vertex::new(provider)?)));
+        }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
                 provider, preset,
@@ -90,6 +97,7 @@ impl Adapter {
             Self::Gemini(a) => Ok(OpenAiFacing::Gemini(a)),
             Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
             Self::Bedrock(a) => Ok(OpenAiFacing::Bedrock(a)),
+            Self::Vertex(a) => Ok(OpenAiFacing::Vertex(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -98,7 +106,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers, anthropic, gemini, azure and bedrock are supported today"
+             OpenAI-compatible providers, anthropic, gemini, azure, bedrock and vertex are supported today"
         ))
         .with_provider(name)
     }
@@ -112,6 +120,7 @@ pub fn is_supported(base: KnownProvider) -> bool {
             | KnownProvider::Gemini
             | KnownProvider::Azure
             | KnownProvider::Bedrock
+            | KnownProvider::Vertex
     ) || preset(base).is_some()
 }
 
@@ -126,6 +135,7 @@ pub enum OpenAiFacing<'a> {
     Gemini(&'a Gemini),
     Azure(&'a Azure),
     Bedrock(&'a Bedrock),
+    Vertex(&'a Vertex),
 }
 
 impl OpenAiFacing<'_> {
@@ -137,6 +147,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.supports(op),
             Self::Azure(a) => a.supports(op),
             Self::Bedrock(a) => a.supports(op),
+            Self::Vertex(a) => a.supports(op),
         }
     }
 
@@ -148,7 +159,11 @@ impl OpenAiFacing<'_> {
             Self::OpenAiCompatible(a) => a.preset().stream_usage,
             // Azure has accepted `stream_options.include_usage` since api-version
             // 2024-09-01-preview; the default (2024-10-21) is newer.
-            Self::Anthropic(_) | Self::Gemini(_) | Self::Azure(_) | Self::Bedrock(_) => true,
+            Self::Anthropic(_)
+            | Self::Gemini(_)
+            | Self::Azure(_)
+            | Self::Bedrock(_)
+            | Self::Vertex(_) => true,
         }
     }
 
@@ -168,6 +183,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.send(op, key, body).await,
             Self::Azure(a) => a.send(op, key, model, body).await,
             Self::Bedrock(a) => a.send(op, key, body).await,
+            Self::Vertex(a) => a.send(op, key, model, body).await,
         }
     }
 
@@ -185,6 +201,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.send_stream(op, key, body).await,
             Self::Azure(a) => a.send_stream(op, key, model, body).await,
             Self::Bedrock(a) => a.send_stream(op, key, body).await,
+            Self::Vertex(a) => a.send_stream(op, key, model, body).await,
         }
     }
 
@@ -199,6 +216,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.list_models(key).await,
             Self::Azure(a) => a.list_models(key).await,
             Self::Bedrock(a) => a.list_models(key).await,
+            Self::Vertex(a) => a.list_models(key).await,
         }
     }
 
@@ -210,6 +228,7 @@ impl OpenAiFacing<'_> {
             Self::Gemini(a) => a.malformed(err),
             Self::Azure(a) => a.malformed(err),
             Self::Bedrock(a) => a.malformed(err),
+            Self::Vertex(a) => a.malformed(err),
         }
     }
 }
