@@ -5,7 +5,9 @@
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
 //! Anthropic's headers; Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
 //! paths under `/v1beta/` or with Google's key; and Bedrock's for `POST …/model/{modelId}/converse`
-//! and `…/converse-stream`. Each answers, and fails, in its own shape.
+//! and `…/converse-stream`. Each answers, and fails, in its own shape. Vertex AI's
+//! publisher-model paths (`…/publishers/{google|anthropic}/models/{model}:{method}`) are answered
+//! in Gemini's or Anthropic's shape by publisher, after Google Cloud's authentication.
 
 use crate::anthropic::{self, AnthropicError};
 use crate::bedrock::{self, BedrockError};
@@ -16,6 +18,7 @@ use crate::openai::{self, ApiError, Meta};
 use crate::record::RecordedRequest;
 use crate::server::ConnCtl;
 use crate::state::{RandomFaults, Shared};
+use crate::vertex;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::request::Parts;
@@ -58,6 +61,8 @@ enum Route<'a> {
     Model(&'a str),
     /// A Gemini route; see [`gemini::Route::of`].
     Gemini(gemini::Route<'a>),
+    /// A Vertex AI publisher-model route; see [`vertex::Route::of`].
+    Vertex(vertex::Route<'a>),
     Unknown,
 }
 
@@ -106,6 +111,7 @@ impl<'a> Route<'a> {
     fn takes_json(&self) -> bool {
         match self {
             Route::Gemini(g) => g.takes_json(),
+            Route::Vertex(v) => v.action != vertex::Action::Unknown,
             _ => matches!(
                 self,
                 Route::Chat
@@ -147,6 +153,8 @@ impl Dialect {
     fn of(route: &Route<'_>, headers: &HeaderMap) -> Self {
         match route {
             Route::Gemini(_) => Dialect::Gemini,
+            Route::Vertex(v) if v.is_anthropic() => Dialect::Anthropic,
+            Route::Vertex(_) => Dialect::Gemini,
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
             Route::Converse(..) => Dialect::Bedrock,
             Route::Models | Route::Model(_) | Route::Unknown
@@ -225,9 +233,12 @@ pub(crate) async fn handle(
     }
     let seq = shared.next_id();
     let query = parts.uri.query();
-    let route = match gemini::Route::of(&parts.method, path, &parts.headers, query) {
-        Some(g) => Route::Gemini(g),
-        None => Route::of(&parts.method, path),
+    let route = if let Some(v) = vertex::Route::of(&parts.method, path) {
+        Route::Vertex(v)
+    } else if let Some(g) = gemini::Route::of(&parts.method, path, &parts.headers, query) {
+        Route::Gemini(g)
+    } else {
+        Route::of(&parts.method, path)
     };
     let dialect = Dialect::of(&route, &parts.headers);
     if dialect == Dialect::Anthropic && body.len() > anthropic::MAX_BODY_BYTES {
@@ -251,6 +262,7 @@ pub(crate) async fn handle(
     };
     let model = match (&route, &path_model, &json) {
         (Route::Gemini(g), _, _) => g.model(),
+        (Route::Vertex(v), _, _) => Some(v.model),
         (_, Some(m), _) => Some(m.as_str()),
         (_, None, Some(Ok(v))) => v.get("model").and_then(Value::as_str),
         _ => None,
@@ -298,6 +310,27 @@ pub(crate) async fn handle(
     }
 
     let payload = match dialect {
+        Dialect::Gemini | Dialect::Anthropic if matches!(route, Route::Vertex(_)) => {
+            let Route::Vertex(v) = route else {
+                return gemini_error(&vertex::not_found(path));
+            };
+            if let Err(err) = vertex::check_auth(&shared, &parts.headers, query) {
+                return gemini_error(&err);
+            }
+            let value = match &json {
+                Some(Ok(value)) => value,
+                Some(Err(_)) if v.is_anthropic() => {
+                    return anthropic_error(&anthropic::unparsable_body(), seq);
+                }
+                Some(Err(_)) => return gemini_error(&gemini::unparsable_body()),
+                None => &Value::Null,
+            };
+            match answer_vertex(&shared, v, value, query, path, seq) {
+                Ok(p) => p,
+                Err(VertexError::Google(err)) => return gemini_error(&err),
+                Err(VertexError::Anthropic(err)) => return anthropic_error(&err, seq),
+            }
+        }
         Dialect::OpenAi => {
             if let Err(err) = check_azure_api_version(path, query) {
                 return error_response(&err, Some(seq));
@@ -475,6 +508,7 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
         | Route::Messages
         | Route::CountTokens
         | Route::Gemini(_)
+        | Route::Vertex(_)
         | Route::Converse(..) => {
             return Err(invalid_url());
         }
@@ -514,6 +548,7 @@ fn answer_anthropic(
         | Route::Text
         | Route::Embeddings
         | Route::Gemini(_)
+        | Route::Vertex(_)
         | Route::Unknown
         | Route::Converse(..) => {
             return Err(anthropic::not_found());
@@ -556,6 +591,43 @@ fn answer_gemini(
         gemini::Route::Model(id) => Payload::Json(gemini::model_object(&shared.opts.models, id)?),
         gemini::Route::Unknown => return Err(gemini::not_found(path)),
     })
+}
+
+/// A Vertex route's failure, in the shape of the model's publisher.
+enum VertexError {
+    Google(GeminiError),
+    Anthropic(AnthropicError),
+}
+
+/// The Vertex AI routes' answers: Google's models through the Gemini answers (and `:predict`
+/// embeddings), Anthropic's through the Messages answers once the Vertex body checks passed.
+fn answer_vertex(
+    shared: &Shared,
+    route: vertex::Route<'_>,
+    body: &Value,
+    query: Option<&str>,
+    path: &str,
+    seq: u64,
+) -> Result<Payload, VertexError> {
+    use vertex::Action;
+    let google = |g: gemini::Route<'_>| {
+        answer_gemini(shared, g, body, query, path, seq).map_err(VertexError::Google)
+    };
+    match route.action {
+        Action::Generate => google(gemini::Route::Generate(route.model)),
+        Action::Stream => google(gemini::Route::Stream(route.model)),
+        Action::Predict => vertex::predict(body)
+            .map(Payload::Json)
+            .map_err(VertexError::Google),
+        Action::RawPredict | Action::StreamRawPredict => {
+            let stream = route.action == Action::StreamRawPredict;
+            let messages =
+                vertex::messages_body(body, route.model, stream).map_err(VertexError::Anthropic)?;
+            answer_anthropic(shared, &Route::Messages, &messages, query, seq)
+                .map_err(VertexError::Anthropic)
+        }
+        Action::Unknown => Err(VertexError::Google(vertex::not_found(path))),
+    }
 }
 
 /// The Converse routes' answers: validation, then the scripted reply as JSON or as

@@ -68,6 +68,7 @@ mod record;
 mod script;
 mod server;
 mod state;
+mod vertex;
 
 pub use fault::Fault;
 pub use record::RecordedRequest;
