@@ -28,3 +28,4 @@ mod retries;
 mod secrets;
 mod sessions;
 mod streaming;
+mod vertex;
