@@ -1130,6 +1130,22 @@ fn control(shared: &Shared, method: &Method, route: &str, body: &Bytes) -> Respo
             shared.release_streams();
             ok()
         }
+        (&Method::POST, "oauth/google") => {
+            // `{"client_email": …, "public_key_pem": …}`: the service account whose assertions
+            // the token endpoint accepts (what `MockServer::set_google_service_account` does).
+            #[derive(Deserialize)]
+            struct Account {
+                client_email: String,
+                public_key_pem: String,
+            }
+            match serde_json::from_slice::<Account>(body) {
+                Ok(a) => {
+                    shared.oauth.add_google(&a.client_email, &a.public_key_pem);
+                    ok()
+                }
+                Err(e) => bad(format!("invalid service account: {e}")),
+            }
+        }
         _ => {
             let err = ApiError {
                 status: StatusCode::NOT_FOUND,

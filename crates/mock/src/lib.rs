@@ -47,6 +47,7 @@
 //! routes, matched on a
 //! `/__mock/` segment, let scripts drive the standalone binary over HTTP:
 //! `GET|POST|DELETE /__mock/faults`, `GET|DELETE /__mock/requests`, `POST /__mock/release`,
+//! `POST /__mock/oauth/google` (a service account's `client_email` and `public_key_pem`),
 //! `GET /__mock/health`.
 //!
 //! Each API request goes through, in order: recording, the base latency, the fault that applies

@@ -190,3 +190,13 @@ async fn predict_serves_text_embeddings_and_unknown_methods_are_404() {
     let (status, text) = post_bearer(&server, &unknown, &gemini_body()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
 }
+
+#[tokio::test]
+async fn service_accounts_can_be_registered_over_the_control_route() {
+    let server = start().await;
+    let account = json!({"client_email": "sa@p.iam.gserviceaccount.com", "public_key_pem": "-----BEGIN PUBLIC KEY-----"});
+    let (status, text) = post(&server, "/__mock/oauth/google", &[], &account).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) = post(&server, "/__mock/oauth/google", &[], &json!({"x": 1})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+}
