@@ -472,9 +472,8 @@ impl Vertex {
     /// project may call, so none is asked for.
     pub async fn list_models(
         &self,
-        key: Option<(usize, &KeyConfig)>,
+        _key: Option<(usize, &KeyConfig)>,
     ) -> Result<Vec<serde_json::Value>, GatewayError> {
-        let _ = key;
         let mut seen = BTreeSet::new();
         let mut models = Vec::new();
         let mut push = |id: &str, deployment: Option<&str>| {
