@@ -616,7 +616,7 @@ fn answer_vertex(
     match route.action {
         Action::Generate => google(gemini::Route::Generate(route.model)),
         Action::Stream => google(gemini::Route::Stream(route.model)),
-        Action::Predict => vertex::predict(body)
+        Action::Predict => vertex::predict(body, route.model)
             .map(Payload::Json)
             .map_err(VertexError::Google),
         Action::RawPredict | Action::StreamRawPredict => {

@@ -382,6 +382,8 @@ impl Vertex {
 
     /// Embeddings through `:predict`, one instance per input, `dimensions` as
     /// `outputDimensionality`; the token counts Vertex reports per prediction become `usage`.
+    /// Models that take one instance per call ([`single_instance`]) get one call per input, in
+    /// order.
     async fn embed(
         &self,
         key: Option<(usize, &KeyConfig)>,
@@ -390,27 +392,43 @@ impl Vertex {
     ) -> Result<Bytes, GatewayError> {
         let request: EmbeddingRequest = common::parse_body(body, "embeddings request")?;
         let predict = to_predict(&request)?;
-        let upstream = serde_json::to_vec(&predict)
-            .map(Bytes::from)
-            .map_err(|e| GatewayError::internal(format!("serializing the Vertex request: {e}")))?;
         let auth = self.authorize(key.map(|(i, _)| i)).await?;
         let upstream_model = auth.key.deployment(model);
         if Family::of(model, upstream_model) == Family::Claude {
             return Err(self.upstream.unsupported(Operation::Embedding));
         }
         let target = self.target(&auth, Family::Gemini, upstream_model, "predict")?;
-        let answer = self
-            .exchange(
-                &target,
-                auth.headers,
-                upstream,
-                Family::Gemini,
-                auth.secret.as_deref(),
-            )
-            .await?;
-        let response: PredictResponse =
-            serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
-        let unified = from_predict(&response, &request.model);
+        let batches: Vec<PredictRequest> = if single_instance(upstream_model) {
+            predict
+                .instances
+                .into_iter()
+                .map(|instance| PredictRequest {
+                    instances: vec![instance],
+                    parameters: predict.parameters.clone(),
+                })
+                .collect()
+        } else {
+            vec![predict]
+        };
+        let mut predictions = Vec::new();
+        for batch in batches {
+            let upstream = serde_json::to_vec(&batch).map(Bytes::from).map_err(|e| {
+                GatewayError::internal(format!("serializing the Vertex request: {e}"))
+            })?;
+            let answer = self
+                .exchange(
+                    &target,
+                    auth.headers.clone(),
+                    upstream,
+                    Family::Gemini,
+                    auth.secret.as_deref(),
+                )
+                .await?;
+            let response: PredictResponse =
+                serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
+            predictions.extend(response.predictions);
+        }
+        let unified = from_predict(&PredictResponse { predictions }, &request.model);
         serde_json::to_vec(&unified)
             .map(Bytes::from)
             .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
@@ -569,6 +587,13 @@ fn host(region: &str) -> String {
     } else {
         format!("{region}-{GLOBAL_HOST}")
     }
+}
+
+/// Whether an embedding model takes one instance per `:predict` call: Google documents
+/// `gemini-embedding-001` (and its family) as taking a single input text per request, where
+/// `text-embedding-005` and the multilingual models take up to 250.
+fn single_instance(model: &str) -> bool {
+    model.starts_with("gemini-embedding")
 }
 
 /// Whether a project id or region can stand as one URL path segment unchanged.

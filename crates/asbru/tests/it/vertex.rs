@@ -281,6 +281,26 @@ async fn embeddings_go_to_predict_with_usage_from_the_statistics() {
         json!({"instances": [{"content": "one two"}, {"content": "three"}],
                "parameters": {"outputDimensionality": 16}})
     );
+
+    // gemini-embedding-001 takes one instance per call: one call per input, in order.
+    let (status, body) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": "vertex/gemini-embedding-001", "input": ["one two", "three"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(body["usage"]["prompt_tokens"], 3);
+    let sent: Vec<Value> = vertex_requests(&gw)
+        .iter()
+        .filter(|r| r.path.contains("gemini-embedding-001:predict"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0]["instances"], json!([{"content": "one two"}]));
+    assert_eq!(sent[1]["instances"], json!([{"content": "three"}]));
 }
 
 #[tokio::test]

@@ -217,7 +217,7 @@ pub(crate) fn messages_body(
 /// Validates a text-embeddings `:predict` body and answers it: one deterministic unit vector
 /// per instance (`outputDimensionality` long), with the per-instance token count in
 /// `statistics`, as the text embeddings API reports it.
-pub(crate) fn predict(body: &Value) -> Result<Bytes, GeminiError> {
+pub(crate) fn predict(body: &Value, model: &str) -> Result<Bytes, GeminiError> {
     let Value::Object(fields) = body else {
         return Err(gemini::unparsable_body());
     };
@@ -235,6 +235,13 @@ pub(crate) fn predict(body: &Value) -> Result<Bytes, GeminiError> {
         return Err(GeminiError::invalid(
             "The instances list must not be empty.",
         ));
+    }
+    // gemini-embedding-001 takes one input text per request.
+    if model.starts_with("gemini-embedding") && instances.len() > 1 {
+        return Err(GeminiError::invalid(format!(
+            "Model {model} only supports 1 instance per request, got {}.",
+            instances.len()
+        )));
     }
     if instances.len() > MAX_INSTANCES {
         return Err(GeminiError::invalid(format!(
@@ -400,7 +407,8 @@ mod tests {
             "instances": [{"content": "hello world"}, {"content": "hi", "task_type": "RETRIEVAL_QUERY"}],
             "parameters": {"outputDimensionality": 16}
         });
-        let answer: Value = serde_json::from_slice(&predict(&body).unwrap()).unwrap();
+        let answer: Value =
+            serde_json::from_slice(&predict(&body, "text-embedding-005").unwrap()).unwrap();
         let predictions = answer["predictions"].as_array().unwrap();
         assert_eq!(predictions.len(), 2);
         assert_eq!(
@@ -413,13 +421,22 @@ mod tests {
         assert_eq!(predictions[0]["embeddings"]["statistics"]["token_count"], 2);
 
         let unknown = json!({"instances": [{"text": "x"}]});
-        let e = predict(&unknown).unwrap_err();
+        let e = predict(&unknown, "text-embedding-005").unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert!(e.message.contains("\"text\""), "{}", e.message);
         let empty = json!({"instances": []});
-        assert_eq!(predict(&empty).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            predict(&empty, "text-embedding-005").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
         let dims =
             json!({"instances": [{"content": "x"}], "parameters": {"outputDimensionality": 0}});
-        assert_eq!(predict(&dims).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            predict(&dims, "text-embedding-005").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        let two = json!({"instances": [{"content": "a"}, {"content": "b"}]});
+        let e = predict(&two, "gemini-embedding-001").unwrap_err();
+        assert!(e.message.contains("1 instance"), "{}", e.message);
     }
 }
