@@ -45,6 +45,19 @@ AZURE_KEY = "azure-test-key"
 AZURE_MODEL = "gpt-4o"
 AZURE_DEPLOYMENT = "gpt-4o-prod"
 AZURE_EMBEDDING_MODEL = "text-embedding-3-small"
+# The `vertex` provider's service account: its key file (pointing at the mock's token endpoint)
+# is built in `_config`; the mock learns the public key over its control route. The test RSA
+# keys are the providers crate's fixtures; `other-key.pem` signs for the `vertex-badkey` provider,
+# whose assertions the mock therefore refuses.
+OAUTH_FIXTURES = REPO_ROOT / "crates" / "providers" / "tests" / "fixtures" / "oauth"
+VERTEX_EMAIL = "gateway@asbru-test.iam.gserviceaccount.com"
+VERTEX_PROJECT = "asbru-test"
+VERTEX_REGION = "us-central1"
+# The first (and only) token the mock issues in a session: the `vertex` provider's.
+VERTEX_TOKEN = "ya29.mock-1"
+# Claude on Vertex is named with its version (also keeps injected faults off the anthropic provider).
+VERTEX_CLAUDE = "claude-sonnet-4-5@20250929"
+VERTEX_MODELS = ["gemini-2.5-flash", VERTEX_CLAUDE, "gemini-embedding-001", "text-embedding-005"]
 # A key the mock refuses, held by the `*-badkey` providers (one per dialect) to provoke a real 401.
 BEDROCK_ACCESS_KEY = "AKIDASBRUPYTEST"
 BEDROCK_SECRET_KEY = "asbru/python+test/SECRET0123456789"
@@ -277,6 +290,20 @@ class Stack:
     config_path: Path = field(repr=False)
 
 
+def _vertex_key_config(mock_url: str, private_key: str) -> dict:
+    key_file = {
+        "type": "service_account",
+        "project_id": VERTEX_PROJECT,
+        "private_key_id": "0123456789abcdef",
+        "private_key": (OAUTH_FIXTURES / private_key).read_text(),
+        "client_email": VERTEX_EMAIL,
+        "client_id": "1234567890",
+        "token_uri": f"{mock_url}/token",
+    }
+    return {"project_id": VERTEX_PROJECT, "region": VERTEX_REGION,
+            "auth_credentials": json.dumps(key_file)}
+
+
 def _config(mock_url: str, dead_url: str) -> dict:
     """Bifrost's config.json format. `openai` is the main provider; the others exist to provoke
     one failure mode each without touching the main one's settings."""
@@ -344,6 +371,13 @@ def _config(mock_url: str, dead_url: str) -> dict:
                                                  "region": "eu-west-1"}}],
                 "network_config": {"base_url": mock_url, "max_retries": 0},
             },
+            # Vertex AI: a service account (token from the mock's token endpoint), Gemini and
+            # Claude models by the project's publisher-model routes.
+            "vertex": {
+                "keys": [{"name": "vertex", "value": "", "weight": 1, "models": VERTEX_MODELS,
+                          "vertex_key_config": _vertex_key_config(mock_url, "test-key.pem")}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+            },
             # One provider per dialect holding a key the mock refuses.
             "openai-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
@@ -364,6 +398,13 @@ def _config(mock_url: str, dead_url: str) -> dict:
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1}],
                 "network_config": {"base_url": mock_url, "max_retries": 0},
                 "custom_provider_config": {"base_provider_type": "cohere"},
+            },
+            # A service account signing with a key the token endpoint does not know.
+            "vertex-badkey": {
+                "keys": [{"name": "bad", "value": "", "weight": 1,
+                          "vertex_key_config": _vertex_key_config(mock_url, "other-key.pem")}],
+                "network_config": {"base_url": mock_url, "max_retries": 0},
+                "custom_provider_config": {"base_provider_type": "vertex"},
             },
             "azure-badkey": {
                 "keys": [{"name": "bad", "value": WRONG_KEY, "weight": 1,
@@ -402,6 +443,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         started.append(mock_server)
         mock_url = mock_server.wait_for_url()
         _wait_healthy(mock_server, f"{mock_url}/__mock/health")
+        status, _ = http_json("POST", f"{mock_url}/__mock/oauth/google", {
+            "client_email": VERTEX_EMAIL,
+            "public_key_pem": (OAUTH_FIXTURES / "test-key.pub.pem").read_text()})
+        assert status == 200, "registering the vertex service account with the mock"
 
         config = _config(mock_url, f"http://127.0.0.1:{_unused_port()}")
         config_path = tmp_path_factory.mktemp("asbru") / "config.json"

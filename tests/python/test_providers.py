@@ -2,7 +2,9 @@
 OpenAI clients from: an OpenAI-compatible provider (bytes passed through), Anthropic (translated
 to the Messages API and back), Gemini (translated to the Gemini API and back), Bedrock (translated
 to Converse and back, SigV4-signed, streams in AWS event-stream framing), Cohere (translated to
-Cohere's v2 API and back) and Azure OpenAI (bytes passed through to a key's deployment URL).
+Cohere's v2 API and back), Azure OpenAI (bytes passed through to a key's deployment URL) and
+Vertex AI (Gemini and Claude models, translated as for Gemini and Anthropic, with a service
+account's bearer token).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
@@ -13,6 +15,7 @@ without one: that the request reached the provider intact and the answer came ba
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -26,7 +29,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from conftest import (ANTHROPIC_KEY, AZURE_DEPLOYMENT, AZURE_EMBEDDING_MODEL, AZURE_KEY,
                       AZURE_MODEL, BEDROCK_ACCESS_KEY, BEDROCK_EMBEDDING_MODEL, BEDROCK_MODEL,
-                      COHERE_KEY, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY, WRONG_KEY, http_json)
+                      COHERE_KEY, GEMINI_KEY, MOCK_CONTENT, OPENAI_KEY, VERTEX_CLAUDE,
+                      VERTEX_TOKEN, WRONG_KEY, http_json)
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 CONTENT_TOKENS = len(MOCK_CONTENT.split())
@@ -114,6 +118,9 @@ class Provider:
     """A model the provider embeds with; None for providers without embeddings."""
     signs_reasoning: bool = True
     """Whether the provider signs its reasoning (Cohere does not: its replayed text is checked)."""
+    bad_key_sent: bool = True
+    """Whether a refused credential reaches the provider (not when the gateway's token exchange
+    refuses it first)."""
 
     @property
     def ref(self) -> str:
@@ -244,6 +251,14 @@ def _cohere_thinking(body: dict) -> str | None:
     blocks = content if isinstance(content, list) else []
     thinking = [b["thinking"] for b in blocks if b.get("type") == "thinking"]
     return thinking[0] if thinking else None
+
+
+def _bearer(request: dict) -> str | None:
+    return (request["headers"].get("authorization") or "").removeprefix("Bearer ") or None
+
+
+def _vertex_paths(publisher: str, model: str, *methods: str) -> tuple[str, ...]:
+    return tuple(f"/publishers/{publisher}/models/{model}:{m}" for m in methods)
 
 
 def _openai_signature(body: dict) -> str | None:
@@ -410,6 +425,35 @@ PROVIDERS = {
         embedding_model=AZURE_EMBEDDING_MODEL,
     ),
 }
+
+
+# Gemini models on Vertex AI: Gemini bodies, a service account's bearer token, the project's
+# publisher-model route. The `vertex-badkey` provider's service account is refused by the token
+# endpoint, so its requests never reach Vertex.
+PROVIDERS["vertex"] = dataclasses.replace(
+    PROVIDERS["gemini"],
+    name="vertex",
+    path=_vertex_paths("google", "gemini-2.5-flash", "generateContent", "streamGenerateContent"),
+    key=VERTEX_TOKEN,
+    key_sent=_bearer,
+    bad_key_status=401,
+    bad_key_exception=openai.AuthenticationError,
+    bad_key_sent=False,
+)
+# Claude on Vertex AI: Messages bodies without `model` (the path names it), through
+# `rawPredict`/`streamRawPredict`. Its own entry here; the provider is `vertex` too.
+PROVIDERS["vertex-claude"] = dataclasses.replace(
+    PROVIDERS["anthropic"],
+    name="vertex",
+    model=VERTEX_CLAUDE,
+    path=_vertex_paths("anthropic", VERTEX_CLAUDE, "rawPredict", "streamRawPredict"),
+    key=VERTEX_TOKEN,
+    key_sent=_bearer,
+    model_sent=_gemini_model,
+    bad_key_sent=False,
+    # The same provider embeds with Google's models.
+    embedding_model="text-embedding-005",
+)
 
 
 def answer_tokens(usage) -> int:
@@ -741,6 +785,10 @@ def test_wrong_key_is_refused_and_not_echoed(client, mock, provider):
     assert info.value.status_code == provider.bad_key_status
     raw = info.value.response.text
     assert WRONG_KEY not in raw and WRONG_KEY not in str(info.value)
+    if not provider.bad_key_sent:
+        assert "PRIVATE KEY" not in raw
+        assert not provider.requests(mock)
+        return
     [seen] = provider.requests(mock)
     assert provider.key_sent(seen) == WRONG_KEY
 
@@ -750,7 +798,8 @@ def test_fallback_to_the_other_dialect(client, mock, provider, stream):
     # Each provider falls back to the next one in name order (the last to the first), so every
     # dialect is both a primary and a fallback target.
     names = sorted(PROVIDERS)
-    other = PROVIDERS[names[(names.index(provider.name) + 1) % len(names)]]
+    own = next(name for name, p in PROVIDERS.items() if p is provider)
+    other = PROVIDERS[names[(names.index(own) + 1) % len(names)]]
     mock.push_fault({"type": "status", "status": 503, "message": "primary down"},
                     model=provider.model)
     resp = client.chat.completions.create(model=provider.ref, messages=MESSAGES, stream=stream,

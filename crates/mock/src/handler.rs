@@ -4,9 +4,12 @@
 //! `…/openai/models` routes included, which also require a known `api-version`); Anthropic's for `…/v1/messages`,
 //! `…/v1/messages/count_tokens`, and for `…/models` or an unknown path when the request carries
 //! Anthropic's headers; Gemini's for `…/models/{model}:{method}` paths, and for `…/models`
-//! paths under `/v1beta/` or with Google's key; Bedrock's for `POST …/model/{modelId}/converse`
-//! and `…/converse-stream`; and Cohere's for `POST …/v2/chat`, `…/v2/embed`, `…/v2/rerank` and
-//! `GET …/v1/models?page_size=…`. Each answers, and fails, in its own shape.
+//! paths under `/v1beta/` or with Google's key; Bedrock's for `POST …/model/{modelId}/converse`,
+//! `…/converse-stream` and `…/invoke`; and Cohere's for `POST …/v2/chat`, `…/v2/embed`,
+//! `…/v2/rerank` and `GET …/v1/models?page_size=…`. Each answers, and fails, in its own shape.
+//! Vertex AI's publisher-model paths (`…/publishers/{google|anthropic}/models/{model}:{method}`)
+//! are answered in Gemini's or Anthropic's shape by publisher, after Google Cloud's
+//! authentication.
 
 use crate::anthropic::{self, AnthropicError};
 use crate::bedrock::{self, BedrockError};
@@ -18,6 +21,7 @@ use crate::openai::{self, ApiError, Meta};
 use crate::record::RecordedRequest;
 use crate::server::ConnCtl;
 use crate::state::{RandomFaults, Shared};
+use crate::vertex;
 use bytes::Bytes;
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, RETRY_AFTER,
@@ -68,6 +72,8 @@ enum Route<'a> {
     Gemini(gemini::Route<'a>),
     /// A Cohere v2 route; see [`cohere::Route::of`].
     Cohere(cohere::Route),
+    /// A Vertex AI publisher-model route; see [`vertex::Route::of`].
+    Vertex(vertex::Route<'a>),
     Unknown,
 }
 
@@ -125,6 +131,7 @@ impl<'a> Route<'a> {
         match self {
             Route::Gemini(g) => g.takes_json(),
             Route::Cohere(c) => c.takes_json(),
+            Route::Vertex(v) => v.action != vertex::Action::Unknown,
             _ => matches!(
                 self,
                 Route::Chat
@@ -178,6 +185,8 @@ impl Dialect {
         match route {
             Route::Gemini(_) => Dialect::Gemini,
             Route::Cohere(_) => Dialect::Cohere,
+            Route::Vertex(v) if v.is_anthropic() => Dialect::Anthropic,
+            Route::Vertex(_) => Dialect::Gemini,
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
             Route::Converse(..) | Route::Invoke(_) => Dialect::Bedrock,
             Route::Models | Route::Model(_) | Route::Unknown
@@ -265,13 +274,14 @@ pub(crate) async fn handle(
         path,
         query,
     );
-    let route = match (
-        cohere_route,
-        gemini::Route::of(&parts.method, path, &parts.headers, query),
-    ) {
-        (Some(c), _) => Route::Cohere(c),
-        (None, Some(g)) => Route::Gemini(g),
-        (None, None) => Route::of(&parts.method, path),
+    let route = if let Some(v) = vertex::Route::of(&parts.method, path) {
+        Route::Vertex(v)
+    } else if let Some(c) = cohere_route {
+        Route::Cohere(c)
+    } else if let Some(g) = gemini::Route::of(&parts.method, path, &parts.headers, query) {
+        Route::Gemini(g)
+    } else {
+        Route::of(&parts.method, path)
     };
     let dialect = Dialect::of(&route, &parts.headers);
     if dialect == Dialect::Anthropic && body.len() > anthropic::MAX_BODY_BYTES {
@@ -295,6 +305,7 @@ pub(crate) async fn handle(
     };
     let model = match (&route, &path_model, &json) {
         (Route::Gemini(g), _, _) => g.model(),
+        (Route::Vertex(v), _, _) => Some(v.model),
         (_, Some(m), _) => Some(m.as_str()),
         (_, None, Some(Ok(v))) => v.get("model").and_then(Value::as_str),
         _ => None,
@@ -351,6 +362,27 @@ pub(crate) async fn handle(
     // Headers some answers add (Bedrock's InvokeModel token count).
     let mut extra_headers = HeaderMap::new();
     let payload = match dialect {
+        Dialect::Gemini | Dialect::Anthropic if matches!(route, Route::Vertex(_)) => {
+            let Route::Vertex(v) = route else {
+                return gemini_error(&vertex::not_found(path));
+            };
+            if let Err(err) = vertex::check_auth(&shared, &parts.headers, query) {
+                return gemini_error(&err);
+            }
+            let value = match &json {
+                Some(Ok(value)) => value,
+                Some(Err(_)) if v.is_anthropic() => {
+                    return anthropic_error(&anthropic::unparsable_body(), seq);
+                }
+                Some(Err(_)) => return gemini_error(&gemini::unparsable_body()),
+                None => &Value::Null,
+            };
+            match answer_vertex(&shared, v, value, query, path, seq) {
+                Ok(p) => p,
+                Err(VertexError::Google(err)) => return gemini_error(&err),
+                Err(VertexError::Anthropic(err)) => return anthropic_error(&err, seq),
+            }
+        }
         Dialect::OpenAi => {
             if let Err(err) = check_azure_api_version(path, query) {
                 return error_response(&err, Some(seq));
@@ -555,6 +587,7 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
         | Route::CountTokens
         | Route::Gemini(_)
         | Route::Cohere(_)
+        | Route::Vertex(_)
         | Route::Converse(..)
         | Route::Invoke(_) => {
             return Err(invalid_url());
@@ -597,6 +630,7 @@ fn answer_anthropic(
         | Route::InputTokens
         | Route::Gemini(_)
         | Route::Cohere(_)
+        | Route::Vertex(_)
         | Route::Unknown
         | Route::Converse(..)
         | Route::Invoke(_) => {
@@ -663,6 +697,43 @@ fn answer_cohere(
         cohere::Route::Rerank => Payload::Json(cohere::rerank_answer(body, &id)?),
         cohere::Route::Models => Payload::Json(cohere::model_list(&shared.opts.models)),
     })
+}
+
+/// A Vertex route's failure, in the shape of the model's publisher.
+enum VertexError {
+    Google(GeminiError),
+    Anthropic(AnthropicError),
+}
+
+/// The Vertex AI routes' answers: Google's models through the Gemini answers (and `:predict`
+/// embeddings), Anthropic's through the Messages answers once the Vertex body checks passed.
+fn answer_vertex(
+    shared: &Shared,
+    route: vertex::Route<'_>,
+    body: &Value,
+    query: Option<&str>,
+    path: &str,
+    seq: u64,
+) -> Result<Payload, VertexError> {
+    use vertex::Action;
+    let google = |g: gemini::Route<'_>| {
+        answer_gemini(shared, g, body, query, path, seq).map_err(VertexError::Google)
+    };
+    match route.action {
+        Action::Generate => google(gemini::Route::Generate(route.model)),
+        Action::Stream => google(gemini::Route::Stream(route.model)),
+        Action::Predict => vertex::predict(body, route.model)
+            .map(Payload::Json)
+            .map_err(VertexError::Google),
+        Action::RawPredict | Action::StreamRawPredict => {
+            let stream = route.action == Action::StreamRawPredict;
+            let messages =
+                vertex::messages_body(body, route.model, stream).map_err(VertexError::Anthropic)?;
+            answer_anthropic(shared, &Route::Messages, &messages, query, seq)
+                .map_err(VertexError::Anthropic)
+        }
+        Action::Unknown => Err(VertexError::Google(vertex::not_found(path))),
+    }
 }
 
 /// The Converse routes' answers: validation, then the scripted reply as JSON or as
@@ -1169,6 +1240,22 @@ fn control(shared: &Shared, method: &Method, route: &str, body: &Bytes) -> Respo
         (&Method::POST, "release") => {
             shared.release_streams();
             ok()
+        }
+        (&Method::POST, "oauth/google") => {
+            // `{"client_email": …, "public_key_pem": …}`: the service account whose assertions
+            // the token endpoint accepts (what `MockServer::set_google_service_account` does).
+            #[derive(Deserialize)]
+            struct Account {
+                client_email: String,
+                public_key_pem: String,
+            }
+            match serde_json::from_slice::<Account>(body) {
+                Ok(a) => {
+                    shared.oauth.add_google(&a.client_email, &a.public_key_pem);
+                    ok()
+                }
+                Err(e) => bad(format!("invalid service account: {e}")),
+            }
         }
         _ => {
             let err = ApiError {

@@ -55,6 +55,7 @@
 //! routes, matched on a
 //! `/__mock/` segment, let scripts drive the standalone binary over HTTP:
 //! `GET|POST|DELETE /__mock/faults`, `GET|DELETE /__mock/requests`, `POST /__mock/release`,
+//! `POST /__mock/oauth/google` (a service account's `client_email` and `public_key_pem`),
 //! `GET /__mock/health`.
 //!
 //! Each API request goes through, in order: recording, the base latency, the fault that applies
@@ -77,6 +78,7 @@ mod record;
 mod script;
 mod server;
 mod state;
+mod vertex;
 
 pub use fault::Fault;
 pub use record::RecordedRequest;

@@ -14,8 +14,8 @@ use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common};
 use asbru_config::{KeyConfig, ProviderConfig, beta_allowed};
 use asbru_dialects::anthropic::{
-    MessagesResponse, RequestOptions, StreamToUnified, error_from_anthropic, request::to_anthropic,
-    response::from_anthropic,
+    MessagesRequest, MessagesResponse, RequestOptions, StreamToUnified, error_from_anthropic,
+    request::to_anthropic, response::from_anthropic,
 };
 use asbru_dialects::sse::SseFramer;
 use asbru_schema::GatewayError;
@@ -195,9 +195,7 @@ impl Anthropic {
     /// so is a request Anthropic cannot express (audio input, `n > 1`).
     fn convert(&self, body: &[u8], stream: bool) -> Result<Bytes, GatewayError> {
         let request: ChatRequest = common::parse_body(body, "chat request")?;
-        let mut upstream = to_anthropic(&request, &RequestOptions::default())
-            .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
-        upstream.stream = stream.then_some(true);
+        let upstream = request_for(&request, stream, &self.name)?;
         serde_json::to_vec(&upstream)
             .map(Bytes::from)
             .map_err(|e| GatewayError::internal(format!("serializing the Anthropic request: {e}")))
@@ -220,12 +218,7 @@ impl Anthropic {
         let answer = self
             .exchange(Method::POST, target, headers, upstream, key)
             .await?;
-        let response: MessagesResponse =
-            serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
-        let unified = from_anthropic(&response, common::unix_now());
-        serde_json::to_vec(&unified)
-            .map(Bytes::from)
-            .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+        chat_answer(&answer, &self.name)
     }
 
     /// Counts a Responses-API request's input tokens with `count_tokens`: the request is
@@ -378,28 +371,67 @@ impl Anthropic {
         body: &[u8],
         key: Option<(usize, &KeyConfig)>,
     ) -> GatewayError {
-        let error = error_from_anthropic(status, body);
         let secret = key.map(|(_, k)| k.value.expose_secret());
-        let message = redact(error.message().to_owned(), secret);
-        GatewayError::upstream(
-            error.status(),
-            message,
-            error.error_type().map(str::to_owned),
-            error.code().map(str::to_owned),
-            error.param().map(str::to_owned),
-        )
-        .with_provider(&self.name)
+        anthropic_error(&self.name, status, body, secret)
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.
     pub fn malformed(&self, err: &dyn std::fmt::Display) -> GatewayError {
-        GatewayError::upstream_unreachable(format!(
-            "provider '{}' returned a malformed response: {err}",
-            self.name
-        ))
-        .with_code("malformed_upstream_response")
-        .with_provider(&self.name)
+        malformed(&self.name, err)
     }
+}
+
+/// The Messages request for a unified chat request (`stream: true` when `stream`): shared with
+/// Vertex AI, which serves Claude with the same body minus `model`. A request Anthropic cannot
+/// express (audio input, `n > 1`) is the client's error (400).
+pub(crate) fn request_for(
+    request: &ChatRequest,
+    stream: bool,
+    provider: &str,
+) -> Result<MessagesRequest, GatewayError> {
+    let mut upstream = to_anthropic(request, &RequestOptions::default())
+        .map_err(|e| GatewayError::from(e).with_provider(provider))?;
+    upstream.stream = stream.then_some(true);
+    Ok(upstream)
+}
+
+/// A Messages answer as an OpenAI `chat.completion` body.
+pub(crate) fn chat_answer(answer: &[u8], provider: &str) -> Result<Bytes, GatewayError> {
+    let response: MessagesResponse =
+        serde_json::from_slice(answer).map_err(|e| malformed(provider, &e))?;
+    let unified = from_anthropic(&response, common::unix_now());
+    serde_json::to_vec(&unified)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+}
+
+/// Anthropic's error body as the gateway error, with `secret` scrubbed from the message
+/// (Anthropic does not echo keys, but a proxy in front of it might).
+pub(crate) fn anthropic_error(
+    provider: &str,
+    status: u16,
+    body: &[u8],
+    secret: Option<&str>,
+) -> GatewayError {
+    let error = error_from_anthropic(status, body);
+    let message = redact(error.message().to_owned(), secret);
+    GatewayError::upstream(
+        error.status(),
+        message,
+        error.error_type().map(str::to_owned),
+        error.code().map(str::to_owned),
+        error.param().map(str::to_owned),
+    )
+    .with_provider(provider)
+}
+
+/// The provider answered 2xx with a body that is not what the API promises.
+fn malformed(provider: &str, err: &dyn std::fmt::Display) -> GatewayError {
+    GatewayError::upstream_unreachable(format!(
+        "provider '{provider}' returned a malformed response: {err}"
+    ))
+    .with_code("malformed_upstream_response")
+    .with_provider(provider)
 }
 
 /// Turns Anthropic's event stream into OpenAI SSE bytes, one item per upstream piece that produced
@@ -411,7 +443,7 @@ impl Anthropic {
 /// the stream's first item, so the engine can still retry or fall back instead of sending the
 /// client a 200 stream that ends in an error. Nothing the client could read is delayed: the held
 /// chunk carries no content.
-fn translate_stream(pieces: ByteStream, provider: String) -> ByteStream {
+pub(crate) fn translate_stream(pieces: ByteStream, provider: String) -> ByteStream {
     let state = Translate {
         pieces,
         framer: SseFramer::default(),

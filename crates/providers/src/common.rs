@@ -427,3 +427,42 @@ pub(crate) fn input_tokens_body(input_tokens: u64) -> Result<Bytes, GatewayError
         "input_tokens": input_tokens,
     }))
 }
+
+/// Starts a streaming request, the streaming twin of [`exchange_bytes`]: returns once the
+/// provider answered with a success status (the body then read as pieces, each silence bounded
+/// by `idle`); a non-2xx answer is read whole and becomes `on_error(status, body, retry_after)`.
+/// Reaching the status is bounded by `timeout`.
+pub(crate) async fn open_stream(
+    client: &UpstreamClient,
+    provider: &str,
+    (timeout, idle): (Duration, Duration),
+    request: Request<'_>,
+    on_error: impl FnOnce(u16, &[u8], Option<Duration>) -> GatewayError,
+) -> Result<ByteStream, GatewayError> {
+    let response = tokio::time::timeout(
+        timeout,
+        client.send(
+            request.method,
+            request.target,
+            request.headers,
+            request.body,
+        ),
+    )
+    .await
+    .map_err(|_| timeout_error(provider, timeout))?
+    .map_err(|e| from_transport(&e, provider))?;
+    if !response.status.is_success() {
+        let status = response.status.as_u16();
+        let wait = response.retry_after;
+        let body = tokio::time::timeout(timeout, response.bytes())
+            .await
+            .map_err(|_| timeout_error(provider, timeout))?
+            .map_err(|e| from_transport(&e, provider))?;
+        return Err(on_error(status, &body, wait));
+    }
+    Ok(idle_limited(
+        response.into_stream(),
+        idle,
+        provider.to_owned(),
+    ))
+}

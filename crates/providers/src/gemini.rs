@@ -177,18 +177,7 @@ impl Gemini {
     fn convert(&self, body: &[u8]) -> Result<(String, Bytes), GatewayError> {
         let request: ChatRequest = common::parse_body(body, "chat request")?;
         let resource = model_resource(&request.model)?;
-        let options = RequestOptions {
-            // Histories from other providers carry no signatures, which Gemini 3 refuses on
-            // function calls; Google documents this placeholder for exactly that case.
-            fill_missing_signatures: true,
-            ..RequestOptions::default()
-        };
-        let upstream = to_gemini(&request, &options)
-            .map_err(|e| GatewayError::from(e).with_provider(&self.name))?;
-        let bytes = serde_json::to_vec(&upstream)
-            .map(Bytes::from)
-            .map_err(|e| GatewayError::internal(format!("serializing the Gemini request: {e}")))?;
-        Ok((resource, bytes))
+        Ok((resource, request_body(&request, &self.name)?))
     }
 
     /// Sends an OpenAI-dialect body and returns the OpenAI-dialect JSON answer: a
@@ -229,16 +218,7 @@ impl Gemini {
                 key,
             )
             .await?;
-        let response: GenerateContentResponse =
-            serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
-        let mut unified =
-            from_gemini(&response, common::unix_now()).map_err(|e| e.with_provider(&self.name))?;
-        if unified.model.is_empty() {
-            unified.model = model_id(&resource).to_owned();
-        }
-        serde_json::to_vec(&unified)
-            .map(Bytes::from)
-            .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+        chat_answer(&answer, model_id(&resource), &self.name)
     }
 
     /// Counts a Responses-API request's input tokens with `:countTokens`, sending the whole
@@ -480,29 +460,81 @@ impl Gemini {
         key: Option<(usize, &KeyConfig)>,
         header_wait: Option<Duration>,
     ) -> GatewayError {
-        let error = error_from_gemini(status, body);
         let secret = key.map(|(_, k)| k.value.expose_secret());
-        let message = redact(error.message().to_owned(), secret);
-        GatewayError::upstream(
-            error.status(),
-            message,
-            error.error_type().map(str::to_owned),
-            error.code().map(str::to_owned),
-            error.param().map(str::to_owned),
-        )
-        .with_retry_after(error.retry_after().or(header_wait))
-        .with_provider(&self.name)
+        google_error(&self.name, status, body, secret, header_wait)
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.
     pub fn malformed(&self, err: &dyn std::fmt::Display) -> GatewayError {
-        GatewayError::upstream_unreachable(format!(
-            "provider '{}' returned a malformed response: {err}",
-            self.name
-        ))
-        .with_code("malformed_upstream_response")
-        .with_provider(&self.name)
+        malformed(&self.name, err)
     }
+}
+
+/// The Gemini `generateContent` body for a unified chat request: shared with Vertex AI, which
+/// serves Gemini models with the same body. A request Gemini cannot express is the client's
+/// error (400).
+pub(crate) fn request_body(request: &ChatRequest, provider: &str) -> Result<Bytes, GatewayError> {
+    let options = RequestOptions {
+        // Histories from other providers carry no signatures, which Gemini 3 refuses on
+        // function calls; Google documents this placeholder for exactly that case.
+        fill_missing_signatures: true,
+        ..RequestOptions::default()
+    };
+    let upstream =
+        to_gemini(request, &options).map_err(|e| GatewayError::from(e).with_provider(provider))?;
+    serde_json::to_vec(&upstream)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::internal(format!("serializing the Gemini request: {e}")))
+}
+
+/// A `generateContent` answer as an OpenAI `chat.completion` body; `model` names the answer
+/// when Google left `modelVersion` out.
+pub(crate) fn chat_answer(
+    answer: &[u8],
+    model: &str,
+    provider: &str,
+) -> Result<Bytes, GatewayError> {
+    let response: GenerateContentResponse =
+        serde_json::from_slice(answer).map_err(|e| malformed(provider, &e))?;
+    let mut unified =
+        from_gemini(&response, common::unix_now()).map_err(|e| e.with_provider(provider))?;
+    if unified.model.is_empty() {
+        model.clone_into(&mut unified.model);
+    }
+    serde_json::to_vec(&unified)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
+}
+
+/// Google's error body as the gateway error: status and `status` name kept, the message with
+/// `secret` scrubbed, and the retry hint from `google.rpc.RetryInfo`, else `header_wait`.
+pub(crate) fn google_error(
+    provider: &str,
+    status: u16,
+    body: &[u8],
+    secret: Option<&str>,
+    header_wait: Option<Duration>,
+) -> GatewayError {
+    let error = error_from_gemini(status, body);
+    let message = redact(error.message().to_owned(), secret);
+    GatewayError::upstream(
+        error.status(),
+        message,
+        error.error_type().map(str::to_owned),
+        error.code().map(str::to_owned),
+        error.param().map(str::to_owned),
+    )
+    .with_retry_after(error.retry_after().or(header_wait))
+    .with_provider(provider)
+}
+
+/// The provider answered 2xx with a body that is not what the API promises.
+fn malformed(provider: &str, err: &dyn std::fmt::Display) -> GatewayError {
+    GatewayError::upstream_unreachable(format!(
+        "provider '{provider}' returned a malformed response: {err}"
+    ))
+    .with_code("malformed_upstream_response")
+    .with_provider(provider)
 }
 
 /// Whether a base URL already names an API version (`…/v1beta`, `…/v1`, `…/v1alpha`).
@@ -562,7 +594,7 @@ fn query_escape(s: &str) -> String {
 /// and `[DONE]` are written when the body ends, and only if a candidate finished; a body that
 /// ends earlier was cut, and the client gets an error instead. An error met after some output
 /// of the same piece is sent after that output.
-fn translate_stream(pieces: ByteStream, provider: String, model: String) -> ByteStream {
+pub(crate) fn translate_stream(pieces: ByteStream, provider: String, model: String) -> ByteStream {
     let state = Translate {
         pieces,
         framer: SseFramer::default(),

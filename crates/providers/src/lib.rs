@@ -23,6 +23,7 @@ pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;
+pub mod vertex;
 
 pub use anthropic::Anthropic;
 pub use azure::Azure;
@@ -33,6 +34,7 @@ pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
+pub use vertex::Vertex;
 
 use ::http::HeaderMap;
 use asbru_config::{Config, KeyConfig, Notice, NoticeKind, ProviderConfig};
@@ -53,6 +55,8 @@ pub enum Adapter {
     Bedrock(Box<Bedrock>),
     /// Cohere's v2 API (and custom providers based on it).
     Cohere(Box<Cohere>),
+    /// Google Cloud Vertex AI: Gemini and Claude models, Google's embeddings.
+    Vertex(Box<Vertex>),
     /// A provider asbru accepts in config but cannot call yet.
     NotSupported {
         name: String,
@@ -78,6 +82,9 @@ impl Adapter {
         if provider.base == KnownProvider::Cohere {
             return Ok(Self::Cohere(Box::new(Cohere::new(provider)?)));
         }
+        if provider.base == KnownProvider::Vertex {
+            return Ok(Self::Vertex(Box::new(Vertex::new(provider)?)));
+        }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
                 provider, preset,
@@ -99,6 +106,7 @@ impl Adapter {
             Self::Azure(a) => Ok(OpenAiFacing::Azure(a)),
             Self::Bedrock(a) => Ok(OpenAiFacing::Bedrock(a)),
             Self::Cohere(a) => Ok(OpenAiFacing::Cohere(a)),
+            Self::Vertex(a) => Ok(OpenAiFacing::Vertex(a)),
             Self::NotSupported { name, base } => Err(Self::not_supported_error(name, *base)),
         }
     }
@@ -107,7 +115,7 @@ impl Adapter {
     pub fn not_supported_error(name: &str, base: KnownProvider) -> GatewayError {
         GatewayError::not_supported(format!(
             "provider '{name}' ({base}) is configured but asbru does not support it yet; \
-             OpenAI-compatible providers, anthropic, gemini, azure, bedrock and cohere are supported today"
+             OpenAI-compatible providers, anthropic, gemini, azure, bedrock, cohere and vertex are supported today"
         ))
         .with_provider(name)
     }
@@ -122,6 +130,7 @@ pub fn is_supported(base: KnownProvider) -> bool {
             | KnownProvider::Azure
             | KnownProvider::Bedrock
             | KnownProvider::Cohere
+            | KnownProvider::Vertex
     ) || preset(base).is_some()
 }
 
@@ -137,6 +146,7 @@ pub enum OpenAiFacing<'a> {
     Azure(&'a Azure),
     Bedrock(&'a Bedrock),
     Cohere(&'a Cohere),
+    Vertex(&'a Vertex),
 }
 
 impl OpenAiFacing<'_> {
@@ -149,6 +159,7 @@ impl OpenAiFacing<'_> {
             Self::Azure(a) => a.supports(op),
             Self::Bedrock(a) => a.supports(op),
             Self::Cohere(a) => a.supports(op),
+            Self::Vertex(a) => a.supports(op),
         }
     }
 
@@ -165,6 +176,7 @@ impl OpenAiFacing<'_> {
             | Self::Azure(_)
             | Self::Bedrock(_)
             | Self::Cohere(_) => true,
+            Self::Vertex(_) => true,
         }
     }
 
@@ -188,6 +200,7 @@ impl OpenAiFacing<'_> {
             Self::Azure(a) => a.send(op, key, model, body, forward).await,
             Self::Bedrock(a) => a.send(op, key, body, forward).await,
             Self::Cohere(a) => a.send(op, key, body, forward).await,
+            Self::Vertex(a) => a.send(op, key, model, body, forward).await,
         }
     }
 
@@ -207,6 +220,7 @@ impl OpenAiFacing<'_> {
             Self::Azure(a) => a.send_stream(op, key, model, body, forward).await,
             Self::Bedrock(a) => a.send_stream(op, key, body, forward).await,
             Self::Cohere(a) => a.send_stream(op, key, body, forward).await,
+            Self::Vertex(a) => a.send_stream(op, key, model, body, forward).await,
         }
     }
 
@@ -222,6 +236,7 @@ impl OpenAiFacing<'_> {
             Self::Azure(a) => a.list_models(key).await,
             Self::Bedrock(a) => a.list_models(key).await,
             Self::Cohere(a) => a.list_models(key).await,
+            Self::Vertex(a) => a.list_models(key).await,
         }
     }
 
@@ -234,6 +249,7 @@ impl OpenAiFacing<'_> {
             Self::Azure(a) => a.malformed(err),
             Self::Bedrock(a) => a.malformed(err),
             Self::Cohere(a) => a.malformed(err),
+            Self::Vertex(a) => a.malformed(err),
         }
     }
 }

@@ -31,4 +31,5 @@ mod retries;
 mod secrets;
 mod sessions;
 mod streaming;
+mod vertex;
 mod vllm;
