@@ -4,6 +4,8 @@
 //! few top-level fields, rewrite `model`; stamp `extra_fields`) is measured beside them as the
 //! floor. Every case includes (de)serialisation from and to bytes, as the gateway does it.
 //!
+//! Cohere is measured the same way (Vertex AI reuses the Gemini and Anthropic conversions).
+//!
 //! `cargo bench -p asbru-bench --bench dialects`; results are recorded in docs/benchmarks.md.
 
 use asbru_dialects::openai::{ExtraFields, RequestView, RewriteOptions, append_extra_fields};
@@ -261,6 +263,61 @@ mod to_bedrock {
         }
         bencher.bench_local(|| {
             let chunks = translator.push_bytes(black_box(&delta)).ok()?;
+            chunks
+                .iter()
+                .map(|c| serde_json::to_vec(c).ok())
+                .collect::<Option<Vec<_>>>()
+        });
+    }
+}
+
+mod to_cohere {
+    use super::*;
+    use asbru_dialects::cohere;
+
+    #[divan::bench(args = SIZES)]
+    fn request(bencher: Bencher, size: usize) {
+        let body = request_body(size);
+        bencher.bench(|| {
+            let req: ChatRequest = serde_json::from_slice(black_box(&body)).ok()?;
+            let out = cohere::request::to_cohere(&req).ok()?;
+            serde_json::to_vec(&out).ok()
+        });
+    }
+
+    #[divan::bench(args = SIZES)]
+    fn response(bencher: Bencher, size: usize) {
+        let provider = cohere::response::to_cohere(&unified_response(size))
+            .ok()
+            .and_then(|r| serde_json::to_vec(&r).ok())
+            .unwrap_or_default();
+        bencher.bench(|| {
+            let resp: cohere::ChatResponse = serde_json::from_slice(black_box(&provider)).ok()?;
+            let out = cohere::response::from_cohere(&resp, "model-x", 1).ok()?;
+            serde_json::to_vec(&out).ok()
+        });
+    }
+
+    #[divan::bench]
+    fn stream_chunk(bencher: Bencher) {
+        let mut events = cohere::StreamFromUnified::new();
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        for chunk in text_chunks() {
+            for event in events.push(&chunk) {
+                let mut frame = Vec::new();
+                cohere::write_event(&mut frame, &event);
+                frames.push(frame);
+            }
+        }
+        let Some(delta) = frames.last().cloned() else {
+            return;
+        };
+        let mut translator = cohere::StreamToUnified::new(1, "model-x");
+        for frame in &frames[..frames.len() - 1] {
+            let _ = translator.push_frame(frame);
+        }
+        bencher.bench_local(|| {
+            let chunks = translator.push_frame(black_box(&delta)).ok()?;
             chunks
                 .iter()
                 .map(|c| serde_json::to_vec(c).ok())
