@@ -11,17 +11,15 @@
 use crate::error_map::{from_transport, redact};
 use crate::http::Target;
 use crate::openai_compatible::ByteStream;
-use crate::{Operation, UpstreamClient, common};
+use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{KeyConfig, ProviderConfig, beta_allowed};
 use asbru_dialects::anthropic::{
     MessagesRequest, MessagesResponse, RequestOptions, StreamToUnified, error_from_anthropic,
     request::to_anthropic, response::from_anthropic,
 };
-use asbru_dialects::sse::SseFramer;
 use asbru_schema::GatewayError;
-use asbru_schema::chat::ChatRequest;
+use asbru_schema::chat::{ChatChunk, ChatRequest};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::Method;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -434,131 +432,42 @@ fn malformed(provider: &str, err: &dyn std::fmt::Display) -> GatewayError {
     .with_provider(provider)
 }
 
-/// Turns Anthropic's event stream into OpenAI SSE bytes, one item per upstream piece that produced
-/// output (pieces holding only `ping` or half an event yield nothing).
-///
-/// The role-only chunk of `message_start` is held back until something follows it: the engine
-/// commits to a provider once the stream's first item arrives, and Anthropic reports overload and
-/// similar failures as an `error` event right after `message_start`. Held back, such a failure is
-/// the stream's first item, so the engine can still retry or fall back instead of sending the
-/// client a 200 stream that ends in an error. Nothing the client could read is delayed: the held
-/// chunk carries no content.
+/// Turns Anthropic's event stream into OpenAI SSE bytes through the shared driver
+/// ([`translated`]): `[DONE]` after `message_stop`, an `error` event or a body that ends before
+/// it ends the stream with an error item, and the role-only chunk of `message_start` is held
+/// back, since Anthropic reports overload as an `error` event right after it.
 pub(crate) fn translate_stream(pieces: ByteStream, provider: String) -> ByteStream {
-    let state = Translate {
-        pieces,
-        framer: SseFramer::default(),
+    let frames = Frames {
         converter: StreamToUnified::new(common::unix_now()),
-        provider,
-        held: Vec::new(),
-        chunks: 0,
-        pending_error: None,
-        done: false,
+        provider: provider.clone(),
     };
-    Box::pin(futures_util::stream::unfold(state, |mut st| async move {
-        if let Some(error) = st.pending_error.take() {
-            st.done = true;
-            return Some((Err(error), st));
-        }
-        while !st.done {
-            let out = match st.pieces.next().await {
-                Some(Ok(piece)) => st.absorb(&piece),
-                Some(Err(e)) => {
-                    st.done = true;
-                    return Some((Err(e), st));
-                }
-                None => {
-                    st.done = true;
-                    match st.converter.finish() {
-                        Ok(()) => return None,
-                        Err(e) => {
-                            let error = e.into_gateway_error().with_provider(&st.provider);
-                            return Some((Err(error), st));
-                        }
-                    }
-                }
-            };
-            let out = if st.chunks < 2 && !st.done {
-                if st.pending_error.is_none() {
-                    st.held.extend_from_slice(&out);
-                    continue;
-                }
-                // Failed right after `message_start`: the error alone, as a failed attempt.
-                st.held.clear();
-                Vec::new()
-            } else if st.held.is_empty() {
-                out
-            } else {
-                let mut all = std::mem::take(&mut st.held);
-                all.extend_from_slice(&out);
-                all
-            };
-            if !out.is_empty() {
-                return Some((Ok(Bytes::from(out)), st));
-            }
-            if let Some(error) = st.pending_error.take() {
-                st.done = true;
-                return Some((Err(error), st));
-            }
-        }
-        None
-    }))
+    translated::translate(pieces, translated::Sse::new(frames, provider), true)
 }
 
-/// The state of one translated stream.
-struct Translate {
-    pieces: ByteStream,
-    framer: SseFramer,
+/// Anthropic's events for the shared driver.
+struct Frames {
     converter: StreamToUnified,
     provider: String,
-    /// Output not sent yet: the role-only first chunk, until another chunk follows.
-    held: Vec<u8>,
-    /// Unified chunks converted so far.
-    chunks: usize,
-    /// An error met after some output of the same piece: sent after that output.
-    pending_error: Option<GatewayError>,
-    /// `message_stop` (then `[DONE]`) or an error was emitted: nothing more is read.
-    done: bool,
 }
 
-impl Translate {
-    /// Frames `piece`, converts every complete event and returns the OpenAI SSE bytes; a failure
-    /// is left in `pending_error` after the output that preceded it.
-    fn absorb(&mut self, piece: &[u8]) -> Vec<u8> {
-        self.framer.push(piece);
-        let mut out = Vec::new();
-        loop {
-            let frame = match self.framer.next_event() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return out,
-                Err(too_large) => {
-                    self.pending_error = Some(
-                        GatewayError::upstream_unreachable(format!(
-                            "provider '{}' sent a stream event larger than {} bytes",
-                            self.provider, too_large.limit
-                        ))
-                        .with_provider(&self.provider),
-                    );
-                    return out;
-                }
-            };
-            match self.converter.push_frame(&frame) {
-                Ok(chunks) => {
-                    self.chunks += chunks.len();
-                    for chunk in &chunks {
-                        common::write_chunk(&mut out, chunk);
-                    }
-                    if self.converter.finish().is_ok() {
-                        out.extend_from_slice(b"data: [DONE]\n\n");
-                        self.done = true;
-                        return out;
-                    }
-                }
-                Err(e) => {
-                    self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
-                    return out;
-                }
-            }
-        }
+impl translated::FrameConvert for Frames {
+    fn frame(&mut self, frame: &[u8], out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
+        let chunks = self
+            .converter
+            .push_frame(frame)
+            .map_err(|e| e.into_gateway_error().with_provider(&self.provider))?;
+        out.extend(chunks);
+        Ok(())
+    }
+
+    fn complete(&self) -> bool {
+        self.converter.finish().is_ok()
+    }
+
+    fn end(&mut self, _out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
+        self.converter
+            .finish()
+            .map_err(|e| e.into_gateway_error().with_provider(&self.provider))
     }
 }
 
@@ -604,6 +513,7 @@ fn rfc3339_to_unix(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
 
     #[test]
     fn rfc3339_dates_become_unix_seconds() {

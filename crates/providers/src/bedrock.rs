@@ -25,7 +25,7 @@ use crate::bedrock_auth::{AwsSigV4, BedrockAuth, runtime_base_url};
 use crate::error_map::{from_transport, redact};
 use crate::http::Target;
 use crate::openai_compatible::ByteStream;
-use crate::{Operation, UpstreamClient, common};
+use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{DEFAULT_BEDROCK_REGION, KeyConfig, ProviderConfig, ProviderKeyConfig};
 use asbru_dialects::bedrock::embed::{
     CohereResponse as CohereEmbedResponse, EmbedFamily, INPUT_TOKENS_HEADER, TitanResponse,
@@ -38,7 +38,7 @@ use asbru_dialects::bedrock::{
     structured_output_tool,
 };
 use asbru_schema::GatewayError;
-use asbru_schema::chat::ChatRequest;
+use asbru_schema::chat::{ChatChunk, ChatRequest};
 use asbru_schema::openai::EmbeddingRequest;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
@@ -552,142 +552,62 @@ fn key_auth(key: &KeyConfig) -> KeyAuth {
     KeyAuth { auth, region }
 }
 
-/// Turns ConverseStream's event-stream body into OpenAI SSE bytes, one item per upstream piece
-/// that produced output.
+/// Turns ConverseStream's event-stream body into OpenAI SSE bytes through the shared driver
+/// ([`translated`]).
 ///
-/// Frames are decoded here one message at a time (not with [`StreamToUnified::push_bytes`]), so
-/// the chunks of the events before an exception in the same piece still reach the client before
-/// the error. The role-only chunk of `messageStart` is held back until something follows it, as
-/// in the Anthropic adapter: an exception right after `messageStart` is then the stream's first
-/// item, and the engine can still retry or fall back. `[DONE]` is written only when the body
-/// ended after `messageStop` (the `metadata` event with the usage follows `messageStop`, so the
-/// end of the body is the only sure end).
+/// Frames are decoded one message at a time (not with [`StreamToUnified::push_bytes`]), so the
+/// chunks of the events before an exception in the same piece still reach the client before the
+/// error. The role-only chunk of `messageStart` is held back, as for Anthropic. `[DONE]` is
+/// written only when the body ended after `messageStop` (the `metadata` event with the usage
+/// follows `messageStop`, so the end of the body is the only sure end).
 fn translate_stream(pieces: ByteStream, opts: ResponseOptions, provider: String) -> ByteStream {
-    let state = Translate {
-        pieces,
+    let messages = Messages {
         decoder: FrameDecoder::new(),
         converter: StreamToUnified::new(opts),
         provider,
-        held: Vec::new(),
-        chunks: 0,
-        pending_error: None,
-        done: false,
     };
-    Box::pin(futures_util::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(error) = st.pending_error.take() {
-                st.done = true;
-                return Some((Err(error), st));
-            }
-            if st.done {
-                return None;
-            }
-            match st.pieces.next().await {
-                Some(Ok(piece)) => {
-                    let out = st.absorb(&piece);
-                    if let Some(bytes) = st.release(out) {
-                        return Some((Ok(bytes), st));
-                    }
-                }
-                Some(Err(e)) => {
-                    st.done = true;
-                    return Some((Err(e), st));
-                }
-                None => {
-                    st.done = true;
-                    return Some(match st.end() {
-                        Ok(()) => {
-                            let mut out = std::mem::take(&mut st.held);
-                            out.extend_from_slice(b"data: [DONE]\n\n");
-                            (Ok(Bytes::from(out)), st)
-                        }
-                        Err(e) => (Err(e), st),
-                    });
-                }
-            }
-        }
-    }))
+    translated::translate(pieces, messages, true)
 }
 
-/// The state of one translated stream.
-struct Translate {
-    pieces: ByteStream,
+/// ConverseStream's event-stream messages for the shared driver.
+struct Messages {
     decoder: FrameDecoder,
     converter: StreamToUnified,
     provider: String,
-    /// Output not sent yet: the role-only first chunk, until another chunk follows.
-    held: Vec<u8>,
-    /// Unified chunks converted so far.
-    chunks: usize,
-    /// An error met after some output of the same piece: sent after that output.
-    pending_error: Option<GatewayError>,
-    /// The body ended or an error was emitted: nothing more is read.
-    done: bool,
 }
 
-impl Translate {
-    /// Decodes every complete message of `piece` and returns the OpenAI SSE bytes; a failure is
-    /// left in `pending_error` after the output that preceded it.
-    fn absorb(&mut self, piece: &[u8]) -> Vec<u8> {
+impl translated::Decode for Messages {
+    fn piece(
+        &mut self,
+        piece: &[u8],
+        out: &mut Vec<ChatChunk>,
+    ) -> Result<translated::Progress, GatewayError> {
         self.decoder.push(piece);
-        let mut out = Vec::new();
         loop {
             let message = match self.decoder.next_message() {
                 Ok(Some(message)) => message,
-                Ok(None) => return out,
+                Ok(None) => return Ok(translated::Progress::More),
                 Err(e) => {
-                    self.fail(GatewayError::upstream(
+                    return Err(GatewayError::upstream(
                         502,
                         format!("malformed Bedrock event stream: {e}"),
                         Some("InternalServerException".to_owned()),
                         None,
                         None,
-                    ));
-                    return out;
+                    )
+                    .with_provider(&self.provider));
                 }
             };
-            match self.converter.push_message(&message) {
-                Ok(chunks) => {
-                    self.chunks += chunks.len();
-                    for chunk in &chunks {
-                        common::write_chunk(&mut out, chunk);
-                    }
-                }
-                Err(e) => {
-                    self.fail(e.into_gateway_error());
-                    return out;
-                }
-            }
+            let chunks = self
+                .converter
+                .push_message(&message)
+                .map_err(|e| e.into_gateway_error().with_provider(&self.provider))?;
+            out.extend(chunks);
         }
-    }
-
-    fn fail(&mut self, error: GatewayError) {
-        self.pending_error = Some(error.with_provider(&self.provider));
-    }
-
-    /// What to send now of `out`: nothing while only the role chunk exists (and, when the
-    /// stream failed that early, nothing at all, so the error is the first item).
-    fn release(&mut self, out: Vec<u8>) -> Option<Bytes> {
-        if self.chunks < 2 {
-            if self.pending_error.is_none() {
-                self.held.extend_from_slice(&out);
-            } else {
-                self.held.clear();
-            }
-            return None;
-        }
-        let out = if self.held.is_empty() {
-            out
-        } else {
-            let mut all = std::mem::take(&mut self.held);
-            all.extend_from_slice(&out);
-            all
-        };
-        (!out.is_empty()).then(|| Bytes::from(out))
     }
 
     /// The body ended: fine only after `messageStop` and with no partial message left.
-    fn end(&mut self) -> Result<(), GatewayError> {
+    fn end(&mut self, _out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
         if self.decoder.buffered() > 0 {
             return Err(GatewayError::upstream(
                 502,

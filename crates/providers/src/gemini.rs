@@ -15,7 +15,7 @@
 use crate::error_map::{from_transport, redact};
 use crate::http::Target;
 use crate::openai_compatible::ByteStream;
-use crate::{Operation, UpstreamClient, common};
+use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_dialects::gemini::embed::{from_gemini_batch, to_gemini_batch};
 use asbru_dialects::gemini::types::{BatchEmbedContentsResponse, ListModelsResponse};
@@ -23,12 +23,10 @@ use asbru_dialects::gemini::{
     GenerateContentResponse, RequestOptions, StreamToUnified, error_from_gemini,
     request::to_gemini, response::from_gemini,
 };
-use asbru_dialects::sse::SseFramer;
 use asbru_schema::chat::{ChatChunk, ChatRequest};
 use asbru_schema::openai::EmbeddingRequest;
 use asbru_schema::{GatewayError, Usage};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::Method;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -586,139 +584,69 @@ fn query_escape(s: &str) -> String {
     out
 }
 
-/// Turns Gemini's `alt=sse` stream into OpenAI SSE bytes, one item per upstream piece that
-/// produced output.
+/// Turns Gemini's `alt=sse` stream into OpenAI SSE bytes through the shared driver
+/// ([`translated`]).
 ///
 /// Gemini has no end-of-stream event: the chunk carrying a `finishReason` is the last with
 /// content, and the body ends after it (possibly after a usage-only chunk). So the usage chunk
 /// and `[DONE]` are written when the body ends, and only if a candidate finished; a body that
-/// ends earlier was cut, and the client gets an error instead. An error met after some output
-/// of the same piece is sent after that output.
+/// ends earlier was cut, and the client gets an error instead.
 pub(crate) fn translate_stream(pieces: ByteStream, provider: String, model: String) -> ByteStream {
-    let state = Translate {
-        pieces,
-        framer: SseFramer::default(),
+    let frames = Frames {
         converter: StreamToUnified::new(common::unix_now()),
-        provider,
+        provider: provider.clone(),
         model,
-        pending_error: None,
-        done: false,
     };
-    Box::pin(futures_util::stream::unfold(state, |mut st| async move {
-        if let Some(error) = st.pending_error.take() {
-            st.done = true;
-            return Some((Err(error), st));
-        }
-        while !st.done {
-            let out = match st.pieces.next().await {
-                Some(Ok(piece)) => {
-                    st.framer.push(&piece);
-                    st.absorb()
-                }
-                Some(Err(e)) => {
-                    st.done = true;
-                    return Some((Err(e), st));
-                }
-                None => {
-                    st.done = true;
-                    st.end()
-                }
-            };
-            if !out.is_empty() {
-                return Some((Ok(Bytes::from(out)), st));
-            }
-            if let Some(error) = st.pending_error.take() {
-                st.done = true;
-                return Some((Err(error), st));
-            }
-        }
-        None
-    }))
+    translated::translate(pieces, translated::Sse::new(frames, provider), false)
 }
 
-/// The state of one translated stream.
-struct Translate {
-    pieces: ByteStream,
-    framer: SseFramer,
+/// Gemini's events for the shared driver.
+struct Frames {
     converter: StreamToUnified,
     provider: String,
     /// The model asked for, for chunks whose `modelVersion` Gemini left out.
     model: String,
-    /// An error met after some output of the same piece: sent after that output.
-    pending_error: Option<GatewayError>,
-    /// The body ended or an error was met: nothing more is read.
-    done: bool,
 }
 
-impl Translate {
-    /// Converts every complete event framed so far and returns the OpenAI SSE bytes; a failure
-    /// is left in `pending_error` after the output that preceded it.
-    fn absorb(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let frame = match self.framer.next_event() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return out,
-                Err(too_large) => {
-                    self.pending_error = Some(
-                        GatewayError::upstream_unreachable(format!(
-                            "provider '{}' sent a stream event larger than {} bytes",
-                            self.provider, too_large.limit
-                        ))
-                        .with_provider(&self.provider),
-                    );
-                    return out;
-                }
-            };
-            match self.converter.push_frame(&frame) {
-                Ok(chunks) => self.write(&mut out, chunks),
-                Err(e) => {
-                    self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
-                    return out;
-                }
-            }
-        }
-    }
-
-    /// The body ended: the last event if it lacked its blank line, then the usage chunk and
-    /// `[DONE]`, or the error of a stream that never finished.
-    fn end(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let rest = self.framer.remainder().to_vec();
-        if !rest.iter().all(u8::is_ascii_whitespace) {
-            match self.converter.push_frame(&rest) {
-                Ok(chunks) => self.write(&mut out, chunks),
-                Err(e) => {
-                    self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
-                    return out;
-                }
-            }
-        }
-        match self.converter.finish() {
-            Ok(chunks) => {
-                self.write(&mut out, chunks);
-                out.extend_from_slice(b"data: [DONE]\n\n");
-            }
-            Err(e) => {
-                self.pending_error = Some(e.into_gateway_error().with_provider(&self.provider));
-            }
-        }
-        out
-    }
-
-    fn write(&self, out: &mut Vec<u8>, chunks: Vec<ChatChunk>) {
-        for mut chunk in chunks {
+impl Frames {
+    fn fill_model(&self, chunks: Vec<ChatChunk>, out: &mut Vec<ChatChunk>) {
+        out.extend(chunks.into_iter().map(|mut chunk| {
             if chunk.model.is_empty() {
                 chunk.model.clone_from(&self.model);
             }
-            common::write_chunk(out, &chunk);
-        }
+            chunk
+        }));
+    }
+}
+
+impl translated::FrameConvert for Frames {
+    fn frame(&mut self, frame: &[u8], out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
+        let chunks = self
+            .converter
+            .push_frame(frame)
+            .map_err(|e| e.into_gateway_error().with_provider(&self.provider))?;
+        self.fill_model(chunks, out);
+        Ok(())
+    }
+
+    fn complete(&self) -> bool {
+        false
+    }
+
+    fn end(&mut self, out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
+        let chunks = self
+            .converter
+            .finish()
+            .map_err(|e| e.into_gateway_error().with_provider(&self.provider))?;
+        self.fill_model(chunks, out);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
 
     #[test]
     fn versions_in_base_urls_are_recognised() {

@@ -23,6 +23,7 @@ pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;
+mod translated;
 pub mod vertex;
 
 pub use anthropic::Anthropic;
