@@ -5,6 +5,7 @@
 //! graceful shutdown, `/metrics`. Must not: hold business logic — every request goes to the
 //! engine.
 
+mod anthropic;
 mod error;
 mod routes;
 mod server;

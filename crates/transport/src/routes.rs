@@ -33,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/responses/input_tokens", post(input_tokens))
         .route("/v1/rerank", post(rerank))
+        .route("/anthropic/v1/messages", post(crate::anthropic::messages))
+        .route("/v1/messages", post(crate::anthropic::messages))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .route("/api/providers/health", get(providers_health))
@@ -66,42 +68,53 @@ async fn rerank(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Re
 }
 
 async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: Body) -> Response {
+    let (body, meta) = match accept(state, headers, body).await {
+        Ok(accepted) => accepted,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    match state.gateway.handle_openai(op, &body, meta).await {
+        Ok(GatewayResponse::Json { body, .. }) => json_response(StatusCode::OK, body),
+        Ok(GatewayResponse::Stream { stream, .. }) => {
+            event_stream(Body::from_stream(stream.map(Ok::<Bytes, Infallible>)))
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// What every inference route reads first: the body (bounded by `max_request_body_size_mb`)
+/// and the gateway headers (key pins, session, headers to forward), whatever dialect follows.
+pub(crate) async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, RequestMeta), GatewayError> {
     let received = Instant::now();
     let limit = state.gateway.max_request_body_bytes();
-    let body = match read_body(headers, body, limit).await {
-        Ok(b) => b,
-        Err(e) => return ApiError(e).into_response(),
-    };
-    let session = match session(headers) {
-        Ok(s) => s,
-        Err(e) => return ApiError(e).into_response(),
-    };
+    let body = read_body(headers, body, limit).await?;
     let meta = RequestMeta {
         pin: KeyPin {
             id: header_str(headers, "x-bf-api-key-id"),
             name: header_str(headers, "x-bf-api-key"),
         },
-        session,
+        session: session(headers)?,
         received,
         forward: state.gateway.forwarded_headers(headers),
     };
-    match state.gateway.handle_openai(op, &body, meta).await {
-        Ok(GatewayResponse::Json { body, .. }) => json_response(StatusCode::OK, body),
-        Ok(GatewayResponse::Stream { stream, .. }) => {
-            let mut response =
-                Response::new(Body::from_stream(stream.map(Ok::<Bytes, Infallible>)));
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            // Tells nginx-style proxies in front of asbru not to buffer the stream.
-            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            response
-        }
-        Err(e) => ApiError(e).into_response(),
-    }
+    Ok((body, meta))
+}
+
+/// A streamed answer: `text/event-stream`, never cached or buffered by proxies.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies in front of asbru not to buffer the stream.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }
 
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes (a declared
@@ -174,7 +187,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -10,6 +10,7 @@
 mod harness;
 
 mod anthropic;
+mod anthropic_route;
 mod azure;
 mod bedrock;
 mod chaos;

@@ -1,0 +1,235 @@
+//! The Anthropic drop-in route: `POST /anthropic/v1/messages` (and `/v1/messages` at the root), so
+//! the official Anthropic SDKs work against asbru by changing only their base URL, whichever
+//! provider serves the request.
+//!
+//! The Messages request becomes the unified chat request ([`asbru_dialects::anthropic`]'s client
+//! direction), goes through the engine exactly like `/v1/chat/completions` (keys, queues,
+//! retries, fallbacks, health — no bypass), and the answer comes back as a Messages response, or
+//! as Anthropic's event stream translated chunk by chunk (one `message_start`, content blocks
+//! opened, fed and closed in order, `message_delta` with the stop reason and usage, then
+//! `message_stop`). Errors use Anthropic's error shape, so SDKs raise their own exception
+//! classes; a failure after the stream started is an `error` event.
+//!
+//! A model without a `provider/` prefix is served by the `anthropic` provider.
+
+use crate::routes::{AppState, accept, event_stream, json_response};
+use asbru_dialects::anthropic::StreamFromUnified;
+use asbru_dialects::anthropic::error::error_to_anthropic;
+use asbru_dialects::anthropic::request::from_anthropic;
+use asbru_dialects::anthropic::response::to_anthropic;
+use asbru_dialects::anthropic::types::{MessagesRequest, StreamEvent};
+use asbru_dialects::sse::{SseFramer, single_data_line};
+use asbru_engine::{GatewayResponse, Operation, SseStream};
+use asbru_schema::GatewayError;
+use asbru_schema::chat::{ChatChunk, ChatResponse};
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, StatusCode};
+use std::convert::Infallible;
+
+/// The provider a model without `provider/` goes to on this route.
+const ROUTE_PROVIDER: &str = "anthropic";
+
+/// `POST /anthropic/v1/messages`.
+pub(crate) async fn messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    match serve(&state, &headers, body).await {
+        Ok(response) => response,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn serve(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, GatewayError> {
+    let (body, meta) = accept(state, headers, body).await?;
+    let request = parse(&body)?;
+    let stream = request.stream == Some(true);
+    let mut chat = from_anthropic(&request).map_err(|e| {
+        GatewayError::invalid_request(format!("this request cannot be served: {e}"), None)
+    })?;
+    if !chat.model.contains('/') {
+        chat.model = format!("{ROUTE_PROVIDER}/{}", chat.model);
+    }
+    chat.stream = Some(stream);
+    let openai = serde_json::to_vec(&chat)
+        .map_err(|e| GatewayError::internal(format!("serializing the chat request: {e}")))?;
+    match state
+        .gateway
+        .handle_openai(Operation::ChatCompletion, &openai, meta)
+        .await?
+    {
+        GatewayResponse::Json { body, .. } => {
+            let unified: ChatResponse = serde_json::from_slice(&body).map_err(|e| {
+                GatewayError::upstream_unreachable(format!(
+                    "the provider's answer cannot be read as a chat completion: {e}"
+                ))
+            })?;
+            let answer = to_anthropic(&unified).map_err(|e| {
+                GatewayError::upstream_unreachable(format!(
+                    "the provider's answer has no Anthropic form: {e}"
+                ))
+            })?;
+            let bytes = serde_json::to_vec(&answer)
+                .map_err(|e| GatewayError::internal(format!("serializing the answer: {e}")))?;
+            Ok(json_response(StatusCode::OK, bytes))
+        }
+        GatewayResponse::Stream { stream, .. } => Ok(event_stream(Body::from_stream(
+            translate(stream).map(Ok::<Bytes, Infallible>),
+        ))),
+    }
+}
+
+/// The Messages request, or the 400 naming the field at fault.
+fn parse(body: &[u8]) -> Result<MessagesRequest, GatewayError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            GatewayError::invalid_request(format!("invalid request: {inner}"), None)
+        } else {
+            GatewayError::invalid_request(format!("{path}: {inner}"), Some(&path))
+        }
+    })
+}
+
+/// An error in Anthropic's shape, with its status.
+fn error_response(error: &GatewayError) -> Response {
+    let (status, body) = error_to_anthropic(error);
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        bytes,
+    )
+}
+
+/// One Anthropic SSE event: `event: {type}` and its JSON.
+fn write_event(out: &mut Vec<u8>, event: &StreamEvent) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.name().as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    // Serializing plain data structures into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, event);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// An `error` event for a failure after the stream started.
+fn write_error(out: &mut Vec<u8>, error: &GatewayError) {
+    let (_, body) = error_to_anthropic(error);
+    out.extend_from_slice(b"event: error\ndata: ");
+    let _ = serde_json::to_writer(&mut *out, &body);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The engine's OpenAI SSE stream as Anthropic's event stream, one output piece per input piece
+/// that produced events.
+fn translate(stream: SseStream) -> impl futures_util::Stream<Item = Bytes> + Send {
+    let state = (
+        stream,
+        SseFramer::default(),
+        StreamFromUnified::new(),
+        false,
+    );
+    futures_util::stream::unfold(
+        state,
+        |(mut stream, mut framer, mut events, mut done)| async move {
+            while !done {
+                let Some(piece) = stream.next().await else {
+                    // The engine ended the stream without `[DONE]` or an error: treat as cut.
+                    let mut out = Vec::new();
+                    write_error(
+                        &mut out,
+                        &GatewayError::upstream_unreachable("the stream ended early"),
+                    );
+                    return Some((Bytes::from(out), (stream, framer, events, true)));
+                };
+                framer.push(&piece);
+                let mut out = Vec::new();
+                while let Ok(Some(frame)) = framer.next_event() {
+                    let Some(data) = single_data_line(&frame) else {
+                        continue;
+                    };
+                    if data == b"[DONE]" {
+                        for event in events.finish() {
+                            write_event(&mut out, &event);
+                        }
+                        done = true;
+                        break;
+                    }
+                    match serde_json::from_slice::<serde_json::Value>(data) {
+                        Ok(value) if value.get("error").is_some() => {
+                            write_error(&mut out, &embedded_error(&value));
+                            done = true;
+                            break;
+                        }
+                        Ok(value) => {
+                            let converted = serde_json::from_value::<ChatChunk>(value)
+                                .map_err(|e| e.to_string())
+                                .and_then(|chunk| events.push(&chunk).map_err(|e| e.to_string()));
+                            match converted {
+                                Ok(list) => {
+                                    for event in list {
+                                        write_event(&mut out, &event);
+                                    }
+                                }
+                                Err(e) => {
+                                    write_error(
+                                        &mut out,
+                                        &GatewayError::upstream_unreachable(format!(
+                                            "a streamed chunk has no Anthropic form: {e}"
+                                        )),
+                                    );
+                                    done = true;
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            write_error(
+                                &mut out,
+                                &GatewayError::upstream_unreachable(format!(
+                                    "a streamed chunk is not JSON: {e}"
+                                )),
+                            );
+                            done = true;
+                            break;
+                        }
+                    }
+                }
+                if !out.is_empty() {
+                    return Some((Bytes::from(out), (stream, framer, events, done)));
+                }
+            }
+            None
+        },
+    )
+}
+
+/// The gateway error of an `{"error": …}` event the engine put in the stream.
+fn embedded_error(value: &serde_json::Value) -> GatewayError {
+    let error = &value["error"];
+    let status = error
+        .get("status_code")
+        .or_else(|| value.get("status_code"))
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(502);
+    let message = error
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("the stream failed");
+    let kind = error
+        .get("type")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    GatewayError::upstream(status, message.to_owned(), kind, None, None)
+}
