@@ -151,3 +151,16 @@ def test_tool_use_in_a_stream(claude, served_by):
     [use] = [b for b in final.content if b.type == "tool_use"]
     assert isinstance(use.input["city"], str)
     assert final.stop_reason == "tool_use"
+
+
+def test_models_are_listed_in_anthropics_shape(claude):
+    page = claude.models.list(limit=1000)
+    ids = [m.id for m in page.data]
+    assert "anthropic/claude-sonnet-4-5" in ids or any(i.startswith("anthropic/") for i in ids)
+    assert any(i.startswith("openai/") for i in ids)
+    assert all(m.type == "model" and m.created_at for m in page.data)
+    # Anthropic's paging: a page of one, then the next one after it.
+    first = claude.models.list(limit=1)
+    assert len(first.data) == 1 and first.has_more
+    second = claude.models.list(limit=1, after_id=first.data[0].id)
+    assert second.data[0].id == ids[1]

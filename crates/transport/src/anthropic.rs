@@ -88,6 +88,102 @@ async fn serve(
     }
 }
 
+/// `GET /anthropic/v1/models` query: Anthropic's paging (`limit`, `after_id`, `before_id`) and
+/// the gateway's `provider` filter.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ModelsQuery {
+    limit: Option<usize>,
+    after_id: Option<String>,
+    before_id: Option<String>,
+    provider: Option<String>,
+}
+
+/// Models a page holds unless `limit` says otherwise, and the most it may say (Anthropic's).
+const DEFAULT_MODELS_PAGE: usize = 20;
+const MAX_MODELS_PAGE: usize = 1000;
+
+/// `GET /anthropic/v1/models`: every configured provider's models (`provider/model` ids, as
+/// requests name them) in Anthropic's list shape, paged as Anthropic pages.
+pub(crate) async fn models(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ModelsQuery>,
+) -> Response {
+    let models = match state.gateway.list_models(q.provider.as_deref()).await {
+        Ok(models) => models,
+        Err(e) => return error_response(&e),
+    };
+    let all: Vec<serde_json::Value> = models
+        .iter()
+        .filter_map(|m| {
+            let id = m.get("id")?.as_str()?;
+            let created = m
+                .get("created")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            let name = m
+                .get("display_name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(id);
+            Some(serde_json::json!({
+                "type": "model",
+                "id": id,
+                "display_name": name,
+                "created_at": unix_to_rfc3339(created),
+            }))
+        })
+        .collect();
+    let position = |id: &str| all.iter().position(|m| m["id"] == id);
+    let start = q
+        .after_id
+        .as_deref()
+        .and_then(position)
+        .map_or(0, |i| i + 1);
+    let end = q
+        .before_id
+        .as_deref()
+        .and_then(position)
+        .unwrap_or(all.len());
+    let limit = q
+        .limit
+        .unwrap_or(DEFAULT_MODELS_PAGE)
+        .clamp(1, MAX_MODELS_PAGE);
+    let window = all.get(start..end.max(start)).unwrap_or_default();
+    let page: Vec<&serde_json::Value> = if q.before_id.is_some() && q.after_id.is_none() {
+        window.iter().rev().take(limit).rev().collect()
+    } else {
+        window.iter().take(limit).collect()
+    };
+    let body = serde_json::json!({
+        "data": page,
+        "has_more": page.len() < window.len(),
+        "first_id": page.first().map(|m| &m["id"]),
+        "last_id": page.last().map(|m| &m["id"]),
+    });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+/// `1970-01-01T00:00:00Z`-style UTC time for seconds since the epoch (Howard Hinnant's
+/// `civil_from_days`), as Anthropic reports `created_at`.
+fn unix_to_rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// The Messages request, or the 400 naming the field at fault.
 fn parse(body: &[u8]) -> Result<MessagesRequest, GatewayError> {
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -232,4 +328,16 @@ fn embedded_error(value: &serde_json::Value) -> GatewayError {
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned);
     GatewayError::upstream(status, message.to_owned(), kind, None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_to_rfc3339;
+
+    #[test]
+    fn unix_times_format_as_rfc3339() {
+        assert_eq!(unix_to_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(unix_to_rfc3339(1_747_180_800), "2025-05-14T00:00:00Z");
+        assert_eq!(unix_to_rfc3339(951_825_599), "2000-02-29T11:59:59Z");
+    }
 }

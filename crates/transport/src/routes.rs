@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rerank", post(rerank))
         .route("/anthropic/v1/messages", post(crate::anthropic::messages))
         .route("/v1/messages", post(crate::anthropic::messages))
+        .route("/anthropic/v1/models", get(crate::anthropic::models))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .route("/api/providers/health", get(providers_health))

@@ -103,3 +103,32 @@ async fn an_openai_stream_becomes_anthropics_event_sequence() {
     assert_eq!(last["type"], "error", "{events:?}");
     assert!(events.iter().all(|e| !e.contains("message_stop")));
 }
+
+#[tokio::test]
+async fn models_are_listed_and_paged_as_anthropic_does() {
+    let gw = start().await;
+    let (status, all) = gw.get("/anthropic/v1/models?limit=1000").await;
+    assert_eq!(status, 200, "{all}");
+    let ids: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.len() >= 2, "{all}");
+    assert_eq!(all["has_more"], false);
+    assert_eq!(all["data"][0]["type"], "model");
+    assert!(
+        all["data"][0]["created_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+
+    let (_, page) = gw
+        .get(&format!("/anthropic/v1/models?limit=1&after_id={}", ids[0]))
+        .await;
+    assert_eq!(page["data"][0]["id"], ids[1]);
+    assert_eq!(page["first_id"], ids[1]);
+    assert_eq!(page["has_more"], ids.len() > 2);
+}
