@@ -12,7 +12,7 @@ use crate::error_map::{from_transport, redact};
 use crate::http::Target;
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
-use asbru_config::{KeyConfig, ProviderConfig, beta_allowed};
+use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_dialects::anthropic::{
     MessagesRequest, MessagesResponse, RequestOptions, StreamToUnified, error_from_anthropic,
     request::to_anthropic, response::from_anthropic,
@@ -160,23 +160,7 @@ impl Anthropic {
     /// merged in order without repeats, minus those `beta_header_overrides` strips; no header
     /// when none is left.
     fn set_betas(&self, headers: &mut HeaderMap, forward: &HeaderMap) {
-        let mut tokens: Vec<&str> = Vec::new();
-        let values = self
-            .headers
-            .get_all(common::ANTHROPIC_BETA)
-            .iter()
-            .chain(forward.get_all(common::ANTHROPIC_BETA));
-        for value in values {
-            let Ok(text) = value.to_str() else { continue };
-            for token in text.split(',').map(str::trim) {
-                if !token.is_empty()
-                    && !tokens.contains(&token)
-                    && beta_allowed(&self.beta_overrides, token)
-                {
-                    tokens.push(token);
-                }
-            }
-        }
+        let tokens = common::anthropic_betas(&self.headers, forward, &self.beta_overrides);
         let name = HeaderName::from_static(common::ANTHROPIC_BETA);
         match HeaderValue::from_str(&tokens.join(",")) {
             Ok(value) if !tokens.is_empty() => {

@@ -347,6 +347,32 @@ pub(crate) fn add_forwarded(headers: &mut HeaderMap, forward: &HeaderMap) {
 /// Anthropic's beta-features header.
 pub(crate) const ANTHROPIC_BETA: &str = "anthropic-beta";
 
+/// The Anthropic betas to send: those configured (`network_config.extra_headers`) then the
+/// client's, comma lists split, without repeats, minus those `beta_header_overrides` strips.
+pub(crate) fn anthropic_betas(
+    configured: &HeaderMap,
+    forward: &HeaderMap,
+    overrides: &[(String, bool)],
+) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    let values = configured
+        .get_all(ANTHROPIC_BETA)
+        .iter()
+        .chain(forward.get_all(ANTHROPIC_BETA));
+    for value in values {
+        let Ok(text) = value.to_str() else { continue };
+        for token in text.split(',').map(str::trim) {
+            if !token.is_empty()
+                && !tokens.iter().any(|t| t == token)
+                && asbru_config::beta_allowed(overrides, token)
+            {
+                tokens.push(token.to_owned());
+            }
+        }
+    }
+    tokens
+}
+
 /// Appends one OpenAI SSE event, `data: {chunk}\n\n`: how the translating adapters hand their
 /// converted chunks to the engine.
 pub(crate) fn write_chunk(out: &mut Vec<u8>, chunk: &asbru_schema::chat::ChatChunk) {

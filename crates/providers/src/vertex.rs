@@ -64,6 +64,8 @@ pub struct Vertex {
     keys: Vec<VertexKey>,
     /// Every key's `models` allow-list, for model listing.
     allowed: BTreeSet<String>,
+    /// `network_config.beta_header_overrides`, for Claude's `anthropic_beta`.
+    beta_overrides: Vec<(String, bool)>,
 }
 
 #[derive(Debug)]
@@ -193,6 +195,7 @@ impl Vertex {
         Ok(Self {
             upstream,
             headers: common::base_headers(provider)?,
+            beta_overrides: provider.network.beta_header_overrides.clone(),
             keys,
             allowed: provider
                 .keys
@@ -353,7 +356,7 @@ impl Vertex {
         let name = &self.upstream.name;
         let (method, upstream) = match family {
             Family::Gemini => ("generateContent", gemini::request_body(&request, name)?),
-            Family::Claude => ("rawPredict", self.claude_body(&request, false)?),
+            Family::Claude => ("rawPredict", self.claude_body(&request, false, forward)?),
         };
         let target = self.target(&auth, family, upstream_model, method)?;
         let answer = self
@@ -372,8 +375,14 @@ impl Vertex {
     }
 
     /// The Messages body Claude on Vertex takes: Anthropic's, without `model` (the URL names
-    /// it) and with `anthropic_version` in the body.
-    fn claude_body(&self, request: &ChatRequest, stream: bool) -> Result<Bytes, GatewayError> {
+    /// it), with `anthropic_version` in the body, and the Anthropic betas (configured and the
+    /// client's `anthropic-beta`) as the body's `anthropic_beta` list, where Vertex reads them.
+    fn claude_body(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+        forward: &HeaderMap,
+    ) -> Result<Bytes, GatewayError> {
         let upstream = anthropic::request_for(request, stream, &self.upstream.name)?;
         let mut value = serde_json::to_value(&upstream).map_err(|e| {
             GatewayError::internal(format!("serializing the Anthropic request: {e}"))
@@ -384,6 +393,10 @@ impl Vertex {
                 "anthropic_version".to_owned(),
                 Value::String(ANTHROPIC_VERSION.to_owned()),
             );
+            let betas = common::anthropic_betas(&self.headers, forward, &self.beta_overrides);
+            if !betas.is_empty() {
+                map.insert("anthropic_beta".to_owned(), Value::from(betas));
+            }
         }
         serde_json::to_vec(&value)
             .map(Bytes::from)
@@ -467,7 +480,10 @@ impl Vertex {
                 "streamGenerateContent?alt=sse",
                 gemini::request_body(&request, name)?,
             ),
-            Family::Claude => ("streamRawPredict", self.claude_body(&request, true)?),
+            Family::Claude => (
+                "streamRawPredict",
+                self.claude_body(&request, true, forward)?,
+            ),
         };
         let target = self.target(&auth, family, upstream_model, method)?;
         let secret = auth.secret.clone();

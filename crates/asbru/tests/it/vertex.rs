@@ -229,6 +229,25 @@ async fn claude_models_go_to_raw_predict_without_model_and_with_the_vertex_versi
     assert_eq!(sent["anthropic_version"], "vertex-2023-10-16");
     assert_eq!(sent["messages"][0]["role"], "user");
     assert!(sent["max_tokens"].is_u64(), "{sent}");
+    assert!(sent.get("anthropic_beta").is_none(), "{sent}");
+
+    // Betas travel in the body on Vertex, where it reads them.
+    let (status, body) = gw
+        .post_with(
+            "/v1/chat/completions",
+            chat_body("vertex/claude-sonnet-4"),
+            &[(
+                "anthropic-beta",
+                "context-1m-2025-08-07, output-128k-2025-02-19",
+            )],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, sent) = last_sent(&gw);
+    assert_eq!(
+        sent["anthropic_beta"],
+        json!(["context-1m-2025-08-07", "output-128k-2025-02-19"])
+    );
 
     let mut body = chat_body("vertex/claude-sonnet-4");
     body["stream"] = json!(true);

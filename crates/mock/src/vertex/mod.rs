@@ -205,8 +205,19 @@ pub(crate) fn messages_body(
             )));
         }
     }
+    // Vertex takes Anthropic's beta flags in the body, as a list of strings.
+    match fields.get("anthropic_beta") {
+        None => {}
+        Some(Value::Array(betas)) if betas.iter().all(Value::is_string) => {}
+        Some(_) => {
+            return Err(AnthropicError::invalid(
+                "anthropic_beta: Input should be a valid list of strings",
+            ));
+        }
+    }
     let mut fields: Map<String, Value> = fields.clone();
     fields.remove("anthropic_version");
+    fields.remove("anthropic_beta");
     fields.insert("model".to_owned(), Value::String(model.to_owned()));
     if stream {
         fields.insert("stream".to_owned(), Value::Bool(true));
