@@ -164,3 +164,14 @@ def test_models_are_listed_in_anthropics_shape(claude):
     assert len(first.data) == 1 and first.has_more
     second = claude.models.list(limit=1, after_id=first.data[0].id)
     assert second.data[0].id == ids[1]
+
+
+def test_count_tokens(claude, mock, served_by):
+    model, _, _ = served_by
+    count = claude.messages.count_tokens(
+        model=model, system="You are terse.", tools=[WEATHER_TOOL],
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    assert count.input_tokens > 0
+    counted = mock.requests()[-1]
+    assert counted["path"].endswith(("/v1/messages/count_tokens", ":countTokens",
+                                     "/v1/responses/input_tokens")), counted["path"]

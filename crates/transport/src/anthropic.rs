@@ -18,6 +18,7 @@ use asbru_dialects::anthropic::error::error_to_anthropic;
 use asbru_dialects::anthropic::request::from_anthropic;
 use asbru_dialects::anthropic::response::to_anthropic;
 use asbru_dialects::anthropic::types::{MessagesRequest, StreamEvent};
+use asbru_dialects::openai::responses::chat_to_responses;
 use asbru_dialects::sse::{SseFramer, single_data_line};
 use asbru_engine::{GatewayResponse, Operation, SseStream};
 use asbru_schema::GatewayError;
@@ -182,6 +183,64 @@ fn unix_to_rfc3339(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `POST /anthropic/v1/messages/count_tokens`: the Messages request (without `max_tokens`) is
+/// counted by the provider its model names, through the engine's input-token counting — Anthropic
+/// with its own `count_tokens`, Gemini with `:countTokens`, OpenAI with `input_tokens` — and
+/// answered as Anthropic answers: `{"input_tokens": n}`.
+pub(crate) async fn count_tokens(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    match count(&state, &headers, body).await {
+        Ok(response) => response,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn count(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, GatewayError> {
+    let (body, meta) = accept(state, headers, body).await?;
+    // `count_tokens` takes a Messages body without `max_tokens`; the unified conversion needs
+    // one, and it does not change the count.
+    let mut value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| GatewayError::invalid_request(format!("invalid JSON: {e}"), None))?;
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("max_tokens")
+            .or_insert(serde_json::Value::from(1));
+    }
+    let bytes = serde_json::to_vec(&value)
+        .map_err(|e| GatewayError::internal(format!("re-serializing the request: {e}")))?;
+    let request = parse(&bytes)?;
+    let mut chat = from_anthropic(&request).map_err(|e| {
+        GatewayError::invalid_request(format!("this request cannot be counted: {e}"), None)
+    })?;
+    if !chat.model.contains('/') {
+        chat.model = format!("{ROUTE_PROVIDER}/{}", chat.model);
+    }
+    let responses = serde_json::to_vec(&chat_to_responses(&chat))
+        .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))?;
+    let GatewayResponse::Json { body, .. } = state
+        .gateway
+        .handle_openai(Operation::CountTokens, &responses, meta)
+        .await?
+    else {
+        return Err(GatewayError::internal("a count answered with a stream"));
+    };
+    let counted: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        GatewayError::upstream_unreachable(format!("the provider's count cannot be read: {e}"))
+    })?;
+    let input_tokens = counted["input_tokens"].as_u64().ok_or_else(|| {
+        GatewayError::upstream_unreachable("the provider's count has no input_tokens")
+    })?;
+    let answer = serde_json::json!({ "input_tokens": input_tokens });
+    Ok(json_response(StatusCode::OK, answer.to_string()))
 }
 
 /// The Messages request, or the 400 naming the field at fault.

@@ -36,6 +36,14 @@ pub fn router(state: AppState) -> Router {
         .route("/anthropic/v1/messages", post(crate::anthropic::messages))
         .route("/v1/messages", post(crate::anthropic::messages))
         .route("/anthropic/v1/models", get(crate::anthropic::models))
+        .route(
+            "/anthropic/v1/messages/count_tokens",
+            post(crate::anthropic::count_tokens),
+        )
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::anthropic::count_tokens),
+        )
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .route("/api/providers/health", get(providers_health))

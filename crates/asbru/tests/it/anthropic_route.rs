@@ -132,3 +132,28 @@ async fn models_are_listed_and_paged_as_anthropic_does() {
     assert_eq!(page["first_id"], ids[1]);
     assert_eq!(page["has_more"], ids.len() > 2);
 }
+
+#[tokio::test]
+async fn count_tokens_goes_to_the_providers_counting_endpoint() {
+    let gw = start().await;
+    let body = json!({"model": "claude-sonnet-4-5", "system": "Be terse.",
+                      "messages": [{"role": "user", "content": "Count these words please."}]});
+    let (status, answer) = gw
+        .post("/anthropic/v1/messages/count_tokens", body.clone())
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["input_tokens"].as_u64().unwrap() > 0, "{answer}");
+    let sent = gw.mock.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/messages/count_tokens");
+    assert!(sent.json().unwrap().get("max_tokens").is_none());
+
+    // An OpenAI model behind the same route: counted by OpenAI's input_tokens.
+    let mut other = body;
+    other["model"] = json!("openai/gpt-4.1");
+    let (status, answer) = gw.post("/v1/messages/count_tokens", other).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["input_tokens"].as_u64().unwrap() > 0, "{answer}");
+    let sent = gw.mock.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/responses/input_tokens");
+    assert_eq!(sent.json().unwrap()["instructions"], "Be terse.");
+}

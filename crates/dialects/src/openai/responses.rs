@@ -288,6 +288,108 @@ fn response_format(format: &Value) -> Result<Option<Value>, ResponsesError> {
     }
 }
 
+/// The Responses request a unified chat request stands for — the inverse of
+/// [`responses_to_chat`], for counting a chat-shaped request (Anthropic's `count_tokens`) with
+/// the Responses-API counting every provider serves: system and developer messages become
+/// `instructions`, user text and images `input_text` / `input_image` parts, assistant text an
+/// assistant message, tool calls `function_call` items and tool results `function_call_output`
+/// items; function tools and `tool_choice` are kept.
+pub fn chat_to_responses(chat: &ChatRequest) -> Value {
+    let value = serde_json::to_value(chat).unwrap_or(Value::Null);
+    let mut instructions: Vec<String> = Vec::new();
+    let mut input: Vec<Value> = Vec::new();
+    for message in value["messages"].as_array().into_iter().flatten() {
+        let role = message["role"].as_str().unwrap_or_default();
+        match role {
+            "system" | "developer" => instructions.push(text_of(&message["content"])),
+            "user" => {
+                let content = match &message["content"] {
+                    Value::String(s) => json!([{"type": "input_text", "text": s}]),
+                    Value::Array(parts) => Value::Array(
+                        parts
+                            .iter()
+                            .filter_map(|p| match p["type"].as_str() {
+                                Some("text") => Some(json!({"type": "input_text", "text": p["text"]})),
+                                Some("image_url") => Some(
+                                    json!({"type": "input_image", "image_url": p["image_url"]["url"]}),
+                                ),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    _ => json!([]),
+                };
+                input.push(json!({"role": "user", "content": content}));
+            }
+            "assistant" => {
+                let text = text_of(&message["content"]);
+                if !text.is_empty() {
+                    input.push(json!({"role": "assistant", "content": text}));
+                }
+                for call in message["tool_calls"].as_array().into_iter().flatten() {
+                    input.push(json!({
+                        "type": "function_call",
+                        "call_id": call["id"],
+                        "name": call["function"]["name"],
+                        "arguments": call["function"]["arguments"],
+                    }));
+                }
+            }
+            "tool" => input.push(json!({
+                "type": "function_call_output",
+                "call_id": message["tool_call_id"],
+                "output": text_of(&message["content"]),
+            })),
+            _ => {}
+        }
+    }
+    let mut out = json!({"model": chat.model, "input": input});
+    if !instructions.is_empty() {
+        out["instructions"] = Value::String(instructions.join("\n\n"));
+    }
+    let tools: Vec<Value> = value["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "function")
+        .map(|t| {
+            let mut tool = json!({"type": "function", "name": t["function"]["name"]});
+            for field in ["description", "parameters", "strict"] {
+                if !t["function"][field].is_null() {
+                    tool[field] = t["function"][field].clone();
+                }
+            }
+            tool
+        })
+        .collect();
+    if !tools.is_empty() {
+        out["tools"] = Value::Array(tools);
+    }
+    match &value["tool_choice"] {
+        Value::Null => {}
+        Value::String(mode) => out["tool_choice"] = Value::String(mode.clone()),
+        choice => {
+            if let Some(name) = choice["function"]["name"].as_str() {
+                out["tool_choice"] = json!({"type": "function", "name": name});
+            }
+        }
+    }
+    out
+}
+
+/// The text of a chat `content`: the string, or its text parts joined.
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +450,24 @@ mod tests {
         assert_eq!(out["tools"][0]["function"]["name"], "get_weather");
         assert_eq!(out["tool_choice"]["function"]["name"], "get_weather");
         assert_eq!(out["response_format"]["json_schema"]["name"], "w");
+    }
+
+    #[test]
+    fn chat_requests_round_trip_through_the_responses_form() {
+        let responses = json!({
+            "model": "m",
+            "instructions": "Be brief.",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+                {"type": "function_call", "call_id": "call_1", "name": "get_weather",
+                 "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+            ],
+            "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}],
+            "tool_choice": "required"
+        });
+        let chat = responses_to_chat(&responses).unwrap();
+        assert_eq!(chat_to_responses(&chat), responses);
     }
 
     #[test]
