@@ -497,7 +497,6 @@ fn rfc3339_to_unix(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
 
     #[test]
     fn rfc3339_dates_become_unix_seconds() {
@@ -512,22 +511,7 @@ mod tests {
     }
 
     fn collect(events: &[&str]) -> Vec<Result<String, GatewayError>> {
-        let pieces: Vec<Result<Bytes, GatewayError>> = events
-            .iter()
-            .map(|e| Ok(Bytes::from(e.to_string())))
-            .collect();
-        let stream = translate_stream(
-            Box::pin(futures_util::stream::iter(pieces)),
-            "anthropic".to_owned(),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(stream.collect::<Vec<_>>())
-            .into_iter()
-            .map(|r| r.map(|b| String::from_utf8(b.to_vec()).unwrap()))
-            .collect()
+        translated::testing::run_text(events, |p| translate_stream(p, "anthropic".to_owned()))
     }
 
     const START: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-x\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n";

@@ -643,19 +643,9 @@ mod tests {
     }
 
     fn collect(pieces: Vec<Bytes>) -> Vec<Result<String, GatewayError>> {
-        let pieces: Vec<Result<Bytes, GatewayError>> = pieces.into_iter().map(Ok).collect();
-        let stream = translate_stream(
-            Box::pin(futures_util::stream::iter(pieces)),
-            ResponseOptions::default(),
-            "bedrock".to_owned(),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(stream.collect::<Vec<_>>())
-            .into_iter()
-            .map(|r| r.map(|b| String::from_utf8(b.to_vec()).unwrap()))
-            .collect()
+        translated::testing::run(pieces, |p| {
+            translate_stream(p, ResponseOptions::default(), "bedrock".to_owned())
+        })
     }
 
     fn key(config: BedrockKeyConfig) -> KeyConfig {

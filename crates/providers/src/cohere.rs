@@ -409,26 +409,11 @@ impl translated::FrameConvert for Frames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
 
     fn collect(events: &[&str]) -> Vec<Result<String, GatewayError>> {
-        let pieces: Vec<Result<Bytes, GatewayError>> = events
-            .iter()
-            .map(|e| Ok(Bytes::from(e.to_string())))
-            .collect();
-        let stream = translate_stream(
-            Box::pin(futures_util::stream::iter(pieces)),
-            "cohere".to_owned(),
-            "command-a-03-2025".to_owned(),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(stream.collect::<Vec<_>>())
-            .into_iter()
-            .map(|r| r.map(|b| String::from_utf8(b.to_vec()).unwrap()))
-            .collect()
+        translated::testing::run_text(events, |p| {
+            translate_stream(p, "cohere".to_owned(), "command-a-03-2025".to_owned())
+        })
     }
 
     const START: &str = "event: message-start\ndata: {\"id\":\"m1\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_plan\":\"\",\"tool_calls\":[],\"citations\":[]}}}\n\n";

@@ -646,7 +646,6 @@ impl translated::FrameConvert for Frames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
 
     #[test]
     fn versions_in_base_urls_are_recognised() {
@@ -681,23 +680,9 @@ mod tests {
     }
 
     fn collect(events: &[&str]) -> Vec<Result<String, GatewayError>> {
-        let pieces: Vec<Result<Bytes, GatewayError>> = events
-            .iter()
-            .map(|e| Ok(Bytes::from(e.to_string())))
-            .collect();
-        let stream = translate_stream(
-            Box::pin(futures_util::stream::iter(pieces)),
-            "gemini".to_owned(),
-            "gemini-2.5-flash".to_owned(),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(stream.collect::<Vec<_>>())
-            .into_iter()
-            .map(|r| r.map(|b| String::from_utf8(b.to_vec()).unwrap()))
-            .collect()
+        translated::testing::run_text(events, |p| {
+            translate_stream(p, "gemini".to_owned(), "gemini-2.5-flash".to_owned())
+        })
     }
 
     const FIRST: &str = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hel\"}]},\"index\":0}],\"responseId\":\"r1\",\"modelVersion\":\"gemini-2.5-flash\"}\r\n\r\n";

@@ -193,3 +193,36 @@ impl<C: FrameConvert> Decode for Sse<C> {
         self.convert.end(out)
     }
 }
+
+/// What the adapters' stream tests share: run a translator over given pieces and read its items.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    /// Feeds `pieces` to `translate` and returns each item it yields, as text.
+    pub(crate) fn run(
+        pieces: Vec<Bytes>,
+        translate: impl FnOnce(ByteStream) -> ByteStream,
+    ) -> Vec<Result<String, GatewayError>> {
+        let input: Vec<Result<Bytes, GatewayError>> = pieces.into_iter().map(Ok).collect();
+        let stream = translate(Box::pin(futures_util::stream::iter(input)));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a test runtime");
+        rt.block_on(stream.collect::<Vec<_>>())
+            .into_iter()
+            .map(|r| r.map(|b| String::from_utf8(b.to_vec()).expect("UTF-8 output")))
+            .collect()
+    }
+
+    /// [`run`] over text pieces.
+    pub(crate) fn run_text(
+        events: &[&str],
+        translate: impl FnOnce(ByteStream) -> ByteStream,
+    ) -> Vec<Result<String, GatewayError>> {
+        run(
+            events.iter().map(|e| Bytes::from(e.to_string())).collect(),
+            translate,
+        )
+    }
+}
