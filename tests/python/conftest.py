@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from conformance import Conformance
 from matrix import Matrix
 import pytest
 
@@ -517,23 +518,33 @@ def client(stack: Stack):
 # The provider × capability matrix of docs/providers.md (see matrix.py)
 # --------------------------------------------------------------------------------------------
 
-_matrix_nodes: set[str] = set()
+# Per generated table: the test ids collected for it, and whether some were deselected.
+_matrix_nodes: dict[str, set[str]] = {"providers": set(), "conformance": set()}
+_matrix_deselected: set[str] = set()
 _matrix_reports: list[tuple[str, str, list]] = []
-_matrix_deselected = False
+
+
+def _matrix_of(nodeid: str) -> str | None:
+    if Matrix.key(nodeid, _provider_names()):
+        return "providers"
+    if Conformance.key(nodeid):
+        return "conformance"
+    return None
 
 
 def pytest_collection_modifyitems(session, config, items):
-    _matrix_nodes.update(i.nodeid for i in items if Matrix.key(i.nodeid, _provider_names()))
+    for item in items:
+        table = _matrix_of(item.nodeid)
+        if table:
+            _matrix_nodes[table].add(item.nodeid)
 
 
 def pytest_deselected(items):
-    global _matrix_deselected
-    if any(Matrix.key(i.nodeid, _provider_names()) for i in items):
-        _matrix_deselected = True
+    _matrix_deselected.update(t for t in map(_matrix_of, (i.nodeid for i in items)) if t)
 
 
 def pytest_runtest_logreport(report):
-    if report.nodeid not in _matrix_nodes:
+    if _matrix_of(report.nodeid) is None:
         return
     # A failed setup or teardown counts as a failure; the call's outcome otherwise.
     if report.when == "call" or report.outcome == "failed":
@@ -541,16 +552,25 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """Writes each generated table (docs/providers.md, docs/compatibility.md) when all of its
+    tests were collected and ran; on CI a table that differs from the committed one fails."""
     ran = {nodeid for nodeid, _, _ in _matrix_reports}
-    if _matrix_deselected or not _matrix_nodes or ran != _matrix_nodes:
-        return
-    matrix = Matrix(_provider_names())
-    for nodeid, outcome, properties in _matrix_reports:
-        matrix.record(nodeid, outcome, properties)
-    problem = matrix.write(REPO_ROOT / "docs" / "providers.md")
-    if problem:
-        session.config.pluginmanager.get_plugin("terminalreporter").write_line(problem, red=True)
-        session.exitstatus = 1
+    tables = {
+        "providers": (Matrix(_provider_names()), REPO_ROOT / "docs" / "providers.md"),
+        "conformance": (Conformance(_provider_names()), REPO_ROOT / "docs" / "compatibility.md"),
+    }
+    for name, (table, doc) in tables.items():
+        nodes = _matrix_nodes[name]
+        if name in _matrix_deselected or not nodes or not nodes <= ran:
+            continue
+        for nodeid, outcome, properties in _matrix_reports:
+            if nodeid in nodes:
+                table.record(nodeid, outcome, properties)
+        problem = table.write(doc)
+        if problem:
+            session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+                problem, red=True)
+            session.exitstatus = 1
 
 
 def _provider_names() -> list[str]:

@@ -88,6 +88,28 @@ struct ProviderEntry {
     key_health: Vec<Arc<Health>>,
 }
 
+/// `provider/model` when the prefix is a configured provider; otherwise, on a drop-in route,
+/// the whole name is a model of the route's provider (so `meta-llama/Llama-3` on `/openai/…`
+/// is an `openai` model).
+fn resolve_target<'a>(
+    registry: &Registry,
+    target: &'a str,
+    route_provider: Option<&'static str>,
+) -> Option<ModelRef<'a>> {
+    match (ModelRef::parse(target), route_provider) {
+        (Some(r), Some(route)) if registry.get(r.provider).is_err() => Some(ModelRef {
+            provider: route,
+            model: target,
+        }),
+        (Some(r), _) => Some(r),
+        (None, Some(route)) if !target.is_empty() => Some(ModelRef {
+            provider: route,
+            model: target,
+        }),
+        (None, _) => None,
+    }
+}
+
 /// Per-request facts that come from outside the body (headers, arrival time).
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
@@ -100,6 +122,10 @@ pub struct RequestMeta {
     /// Headers to send to the provider (`x-bf-eh-*`, `anthropic-beta`), already filtered by
     /// [`Gateway::forwarded_headers`].
     pub forward: http::HeaderMap,
+    /// The provider of a model named without a configured `provider/` prefix: set by drop-in
+    /// routes (`/anthropic/…` → `anthropic`), as Bifrost infers it from the route; `None` on
+    /// `/v1`, where such a model is a 400.
+    pub route_provider: Option<&'static str>,
 }
 
 impl Default for RequestMeta {
@@ -109,6 +135,7 @@ impl Default for RequestMeta {
             session: None,
             received: Instant::now(),
             forward: http::HeaderMap::new(),
+            route_provider: None,
         }
     }
 }
@@ -246,7 +273,7 @@ impl Gateway {
             let fallback_index = u32::try_from(index).unwrap_or(u32::MAX);
             // A provider whose circuit is open is skipped while another target remains; the
             // last one is always tried, so an open circuit never turns a request away alone.
-            let result = match self.circuit_open(&registry, target) {
+            let result = match self.circuit_open(&registry, target, meta.route_provider) {
                 Some(open) if index < last => Err(open),
                 _ => {
                     self.attempt(&registry, op, &view, target, fallback_index, &meta)
@@ -266,8 +293,13 @@ impl Gateway {
     }
 
     /// The error a target gets when its provider is taken out, or `None` when it may be tried.
-    fn circuit_open(&self, registry: &Registry, target: &str) -> Option<GatewayError> {
-        let model_ref = ModelRef::parse(target)?;
+    fn circuit_open(
+        &self,
+        registry: &Registry,
+        target: &str,
+        route_provider: Option<&'static str>,
+    ) -> Option<GatewayError> {
+        let model_ref = resolve_target(registry, target, route_provider)?;
         let entry = registry.get(model_ref.provider).ok()?;
         let now = self.health.now();
         if entry.health.is_available(&self.health.policy, now) {
@@ -301,7 +333,7 @@ impl Gateway {
         meta: &RequestMeta,
     ) -> Result<GatewayResponse, GatewayError> {
         let stream = view.is_stream();
-        let model_ref = ModelRef::parse(target).ok_or_else(|| {
+        let model_ref = resolve_target(registry, target, meta.route_provider).ok_or_else(|| {
             GatewayError::invalid_request(
                 format!(
                     "model should be in provider/model format (got {target:?}); configured providers: {}",

@@ -12,20 +12,21 @@
 //!
 //! A model without a `provider/` prefix is served by the `anthropic` provider.
 
-use crate::routes::{AppState, accept, event_stream, json_response};
+use crate::dropin::{self, ChatAnswer, StreamOut, parse_json, translate_stream, write_named_event};
+use crate::routes::{AppState, RouteSet, accept, client_models, event_stream, json_response};
 use asbru_dialects::anthropic::StreamFromUnified;
 use asbru_dialects::anthropic::error::error_to_anthropic;
 use asbru_dialects::anthropic::request::from_anthropic;
 use asbru_dialects::anthropic::response::to_anthropic;
-use asbru_dialects::anthropic::types::{MessagesRequest, StreamEvent};
+use asbru_dialects::anthropic::types::MessagesRequest;
 use asbru_dialects::openai::responses::chat_to_responses;
-use asbru_dialects::sse::{SseFramer, single_data_line};
-use asbru_engine::{GatewayResponse, Operation, SseStream};
+use asbru_engine::{GatewayResponse, Operation};
 use asbru_schema::GatewayError;
-use asbru_schema::chat::{ChatChunk, ChatResponse};
+use asbru_schema::chat::ChatChunk;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::{get, post};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
@@ -33,6 +34,15 @@ use std::convert::Infallible;
 
 /// The provider a model without `provider/` goes to on this route.
 const ROUTE_PROVIDER: &str = "anthropic";
+
+/// The Anthropic API's paths, mounted under `/anthropic`, `/litellm`, `/langchain` and the root.
+pub(crate) fn routes() -> RouteSet {
+    vec![
+        ("/v1/messages", post(messages)),
+        ("/v1/messages/count_tokens", post(count_tokens)),
+        ("/v1/models", get(client_models)),
+    ]
+}
 
 /// `POST /anthropic/v1/messages`.
 pub(crate) async fn messages(
@@ -52,28 +62,14 @@ async fn serve(
     body: axum::body::Body,
 ) -> Result<Response, GatewayError> {
     let (body, meta) = accept(state, headers, body).await?;
-    let request = parse(&body)?;
+    let request: MessagesRequest = parse_json(&body)?;
     let stream = request.stream == Some(true);
     let mut chat = from_anthropic(&request).map_err(|e| {
         GatewayError::invalid_request(format!("this request cannot be served: {e}"), None)
     })?;
-    if !chat.model.contains('/') {
-        chat.model = format!("{ROUTE_PROVIDER}/{}", chat.model);
-    }
     chat.stream = Some(stream);
-    let openai = serde_json::to_vec(&chat)
-        .map_err(|e| GatewayError::internal(format!("serializing the chat request: {e}")))?;
-    match state
-        .gateway
-        .handle_openai(Operation::ChatCompletion, &openai, meta)
-        .await?
-    {
-        GatewayResponse::Json { body, .. } => {
-            let unified: ChatResponse = serde_json::from_slice(&body).map_err(|e| {
-                GatewayError::upstream_unreachable(format!(
-                    "the provider's answer cannot be read as a chat completion: {e}"
-                ))
-            })?;
+    match dropin::chat(state, meta, chat, ROUTE_PROVIDER).await? {
+        ChatAnswer::Json(unified) => {
             let answer = to_anthropic(&unified).map_err(|e| {
                 GatewayError::upstream_unreachable(format!(
                     "the provider's answer has no Anthropic form: {e}"
@@ -83,20 +79,11 @@ async fn serve(
                 .map_err(|e| GatewayError::internal(format!("serializing the answer: {e}")))?;
             Ok(json_response(StatusCode::OK, bytes))
         }
-        GatewayResponse::Stream { stream, .. } => Ok(event_stream(Body::from_stream(
-            translate(stream).map(Ok::<Bytes, Infallible>),
+        ChatAnswer::Stream(stream) => Ok(event_stream(Body::from_stream(
+            translate_stream(stream, AnthropicEvents(StreamFromUnified::new()))
+                .map(Ok::<Bytes, Infallible>),
         ))),
     }
-}
-
-/// `GET /anthropic/v1/models` query: Anthropic's paging (`limit`, `after_id`, `before_id`) and
-/// the gateway's `provider` filter.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct ModelsQuery {
-    limit: Option<usize>,
-    after_id: Option<String>,
-    before_id: Option<String>,
-    provider: Option<String>,
 }
 
 /// Models a page holds unless `limit` says otherwise, and the most it may say (Anthropic's).
@@ -107,7 +94,7 @@ const MAX_MODELS_PAGE: usize = 1000;
 /// requests name them) in Anthropic's list shape, paged as Anthropic pages.
 pub(crate) async fn models(
     State(state): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<ModelsQuery>,
+    axum::extract::Query(q): axum::extract::Query<crate::routes::ModelsQuery>,
 ) -> Response {
     let models = match state.gateway.list_models(q.provider.as_deref()).await {
         Ok(models) => models,
@@ -205,7 +192,8 @@ async fn count(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, GatewayError> {
-    let (body, meta) = accept(state, headers, body).await?;
+    let (body, mut meta) = accept(state, headers, body).await?;
+    meta.route_provider = Some(ROUTE_PROVIDER);
     // `count_tokens` takes a Messages body without `max_tokens`; the unified conversion needs
     // one, and it does not change the count.
     let mut value: serde_json::Value = serde_json::from_slice(&body)
@@ -217,13 +205,10 @@ async fn count(
     }
     let bytes = serde_json::to_vec(&value)
         .map_err(|e| GatewayError::internal(format!("re-serializing the request: {e}")))?;
-    let request = parse(&bytes)?;
-    let mut chat = from_anthropic(&request).map_err(|e| {
+    let request: MessagesRequest = parse_json(&bytes)?;
+    let chat = from_anthropic(&request).map_err(|e| {
         GatewayError::invalid_request(format!("this request cannot be counted: {e}"), None)
     })?;
-    if !chat.model.contains('/') {
-        chat.model = format!("{ROUTE_PROVIDER}/{}", chat.model);
-    }
     let responses = serde_json::to_vec(&chat_to_responses(&chat))
         .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))?;
     let GatewayResponse::Json { body, .. } = state
@@ -243,150 +228,35 @@ async fn count(
     Ok(json_response(StatusCode::OK, answer.to_string()))
 }
 
-/// The Messages request, or the 400 naming the field at fault.
-fn parse(body: &[u8]) -> Result<MessagesRequest, GatewayError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path.is_empty() || path == "." {
-            GatewayError::invalid_request(format!("invalid request: {inner}"), None)
-        } else {
-            GatewayError::invalid_request(format!("{path}: {inner}"), Some(&path))
-        }
-    })
-}
-
 /// An error in Anthropic's shape, with its status.
 fn error_response(error: &GatewayError) -> Response {
     let (status, body) = error_to_anthropic(error);
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    json_response(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        bytes,
-    )
+    dropin::error_response(status, &body)
 }
 
-/// One Anthropic SSE event: `event: {type}` and its JSON.
-fn write_event(out: &mut Vec<u8>, event: &StreamEvent) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(event.name().as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    // Serializing plain data structures into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, event);
-    out.extend_from_slice(b"\n\n");
-}
+/// Anthropic's event stream: `event: {type}` and its JSON, one `message_start`, content blocks
+/// opened, fed and closed in order, and an `error` event for a failure after the start.
+struct AnthropicEvents(StreamFromUnified);
 
-/// An `error` event for a failure after the stream started.
-fn write_error(out: &mut Vec<u8>, error: &GatewayError) {
-    let (_, body) = error_to_anthropic(error);
-    out.extend_from_slice(b"event: error\ndata: ");
-    let _ = serde_json::to_writer(&mut *out, &body);
-    out.extend_from_slice(b"\n\n");
-}
+impl StreamOut for AnthropicEvents {
+    fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>) -> Result<(), String> {
+        for event in self.0.push(chunk).map_err(|e| e.to_string())? {
+            write_named_event(out, event.name(), &event);
+        }
+        Ok(())
+    }
 
-/// The engine's OpenAI SSE stream as Anthropic's event stream, one output piece per input piece
-/// that produced events.
-fn translate(stream: SseStream) -> impl futures_util::Stream<Item = Bytes> + Send {
-    let state = (
-        stream,
-        SseFramer::default(),
-        StreamFromUnified::new(),
-        false,
-    );
-    futures_util::stream::unfold(
-        state,
-        |(mut stream, mut framer, mut events, mut done)| async move {
-            while !done {
-                let Some(piece) = stream.next().await else {
-                    // The engine ended the stream without `[DONE]` or an error: treat as cut.
-                    let mut out = Vec::new();
-                    write_error(
-                        &mut out,
-                        &GatewayError::upstream_unreachable("the stream ended early"),
-                    );
-                    return Some((Bytes::from(out), (stream, framer, events, true)));
-                };
-                framer.push(&piece);
-                let mut out = Vec::new();
-                while let Ok(Some(frame)) = framer.next_event() {
-                    let Some(data) = single_data_line(&frame) else {
-                        continue;
-                    };
-                    if data == b"[DONE]" {
-                        for event in events.finish() {
-                            write_event(&mut out, &event);
-                        }
-                        done = true;
-                        break;
-                    }
-                    match serde_json::from_slice::<serde_json::Value>(data) {
-                        Ok(value) if value.get("error").is_some() => {
-                            write_error(&mut out, &embedded_error(&value));
-                            done = true;
-                            break;
-                        }
-                        Ok(value) => {
-                            let converted = serde_json::from_value::<ChatChunk>(value)
-                                .map_err(|e| e.to_string())
-                                .and_then(|chunk| events.push(&chunk).map_err(|e| e.to_string()));
-                            match converted {
-                                Ok(list) => {
-                                    for event in list {
-                                        write_event(&mut out, &event);
-                                    }
-                                }
-                                Err(e) => {
-                                    write_error(
-                                        &mut out,
-                                        &GatewayError::upstream_unreachable(format!(
-                                            "a streamed chunk has no Anthropic form: {e}"
-                                        )),
-                                    );
-                                    done = true;
-                                    break;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            write_error(
-                                &mut out,
-                                &GatewayError::upstream_unreachable(format!(
-                                    "a streamed chunk is not JSON: {e}"
-                                )),
-                            );
-                            done = true;
-                            break;
-                        }
-                    }
-                }
-                if !out.is_empty() {
-                    return Some((Bytes::from(out), (stream, framer, events, done)));
-                }
-            }
-            None
-        },
-    )
-}
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        for event in self.0.finish() {
+            write_named_event(out, event.name(), &event);
+        }
+        Ok(())
+    }
 
-/// The gateway error of an `{"error": …}` event the engine put in the stream.
-fn embedded_error(value: &serde_json::Value) -> GatewayError {
-    let error = &value["error"];
-    let status = error
-        .get("status_code")
-        .or_else(|| value.get("status_code"))
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-        .unwrap_or(502);
-    let message = error
-        .get("message")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("the stream failed");
-    let kind = error
-        .get("type")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
-    GatewayError::upstream(status, message.to_owned(), kind, None, None)
+    fn error(&mut self, error: &GatewayError, out: &mut Vec<u8>) {
+        let (_, body) = error_to_anthropic(error);
+        write_named_event(out, "error", &body);
+    }
 }
 
 #[cfg(test)]

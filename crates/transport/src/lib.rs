@@ -6,7 +6,9 @@
 //! engine.
 
 mod anthropic;
+mod dropin;
 mod error;
+mod openai_compat;
 mod routes;
 mod server;
 

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,32 +25,74 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
 }
 
-/// All routes of the gateway.
+/// A set of routes speaking one client API, as (path, handlers) pairs, so the same set can be
+/// mounted under several prefixes and joined with others.
+pub(crate) type RouteSet = Vec<(&'static str, MethodRouter<AppState>)>;
+
+/// All routes of the gateway:
+/// - the unified OpenAI-compatible API under `/v1` (models named `provider/model`);
+/// - each SDK's drop-in route set under its prefix (`/openai`, `/anthropic`, `/genai`,
+///   `/bedrock`, `/cohere`), where a bare model name goes to the prefix's provider;
+/// - all of those sets joined under `/litellm` and `/langchain`, as Bifrost mounts them;
+/// - the SDK-native paths at the root where they do not collide with `/v1` (`/v1/messages`,
+///   `/v1beta/models/…`, `/model/{id}/converse`, `/v2/chat`), for clients that change only the
+///   host.
 pub fn router(state: AppState) -> Router {
+    let unified: RouteSet = vec![
+        ("/v1/chat/completions", post(chat_completions)),
+        ("/v1/completions", post(completions)),
+        ("/v1/embeddings", post(embeddings)),
+        ("/v1/responses/input_tokens", post(input_tokens)),
+        ("/v1/rerank", post(rerank)),
+        ("/v1/models", get(client_models)),
+        ("/health", get(health)),
+        ("/api/providers/health", get(providers_health)),
+        ("/metrics", get(metrics)),
+    ];
+    let native = || join(vec![crate::anthropic::routes()]);
+    let all_sdks = || join(vec![crate::openai_compat::routes(), native()]);
     Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/completions", post(completions))
-        .route("/v1/embeddings", post(embeddings))
-        .route("/v1/responses/input_tokens", post(input_tokens))
-        .route("/v1/rerank", post(rerank))
-        .route("/anthropic/v1/messages", post(crate::anthropic::messages))
-        .route("/v1/messages", post(crate::anthropic::messages))
-        .route("/anthropic/v1/models", get(crate::anthropic::models))
-        .route(
-            "/anthropic/v1/messages/count_tokens",
-            post(crate::anthropic::count_tokens),
-        )
-        .route(
-            "/v1/messages/count_tokens",
-            post(crate::anthropic::count_tokens),
-        )
-        .route("/v1/models", get(list_models))
-        .route("/health", get(health))
-        .route("/api/providers/health", get(providers_health))
-        .route("/metrics", get(metrics))
+        .merge(mount(join(vec![unified, native()])))
+        .nest("/openai", mount(crate::openai_compat::routes()))
+        .nest("/anthropic", mount(crate::anthropic::routes()))
+        .nest("/litellm", mount(all_sdks()))
+        .nest("/langchain", mount(all_sdks()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// Joins route sets; where two sets hold the same path, the first one's handlers are kept (the
+/// sets share their handler for `/v1/models`, which answers in the caller's shape).
+fn join(sets: Vec<RouteSet>) -> RouteSet {
+    let mut joined: RouteSet = Vec::new();
+    for (path, handlers) in sets.into_iter().flatten() {
+        if !joined.iter().any(|(p, _)| *p == path) {
+            joined.push((path, handlers));
+        }
+    }
+    joined
+}
+
+fn mount(set: RouteSet) -> Router<AppState> {
+    set.into_iter()
+        .fold(Router::new(), |router, (path, handlers)| {
+            router.route(path, handlers)
+        })
+}
+
+/// `GET /v1/models` on every route set: Anthropic's paged list shape for Anthropic clients
+/// (they send `anthropic-version`), OpenAI's list otherwise.
+pub(crate) async fn client_models(
+    state: State<AppState>,
+    headers: HeaderMap,
+    query: Query<ModelsQuery>,
+) -> Response {
+    if headers.contains_key("anthropic-version") {
+        crate::anthropic::models(state, query).await
+    } else {
+        list_models(state, query).await
+    }
 }
 
 async fn chat_completions(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -77,11 +119,34 @@ async fn rerank(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Re
 }
 
 async fn inference(state: &AppState, op: Operation, headers: &HeaderMap, body: Body) -> Response {
-    let (body, meta) = match accept(state, headers, body).await {
+    inference_on(state, op, headers, body, None).await
+}
+
+/// Serves an OpenAI-dialect request; `route_provider` is the provider of a model named without
+/// a configured `provider/` prefix (`None` on `/v1`, where such a model is refused).
+pub(crate) async fn inference_on(
+    state: &AppState,
+    op: Operation,
+    headers: &HeaderMap,
+    body: Body,
+    route_provider: Option<&'static str>,
+) -> Response {
+    let (body, mut meta) = match accept(state, headers, body).await {
         Ok(accepted) => accepted,
         Err(e) => return ApiError(e).into_response(),
     };
-    match state.gateway.handle_openai(op, &body, meta).await {
+    meta.route_provider = route_provider;
+    answer_openai(state, op, &body, meta).await
+}
+
+/// The engine's answer to an OpenAI-dialect body, as JSON or as the SSE stream.
+pub(crate) async fn answer_openai(
+    state: &AppState,
+    op: Operation,
+    body: &[u8],
+    meta: RequestMeta,
+) -> Response {
+    match state.gateway.handle_openai(op, body, meta).await {
         Ok(GatewayResponse::Json { body, .. }) => json_response(StatusCode::OK, body),
         Ok(GatewayResponse::Stream { stream, .. }) => {
             event_stream(Body::from_stream(stream.map(Ok::<Bytes, Infallible>)))
@@ -108,6 +173,7 @@ pub(crate) async fn accept(
         session: session(headers)?,
         received,
         forward: state.gateway.forwarded_headers(headers),
+        route_provider: None,
     };
     Ok((body, meta))
 }
@@ -223,12 +289,20 @@ mod tests {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct ModelsQuery {
-    provider: Option<String>,
+/// `GET …/models` query: the gateway's `provider` filter, and Anthropic's paging (`limit`,
+/// `after_id`, `before_id`) for Anthropic clients.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ModelsQuery {
+    pub(crate) provider: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) after_id: Option<String>,
+    pub(crate) before_id: Option<String>,
 }
 
-async fn list_models(State(s): State<AppState>, Query(q): Query<ModelsQuery>) -> Response {
+pub(crate) async fn list_models(
+    State(s): State<AppState>,
+    Query(q): Query<ModelsQuery>,
+) -> Response {
     match s.gateway.list_models(q.provider.as_deref()).await {
         Ok(models) => {
             let body = serde_json::json!({ "object": "list", "data": models });

@@ -1,0 +1,14 @@
+"""Client drivers for the conformance matrix: one module per inbound dialect, each driving the
+gateway with that dialect's official SDK (see `base.Driver`). `DRIVERS` maps the dialect ids of
+`conformance.INBOUND` to the drivers that exist."""
+
+from __future__ import annotations
+
+from inbound.base import Driver
+from inbound.openai_chat import OpenAIChat
+from inbound.anthropic_messages import AnthropicMessages
+
+DRIVERS: dict[str, type[Driver]] = {
+    "openai_chat": OpenAIChat,
+    "anthropic": AnthropicMessages,
+}
