@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 /// The engine's answer to a translated chat request.
 pub(crate) enum ChatAnswer {
-    Json(ChatResponse),
+    Json(Box<ChatResponse>),
     Stream(SseStream),
 }
 
@@ -45,7 +45,7 @@ pub(crate) async fn chat(
                     "the provider's answer cannot be read as a chat completion: {e}"
                 ))
             })?;
-            Ok(ChatAnswer::Json(unified))
+            Ok(ChatAnswer::Json(Box::new(unified)))
         }
         GatewayResponse::Stream { stream, .. } => Ok(ChatAnswer::Stream(stream)),
     }
