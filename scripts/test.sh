@@ -21,6 +21,18 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
+# LangChain and LiteLLM need an older openai than the SDK tests pin: their own venv.
+frameworks="$root/tests/python/.venv-frameworks"
+if [ ! -x "$frameworks/bin/python" ]; then
+  echo "== creating the Python venv for the framework tests"
+  python3 -m venv "$frameworks"
+fi
+"$frameworks/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r tests/python/requirements-frameworks.txt
+
+echo "== installing the Node SDKs"
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+
 echo "== building the gateway and the mock"
 cargo build --locked -p asbru -p asbru-mock
 
@@ -34,3 +46,7 @@ cargo run --locked --quiet -p asbru-engine --example library
 echo "== Python SDK tests"
 ASBRU_BIN="$CARGO_TARGET_DIR/debug/asbru" ASBRU_MOCK_BIN="$CARGO_TARGET_DIR/debug/asbru-mock" \
   "$venv/bin/python" -m pytest -q tests/python
+
+echo "== LangChain and LiteLLM as clients"
+ASBRU_BIN="$CARGO_TARGET_DIR/debug/asbru" ASBRU_MOCK_BIN="$CARGO_TARGET_DIR/debug/asbru-mock" \
+  "$frameworks/bin/python" -m pytest -q tests/python/test_langchain.py tests/python/test_litellm.py
