@@ -13,7 +13,7 @@
 //! A model without a `provider/` prefix is served by the `anthropic` provider.
 
 use crate::dropin::{self, ChatAnswer, StreamOut, parse_json, translate_stream, write_named_event};
-use crate::routes::{AppState, RouteSet, accept, client_models, event_stream, json_response};
+use crate::routes::{AppState, RouteSet, accept, event_stream, json_response};
 use asbru_dialects::anthropic::StreamFromUnified;
 use asbru_dialects::anthropic::error::error_to_anthropic;
 use asbru_dialects::anthropic::request::from_anthropic;
@@ -40,7 +40,9 @@ pub(crate) fn routes() -> RouteSet {
     vec![
         ("/v1/messages", post(messages)),
         ("/v1/messages/count_tokens", post(count_tokens)),
-        ("/v1/models", get(client_models)),
+        // Joined with the OpenAI set (root, `/litellm`), the shared handler answers instead,
+        // in Anthropic's shape when the caller sends `anthropic-version`.
+        ("/v1/models", get(models)),
     ]
 }
 

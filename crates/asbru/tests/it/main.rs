@@ -18,6 +18,7 @@ mod chat;
 mod cli;
 mod cohere;
 mod count_tokens;
+mod dropin_routes;
 mod errors;
 mod fallbacks;
 mod forwarding;
