@@ -6,6 +6,7 @@
 //! engine.
 
 mod anthropic;
+mod bedrock;
 mod dropin;
 mod error;
 mod openai_compat;

@@ -49,12 +49,13 @@ pub fn router(state: AppState) -> Router {
         ("/api/providers/health", get(providers_health)),
         ("/metrics", get(metrics)),
     ];
-    let native = || join(vec![crate::anthropic::routes()]);
+    let native = || join(vec![crate::anthropic::routes(), crate::bedrock::routes()]);
     let all_sdks = || join(vec![crate::openai_compat::routes(), native()]);
     Router::new()
         .merge(mount(join(vec![unified, native()])))
         .nest("/openai", mount(crate::openai_compat::routes()))
         .nest("/anthropic", mount(crate::anthropic::routes()))
+        .nest("/bedrock", mount(crate::bedrock::routes()))
         .nest("/litellm", mount(all_sdks()))
         .nest("/langchain", mount(all_sdks()))
         .fallback(not_found)
@@ -180,12 +181,15 @@ pub(crate) async fn accept(
 
 /// A streamed answer: `text/event-stream`, never cached or buffered by proxies.
 pub(crate) fn event_stream(body: Body) -> Response {
+    streaming_response("text/event-stream", body)
+}
+
+/// A streamed answer of `content_type` (SSE, or Bedrock's binary event stream), never cached or
+/// buffered by proxies.
+pub(crate) fn streaming_response(content_type: &'static str, body: Body) -> Response {
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Tells nginx-style proxies in front of asbru not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -13,6 +13,7 @@ mod anthropic;
 mod anthropic_route;
 mod azure;
 mod bedrock;
+mod bedrock_route;
 mod chaos;
 mod chat;
 mod cli;

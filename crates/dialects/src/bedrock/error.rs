@@ -226,13 +226,18 @@ fn lower_first(s: &str) -> String {
 
 /// What to answer a Bedrock client (the `/bedrock` drop-in route) with: status, the
 /// `x-amzn-errortype` value, and the body. An error that already carries a Bedrock exception
-/// type keeps it; others get the type Bedrock uses for their status, so AWS SDKs raise the
-/// matching exception class.
+/// type keeps it and its status; others get the type Bedrock uses for their status, and the
+/// status Bedrock documents for that type (a provider's 401 is Bedrock's 403
+/// `AccessDeniedException`, a 529 its 503 `ServiceUnavailableException`, a 502 its 500
+/// `InternalServerException`), so AWS SDKs raise the matching exception class and see the
+/// status Bedrock would have sent with it.
 pub fn error_to_bedrock(error: &GatewayError) -> (u16, String, ErrorBody) {
-    let status = error.status();
-    let kind = match error.error_type() {
-        Some(t) if ERROR_TYPES.iter().any(|(name, _)| *name == t) => t.to_owned(),
-        _ => error_type_for_status(status).to_owned(),
+    let (status, kind) = match error.error_type() {
+        Some(t) if ERROR_TYPES.iter().any(|(name, _)| *name == t) => (error.status(), t.to_owned()),
+        _ => {
+            let kind = error_type_for_status(error.status());
+            (status_for_error_type(kind), kind.to_owned())
+        }
     };
     let body = ErrorBody {
         message: error.message().to_owned(),
@@ -313,5 +318,25 @@ mod tests {
         assert_eq!((status, kind.as_str()), (429, "ThrottlingException"));
         let ex = error_to_stream_exception(&GatewayError::queue_full("bedrock", 10));
         assert_eq!(ex.kind, "throttlingException");
+    }
+
+    #[test]
+    fn other_dialects_statuses_become_bedrocks() {
+        let upstream = |status: u16, kind: &str| {
+            GatewayError::upstream(status, "m".to_owned(), Some(kind.to_owned()), None, None)
+        };
+        for (status, kind, bedrock_status, bedrock_kind) in [
+            (401, "authentication_error", 403, "AccessDeniedException"),
+            (529, "overloaded_error", 503, "ServiceUnavailableException"),
+            (502, "upstream_unreachable", 500, "InternalServerException"),
+            (504, "timeout", 408, "ModelTimeoutException"),
+            (413, "payload_too_large", 400, "ValidationException"),
+        ] {
+            let (s, k, _) = error_to_bedrock(&upstream(status, kind));
+            assert_eq!((s, k.as_str()), (bedrock_status, bedrock_kind), "{status}");
+        }
+        // A Bedrock type keeps the status it came with.
+        let (s, k, _) = error_to_bedrock(&upstream(400, "ServiceQuotaExceededException"));
+        assert_eq!((s, k.as_str()), (400, "ServiceQuotaExceededException"));
     }
 }
