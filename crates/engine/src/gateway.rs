@@ -126,6 +126,11 @@ pub struct RequestMeta {
     /// routes (`/anthropic/…` → `anthropic`), as Bifrost infers it from the route; `None` on
     /// `/v1`, where such a model is a 400.
     pub route_provider: Option<&'static str>,
+    /// Top-level fields of the drop-in route's own dialect in the (unified) body — Anthropic's
+    /// `top_k`, Bedrock's `guardrailConfig`: kept for translating providers, which map those
+    /// they know, and left out for providers that take the OpenAI body as it is, which would
+    /// refuse them.
+    pub dialect_fields: Vec<String>,
 }
 
 impl Default for RequestMeta {
@@ -136,6 +141,7 @@ impl Default for RequestMeta {
             received: Instant::now(),
             forward: http::HeaderMap::new(),
             route_provider: None,
+            dialect_fields: Vec::new(),
         }
     }
 }
@@ -375,6 +381,11 @@ impl Gateway {
             model_ref.model,
             RewriteOptions {
                 request_stream_usage,
+                drop_fields: if adapter.takes_openai_body() {
+                    &meta.dialect_fields
+                } else {
+                    &[]
+                },
             },
         ));
 

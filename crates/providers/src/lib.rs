@@ -164,6 +164,12 @@ impl OpenAiFacing<'_> {
         }
     }
 
+    /// Whether the provider is sent the OpenAI-dialect body as the client wrote it (OpenAI-
+    /// compatible providers and Azure), rather than a translation that picks the fields it knows.
+    pub fn takes_openai_body(self) -> bool {
+        matches!(self, Self::OpenAiCompatible(_) | Self::Azure(_))
+    }
+
     /// Whether streams from this adapter always end with a usage-only chunk (the gateway asks
     /// for it, or, for Anthropic, Gemini and Bedrock, the translation always emits it), so the engine must drop that
     /// chunk for clients that did not ask for `stream_options.include_usage`.

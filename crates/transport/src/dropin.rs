@@ -32,6 +32,9 @@ pub(crate) async fn chat(
     route_provider: &'static str,
 ) -> Result<ChatAnswer, GatewayError> {
     meta.route_provider = Some(route_provider);
+    // What the client's dialect added beyond OpenAI's fields stays in `extra`; providers that
+    // take the OpenAI body as it is must not get it.
+    meta.dialect_fields = chat.extra.keys().cloned().collect();
     let openai = serde_json::to_vec(&chat)
         .map_err(|e| GatewayError::internal(format!("serializing the chat request: {e}")))?;
     match state

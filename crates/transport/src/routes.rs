@@ -175,6 +175,7 @@ pub(crate) async fn accept(
         received,
         forward: state.gateway.forwarded_headers(headers),
         route_provider: None,
+        dialect_fields: Vec::new(),
     };
     Ok((body, meta))
 }

@@ -126,3 +126,30 @@ async fn every_sdk_set_is_mounted_under_litellm_and_langchain() {
     let (status, _) = gw.post("/litellm/v1/nothing-here", json!({})).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn another_dialects_fields_reach_only_providers_that_know_them() {
+    let gw = start().await;
+    let ask = |model: &str| {
+        json!({"model": model, "max_tokens": 50, "top_k": 5,
+               "messages": [{"role": "user", "content": "hi"}]})
+    };
+    let (status, answer) = gw
+        .post("/anthropic/v1/messages", ask("openai/gpt-4o-mini"))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = gw
+        .post("/anthropic/v1/messages", ask("claude-sonnet-4-5"))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let bodies: Vec<(String, serde_json::Value)> = gw
+        .mock
+        .requests()
+        .into_iter()
+        .map(|r| (r.path, serde_json::from_slice(&r.body).unwrap()))
+        .collect();
+    assert_eq!(bodies[0].0, "/v1/chat/completions");
+    assert!(bodies[0].1.get("top_k").is_none(), "{}", bodies[0].1);
+    assert_eq!(bodies[1].0, "/v1/messages");
+    assert_eq!(bodies[1].1["top_k"], 5);
+}

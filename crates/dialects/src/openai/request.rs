@@ -18,10 +18,13 @@ pub struct RequestView<'a> {
 
 /// What to change besides `model` when rewriting for the provider.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RewriteOptions {
+pub struct RewriteOptions<'a> {
     /// Ask the provider for the usage chunk at the end of a stream even when the client did not,
     /// so usage is always known. Only for providers known to accept `stream_options`.
     pub request_stream_usage: bool,
+    /// Top-level fields to leave out: another dialect's fields a drop-in route carried along
+    /// (Anthropic's `top_k`), which an OpenAI-compatible provider would refuse.
+    pub drop_fields: &'a [String],
 }
 
 /// Gateway-only fields that must not reach the provider (Bifrost's `BifrostParams`).
@@ -122,7 +125,7 @@ impl<'a> RequestView<'a> {
 
     /// The body to send upstream: `model` replaced, gateway-only fields dropped, everything else
     /// byte for byte as received.
-    pub fn rewrite(&self, upstream_model: &str, opts: RewriteOptions) -> Vec<u8> {
+    pub fn rewrite(&self, upstream_model: &str, opts: RewriteOptions<'_>) -> Vec<u8> {
         let force_usage = opts.request_stream_usage && self.stream && !self.include_usage;
         let mut out = Vec::with_capacity(
             self.fields
@@ -135,7 +138,9 @@ impl<'a> RequestView<'a> {
         let mut first = true;
         let mut wrote_stream_options = false;
         for (key, raw) in &self.fields {
-            if GATEWAY_FIELDS.contains(&key.as_ref()) {
+            if GATEWAY_FIELDS.contains(&key.as_ref())
+                || opts.drop_fields.iter().any(|f| f == key.as_ref())
+            {
                 continue;
             }
             if !first {
@@ -237,6 +242,7 @@ mod tests {
             model,
             RewriteOptions {
                 request_stream_usage: usage,
+                drop_fields: &[],
             },
         );
         serde_json::from_slice(&out).unwrap()
@@ -252,6 +258,21 @@ mod tests {
         assert!(v.is_stream());
         assert_eq!(v.fallbacks(), ["groq/llama"]);
         assert!(!v.client_wants_stream_usage());
+    }
+
+    #[test]
+    fn rewrite_leaves_out_the_fields_asked() {
+        let body = br#"{"model":"openai/gpt-4o","top_k":5,"messages":[],"container":"c"}"#;
+        let v = RequestView::parse(body).unwrap();
+        let drop = ["top_k".to_owned(), "container".to_owned()];
+        let out = v.rewrite(
+            "gpt-4o",
+            RewriteOptions {
+                request_stream_usage: false,
+                drop_fields: &drop,
+            },
+        );
+        assert_eq!(out, br#"{"model":"gpt-4o","messages":[]}"#);
     }
 
     #[test]
