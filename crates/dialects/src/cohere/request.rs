@@ -29,8 +29,8 @@ use super::types::{
 use asbru_schema::chat::{
     self, AssistantMessage as UAssistant, ChatRequest, ContentPart, FunctionDefinition,
     JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, Nullable, ReasoningConfig,
-    ReasoningDetail, ResponseFormat, Stop, Tool, ToolCall, ToolChoice, ToolChoiceMode,
-    reasoning_detail_type,
+    ReasoningDetail, ResponseFormat, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
+    ToolChoiceMode, reasoning_detail_type,
 };
 use serde_json::{Map, Value};
 
@@ -279,7 +279,8 @@ fn assistant_to_cohere(m: &UAssistant) -> AssistantMessage {
 
 /// The unified request for a Cohere one (the `/cohere/v2/chat` drop-in route). Cohere's
 /// parameters without an OpenAI name (`k`, `documents`, `safety_mode`, …) are kept in `extra`
-/// (`k` as `top_k`), so converting back gives them to Cohere again.
+/// (`k` as `top_k`), so converting back gives them to Cohere again. A stream asks for usage
+/// (`stream_options.include_usage`), since Cohere's `message-end` always carries it.
 pub fn from_cohere(req: &CohereRequest) -> ChatRequest {
     let mut out = ChatRequest::new(
         req.model.clone(),
@@ -290,6 +291,10 @@ pub fn from_cohere(req: &CohereRequest) -> ChatRequest {
     out.max_tokens = req.max_tokens;
     out.stop = req.stop_sequences.clone().map(Stop::Many);
     out.stream = req.stream;
+    out.stream_options = (req.stream == Some(true)).then(|| StreamOptions {
+        include_usage: Some(true),
+        extra: Map::new(),
+    });
     out.extra = req.extra.clone();
     if let Some(k) = req.k {
         out.extra.insert("top_k".to_owned(), Value::from(k));
@@ -461,10 +466,14 @@ fn content_from_cohere(c: &Content) -> chat::Content {
                         }
                         Some(part)
                     }
-                    // A document becomes its JSON as text, which is what the model reads.
+                    // A document becomes its text: `data` as given when it is a string (tool
+                    // results usually are), else its JSON, which is what the model reads.
                     Block::Document { document, .. } => {
                         let data = document.get("data").unwrap_or(document);
-                        Some(ContentPart::text(data.to_string()))
+                        Some(ContentPart::text(match data {
+                            Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        }))
                     }
                     Block::Thinking { .. } => None,
                 })
