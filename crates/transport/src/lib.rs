@@ -6,6 +6,7 @@
 //! engine.
 
 mod anthropic;
+mod cohere;
 mod dropin;
 mod error;
 mod openai_compat;

@@ -17,6 +17,7 @@ mod chaos;
 mod chat;
 mod cli;
 mod cohere;
+mod cohere_route;
 mod count_tokens;
 mod errors;
 mod fallbacks;
