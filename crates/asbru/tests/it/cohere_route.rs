@@ -398,3 +398,25 @@ async fn fallbacks_apply_and_the_answer_stays_cohere() {
     let paths: Vec<String> = gw.mock.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths[2..], ["/v2/embed", "/v1/embeddings"]);
 }
+
+#[tokio::test]
+async fn documents_reach_any_provider_and_cohere_only_fields_stay_behind() {
+    let gw = start().await;
+    let mut body = ask("openai/gpt-4o-mini");
+    body["documents"] = json!([{"id": "doc-1", "data": {"text": "Paris is in France."}}]);
+    body["safety_mode"] = json!("STRICT");
+    body["citation_options"] = json!({"mode": "FAST"});
+    let (status, answer) = gw.post("/cohere/v2/chat", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = gw.mock.requests().pop().unwrap().json().unwrap();
+    assert_eq!(sent["messages"][0]["role"], "system", "{sent}");
+    let grounding = sent["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        grounding.starts_with("Document doc-1:") && grounding.contains("Paris is in France."),
+        "{grounding}"
+    );
+    assert_eq!(sent["messages"][1]["content"], "Say hello.");
+    for field in ["documents", "safety_mode", "citation_options"] {
+        assert!(sent.get(field).is_none(), "{field} was sent: {sent}");
+    }
+}
