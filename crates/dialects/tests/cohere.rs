@@ -397,6 +397,89 @@ fn streams_survive_a_round_trip_through_unified() {
     }
 }
 
+/// The data of each event of a `.sse` fixture, parsed.
+fn fixture_events(name: &str) -> Vec<Value> {
+    frames(name)
+        .iter()
+        .filter_map(|f| {
+            let text = std::str::from_utf8(f).unwrap();
+            let data = text.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some(serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn documented_streams_are_regenerated_event_for_event() {
+    // Cohere's stream → unified chunks → Cohere's stream again gives Cohere's own events, in
+    // order and field for field; a forced tool call's text is its plan (`tool-plan-delta`).
+    for (name, tool_plan) in [("stream_basic.sse", false), ("stream_tool_call.sse", true)] {
+        let (chunks, end) = run_stream(name);
+        end.unwrap();
+        let mut back = StreamFromUnified::new();
+        if tool_plan {
+            back = back.with_tool_plan();
+        }
+        let mut events = Vec::new();
+        for chunk in &chunks {
+            events.extend(back.push(chunk));
+        }
+        events.extend(back.finish());
+        let events: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(events, fixture_events(name), "{name}");
+    }
+}
+
+#[test]
+fn a_failed_stream_ends_with_an_error_message_end() {
+    let (chunks, _) = run_stream("stream_basic.sse");
+    let mut back = StreamFromUnified::new();
+    let mut kinds = Vec::new();
+    for chunk in &chunks[..3] {
+        kinds.extend(back.push(chunk).into_iter().map(|e| e.kind));
+    }
+    let failed = back.fail("the provider went away");
+    let last = serde_json::to_value(failed.last().unwrap()).unwrap();
+    kinds.extend(failed.into_iter().map(|e| e.kind));
+    assert_eq!(
+        kinds,
+        [
+            "message-start",
+            "content-start",
+            "content-delta",
+            "content-delta",
+            "content-end",
+            "message-end"
+        ]
+    );
+    assert_eq!(
+        last,
+        json!({"type": "message-end",
+               "delta": {"finish_reason": "ERROR", "error": "the provider went away"}})
+    );
+    // Read back, it is Cohere's failure again.
+    let mut sse = Vec::new();
+    write_event(&mut sse, &serde_json::from_value(last).unwrap());
+    let mut conv = StreamToUnified::new(0, "m");
+    conv.push_frame(b"event: message-start\ndata: {\"type\":\"message-start\",\"id\":\"x\"}\n\n")
+        .unwrap();
+    assert!(matches!(
+        conv.push_frame(&sse),
+        Err(StreamError::Upstream(e)) if e.message().contains("the provider went away")
+    ));
+
+    // Failing before any chunk still gives a whole message.
+    let kinds: Vec<String> = StreamFromUnified::new()
+        .fail("no answer")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["message-start", "message-end"]);
+}
+
 // ---- embeddings ---------------------------------------------------------------------------------
 
 #[test]

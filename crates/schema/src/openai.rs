@@ -158,7 +158,9 @@ pub struct EmbeddingResponse {
     pub model: String,
     #[serde(default)]
     pub usage: Option<Usage>,
-    #[serde(default)]
+    /// Bifrost's `extra_fields`. Left out when absent: the engine appends its own to the body a
+    /// translating adapter writes, and a `null` there would make the key appear twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_fields: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -171,4 +173,22 @@ pub struct Embedding {
     pub embedding: Vec<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_embedding_answer_without_extra_fields_does_not_name_them() {
+        let response = EmbeddingResponse {
+            data: Vec::new(),
+            model: "m".to_owned(),
+            usage: None,
+            extra_fields: None,
+            extra: Map::new(),
+        };
+        let text = serde_json::to_string(&response).unwrap_or_default();
+        assert!(!text.contains("extra_fields"), "{text}");
+    }
 }

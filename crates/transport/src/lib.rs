@@ -7,6 +7,7 @@
 
 mod anthropic;
 mod bedrock;
+mod cohere;
 mod dropin;
 mod error;
 mod openai_compat;

@@ -49,13 +49,20 @@ pub fn router(state: AppState) -> Router {
         ("/api/providers/health", get(providers_health)),
         ("/metrics", get(metrics)),
     ];
-    let native = || join(vec![crate::anthropic::routes(), crate::bedrock::routes()]);
+    let native = || {
+        join(vec![
+            crate::anthropic::routes(),
+            crate::bedrock::routes(),
+            crate::cohere::routes(),
+        ])
+    };
     let all_sdks = || join(vec![crate::openai_compat::routes(), native()]);
     Router::new()
         .merge(mount(join(vec![unified, native()])))
         .nest("/openai", mount(crate::openai_compat::routes()))
         .nest("/anthropic", mount(crate::anthropic::routes()))
         .nest("/bedrock", mount(crate::bedrock::routes()))
+        .nest("/cohere", mount(crate::cohere::routes()))
         .nest("/litellm", mount(all_sdks()))
         .nest("/langchain", mount(all_sdks()))
         .fallback(not_found)

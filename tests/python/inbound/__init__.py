@@ -8,9 +8,11 @@ from inbound.base import Driver
 from inbound.openai_chat import OpenAIChat
 from inbound.anthropic_messages import AnthropicMessages
 from inbound.bedrock import BedrockConverse
+from inbound.cohere import CohereChat
 
 DRIVERS: dict[str, type[Driver]] = {
     "openai_chat": OpenAIChat,
     "anthropic": AnthropicMessages,
     "bedrock": BedrockConverse,
+    "cohere": CohereChat,
 }

@@ -18,6 +18,7 @@ mod chaos;
 mod chat;
 mod cli;
 mod cohere;
+mod cohere_route;
 mod count_tokens;
 mod dropin_routes;
 mod errors;

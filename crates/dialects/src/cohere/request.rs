@@ -29,8 +29,8 @@ use super::types::{
 use asbru_schema::chat::{
     self, AssistantMessage as UAssistant, ChatRequest, ContentPart, FunctionDefinition,
     JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, Nullable, ReasoningConfig,
-    ReasoningDetail, ResponseFormat, Stop, Tool, ToolCall, ToolChoice, ToolChoiceMode,
-    reasoning_detail_type,
+    ReasoningDetail, ResponseFormat, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
+    ToolChoiceMode, reasoning_detail_type,
 };
 use serde_json::{Map, Value};
 
@@ -277,20 +277,52 @@ fn assistant_to_cohere(m: &UAssistant) -> AssistantMessage {
     out
 }
 
-/// The unified request for a Cohere one (the `/cohere/v2/chat` drop-in route). Cohere's
-/// parameters without an OpenAI name (`k`, `documents`, `safety_mode`, …) are kept in `extra`
-/// (`k` as `top_k`), so converting back gives them to Cohere again.
+/// Cohere chat fields with no unified form and no effect elsewhere; they are not carried into
+/// the unified request, which an OpenAI-compatible provider would receive verbatim.
+const COHERE_ONLY_FIELDS: [&str; 5] = [
+    "documents",
+    "citation_options",
+    "safety_mode",
+    "priority",
+    "logprobs",
+];
+
+/// The unified request for a Cohere one (the `/cohere/v2/chat` drop-in route).
+///
+/// * `k` is `top_k`; `seed` and the penalties keep their names; fields this module does not
+///   know (Bifrost's `fallbacks`, …) are kept in `extra`.
+/// * `documents` (grounding for the answer) become a system message after the leading system
+///   messages, each document as its text, so every provider's model reads them; Cohere's
+///   citations of them are not produced.
+/// * `citation_options`, `safety_mode`, `priority` and `logprobs` have no unified form and are
+///   left out ([`COHERE_ONLY_FIELDS`]).
+/// * A stream asks for usage (`stream_options.include_usage`), since Cohere's `message-end`
+///   always carries it.
 pub fn from_cohere(req: &CohereRequest) -> ChatRequest {
-    let mut out = ChatRequest::new(
-        req.model.clone(),
-        req.messages.iter().map(message_from_cohere).collect(),
-    );
+    let mut messages: Vec<Message> = req.messages.iter().map(message_from_cohere).collect();
+    if let Some(documents) = req.extra.get("documents").and_then(documents_message) {
+        let at = messages
+            .iter()
+            .position(|m| !matches!(m, Message::System(_)))
+            .unwrap_or(messages.len());
+        messages.insert(at, documents);
+    }
+    let mut out = ChatRequest::new(req.model.clone(), messages);
     out.temperature = req.temperature.clone();
     out.top_p = req.p.clone();
     out.max_tokens = req.max_tokens;
     out.stop = req.stop_sequences.clone().map(Stop::Many);
     out.stream = req.stream;
-    out.extra = req.extra.clone();
+    out.stream_options = (req.stream == Some(true)).then(|| StreamOptions {
+        include_usage: Some(true),
+        extra: Map::new(),
+    });
+    out.extra = req
+        .extra
+        .iter()
+        .filter(|(key, _)| !COHERE_ONLY_FIELDS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     if let Some(k) = req.k {
         out.extra.insert("top_k".to_owned(), Value::from(k));
     }
@@ -367,6 +399,34 @@ pub fn from_cohere(req: &CohereRequest) -> ChatRequest {
         }
     }
     out
+}
+
+/// Cohere's `documents` (strings, or `{"id"?, "data"}` objects) as one system message:
+/// `Document <id or position>:` then its text, documents apart by a blank line. `None` when
+/// there are none.
+fn documents_message(documents: &Value) -> Option<Message> {
+    let documents = documents.as_array().filter(|d| !d.is_empty())?;
+    let text = documents
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let id = doc
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| i.to_string(), str::to_owned);
+            let body = match doc.get("data").unwrap_or(doc) {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            format!("Document {id}:\n{body}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    Some(Message::System(chat::SystemMessage {
+        content: chat::Content::Text(text),
+        name: None,
+        extra: Map::new(),
+    }))
 }
 
 fn message_from_cohere(m: &CohereMessage) -> Message {
@@ -461,10 +521,14 @@ fn content_from_cohere(c: &Content) -> chat::Content {
                         }
                         Some(part)
                     }
-                    // A document becomes its JSON as text, which is what the model reads.
+                    // A document becomes its text: `data` as given when it is a string (tool
+                    // results usually are), else its JSON, which is what the model reads.
                     Block::Document { document, .. } => {
                         let data = document.get("data").unwrap_or(document);
-                        Some(ContentPart::text(data.to_string()))
+                        Some(ContentPart::text(match data {
+                            Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        }))
                     }
                     Block::Thinking { .. } => None,
                 })
@@ -495,6 +559,34 @@ mod tests {
         let tools = out.tools.unwrap();
         assert_eq!(tools.len(), 1);
         assert_eq!(tools[0].function.name, "b");
+    }
+
+    #[test]
+    fn documents_become_a_system_message_and_cohere_only_fields_stay_behind() {
+        let req: CohereRequest = serde_json::from_value(json!({
+            "model": "command-a-03-2025",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Who wrote it?"}
+            ],
+            "documents": ["Plain text.", {"id": "b", "data": {"author": "Ann"}}],
+            "citation_options": {"mode": "FAST"},
+            "safety_mode": "STRICT",
+            "fallbacks": ["openai/gpt-4o-mini"]
+        }))
+        .unwrap();
+        let out = serde_json::to_value(from_cohere(&req)).unwrap();
+        assert_eq!(out["messages"][0]["content"], "Be brief.");
+        assert_eq!(out["messages"][1]["role"], "system");
+        assert_eq!(
+            out["messages"][1]["content"],
+            "Document 0:\nPlain text.\n\nDocument b:\n{\"author\":\"Ann\"}"
+        );
+        assert_eq!(out["messages"][2]["role"], "user");
+        assert_eq!(out["fallbacks"], json!(["openai/gpt-4o-mini"]));
+        for field in ["documents", "citation_options", "safety_mode"] {
+            assert!(out.get(field).is_none(), "{field}: {out}");
+        }
     }
 
     #[test]

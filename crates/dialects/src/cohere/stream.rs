@@ -285,7 +285,14 @@ enum Open {
 /// thinking) and stream as `content-delta`; a tool-call delta with an id opens `tool-call-start`
 /// (closing what was open) and argument fragments are `tool-call-delta`. The finish reason and
 /// usage are remembered, and [`StreamFromUnified::finish`] closes the open block and sends
-/// `message-end` with both.
+/// `message-end` with both; [`StreamFromUnified::fail`] ends the message the way Cohere ends a
+/// failed generation (`finish_reason: ERROR` and the `error` text).
+///
+/// Text is content unless the converter was made [`StreamFromUnified::with_tool_plan`]: then it
+/// is the plan of the tool calls that follow, sent as `tool-plan-delta` as Cohere does. Which
+/// one it is cannot be seen from the text itself (it comes before the calls), so the caller
+/// decides from the request: a request that forces a tool call (`tool_choice: REQUIRED`)
+/// gets a plan.
 #[derive(Debug)]
 pub struct StreamFromUnified {
     started: bool,
@@ -294,6 +301,8 @@ pub struct StreamFromUnified {
     next_tool: u32,
     finish_reason: Option<FinishReason>,
     usage: Option<Usage>,
+    /// Text is `tool-plan-delta`, not content.
+    tool_plan: bool,
 }
 
 impl Default for StreamFromUnified {
@@ -311,27 +320,21 @@ impl StreamFromUnified {
             next_tool: 0,
             finish_reason: None,
             usage: None,
+            tool_plan: false,
         }
+    }
+
+    /// The same converter with text sent as `tool-plan-delta` (see the type's doc).
+    #[must_use]
+    pub fn with_tool_plan(mut self) -> Self {
+        self.tool_plan = true;
+        self
     }
 
     /// The events for one chunk.
     pub fn push(&mut self, chunk: &ChatChunk) -> Vec<StreamEvent> {
         let mut out = Vec::new();
-        if !self.started {
-            self.started = true;
-            out.push(StreamEvent {
-                kind: "message-start".to_owned(),
-                id: Some(chunk.id.clone()),
-                index: None,
-                delta: Some(message_delta(EventMessage {
-                    role: Some("assistant".to_owned()),
-                    content: Some(json!([])),
-                    tool_plan: Some(String::new()),
-                    tool_calls: Some(json!([])),
-                    citations: Some(json!([])),
-                })),
-            });
-        }
+        self.start(&mut out, &chunk.id);
         if let Some(usage) = chunk.usage.value() {
             self.usage = Some(usage_to_cohere(usage));
         }
@@ -342,8 +345,21 @@ impl StreamFromUnified {
                 out.push(content_delta(index, json!({"thinking": thinking})));
             }
             if let Some(text) = d.content.value().filter(|t| !t.is_empty()) {
-                let index = self.content(&mut out, false);
-                out.push(content_delta(index, json!({"text": text})));
+                if self.tool_plan {
+                    self.close(&mut out);
+                    out.push(StreamEvent {
+                        kind: "tool-plan-delta".to_owned(),
+                        id: None,
+                        index: None,
+                        delta: Some(message_delta(EventMessage {
+                            tool_plan: Some(text.clone()),
+                            ..EventMessage::default()
+                        })),
+                    });
+                } else {
+                    let index = self.content(&mut out, false);
+                    out.push(content_delta(index, json!({"text": text})));
+                }
             }
             for call in d.tool_calls.iter().flatten() {
                 let function = call.function.as_ref();
@@ -413,6 +429,49 @@ impl StreamFromUnified {
         });
         self.started = false;
         out
+    }
+
+    /// Ends the message as a failed generation, as Cohere's own stream does: what is open is
+    /// closed and `message-end` says `finish_reason: ERROR` with `error` (Cohere's SDKs read it
+    /// as `delta.error`). A stream that failed before its first chunk still starts, so the
+    /// client gets a whole message. Nothing more is sent after it.
+    pub fn fail(&mut self, error: &str) -> Vec<StreamEvent> {
+        let mut out = Vec::new();
+        self.start(&mut out, "");
+        self.close(&mut out);
+        out.push(StreamEvent {
+            kind: "message-end".to_owned(),
+            id: None,
+            index: None,
+            delta: Some(EventDelta {
+                finish_reason: Some("ERROR".to_owned()),
+                usage: self.usage.take(),
+                error: Some(error.to_owned()),
+                ..EventDelta::default()
+            }),
+        });
+        self.started = false;
+        out
+    }
+
+    /// `message-start` with the message's `id`, once.
+    fn start(&mut self, out: &mut Vec<StreamEvent>, id: &str) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        out.push(StreamEvent {
+            kind: "message-start".to_owned(),
+            id: Some(id.to_owned()),
+            index: None,
+            delta: Some(message_delta(EventMessage {
+                role: Some("assistant".to_owned()),
+                content: Some(json!([])),
+                tool_plan: Some(String::new()),
+                tool_calls: Some(json!([])),
+                citations: Some(json!([])),
+            })),
+        });
     }
 
     /// The index of the open content block of this kind, opening one if needed.
