@@ -158,7 +158,9 @@ pub struct EmbeddingResponse {
     pub model: String,
     #[serde(default)]
     pub usage: Option<Usage>,
-    #[serde(default)]
+    /// Absent rather than `null` when unset: the engine appends its own `extra_fields` to a
+    /// provider's answer, and a `null` one left in would make the key appear twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_fields: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -171,4 +173,22 @@ pub struct Embedding {
     pub embedding: Vec<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_extra_fields_are_left_out_of_an_embedding_list() {
+        let list = EmbeddingResponse {
+            data: Vec::new(),
+            model: "m".to_owned(),
+            usage: None,
+            extra_fields: None,
+            extra: Map::new(),
+        };
+        let text = serde_json::to_string(&list).unwrap();
+        assert!(!text.contains("extra_fields"), "{text}");
+    }
 }
