@@ -8,6 +8,7 @@
 mod anthropic;
 mod dropin;
 mod error;
+mod genai;
 mod openai_compat;
 mod routes;
 mod server;
