@@ -7,8 +7,10 @@ from __future__ import annotations
 from inbound.base import Driver
 from inbound.openai_chat import OpenAIChat
 from inbound.anthropic_messages import AnthropicMessages
+from inbound.genai import GenAI
 
 DRIVERS: dict[str, type[Driver]] = {
     "openai_chat": OpenAIChat,
     "anthropic": AnthropicMessages,
+    "genai": GenAI,
 }
