@@ -10,6 +10,7 @@ mod bedrock;
 mod cohere;
 mod dropin;
 mod error;
+mod genai;
 mod openai_compat;
 mod routes;
 mod server;

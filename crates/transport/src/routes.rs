@@ -5,12 +5,13 @@ use asbru_engine::{DEFAULT_SESSION_TTL, Gateway, GatewayResponse, KeyPin, Operat
 use asbru_schema::GatewayError;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::convert::Infallible;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             crate::anthropic::routes(),
             crate::bedrock::routes(),
             crate::cohere::routes(),
+            crate::genai::shared_routes(),
         ])
     };
     let all_sdks = || join(vec![crate::openai_compat::routes(), native()]);
@@ -63,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/anthropic", mount(crate::anthropic::routes()))
         .nest("/bedrock", mount(crate::bedrock::routes()))
         .nest("/cohere", mount(crate::cohere::routes()))
+        .nest("/genai", mount(crate::genai::routes()))
         .nest("/litellm", mount(all_sdks()))
         .nest("/langchain", mount(all_sdks()))
         .fallback(not_found)
@@ -90,16 +93,66 @@ fn mount(set: RouteSet) -> Router<AppState> {
 }
 
 /// `GET /v1/models` on every route set: Anthropic's paged list shape for Anthropic clients
-/// (they send `anthropic-version`), OpenAI's list otherwise.
+/// (they send `anthropic-version`), Gemini's for Google clients (`x-goog-api-client`, which the
+/// `google-genai` SDKs call at `/v1/models` by default), OpenAI's list otherwise.
 pub(crate) async fn client_models(
     state: State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     query: Query<ModelsQuery>,
 ) -> Response {
     if headers.contains_key("anthropic-version") {
         crate::anthropic::models(state, query).await
+    } else if crate::genai::is_google_client(&headers, &uri) {
+        crate::genai::list_models(state, uri).await
     } else {
         list_models(state, query).await
+    }
+}
+
+/// `GET /v1/models/{model}` at the root and in the unions: Gemini's `Model` for Google clients,
+/// else OpenAI's model object (`GET /v1/models/{model}` of the OpenAI API).
+pub(crate) async fn client_model(
+    state: State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    if crate::genai::is_google_client(&headers, &uri) {
+        crate::genai::get_model(state, path).await
+    } else {
+        retrieve_model(state, path).await
+    }
+}
+
+/// OpenAI's retrieve-model: the model of that `provider/model` id in the gateway's list, or 404.
+async fn retrieve_model(
+    State(s): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = match path {
+        Ok(Path(id)) => id,
+        Err(e) => {
+            let message = format!("invalid model path: {}", e.body_text());
+            return ApiError(GatewayError::invalid_request(message, None)).into_response();
+        }
+    };
+    let provider = id
+        .split_once('/')
+        .map(|(p, _)| p)
+        .filter(|p| s.gateway.provider_names().iter().any(|c| c == p));
+    let Some(provider) = provider else {
+        return ApiError(GatewayError::not_found(format!(
+            "no model `{id}`: models are named `provider/model` with a configured provider"
+        )))
+        .into_response();
+    };
+    match s.gateway.list_models(Some(provider)).await {
+        Ok(models) => match models.into_iter().find(|m| m["id"] == id.as_str()) {
+            Some(model) => json_response(StatusCode::OK, model.to_string()),
+            None => ApiError(GatewayError::not_found(format!("no model `{id}`"))).into_response(),
+        },
+        Err(e) => ApiError(e).into_response(),
     }
 }
 

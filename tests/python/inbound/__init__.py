@@ -9,10 +9,12 @@ from inbound.openai_chat import OpenAIChat
 from inbound.anthropic_messages import AnthropicMessages
 from inbound.bedrock import BedrockConverse
 from inbound.cohere import CohereChat
+from inbound.genai import GenAI
 
 DRIVERS: dict[str, type[Driver]] = {
     "openai_chat": OpenAIChat,
     "anthropic": AnthropicMessages,
     "bedrock": BedrockConverse,
     "cohere": CohereChat,
+    "genai": GenAI,
 }

@@ -25,6 +25,7 @@ mod errors;
 mod fallbacks;
 mod forwarding;
 mod gemini;
+mod genai_route;
 mod health;
 mod keys;
 mod lifecycle;

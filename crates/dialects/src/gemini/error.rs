@@ -203,18 +203,35 @@ fn retry_delay(error: &ErrorStatus) -> Option<Duration> {
 
 /// The status and Google error body to answer a Gemini client with. An error that already
 /// carries a `google.rpc.Code` name keeps it; others get the name of their HTTP status.
+///
+/// Details are added as Google adds them, so clients that read them find what they expect: a
+/// `google.rpc.BadRequest` naming the field at fault when the error names one, and a
+/// `google.rpc.RetryInfo` with the delay when the error says when to retry.
 pub fn error_to_gemini(error: &GatewayError) -> (u16, ErrorBody) {
     let status = error.status();
     let name = match error.error_type() {
         Some(t) if is_rpc_code(t) => t.to_owned(),
         _ => status_name_for(status).to_owned(),
     };
+    let mut details = Vec::new();
+    if let Some(field) = error.param() {
+        details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": field, "description": error.message()}],
+        }));
+    }
+    if let Some(wait) = error.retry_after() {
+        details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": format!("{}s", wait.as_secs_f64()),
+        }));
+    }
     let body = ErrorBody {
         error: ErrorStatus {
             code: status,
             message: error.message().to_owned(),
             status: name,
-            details: None,
+            details: (!details.is_empty()).then_some(details),
             extra: Map::new(),
         },
         extra: Map::new(),
@@ -307,6 +324,33 @@ mod tests {
         let e = error_from_gemini(502, body.as_bytes());
         assert!(e.message().len() <= MAX_RAW_MESSAGE_BYTES);
         assert_eq!(e.error_type(), Some("UNAVAILABLE"));
+    }
+
+    #[test]
+    fn client_errors_carry_googles_details() {
+        let e = GatewayError::invalid_request("contents: must not be empty", Some("contents"));
+        let (status, body) = error_to_gemini(&e);
+        assert_eq!(
+            (status, body.error.status.as_str()),
+            (400, "INVALID_ARGUMENT")
+        );
+        let details = body.error.details.unwrap();
+        assert_eq!(details[0]["fieldViolations"][0]["field"], "contents");
+
+        let e = GatewayError::upstream(429, "slow down", None, None, None)
+            .with_retry_after(Some(Duration::from_millis(2500)));
+        let (_, body) = error_to_gemini(&e);
+        let details = body.error.details.clone().unwrap();
+        assert_eq!(details[0]["retryDelay"], "2.5s");
+        // What Google sends is what this side reads back.
+        assert_eq!(retry_delay(&body.error), Some(Duration::from_millis(2500)));
+        assert!(
+            error_to_gemini(&GatewayError::internal("x"))
+                .1
+                .error
+                .details
+                .is_none()
+        );
     }
 
     #[test]
