@@ -577,6 +577,10 @@ mod tests {
         let cases = [
             (r#""tool_choice":"required""#.to_owned(), "tool_choice"),
             (r#""tools":[]"#.to_owned(), "tools"),
+            (
+                r#""parallel_tool_calls":false"#.to_owned(),
+                "parallel_tool_calls",
+            ),
             (r#""tools":{}"#.to_owned(), "tools"),
             (r#""tools":[{"type":"web"}]"#.to_owned(), "tools[0].type"),
             (

@@ -1,5 +1,6 @@
-//! Tool use in chat completions, checked as OpenAI checks it: the `tools` list, `tool_choice`,
-//! and the pairing of every `tool` message with a call of the assistant message before it.
+//! Tool use in chat completions, checked as OpenAI checks it: the `tools` list, `tool_choice`
+//! (and `parallel_tool_calls`, which also needs tools), and the pairing of every `tool` message
+//! with a call of the assistant message before it.
 //!
 //! Nothing here runs for a request without tools, tool calls or tool messages: the benchmark's
 //! requests take none of these paths.
@@ -29,6 +30,17 @@ struct Function<'a> {
 
 /// Reads `tools` and `tool_choice`: the function the answer must call, if the choice forces
 /// one (`"required"`: the first function; `{"type":"function",…}`: the named one;
+/// The refusal of a tool parameter in a request without tools.
+fn needs_tools(param: &str) -> ApiError {
+    ApiError::invalid(
+        format!(
+            "Invalid value for '{param}': '{param}' is only allowed when 'tools' are specified."
+        ),
+        Some(param),
+        None,
+    )
+}
+
 /// `{"type":"allowed_tools",…}` with mode `"required"`: the first allowed one). `"auto"`,
 /// `"none"` and no choice answer in text.
 pub(crate) fn forced_call(body: &Value) -> Result<Option<Forced<'_>>, ApiError> {
@@ -50,11 +62,13 @@ pub(crate) fn forced_call(body: &Value) -> Result<Option<Forced<'_>>, ApiError> 
     let Some(tools) = tools else {
         // `"none"` asks for what a request without tools gets anyway.
         if choice.is_some_and(|c| c.as_str() != Some("none")) {
-            return Err(ApiError::invalid(
-                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
-                Some("tool_choice"),
-                None,
-            ));
+            return Err(needs_tools("tool_choice"));
+        }
+        if body
+            .get("parallel_tool_calls")
+            .is_some_and(|p| !p.is_null())
+        {
+            return Err(needs_tools("parallel_tool_calls"));
         }
         return Ok(None);
     };
