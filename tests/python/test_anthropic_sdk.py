@@ -29,7 +29,7 @@ WEATHER_TOOL = {
 SERVED_BY = {
     # No provider prefix: the route's own provider, anthropic.
     "anthropic": ("claude-sonnet-4-5", "/v1/messages", True),
-    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions", False),
+    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions", True),
     "gemini": ("gemini/gemini-2.5-flash", ":generateContent", True),
 }
 
@@ -91,7 +91,8 @@ def test_tool_round_trip(claude, mock, served_by):
                                                       for b in first.content]}
         call_id = use.id
     else:
-        # The OpenAI mock answers in text; the call is the one a model would have made.
+        # A mock that does not script calls answers in text; the call is the one a model
+        # would have made.
         call_id = "toolu_weather_1"
         assistant = {"role": "assistant", "content": [
             {"type": "tool_use", "id": call_id, "name": "get_weather",
@@ -140,7 +141,7 @@ def test_the_root_path_works_too(stack):
 def test_tool_use_in_a_stream(claude, served_by):
     model, _, scripted = served_by
     if not scripted:
-        pytest.skip("the OpenAI mock answers in text")
+        pytest.skip("this mock does not script tool calls")
     with claude.messages.stream(model=model, max_tokens=500, tools=[WEATHER_TOOL],
                                 tool_choice={"type": "any"},
                                 messages=[{"role": "user", "content": "Weather in Paris?"}]) as s:

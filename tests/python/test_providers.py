@@ -8,9 +8,9 @@ account's bearer token).
 
 Each scenario is written once; the `provider` fixture says how that provider's upstream request
 looks (which header holds the key, where tool ids, images or the JSON schema end up) and what its
-mock scripts. The OpenAI side of the mock answers every chat with plain text, so where a scenario
-needs a scripted answer (tool calls, thinking, stop reasons) the OpenAI run checks what it can
-without one: that the request reached the provider intact and the answer came back intact.
+mock scripts. Every dialect's mock scripts tool calls and stop reasons from the request; OpenAI's
+chat completions return no reasoning text, so for OpenAI and Azure the reasoning scenario checks
+what it can without one: that reasoning a client replays reaches the provider intact.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Provider:
     """The upstream path (or paths) of chat requests."""
     key: str
     scripted: bool
-    """Whether the mock scripts tool calls, thinking and stop reasons for this dialect."""
+    """Whether the mock scripts tool calls and stop reasons for this dialect."""
     key_sent: Callable[[dict], str | None]
     tool_ids_sent: Callable[[dict], tuple[str, str]]
     """(id of the assistant's tool call, id the tool result answers), as sent upstream."""
@@ -116,6 +116,9 @@ class Provider:
     """Whether http(s) image URLs can be sent (Bedrock takes only bytes: a URL is a 400)."""
     embedding_model: str | None = None
     """A model the provider embeds with; None for providers without embeddings."""
+    shows_reasoning: bool = True
+    """Whether the provider answers with its reasoning when asked to reason (OpenAI's chat
+    completions do not: its models reason unseen, reporting only a token count)."""
     signs_reasoning: bool = True
     """Whether the provider signs its reasoning (Cohere does not: its replayed text is checked)."""
     bad_key_sent: bool = True
@@ -272,7 +275,7 @@ PROVIDERS = {
         model="gpt-4o-mini",
         path="/v1/chat/completions",
         key=OPENAI_KEY,
-        scripted=False,
+        scripted=True,
         key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
         or None,
         tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
@@ -283,6 +286,8 @@ PROVIDERS = {
         replayed_signature=_openai_signature,
         invalid_kwargs={"n": 0},
         invalid_word="n",
+        stop_sent=lambda b: b["stop"],
+        shows_reasoning=False,
         embedding_model="text-embedding-3-small",
     ),
     "anthropic": Provider(
@@ -412,7 +417,7 @@ PROVIDERS = {
         model=AZURE_MODEL,
         path=f"/openai/deployments/{AZURE_DEPLOYMENT}/chat/completions",
         key=AZURE_KEY,
-        scripted=False,
+        scripted=True,
         key_sent=lambda r: r["headers"].get("api-key"),
         tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
                                  b["messages"][2]["tool_call_id"]),
@@ -422,6 +427,8 @@ PROVIDERS = {
         replayed_signature=_openai_signature,
         invalid_kwargs={"n": 0},
         invalid_word="n",
+        stop_sent=lambda b: b["stop"],
+        shows_reasoning=False,
         embedding_model=AZURE_EMBEDDING_MODEL,
     ),
 }
@@ -594,7 +601,8 @@ def test_tools_round_trip(client, mock, provider):
         assert isinstance(args["city"], str) and isinstance(args["days"], int)
         assistant = first.choices[0].message.model_dump(exclude_none=True)
     else:
-        # The OpenAI mock answers in text; the tool call is the one a model would have made.
+        # A mock that does not script calls answers in text; the call is the one a model
+        # would have made.
         call_id = "call_weather_1"
         assistant = {"role": "assistant", "content": None, "tool_calls": [{
             "id": call_id, "type": "function",
@@ -678,7 +686,7 @@ def test_reasoning_round_trip(client, mock, provider):
     sent = provider.reasoning_sent(provider.requests(mock)[-1]["json"])
     message = first.choices[0].message.model_dump(exclude_none=True)
     assert sent == provider.reasoning_expected
-    if provider.scripted:
+    if provider.shows_reasoning:
         assert message["reasoning"]
         [detail] = message["reasoning_details"]
         assert detail["type"] == "reasoning.text" and detail["text"] == message["reasoning"]

@@ -542,10 +542,11 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
                 created: created(),
                 model: req.common.model,
             };
+            let answer = openai::plan_chat(shared, &req);
             if req.common.stream {
-                Payload::Sse(openai::chat_stream(shared, &meta, &req))
+                Payload::Sse(openai::chat_stream(shared, &meta, &req, &answer, seq))
             } else {
-                Payload::Json(openai::chat_completion(shared, &meta, &req))
+                Payload::Json(openai::chat_completion(shared, &meta, &req, &answer, seq))
             }
         }
         Route::Text => {

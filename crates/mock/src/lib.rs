@@ -8,6 +8,12 @@
 //!
 //! - **OpenAI**: chat completions, streamed chunks, legacy completions, embeddings, models, and
 //!   `{"error":{…}}` bodies, with the key in `Authorization: Bearer …` (or Azure's `api-key`).
+//!   Chat requests are validated as the API validates them (roles, `tools`, `tool_choice`, every
+//!   `tool` message answering a call of the assistant message before it), and the answer is
+//!   scripted by the request: a `tool_choice` that forces a call (`"required"` or a named
+//!   function) brings one `tool_calls` entry (streamed as OpenAI streams it, arguments in
+//!   fragments) unless the last message is a tool result; `"auto"` or no choice keeps the text; a
+//!   `stop` sequence or a small `max_tokens` stops early. See `openai/chat.rs` for the rules.
 //! - **Anthropic Messages**: `POST …/v1/messages` (JSON or the named-event stream:
 //!   `message_start`, `content_block_start`, `ping`, `content_block_delta`, `content_block_stop`,
 //!   `message_delta`, `message_stop`), `POST …/v1/messages/count_tokens`, and `GET …/v1/models`

@@ -1,5 +1,12 @@
 //! The OpenAI wire format: request validation with OpenAI's error messages, and the response
-//! objects (chat completion, chunk, text completion, embedding list, model list, error).
+//! objects (chat completion, chunk, text completion, embedding list, model list, error). Chat
+//! completions, whose answer is scripted by the request, live in [`chat`], their tool checks in
+//! [`tools`].
+
+mod chat;
+mod tools;
+
+pub(crate) use chat::{chat_completion, chat_stream, parse_chat, plan as plan_chat};
 
 use crate::state::{Shared, count_words};
 use bytes::Bytes;
@@ -191,89 +198,6 @@ fn require_object(body: &Value) -> Result<(), ApiError> {
             Some("invalid_type"),
         ))
     }
-}
-
-const ROLES: [&str; 6] = [
-    "system",
-    "assistant",
-    "user",
-    "function",
-    "tool",
-    "developer",
-];
-
-/// A validated chat request.
-pub(crate) struct ChatRequest<'a> {
-    pub(crate) common: Common<'a>,
-    pub(crate) prompt_tokens: u64,
-}
-
-pub(crate) fn parse_chat(body: &Value) -> Result<ChatRequest<'_>, ApiError> {
-    require_object(body)?;
-    let common = common(body)?;
-    let messages = match body.get("messages") {
-        None | Some(Value::Null) => return Err(ApiError::missing("messages")),
-        Some(Value::Array(m)) => m,
-        Some(other) => {
-            return Err(ApiError::wrong_type(
-                "messages",
-                "an array of objects",
-                other,
-            ));
-        }
-    };
-    if messages.is_empty() {
-        return Err(ApiError::invalid(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            Some("messages"),
-            Some("empty_array"),
-        ));
-    }
-    let mut prompt_tokens = 0;
-    for (i, message) in messages.iter().enumerate() {
-        let Value::Object(fields) = message else {
-            return Err(ApiError::wrong_type(
-                &format!("messages[{i}]"),
-                "an object",
-                message,
-            ));
-        };
-        match fields.get("role") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::missing(&format!("messages[{i}].role")));
-            }
-            Some(Value::String(role)) if ROLES.contains(&role.as_str()) => {}
-            Some(Value::String(role)) => {
-                return Err(ApiError::invalid(
-                    format!(
-                        "Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."
-                    ),
-                    Some(&format!("messages[{i}].role")),
-                    Some("invalid_value"),
-                ));
-            }
-            Some(other) => {
-                return Err(ApiError::wrong_type(
-                    &format!("messages[{i}].role"),
-                    "a string",
-                    other,
-                ));
-            }
-        }
-        prompt_tokens += match fields.get("content") {
-            Some(Value::String(text)) => count_words(text),
-            Some(Value::Array(parts)) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .map(count_words)
-                .sum(),
-            _ => 0,
-        };
-    }
-    Ok(ChatRequest {
-        common,
-        prompt_tokens,
-    })
 }
 
 /// A validated legacy completion request.
@@ -497,161 +421,6 @@ pub(crate) struct Meta<'a> {
     pub(crate) id: &'a str,
     pub(crate) created: u64,
     pub(crate) model: &'a str,
-}
-
-#[derive(Serialize)]
-struct ChatCompletion<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: Vec<ChatChoice<'a>>,
-    usage: ChatUsage,
-    service_tier: &'static str,
-    system_fingerprint: &'static str,
-}
-
-#[derive(Serialize)]
-struct ChatChoice<'a> {
-    index: usize,
-    message: AssistantMessage<'a>,
-    logprobs: Option<()>,
-    finish_reason: &'static str,
-}
-
-#[derive(Serialize)]
-struct AssistantMessage<'a> {
-    role: &'static str,
-    content: &'a str,
-    refusal: Option<()>,
-    annotations: [(); 0],
-}
-
-pub(crate) fn chat_completion(shared: &Shared, meta: &Meta<'_>, req: &ChatRequest<'_>) -> Bytes {
-    let n = req.common.n;
-    let choices = (0..n)
-        .map(|index| ChatChoice {
-            index,
-            message: AssistantMessage {
-                role: "assistant",
-                content: &shared.opts.content,
-                refusal: None,
-                annotations: [],
-            },
-            logprobs: None,
-            finish_reason: "stop",
-        })
-        .collect();
-    json_bytes(&ChatCompletion {
-        id: meta.id,
-        object: "chat.completion",
-        created: meta.created,
-        model: meta.model,
-        choices,
-        usage: ChatUsage::new(req.prompt_tokens, shared.content_tokens * n as u64),
-        service_tier: "default",
-        system_fingerprint: FINGERPRINT,
-    })
-}
-
-#[derive(Serialize)]
-struct ChatChunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    service_tier: &'static str,
-    system_fingerprint: &'static str,
-    choices: Vec<ChunkChoice<'a>>,
-    /// Absent unless usage was requested; then `null` on every chunk but the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<Option<ChatUsage>>,
-}
-
-#[derive(Serialize)]
-struct ChunkChoice<'a> {
-    index: usize,
-    delta: Delta<'a>,
-    logprobs: Option<()>,
-    finish_reason: Option<&'static str>,
-}
-
-#[derive(Serialize, Default)]
-struct Delta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refusal: Option<Option<()>>,
-}
-
-/// The data frames of a streamed chat completion, `[DONE]` included: per choice a role chunk,
-/// one chunk per content piece, a `finish_reason` chunk, then the usage chunk if requested.
-pub(crate) fn chat_stream(shared: &Shared, meta: &Meta<'_>, req: &ChatRequest<'_>) -> Vec<Bytes> {
-    let n = req.common.n;
-    let include_usage = req.common.include_usage;
-    let chunk = |index: usize, delta: Delta<'_>, finish_reason: Option<&'static str>| {
-        sse_frame(&ChatChunk {
-            id: meta.id,
-            object: "chat.completion.chunk",
-            created: meta.created,
-            model: meta.model,
-            service_tier: "default",
-            system_fingerprint: FINGERPRINT,
-            choices: vec![ChunkChoice {
-                index,
-                delta,
-                logprobs: None,
-                finish_reason,
-            }],
-            usage: include_usage.then_some(None),
-        })
-    };
-    let mut frames = Vec::with_capacity((shared.pieces.len() + 2) * n + 2);
-    for index in 0..n {
-        frames.push(chunk(
-            index,
-            Delta {
-                role: Some("assistant"),
-                content: Some(""),
-                refusal: Some(None),
-            },
-            None,
-        ));
-    }
-    for piece in &shared.pieces {
-        for index in 0..n {
-            frames.push(chunk(
-                index,
-                Delta {
-                    content: Some(piece),
-                    ..Delta::default()
-                },
-                None,
-            ));
-        }
-    }
-    for index in 0..n {
-        frames.push(chunk(index, Delta::default(), Some("stop")));
-    }
-    if include_usage {
-        frames.push(sse_frame(&ChatChunk {
-            id: meta.id,
-            object: "chat.completion.chunk",
-            created: meta.created,
-            model: meta.model,
-            service_tier: "default",
-            system_fingerprint: FINGERPRINT,
-            choices: Vec::new(),
-            usage: Some(Some(ChatUsage::new(
-                req.prompt_tokens,
-                shared.content_tokens * n as u64,
-            ))),
-        }));
-    }
-    frames.push(Bytes::from_static(SSE_DONE));
-    frames
 }
 
 #[derive(Serialize)]
@@ -970,46 +739,5 @@ mod tests {
         assert_ne!(a, c);
         let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
-    }
-
-    #[test]
-    fn chat_validation_names_param() {
-        let cases = [
-            (r#"{"messages":[{"role":"user","content":"x"}]}"#, "model"),
-            (r#"{"model":"m"}"#, "messages"),
-            (r#"{"model":"m","messages":[]}"#, "messages"),
-            (r#"{"model":"m","messages":"hi"}"#, "messages"),
-            (r#"{"model":"m","messages":["hi"]}"#, "messages[0]"),
-            (
-                r#"{"model":"m","messages":[{"role":"user"},{"content":"x"}]}"#,
-                "messages[1].role",
-            ),
-            (
-                r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
-                "messages[0].role",
-            ),
-            (
-                r#"{"model":"m","messages":[{"role":"user"}],"stream_options":{"include_usage":true}}"#,
-                "stream_options",
-            ),
-            (r#"{"model":"m","messages":[{"role":"user"}],"n":0}"#, "n"),
-        ];
-        for (body, param) in cases {
-            let v: Value = serde_json::from_str(body).unwrap();
-            let err = parse_chat(&v).err().unwrap();
-            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
-            assert_eq!(err.param.as_deref(), Some(param), "{body}");
-        }
-    }
-
-    #[test]
-    fn prompt_tokens_count_words() {
-        let v: Value = serde_json::from_str(
-            r#"{"model":"m","messages":[{"role":"system","content":"be nice"},
-                {"role":"user","content":[{"type":"text","text":"one two three"}]},
-                {"role":"assistant","content":null}]}"#,
-        )
-        .unwrap();
-        assert_eq!(parse_chat(&v).unwrap().prompt_tokens, 5);
     }
 }
