@@ -7,7 +7,9 @@
 //! what the gateway sent:
 //!
 //! - **OpenAI**: chat completions, streamed chunks, legacy completions, embeddings, models, and
-//!   `{"error":{…}}` bodies, with the key in `Authorization: Bearer …` (or Azure's `api-key`).
+//!   `{"error":{…}}` bodies, with the key in `Authorization: Bearer …` (or Azure's `api-key`);
+//!   and the Responses API (`POST …/v1/responses`: the `response` object or the typed event
+//!   stream, a function call when `tool_choice` forces one; see `responses.rs`).
 //! - **Anthropic Messages**: `POST …/v1/messages` (JSON or the named-event stream:
 //!   `message_start`, `content_block_start`, `ping`, `content_block_delta`, `content_block_stop`,
 //!   `message_delta`, `message_stop`), `POST …/v1/messages/count_tokens`, and `GET …/v1/models`
@@ -75,6 +77,7 @@ mod handler;
 mod oauth;
 mod openai;
 mod record;
+mod responses;
 mod script;
 mod server;
 mod state;
