@@ -6,9 +6,9 @@
 //! provider reported a failure in it (`error`, `response.failed`), the usage of the final
 //! response for the request log, and, when the stream breaks after it started, the events that
 //! tell the client so in this API's terms: an `error` event and a `response.failed` carrying the
-//! response as `response.created` announced it, numbered after the last event forwarded. Only
-//! each event's `type` and `sequence_number` are read, plus the response object of the lifecycle
-//! events.
+//! response as `response.created` announced it with the output items completed so far, numbered
+//! after the last event forwarded. Only each event's `type` and `sequence_number` are read, plus
+//! the response object of the lifecycle events and the item of `response.output_item.done`.
 
 use super::responses_stream::write_event;
 use crate::sse::{SseFramer, single_data_line};
@@ -24,6 +24,8 @@ pub struct EventInspector {
     next_sequence: u64,
     /// The response of `response.created` / `response.in_progress`.
     response: Option<Value>,
+    /// The items of `response.output_item.done` so far.
+    output: Vec<Value>,
     usage: Option<Usage>,
     events: u64,
     ended: bool,
@@ -41,6 +43,11 @@ struct Head<'a> {
 #[derive(Deserialize)]
 struct Lifecycle {
     response: Value,
+}
+
+#[derive(Deserialize)]
+struct ItemDone {
+    item: Value,
 }
 
 /// Usage as the Responses API reports it.
@@ -97,6 +104,11 @@ impl EventInspector {
                         .map(Usage::from);
                 }
             }
+            "response.output_item.done" => {
+                if let Ok(done) = serde_json::from_slice::<ItemDone>(data) {
+                    self.output.push(done.item);
+                }
+            }
             "response.failed" | "error" => self.failed = true,
             _ => {}
         }
@@ -138,6 +150,7 @@ impl EventInspector {
         if let Some(mut response) = self.response.take() {
             response["status"] = Value::String("failed".into());
             response["error"] = json!({"code": code, "message": error.message()});
+            response["output"] = Value::Array(std::mem::take(&mut self.output));
             let failed = json!({
                 "type": "response.failed",
                 "response": response,
@@ -270,6 +283,11 @@ mod tests {
             json!({"sequence_number": 0, "response": {"id": "resp_1", "status": "in_progress"}}),
         ));
         inspector.inspect(&event(
+            "response.output_item.done",
+            json!({"sequence_number": 3, "output_index": 0,
+                   "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
+        ));
+        inspector.inspect(&event(
             "response.output_text.delta",
             json!({"sequence_number": 4}),
         ));
@@ -285,6 +303,7 @@ mod tests {
         assert_eq!(events[1]["sequence_number"], 6);
         assert_eq!(events[1]["response"]["id"], "resp_1");
         assert_eq!(events[1]["response"]["status"], "failed");
+        assert_eq!(events[1]["response"]["output"][0]["id"], "rs_1");
         assert_eq!(
             events[1]["response"]["error"]["message"],
             "the stream ended early"
