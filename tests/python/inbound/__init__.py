@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from inbound.base import Driver
 from inbound.openai_chat import OpenAIChat
+from inbound.openai_responses import OpenAIResponses
 from inbound.anthropic_messages import AnthropicMessages
 
 DRIVERS: dict[str, type[Driver]] = {
     "openai_chat": OpenAIChat,
+    "openai_responses": OpenAIResponses,
     "anthropic": AnthropicMessages,
 }
