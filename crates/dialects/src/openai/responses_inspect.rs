@@ -18,14 +18,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
 
+/// The most bytes of completed output items kept for a `response.failed`; past it, later items
+/// are left out of that event (the client has had them in their own events).
+const MAX_KEPT_OUTPUT_BYTES: usize = 1 << 20;
+
 /// What the engine learns from a Responses event stream.
 #[derive(Debug, Default)]
 pub struct EventInspector {
     next_sequence: u64,
     /// The response of `response.created` / `response.in_progress`.
     response: Option<Value>,
-    /// The items of `response.output_item.done` so far.
+    /// The items of `response.output_item.done` so far, and the size of their events.
     output: Vec<Value>,
+    output_bytes: usize,
     usage: Option<Usage>,
     events: u64,
     ended: bool,
@@ -105,7 +110,10 @@ impl EventInspector {
                 }
             }
             "response.output_item.done" => {
-                if let Ok(done) = serde_json::from_slice::<ItemDone>(data) {
+                self.output_bytes = self.output_bytes.saturating_add(data.len());
+                if self.output_bytes <= MAX_KEPT_OUTPUT_BYTES
+                    && let Ok(done) = serde_json::from_slice::<ItemDone>(data)
+                {
                     self.output.push(done.item);
                 }
             }
