@@ -8,11 +8,13 @@ use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
 use crate::sessions::SessionStore;
-use crate::stream::SseStream;
+use crate::stream::{SseStream, StreamKind};
 use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, ProviderConfig};
+use asbru_dialects::openai::responses_inspect::first_event_error;
 use asbru_dialects::openai::{
     ExtraFields, RequestView, RewriteOptions, append_extra_fields, check_response,
+    check_responses_answer,
 };
 use asbru_providers::ByteStream;
 use asbru_providers::{Adapter, OpenAiFacing, Operation};
@@ -376,7 +378,8 @@ impl Gateway {
             Err(e) => return Err(log.fail(decorate(e))),
         };
 
-        let request_stream_usage = adapter.stream_usage();
+        // The Responses API has no usage chunk to ask for: its final event carries the usage.
+        let request_stream_usage = op != Operation::Responses && adapter.stream_usage();
         let upstream_body = Bytes::from(view.rewrite(
             model_ref.model,
             RewriteOptions {
@@ -486,8 +489,14 @@ impl Gateway {
 
         match sent {
             Sent::Stream(first, upstream) => {
-                let drop_usage_only_chunk =
-                    request_stream_usage && !view.client_wants_stream_usage();
+                let kind = if op == Operation::Responses {
+                    StreamKind::Responses
+                } else {
+                    StreamKind::Chunks {
+                        drop_usage_only_chunk: request_stream_usage
+                            && !view.client_wants_stream_usage(),
+                    }
+                };
                 log.watch_health(
                     Arc::clone(&self.health),
                     Arc::clone(&entry.health),
@@ -497,7 +506,7 @@ impl Gateway {
                     stream: SseStream::forward(
                         first,
                         upstream,
-                        drop_usage_only_chunk,
+                        kind,
                         op.response_type(true),
                         model_ref.model.to_owned(),
                         log,
@@ -508,7 +517,12 @@ impl Gateway {
             }
             Sent::Json(body) => {
                 drop(permit);
-                let stamped = check_response(&body)
+                let check = if op == Operation::Responses {
+                    check_responses_answer
+                } else {
+                    check_response
+                };
+                let stamped = check(&body)
                     .map_err(|e| adapter.malformed(&e))
                     .and_then(|checked| {
                         let extra = ExtraFields {
@@ -703,8 +717,13 @@ async fn open_stream(
     forward: &http::HeaderMap,
 ) -> Result<(Bytes, ByteStream), GatewayError> {
     let mut upstream = adapter.send_stream(op, key, model, body, forward).await?;
+    let first_error = if op == Operation::Responses {
+        first_event_error
+    } else {
+        embedded_error
+    };
     match upstream.next().await {
-        Some(Ok(first)) => match embedded_error(&first) {
+        Some(Ok(first)) => match first_error(&first) {
             Some(e) => Err(e),
             None => Ok((first, upstream)),
         },

@@ -5,7 +5,6 @@
 //! when it fails, or, if the client went away first, when it is dropped.
 
 use crate::health::{Failure, Health, HealthBoard};
-use asbru_dialects::openai::StreamInspector;
 use asbru_schema::{GatewayError, Usage};
 use std::sync::Arc;
 use std::time::Instant;
@@ -163,11 +162,12 @@ impl RequestLog {
         }
     }
 
-    pub(crate) fn finish_stream(&mut self, inspector: &StreamInspector) {
+    /// Logs a stream that ended: its usage and how many chunks (or events) it carried.
+    pub(crate) fn finish_stream(&mut self, usage: Option<Usage>, chunks: u64) {
         if self.outcome == Outcome::Pending {
             self.outcome = Outcome::Ok;
         }
-        self.emit(inspector.usage(), Some(inspector.chunks()));
+        self.emit(usage, Some(chunks));
     }
 
     fn emit(&mut self, usage: Option<Usage>, chunks: Option<u64>) {

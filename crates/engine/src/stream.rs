@@ -5,9 +5,14 @@
 //! its end. The queue permit travels with the stream and is released when it ends or the client
 //! goes away (dropping the stream drops the upstream connection too). A stream that breaks ends
 //! with an error event, never with a `[DONE]` the provider did not send.
+//!
+//! Responses-API streams ([`StreamKind::Responses`]) are typed events without `[DONE]`: they are
+//! forwarded unchanged, end with `response.completed` or `response.incomplete`, and a break
+//! becomes that API's `error` and `response.failed` events.
 
 use crate::outcome::RequestLog;
 use crate::queue::QueuePermit;
+use asbru_dialects::openai::responses_inspect::EventInspector;
 use asbru_dialects::openai::{ChunkAction, ExtraFields, StreamInspector};
 use asbru_dialects::sse::SseFramer;
 use asbru_providers::ByteStream;
@@ -36,11 +41,51 @@ impl Stream for SseStream {
     }
 }
 
+/// The API a stream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamKind {
+    /// OpenAI chat or text completion chunks; `drop_usage_only_chunk` when the gateway asked
+    /// for the usage chunk and the client did not.
+    Chunks { drop_usage_only_chunk: bool },
+    /// The Responses API's typed events.
+    Responses,
+}
+
+/// How the events of a stream are followed, by the API it speaks.
+enum Inspector {
+    Chunks(StreamInspector),
+    Responses(EventInspector),
+}
+
+impl Inspector {
+    fn usage(&self) -> Option<asbru_schema::Usage> {
+        match self {
+            Self::Chunks(i) => i.usage(),
+            Self::Responses(i) => i.usage(),
+        }
+    }
+
+    fn events(&self) -> u64 {
+        match self {
+            Self::Chunks(i) => i.chunks(),
+            Self::Responses(i) => i.events(),
+        }
+    }
+
+    /// Whether the stream ended as its API ends a stream, or with the provider's error event.
+    fn ended(&self) -> bool {
+        match self {
+            Self::Chunks(i) => i.saw_done() || i.saw_error(),
+            Self::Responses(i) => i.saw_end() || i.saw_error(),
+        }
+    }
+}
+
 /// Everything the forwarding loop owns.
 struct State {
     upstream: ByteStream,
     framer: SseFramer,
-    inspector: StreamInspector,
+    inspector: Inspector,
     pending: VecDeque<Bytes>,
     finished: bool,
     request_type: &'static str,
@@ -54,7 +99,7 @@ impl SseStream {
     pub(crate) fn forward(
         first: Bytes,
         upstream: ByteStream,
-        drop_usage_only_chunk: bool,
+        kind: StreamKind,
         request_type: &'static str,
         model_requested: String,
         log: RequestLog,
@@ -63,7 +108,12 @@ impl SseStream {
         let mut state = State {
             upstream,
             framer: SseFramer::default(),
-            inspector: StreamInspector::new(drop_usage_only_chunk),
+            inspector: match kind {
+                StreamKind::Chunks {
+                    drop_usage_only_chunk,
+                } => Inspector::Chunks(StreamInspector::new(drop_usage_only_chunk)),
+                StreamKind::Responses => Inspector::Responses(EventInspector::new()),
+            },
             pending: VecDeque::new(),
             finished: false,
             request_type,
@@ -78,7 +128,8 @@ impl SseStream {
                     return Some((event, st));
                 }
                 if st.finished {
-                    st.log.finish_stream(&st.inspector);
+                    st.log
+                        .finish_stream(st.inspector.usage(), st.inspector.events());
                     return None;
                 }
                 match st.upstream.next().await {
@@ -108,6 +159,14 @@ impl State {
         loop {
             match self.framer.next_event() {
                 Ok(Some(event)) => {
+                    let inspector = match &mut self.inspector {
+                        Inspector::Chunks(inspector) => inspector,
+                        Inspector::Responses(inspector) => {
+                            inspector.inspect(&event);
+                            self.pending.push_back(event);
+                            continue;
+                        }
+                    };
                     let extra = ExtraFields {
                         request_type: self.request_type,
                         provider: self.log.provider(),
@@ -117,7 +176,7 @@ impl State {
                         retries: self.log.retries(),
                         fallback_index: self.log.fallback_index(),
                     };
-                    if let ChunkAction::Forward(bytes) = self.inspector.inspect(event, &extra) {
+                    if let ChunkAction::Forward(bytes) = inspector.inspect(event, &extra) {
                         self.pending.push_back(bytes);
                     }
                 }
@@ -138,15 +197,23 @@ impl State {
     fn fail(&mut self, error: &GatewayError) {
         let error = error.clone().with_provider(self.log.provider());
         self.log.set_stream_error(&error);
-        self.pending.push_back(error_event(&error));
+        let event = match &mut self.inspector {
+            Inspector::Chunks(_) => error_event(&error),
+            Inspector::Responses(inspector) => inspector.failure(&error),
+        };
+        self.pending.push_back(event);
         self.finished = true;
     }
 
     fn end(&mut self) {
         self.finished = true;
-        if !self.inspector.saw_done() && !self.inspector.saw_error() {
+        if !self.inspector.ended() {
+            let end = match self.inspector {
+                Inspector::Chunks(_) => "[DONE]",
+                Inspector::Responses(_) => "response.completed",
+            };
             let e = GatewayError::upstream_unreachable(format!(
-                "provider '{}' ended the stream before sending [DONE]",
+                "provider '{}' ended the stream before sending {end}",
                 self.log.provider()
             ))
             .with_code("stream_incomplete");

@@ -19,6 +19,7 @@ use crate::fault::Fault;
 use crate::gemini::{self, GeminiError};
 use crate::openai::{self, ApiError, Meta};
 use crate::record::RecordedRequest;
+use crate::responses;
 use crate::server::ConnCtl;
 use crate::state::{RandomFaults, Shared};
 use crate::vertex;
@@ -66,6 +67,8 @@ enum Route<'a> {
     Embeddings,
     /// OpenAI's `POST …/responses/input_tokens`.
     InputTokens,
+    /// OpenAI's `POST …/responses`; see [`crate::responses`].
+    Responses,
     Models,
     Model(&'a str),
     /// A Gemini route; see [`gemini::Route::of`].
@@ -104,6 +107,12 @@ impl<'a> Route<'a> {
             } else {
                 Route::Unknown
             }
+        } else if path.ends_with("/responses") {
+            if post {
+                Route::Responses
+            } else {
+                Route::Unknown
+            }
         } else if path.ends_with("/chat/completions") {
             if post { Route::Chat } else { Route::Unknown }
         } else if path.ends_with("/completions") {
@@ -138,6 +147,7 @@ impl<'a> Route<'a> {
                     | Route::Text
                     | Route::Embeddings
                     | Route::InputTokens
+                    | Route::Responses
                     | Route::Messages
                     | Route::CountTokens
                     | Route::Converse(..)
@@ -565,6 +575,10 @@ fn answer(shared: &Shared, route: &Route<'_>, body: &Value, seq: u64) -> Result<
         }
         Route::Embeddings => Payload::Json(openai::embeddings(&openai::parse_embeddings(body)?)),
         Route::InputTokens => Payload::Json(openai::input_tokens(body)?),
+        Route::Responses => match responses::answer(shared, body, seq, created())? {
+            responses::Answer::Json(b) => Payload::Json(b),
+            responses::Answer::Events(frames) => Payload::Sse(frames),
+        },
         Route::Models => Payload::Json(openai::model_list(&shared.opts.models)),
         Route::Model(id) => {
             if shared.opts.models.iter().any(|m| m == id) {
@@ -629,6 +643,7 @@ fn answer_anthropic(
         | Route::Text
         | Route::Embeddings
         | Route::InputTokens
+        | Route::Responses
         | Route::Gemini(_)
         | Route::Cohere(_)
         | Route::Vertex(_)

@@ -14,6 +14,8 @@
 //!   function) brings one `tool_calls` entry (streamed as OpenAI streams it, arguments in
 //!   fragments) unless the last message is a tool result; `"auto"` or no choice keeps the text; a
 //!   `stop` sequence or a small `max_tokens` stops early. See `openai/chat.rs` for the rules.
+//!   And the Responses API (`POST …/v1/responses`: the `response` object or the typed event
+//!   stream, a function call when `tool_choice` forces one; see `responses.rs`).
 //! - **Anthropic Messages**: `POST …/v1/messages` (JSON or the named-event stream:
 //!   `message_start`, `content_block_start`, `ping`, `content_block_delta`, `content_block_stop`,
 //!   `message_delta`, `message_stop`), `POST …/v1/messages/count_tokens`, and `GET …/v1/models`
@@ -81,6 +83,7 @@ mod handler;
 mod oauth;
 mod openai;
 mod record;
+mod responses;
 mod script;
 mod server;
 mod state;

@@ -125,7 +125,11 @@ impl Anthropic {
             Operation::ChatCompletion => self.messages.as_ref(),
             Operation::ListModels => self.models.as_ref(),
             Operation::CountTokens => self.count_tokens.as_ref(),
-            Operation::TextCompletion | Operation::Embedding | Operation::Rerank => None,
+            // Responses requests are served through chat by `OpenAiFacing`.
+            Operation::TextCompletion
+            | Operation::Embedding
+            | Operation::Rerank
+            | Operation::Responses => None,
         }
     }
 

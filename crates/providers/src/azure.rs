@@ -190,7 +190,10 @@ impl Azure {
             Operation::ChatCompletion => &["chat", "completions"],
             Operation::TextCompletion => &["completions"],
             Operation::Embedding => &["embeddings"],
-            Operation::ListModels | Operation::CountTokens | Operation::Rerank => &[],
+            Operation::ListModels
+            | Operation::CountTokens
+            | Operation::Rerank
+            | Operation::Responses => &[],
         };
         let mut url = key.endpoint.clone();
         {

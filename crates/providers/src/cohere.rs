@@ -100,7 +100,7 @@ impl Cohere {
             Operation::Embedding => self.embed.as_ref(),
             Operation::Rerank => self.rerank.as_ref(),
             Operation::ListModels => self.models.as_ref(),
-            Operation::TextCompletion | Operation::CountTokens => None,
+            Operation::TextCompletion | Operation::CountTokens | Operation::Responses => None,
         }
     }
 
@@ -190,7 +190,10 @@ impl Cohere {
                     serde_json::from_slice(&answer).map_err(|e| self.malformed(&e))?;
                 serde_json::to_vec(&from_cohere_rerank(&response, &request, &request.model))
             }
-            Operation::TextCompletion | Operation::ListModels | Operation::CountTokens => {
+            Operation::TextCompletion
+            | Operation::ListModels
+            | Operation::CountTokens
+            | Operation::Responses => {
                 return Err(GatewayError::internal(format!(
                     "{} is not sent with a body",
                     op.request_type(false)

@@ -193,9 +193,10 @@ impl Gemini {
             Operation::ChatCompletion => self.chat(key, &body, forward).await,
             Operation::Embedding => self.embed(key, &body, forward).await,
             Operation::CountTokens => self.count(key, &body, forward).await,
-            Operation::TextCompletion | Operation::ListModels | Operation::Rerank => {
-                Err(self.unsupported(op))
-            }
+            Operation::TextCompletion
+            | Operation::ListModels
+            | Operation::Rerank
+            | Operation::Responses => Err(self.unsupported(op)),
         }
     }
 

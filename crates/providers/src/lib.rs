@@ -23,6 +23,7 @@ pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;
+mod responses;
 mod translated;
 pub mod vertex;
 
@@ -151,8 +152,23 @@ pub enum OpenAiFacing<'a> {
 }
 
 impl OpenAiFacing<'_> {
-    /// Whether the provider has an endpoint for `op`.
+    /// Whether the provider can serve `op`: at an endpoint of its own, or — for Responses-API
+    /// requests — through its chat endpoint.
     pub fn supports(self, op: Operation) -> bool {
+        if op == Operation::Responses && !self.native_responses() {
+            return self.has_endpoint(Operation::ChatCompletion);
+        }
+        self.has_endpoint(op)
+    }
+
+    /// Whether the provider serves the Responses API itself (OpenAI, and custom providers based
+    /// on it or given a `responses` path override); the others serve it through chat.
+    pub fn native_responses(self) -> bool {
+        matches!(self, Self::OpenAiCompatible(a) if a.supports(Operation::Responses))
+    }
+
+    /// Whether the provider has an endpoint of its own for `op`.
+    fn has_endpoint(self, op: Operation) -> bool {
         match self {
             Self::OpenAiCompatible(a) => a.supports(op),
             Self::Anthropic(a) => a.supports(op),
@@ -200,6 +216,25 @@ impl OpenAiFacing<'_> {
         body: Bytes,
         forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
+        if op == Operation::Responses && !self.native_responses() {
+            let via = responses::via_chat(&body, false, false)?;
+            let answer = self
+                .send_direct(Operation::ChatCompletion, key, model, via.chat, forward)
+                .await?;
+            return responses::answer(&answer, &via.echo).map_err(|e| self.malformed(&e));
+        }
+        self.send_direct(op, key, model, body, forward).await
+    }
+
+    /// [`OpenAiFacing::send`] to the provider's own endpoint for `op`.
+    async fn send_direct(
+        self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        model: &str,
+        body: Bytes,
+        forward: &HeaderMap,
+    ) -> Result<Bytes, GatewayError> {
         match self {
             Self::OpenAiCompatible(a) => a.send(op, key, body, forward).await,
             Self::Anthropic(a) => a.send(op, key, body, forward).await,
@@ -211,8 +246,28 @@ impl OpenAiFacing<'_> {
         }
     }
 
-    /// Starts a stream of OpenAI-dialect SSE bytes; `model` as for [`OpenAiFacing::send`].
+    /// Starts a stream of OpenAI-dialect SSE bytes (for Responses-API requests, that API's
+    /// typed events); `model` as for [`OpenAiFacing::send`].
     pub async fn send_stream(
+        self,
+        op: Operation,
+        key: Option<(usize, &KeyConfig)>,
+        model: &str,
+        body: Bytes,
+        forward: &HeaderMap,
+    ) -> Result<ByteStream, GatewayError> {
+        if op == Operation::Responses && !self.native_responses() {
+            let via = responses::via_chat(&body, true, self.stream_usage())?;
+            let chat = self
+                .send_stream_direct(Operation::ChatCompletion, key, model, via.chat, forward)
+                .await?;
+            return Ok(responses::stream(chat, via.echo));
+        }
+        self.send_stream_direct(op, key, model, body, forward).await
+    }
+
+    /// [`OpenAiFacing::send_stream`] to the provider's own endpoint for `op`.
+    async fn send_stream_direct(
         self,
         op: Operation,
         key: Option<(usize, &KeyConfig)>,

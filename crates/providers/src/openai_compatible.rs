@@ -40,6 +40,8 @@ struct Urls {
     embedding: Option<Target>,
     models: Option<Target>,
     count_tokens: Option<Target>,
+    /// The native Responses endpoint; `None` where the provider serves that API through chat.
+    responses: Option<Target>,
 }
 
 impl Urls {
@@ -52,6 +54,7 @@ impl Urls {
             embedding: url_for(Operation::Embedding)?,
             models: url_for(Operation::ListModels)?,
             count_tokens: url_for(Operation::CountTokens)?,
+            responses: url_for(Operation::Responses)?,
         })
     }
 
@@ -62,6 +65,7 @@ impl Urls {
             Operation::Embedding => self.embedding.as_ref(),
             Operation::ListModels => self.models.as_ref(),
             Operation::CountTokens => self.count_tokens.as_ref(),
+            Operation::Responses => self.responses.as_ref(),
             Operation::Rerank => None,
         }
     }

@@ -13,6 +13,10 @@ pub enum Operation {
     CountTokens,
     /// `POST /v1/rerank` (Bifrost's rerank): order documents by relevance to a query.
     Rerank,
+    /// `POST /v1/responses`: a Responses-API request, answered with a `response` object or the
+    /// typed event stream. Providers with OpenAI's Responses endpoint take it as it is; every
+    /// other adapter serves it through its chat API (see `crate::responses`).
+    Responses,
 }
 
 impl Operation {
@@ -28,6 +32,8 @@ impl Operation {
             (Self::ListModels, _) => "list_models",
             (Self::CountTokens, _) => "count_tokens",
             (Self::Rerank, _) => "rerank",
+            (Self::Responses, false) => "responses",
+            (Self::Responses, true) => "responses_stream",
         }
     }
 
@@ -41,6 +47,8 @@ impl Operation {
             (Self::ListModels, _) => "list_models",
             (Self::CountTokens, _) => "response.input_tokens",
             (Self::Rerank, _) => "rerank",
+            (Self::Responses, false) => "response",
+            (Self::Responses, true) => "response.event",
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct Preset {
 /// OpenAI's token-counting endpoint for Responses-API requests.
 pub const RESPONSES_INPUT_TOKENS_PATH: &str = "/v1/responses/input_tokens";
 
+/// OpenAI's Responses endpoint.
+pub const RESPONSES_PATH: &str = "/v1/responses";
+
 impl Preset {
     /// The path of `op`, if the provider offers it.
     pub fn path(&self, op: Operation) -> Option<&'static str> {
@@ -39,6 +42,11 @@ impl Preset {
             }
             // No OpenAI-compatible preset has a rerank endpoint in the OpenAI dialect.
             Operation::Rerank => None,
+            // Only OpenAI itself (and custom providers based on it) is known to serve the
+            // Responses API; the other presets serve it through chat.
+            Operation::Responses => {
+                (self.provider == KnownProvider::OpenAi).then_some(RESPONSES_PATH)
+            }
         }
     }
 }

@@ -338,7 +338,8 @@ impl Vertex {
             Operation::TextCompletion
             | Operation::ListModels
             | Operation::CountTokens
-            | Operation::Rerank => Err(self.upstream.unsupported(op)),
+            | Operation::Rerank
+            | Operation::Responses => Err(self.upstream.unsupported(op)),
         }
     }
 

@@ -4,8 +4,10 @@
 //! unified response or as the engine's OpenAI SSE stream, which [`translate_stream`] turns into
 //! the route's own stream format through a [`StreamOut`].
 //!
-//! Each route module (`anthropic`, `genai`, `bedrock`, `cohere`, `responses`) owns only its
-//! dialect: parsing its request, shaping its answer, its stream events and its error body.
+//! Each route module (`anthropic`, `genai`, `bedrock`, `cohere`) owns only its dialect: parsing
+//! its request, shaping its answer, its stream events and its error body. (OpenAI's Responses
+//! API does not come through here: it is an engine operation of its own, which OpenAI serves
+//! natively and the other providers through chat, so fallbacks may cross between the two.)
 
 use crate::routes::AppState;
 use asbru_dialects::sse::{SseFramer, single_data_line};

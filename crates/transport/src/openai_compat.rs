@@ -31,6 +31,8 @@ pub(crate) fn routes() -> RouteSet {
         ("/completions", post(completions)),
         ("/v1/embeddings", post(embeddings)),
         ("/embeddings", post(embeddings)),
+        ("/v1/responses", post(responses)),
+        ("/responses", post(responses)),
         ("/v1/responses/input_tokens", post(input_tokens)),
         ("/responses/input_tokens", post(input_tokens)),
         ("/v1/models", get(client_models)),
@@ -89,6 +91,18 @@ async fn embeddings(State(s): State<AppState>, headers: HeaderMap, body: Body) -
     inference_on(
         &s,
         Operation::Embedding,
+        &headers,
+        body,
+        Some(ROUTE_PROVIDER),
+    )
+    .await
+}
+
+/// The Responses API; a bare model is an `openai` model, served natively.
+async fn responses(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference_on(
+        &s,
+        Operation::Responses,
         &headers,
         body,
         Some(ROUTE_PROVIDER),

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         ("/v1/chat/completions", post(chat_completions)),
         ("/v1/completions", post(completions)),
         ("/v1/embeddings", post(embeddings)),
+        ("/v1/responses", post(responses)),
         ("/v1/responses/input_tokens", post(input_tokens)),
         ("/v1/rerank", post(rerank)),
         ("/v1/models", get(client_models)),
@@ -162,6 +163,13 @@ async fn chat_completions(State(s): State<AppState>, headers: HeaderMap, body: B
 
 async fn completions(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     inference(&s, Operation::TextCompletion, &headers, body).await
+}
+
+/// OpenAI's Responses API by whichever provider the model names: OpenAI answers it itself, every
+/// other provider through its chat API (the engine's `Operation::Responses`); the answer is a
+/// `response` object or the typed event stream either way.
+async fn responses(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    inference(&s, Operation::Responses, &headers, body).await
 }
 
 /// Input-token counting for a Responses-API request, by whichever provider the model names.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from inbound.base import Driver
 from inbound.openai_chat import OpenAIChat
+from inbound.openai_responses import OpenAIResponses
 from inbound.anthropic_messages import AnthropicMessages
 from inbound.bedrock import BedrockConverse
 from inbound.cohere import CohereChat
@@ -13,6 +14,7 @@ from inbound.genai import GenAI
 
 DRIVERS: dict[str, type[Driver]] = {
     "openai_chat": OpenAIChat,
+    "openai_responses": OpenAIResponses,
     "anthropic": AnthropicMessages,
     "bedrock": BedrockConverse,
     "cohere": CohereChat,

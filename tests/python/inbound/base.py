@@ -38,6 +38,10 @@ def check_weather_args(args: Any) -> None:
 class Driver:
     """One inbound dialect's client, bound to the running gateway."""
 
+    # Providers this dialect reaches on another path than their chat path (an API the provider
+    # serves natively), by provider name; the others are checked on their chat path.
+    native_paths: dict[str, str] = {}
+
     def __init__(self, gateway_url: str, expected_text: str) -> None:
         self.gateway_url = gateway_url
         self.expected_text = expected_text

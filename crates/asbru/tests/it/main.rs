@@ -32,6 +32,7 @@ mod lifecycle;
 mod proxy;
 mod queue;
 mod reload;
+mod responses;
 mod retries;
 mod secrets;
 mod sessions;

@@ -1,4 +1,7 @@
-//! The OpenAI dialect (chat completions, completions, embeddings) on the pass-through path.
+//! The OpenAI dialect (chat completions, completions, embeddings, responses) on the
+//! pass-through path, and the Responses API's conversions for providers that only chat
+//! (`responses`: the request, `responses_answer`: the response object, `responses_stream`: the
+//! typed event stream, `responses_inspect`: what the engine reads from any Responses stream).
 //!
 //! When a client speaks OpenAI and the provider does too, the gateway reads only `model`,
 //! `stream`, `stream_options` and Bifrost's `fallbacks`, rewrites `model` to the provider's name
@@ -8,10 +11,14 @@
 mod request;
 mod response;
 pub mod responses;
+pub mod responses_answer;
+pub mod responses_inspect;
+pub mod responses_stream;
 mod stream;
 
 pub use request::{RequestView, RewriteOptions};
 pub use response::{
     ExtraFields, MalformedResponse, ResponseCheck, append_extra_fields, check_response,
+    check_responses_answer,
 };
 pub use stream::{ChunkAction, StreamInspector};

@@ -68,8 +68,35 @@ pub fn check_response(body: &[u8]) -> Result<ResponseCheck, MalformedResponse> {
     })
 }
 
+/// Checks a Responses-API `response` object as [`check_response`] checks a chat completion,
+/// reading its `usage` in that API's names (`input_tokens`, `output_tokens`). A `usage` that
+/// does not read as one (a `metadata` key of that name, say) only leaves usage unknown: the
+/// answer itself is forwarded as it is.
+pub fn check_responses_answer(body: &[u8]) -> Result<ResponseCheck, MalformedResponse> {
+    let trimmed = body.trim_ascii();
+    if !(trimmed.starts_with(b"{") && trimmed.ends_with(b"}")) {
+        return Err(MalformedResponse(format!(
+            "expected a JSON object, got {} bytes starting with {:?}",
+            body.len(),
+            String::from_utf8_lossy(&trimmed[..trimmed.len().min(40)])
+        )));
+    }
+    let usage = find_last_usage::<super::responses_inspect::ResponsesUsage>(trimmed)
+        .ok()
+        .flatten()
+        .map(Usage::from);
+    Ok(ResponseCheck { usage })
+}
+
 /// The value of the last unescaped `"usage"` key, if it is an object.
 pub(crate) fn find_usage(json: &[u8]) -> Result<Option<Usage>, MalformedResponse> {
+    find_last_usage::<Usage>(json)
+}
+
+/// The value of the last unescaped `"usage"` key read as `T`, if it is not `null`.
+fn find_last_usage<T: serde::de::DeserializeOwned>(
+    json: &[u8],
+) -> Result<Option<T>, MalformedResponse> {
     let finder = memchr::memmem::FinderRev::new(b"\"usage\"");
     let mut end = json.len();
     while let Some(at) = finder.rfind(&json[..end]) {
@@ -85,7 +112,7 @@ pub(crate) fn find_usage(json: &[u8]) -> Result<Option<Usage>, MalformedResponse
         if value.starts_with(b"null") {
             return Ok(None);
         }
-        let mut values = serde_json::Deserializer::from_slice(value).into_iter::<Usage>();
+        let mut values = serde_json::Deserializer::from_slice(value).into_iter::<T>();
         return match values.next() {
             Some(Ok(usage)) => Ok(Some(usage)),
             Some(Err(e)) => Err(MalformedResponse(format!("invalid `usage`: {e}"))),
@@ -167,6 +194,18 @@ mod tests {
         assert_eq!(check_response(b"{}").unwrap().usage, None);
         assert_eq!(check_response(br#"{"usage": null}"#).unwrap().usage, None);
         assert!(check_response(br#"{"usage": {"prompt_tokens": "x"}}"#).is_err());
+    }
+
+    #[test]
+    fn responses_answers_report_usage_in_their_own_names() {
+        let body = br#"{"id":"resp_1","object":"response","output":[],
+            "usage":{"input_tokens":5,"output_tokens":2,"total_tokens":7},"user":null}"#;
+        let usage = check_responses_answer(body).unwrap().usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (5, 2));
+        // A metadata key named `usage` leaves usage unknown, never refuses the answer.
+        let body = br#"{"id":"resp_1","usage":null,"metadata":{"usage":"batch"}}"#;
+        assert_eq!(check_responses_answer(body).unwrap().usage, None);
+        assert!(check_responses_answer(br#"{"id":"resp_1""#).is_err());
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! `function_call_output` items (tool results) — plus function `tools`, `tool_choice`,
 //! `text.format` (JSON schema / JSON object), `reasoning.effort`, `max_output_tokens`,
 //! `temperature`, `top_p`. `reasoning` items carry no text a chat API could take and are skipped.
-//! Anything else (file inputs, built-in tools such as web search, stored conversations) is
-//! refused naming the field, rather than dropped.
+//! Anything else (file inputs, built-in tools such as web search, stored conversations,
+//! background responses) is refused naming the field, rather than dropped.
 
 use asbru_schema::chat::ChatRequest;
 use serde_json::{Map, Value, json};
@@ -45,6 +45,12 @@ pub fn responses_to_chat(body: &Value) -> Result<ChatRequest, ResponsesError> {
                 format!("`{unsupported}` needs stored responses, which this provider has not"),
             ));
         }
+    }
+    if fields.get("background") == Some(&Value::Bool(true)) {
+        return Err(refuse(
+            "background",
+            "`background: true` needs stored responses, which this provider has not",
+        ));
     }
     let mut messages: Vec<Value> = Vec::new();
     if let Some(instructions) = fields.get("instructions").and_then(Value::as_str) {
@@ -491,6 +497,7 @@ mod tests {
                 json!({"model": "m", "tools": [{"type": "web_search"}]}),
                 "tools[0].type",
             ),
+            (json!({"model": "m", "background": true}), "background"),
         ];
         for (body, param) in cases {
             assert_eq!(responses_to_chat(&body).unwrap_err().param, param, "{body}");
