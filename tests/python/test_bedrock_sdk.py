@@ -47,7 +47,7 @@ SERVED_BY = {
                 "asbru-mock:error=ModelStreamErrorException", "modelStreamErrorException"),
     "anthropic": ("anthropic/claude-sonnet-4-5", ("/v1/messages",), True,
                   "asbru-mock:error=overloaded_error", "serviceUnavailableException"),
-    "openai": ("openai/gpt-4o-mini", ("/v1/chat/completions",), False, None,
+    "openai": ("openai/gpt-4o-mini", ("/v1/chat/completions",), True, None,
                "internalServerException"),
     "gemini": ("gemini/gemini-2.5-flash", (":generateContent", ":streamGenerateContent"), True,
                "asbru-mock:error=UNAVAILABLE", "serviceUnavailableException"),

@@ -36,7 +36,7 @@ MESSAGES = [{"role": "user", "content": "Say hello."}]
 SERVED_BY = {
     # No provider prefix: the route's own provider, cohere.
     "cohere": ("command-a-03-2025", "/v2/chat", True),
-    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions", False),
+    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions", True),
     "anthropic": ("anthropic/claude-sonnet-4-5", "/v1/messages", True),
     "gemini": ("gemini/gemini-2.5-flash", ":generateContent", True),
 }
