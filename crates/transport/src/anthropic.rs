@@ -19,8 +19,6 @@ use asbru_dialects::anthropic::error::error_to_anthropic;
 use asbru_dialects::anthropic::request::from_anthropic;
 use asbru_dialects::anthropic::response::to_anthropic;
 use asbru_dialects::anthropic::types::MessagesRequest;
-use asbru_dialects::openai::responses::chat_to_responses;
-use asbru_engine::{GatewayResponse, Operation};
 use asbru_schema::GatewayError;
 use asbru_schema::chat::ChatChunk;
 use axum::body::Body;
@@ -194,8 +192,7 @@ async fn count(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, GatewayError> {
-    let (body, mut meta) = accept(state, headers, body).await?;
-    meta.route_provider = Some(ROUTE_PROVIDER);
+    let (body, meta) = accept(state, headers, body).await?;
     // `count_tokens` takes a Messages body without `max_tokens`; the unified conversion needs
     // one, and it does not change the count.
     let mut value: serde_json::Value = serde_json::from_slice(&body)
@@ -211,21 +208,7 @@ async fn count(
     let chat = from_anthropic(&request).map_err(|e| {
         GatewayError::invalid_request(format!("this request cannot be counted: {e}"), None)
     })?;
-    let responses = serde_json::to_vec(&chat_to_responses(&chat))
-        .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))?;
-    let GatewayResponse::Json { body, .. } = state
-        .gateway
-        .handle_openai(Operation::CountTokens, &responses, meta)
-        .await?
-    else {
-        return Err(GatewayError::internal("a count answered with a stream"));
-    };
-    let counted: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        GatewayError::upstream_unreachable(format!("the provider's count cannot be read: {e}"))
-    })?;
-    let input_tokens = counted["input_tokens"].as_u64().ok_or_else(|| {
-        GatewayError::upstream_unreachable("the provider's count has no input_tokens")
-    })?;
+    let input_tokens = dropin::count_input_tokens(state, meta, &chat, ROUTE_PROVIDER).await?;
     let answer = serde_json::json!({ "input_tokens": input_tokens });
     Ok(json_response(StatusCode::OK, answer.to_string()))
 }

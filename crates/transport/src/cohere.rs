@@ -14,7 +14,7 @@
 //!
 //! A model without a `provider/` prefix is served by the `cohere` provider.
 
-use crate::dropin::{self, ChatAnswer, StreamOut, parse_json, translate_stream};
+use crate::dropin::{self, ChatAnswer, StreamOut, json_from_engine, parse_json, translate_stream};
 use crate::routes::{AppState, RouteSet, accept, event_stream, json_response};
 use asbru_dialects::cohere::embed::{from_cohere_embed_request, to_cohere_embed_response};
 use asbru_dialects::cohere::request::from_cohere;
@@ -24,7 +24,7 @@ use asbru_dialects::cohere::types::{
     ChatRequest as CohereChat, EmbedRequest, RerankRequest as CohereRerank,
 };
 use asbru_dialects::cohere::{StreamFromUnified, error_to_cohere, write_event};
-use asbru_engine::{GatewayResponse, Operation, RequestMeta};
+use asbru_engine::Operation;
 use asbru_schema::GatewayError;
 use asbru_schema::chat::ChatChunk;
 use asbru_schema::openai::EmbeddingResponse;
@@ -157,8 +157,7 @@ async fn serve_embed(
     }
     // Cohere's own fields (`input_type`, `truncate`, …) are for a Cohere provider only.
     meta.dialect_fields = unified.extra.keys().cloned().collect();
-    let body = serialize(&unified)?;
-    let answer = json_from_engine(state, Operation::Embedding, &body, meta).await?;
+    let answer = json_from_engine(state, Operation::Embedding, &unified, meta).await?;
     let answer: EmbeddingResponse = serde_json::from_slice(&answer).map_err(|e| {
         GatewayError::upstream_unreachable(format!(
             "the provider's answer cannot be read as embeddings: {e}"
@@ -232,8 +231,8 @@ async fn serve_rerank(
             Some("documents"),
         ));
     }
-    let body = serialize(&from_cohere_rerank_request(&request))?;
-    let answer = json_from_engine(state, Operation::Rerank, &body, meta).await?;
+    let request = from_cohere_rerank_request(&request);
+    let answer = json_from_engine(state, Operation::Rerank, &request, meta).await?;
     let answer: RerankResponse = serde_json::from_slice(&answer).map_err(|e| {
         GatewayError::upstream_unreachable(format!(
             "the provider's answer cannot be read as a rerank: {e}"
@@ -242,26 +241,6 @@ async fn serve_rerank(
     let mut out = to_cohere_rerank_response(&answer);
     out.id.get_or_insert_with(fresh_id);
     Ok(json_answer(&out))
-}
-
-fn serialize<T: Serialize>(value: &T) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(value)
-        .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))
-}
-
-/// The engine's JSON answer to a unified request that cannot stream.
-async fn json_from_engine(
-    state: &AppState,
-    op: Operation,
-    body: &[u8],
-    meta: RequestMeta,
-) -> Result<Bytes, GatewayError> {
-    match state.gateway.handle_openai(op, body, meta).await? {
-        GatewayResponse::Json { body, .. } => Ok(body),
-        GatewayResponse::Stream { .. } => Err(GatewayError::internal(
-            "the engine answered a request that cannot stream with a stream",
-        )),
-    }
 }
 
 fn json_answer<T: Serialize>(answer: &T) -> Response {

@@ -56,6 +56,44 @@ pub(crate) async fn chat(
     }
 }
 
+/// The engine's JSON answer to `request` (a unified request that cannot stream: embeddings,
+/// rerank, counting), sent as the OpenAI dialect.
+pub(crate) async fn json_from_engine<T: serde::Serialize>(
+    state: &AppState,
+    op: Operation,
+    request: &T,
+    meta: RequestMeta,
+) -> Result<Bytes, GatewayError> {
+    let body = serde_json::to_vec(request)
+        .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))?;
+    match state.gateway.handle_openai(op, &body, meta).await? {
+        GatewayResponse::Json { body, .. } => Ok(body),
+        GatewayResponse::Stream { .. } => Err(GatewayError::internal(
+            "the engine answered a request that cannot stream with a stream",
+        )),
+    }
+}
+
+/// The input tokens of `chat`, counted by the provider its model names (Anthropic with
+/// `count_tokens`, Gemini with `:countTokens`, OpenAI with `input_tokens`) through the
+/// engine's Responses-shaped counting.
+pub(crate) async fn count_input_tokens(
+    state: &AppState,
+    mut meta: RequestMeta,
+    chat: &ChatRequest,
+    route_provider: &'static str,
+) -> Result<u64, GatewayError> {
+    meta.route_provider = Some(route_provider);
+    let request = asbru_dialects::openai::responses::chat_to_responses(chat);
+    let body = json_from_engine(state, Operation::CountTokens, &request, meta).await?;
+    let counted: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        GatewayError::upstream_unreachable(format!("the provider's count cannot be read: {e}"))
+    })?;
+    counted["input_tokens"].as_u64().ok_or_else(|| {
+        GatewayError::upstream_unreachable("the provider's count has no input_tokens")
+    })
+}
+
 /// Parses a request body as `T`, or the 400 naming the field at fault (`messages[0].role`).
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
     let mut de = serde_json::Deserializer::from_slice(body);

@@ -34,8 +34,6 @@ use asbru_dialects::gemini::error_to_gemini;
 use asbru_dialects::gemini::request::from_gemini;
 use asbru_dialects::gemini::response::to_gemini;
 use asbru_dialects::gemini::types::{CountTokensRequest, GenerateContentRequest};
-use asbru_dialects::openai::responses::chat_to_responses;
-use asbru_engine::{GatewayResponse, Operation};
 use asbru_schema::GatewayError;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -285,21 +283,7 @@ async fn count_tokens(
     let chat = from_gemini(&generate, model, false).map_err(|e| {
         GatewayError::invalid_request(format!("this request cannot be counted: {e}"), None)
     })?;
-    let responses = serde_json::to_vec(&chat_to_responses(&chat))
-        .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))?;
-    let GatewayResponse::Json { body, .. } = state
-        .gateway
-        .handle_openai(Operation::CountTokens, &responses, meta)
-        .await?
-    else {
-        return Err(GatewayError::internal("a count answered with a stream"));
-    };
-    let counted: Value = serde_json::from_slice(&body).map_err(|e| {
-        GatewayError::upstream_unreachable(format!("the provider's count cannot be read: {e}"))
-    })?;
-    let total = counted["input_tokens"].as_u64().ok_or_else(|| {
-        GatewayError::upstream_unreachable("the provider's count has no input_tokens")
-    })?;
+    let total = dropin::count_input_tokens(state, meta, &chat, ROUTE_PROVIDER).await?;
     let answer = serde_json::json!({ "totalTokens": total });
     Ok(json_response(StatusCode::OK, answer.to_string()))
 }

@@ -11,14 +11,14 @@
 //! than silently dropped.
 
 use super::{ROUTE_PROVIDER, carry_gateway_fields};
-use crate::dropin::parse_json;
+use crate::dropin::{self, parse_json};
 use crate::routes::{AppState, accept, json_response};
 use asbru_dialects::gemini::embed::{
     from_gemini_batch_request, from_gemini_single_request, to_gemini_batch_response,
     to_gemini_single_response,
 };
 use asbru_dialects::gemini::types::{BatchEmbedContentsRequest, Content, EmbedContentRequest};
-use asbru_engine::{GatewayResponse, Operation};
+use asbru_engine::Operation;
 use asbru_schema::GatewayError;
 use asbru_schema::openai::{EmbeddingRequest, EmbeddingResponse};
 use axum::body::Body;
@@ -100,15 +100,7 @@ async fn embed(
 ) -> Result<EmbeddingResponse, GatewayError> {
     // Gemini's own fields (`task_type`, `title`) are for Gemini providers only.
     meta.dialect_fields = unified.extra.keys().cloned().collect();
-    let bytes = serde_json::to_vec(unified)
-        .map_err(|e| GatewayError::internal(format!("serializing the request: {e}")))?;
-    let GatewayResponse::Json { body, .. } = state
-        .gateway
-        .handle_openai(Operation::Embedding, &bytes, meta)
-        .await?
-    else {
-        return Err(GatewayError::internal("embeddings answered with a stream"));
-    };
+    let body = dropin::json_from_engine(state, Operation::Embedding, unified, meta).await?;
     let answer: EmbeddingResponse = serde_json::from_slice(&body).map_err(|e| {
         GatewayError::upstream_unreachable(format!(
             "the provider's answer cannot be read as embeddings: {e}"
