@@ -101,16 +101,23 @@ class Matrix:
 
     def write(self, doc: Path) -> str | None:
         """Rewrites the table in `doc`; returns an error message when on CI it differs."""
-        text = doc.read_text()
-        if BEGIN not in text or END not in text:
-            return f"{doc} lacks the matrix markers"
-        before, rest = text.split(BEGIN, 1)
-        _, after = rest.split(END, 1)
-        updated = f"{before}{BEGIN}\n{self.table()}\n{END}{after}"
-        if updated == text:
-            return None
-        if os.environ.get("CI"):
-            return (f"{doc}: the provider matrix differs from what the tests show; run the "
-                    "Python tests locally and commit the regenerated table")
-        doc.write_text(updated)
+        return write_table(doc, BEGIN, END, self.table(), "provider matrix")
+
+
+def write_table(doc: Path, begin: str, end: str, table: str, what: str) -> str | None:
+    """Puts `table` between the `begin` and `end` markers of `doc`. On CI (`CI` set) the file is
+    left alone and a message is returned when the table differs, since the committed docs must
+    be what the tests show; elsewhere it is rewritten."""
+    text = doc.read_text()
+    if begin not in text or end not in text:
+        return f"{doc} lacks the {what} markers"
+    before, rest = text.split(begin, 1)
+    _, after = rest.split(end, 1)
+    updated = f"{before}{begin}\n{table}\n{end}{after}"
+    if updated == text:
         return None
+    if os.environ.get("CI"):
+        return (f"{doc}: the {what} differs from what the tests show; run the Python tests "
+                "locally and commit the regenerated table")
+    doc.write_text(updated)
+    return None
