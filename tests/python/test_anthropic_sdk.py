@@ -25,17 +25,17 @@ WEATHER_TOOL = {
     },
 }
 
-# (model as the client names it, upstream path suffix, whether that mock scripts tool calls)
+# (model as the client names it, upstream path suffix)
 SERVED_BY = {
     # No provider prefix: the route's own provider, anthropic.
-    "anthropic": ("claude-sonnet-4-5", "/v1/messages", True),
-    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions", True),
-    "gemini": ("gemini/gemini-2.5-flash", ":generateContent", True),
+    "anthropic": ("claude-sonnet-4-5", "/v1/messages"),
+    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions"),
+    "gemini": ("gemini/gemini-2.5-flash", ":generateContent"),
 }
 
 
 @pytest.fixture(params=sorted(SERVED_BY))
-def served_by(request) -> tuple[str, str, bool]:
+def served_by(request) -> tuple[str, str]:
     return SERVED_BY[request.param]
 
 
@@ -46,7 +46,7 @@ def claude(stack) -> anthropic.Anthropic:
 
 
 def test_message(claude, mock, served_by):
-    model, path, _ = served_by
+    model, path = served_by
     message = claude.messages.create(model=model, max_tokens=200,
                                      messages=[{"role": "user", "content": "Say hello."}])
     assert message.type == "message" and message.role == "assistant"
@@ -60,7 +60,7 @@ def test_message(claude, mock, served_by):
 
 
 def test_stream(claude, served_by):
-    model, _, _ = served_by
+    model, _ = served_by
     with claude.messages.stream(model=model, max_tokens=200,
                                 messages=[{"role": "user", "content": "Say hello."}]) as stream:
         events = list(stream)
@@ -79,24 +79,16 @@ def test_stream(claude, served_by):
 
 
 def test_tool_round_trip(claude, mock, served_by):
-    model, path, scripted = served_by
+    model, path = served_by
     messages = [{"role": "user", "content": "Weather in Paris for 2 days?"}]
     first = claude.messages.create(model=model, max_tokens=500, tools=[WEATHER_TOOL],
                                    tool_choice={"type": "any"}, messages=messages)
-    if scripted:
-        assert first.stop_reason == "tool_use"
-        [use] = [b for b in first.content if b.type == "tool_use"]
-        assert use.name == "get_weather" and isinstance(use.input["city"], str)
-        assistant = {"role": "assistant", "content": [b.model_dump(exclude_none=True)
-                                                      for b in first.content]}
-        call_id = use.id
-    else:
-        # A mock that does not script calls answers in text; the call is the one a model
-        # would have made.
-        call_id = "toolu_weather_1"
-        assistant = {"role": "assistant", "content": [
-            {"type": "tool_use", "id": call_id, "name": "get_weather",
-             "input": {"city": "Paris", "days": 2}}]}
+    assert first.stop_reason == "tool_use"
+    [use] = [b for b in first.content if b.type == "tool_use"]
+    assert use.name == "get_weather" and isinstance(use.input["city"], str)
+    assistant = {"role": "assistant", "content": [b.model_dump(exclude_none=True)
+                                                  for b in first.content]}
+    call_id = use.id
     second = claude.messages.create(
         model=model, max_tokens=500, tools=[WEATHER_TOOL],
         messages=[*messages, assistant, {"role": "user", "content": [
@@ -114,7 +106,7 @@ def test_tool_round_trip(claude, mock, served_by):
 
 
 def test_errors_are_anthropic_exceptions(claude, served_by):
-    model, _, _ = served_by
+    model, _ = served_by
     with pytest.raises(anthropic.BadRequestError) as info:
         claude.messages.create(model=model, max_tokens=200, messages=[])
     assert info.value.status_code == 400
@@ -139,9 +131,7 @@ def test_the_root_path_works_too(stack):
 
 
 def test_tool_use_in_a_stream(claude, served_by):
-    model, _, scripted = served_by
-    if not scripted:
-        pytest.skip("this mock does not script tool calls")
+    model, _ = served_by
     with claude.messages.stream(model=model, max_tokens=500, tools=[WEATHER_TOOL],
                                 tool_choice={"type": "any"},
                                 messages=[{"role": "user", "content": "Weather in Paris?"}]) as s:
@@ -170,7 +160,7 @@ def test_models_are_listed_in_anthropics_shape(claude):
 
 
 def test_count_tokens(claude, mock, served_by):
-    model, _, _ = served_by
+    model, _ = served_by
     count = claude.messages.count_tokens(
         model=model, system="You are terse.", tools=[WEATHER_TOOL],
         messages=[{"role": "user", "content": "What is the weather in Paris?"}])

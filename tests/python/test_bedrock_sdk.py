@@ -39,17 +39,17 @@ FORCED = {**WEATHER_TOOL_CONFIG, "toolChoice": {"any": {}}}
 HELLO = [{"role": "user", "content": [{"text": "Say hello."}]}]
 INFERENCE = {"maxTokens": 200}
 
-# (model id as the client names it, upstream path suffixes, whether that mock scripts tool calls,
-#  the mock directive that fails a stream after it started, the exception boto3 then raises)
+# (model id as the client names it, upstream path suffixes, the mock directive that fails a
+#  stream after it started, the exception boto3 then raises)
 SERVED_BY = {
     # No provider prefix: the route's own provider, bedrock.
-    "bedrock": (BEDROCK_MODEL, ("/converse", "/converse-stream"), True,
+    "bedrock": (BEDROCK_MODEL, ("/converse", "/converse-stream"),
                 "asbru-mock:error=ModelStreamErrorException", "modelStreamErrorException"),
-    "anthropic": ("anthropic/claude-sonnet-4-5", ("/v1/messages",), True,
+    "anthropic": ("anthropic/claude-sonnet-4-5", ("/v1/messages",),
                   "asbru-mock:error=overloaded_error", "serviceUnavailableException"),
-    "openai": ("openai/gpt-4o-mini", ("/v1/chat/completions",), True, None,
+    "openai": ("openai/gpt-4o-mini", ("/v1/chat/completions",), None,
                "internalServerException"),
-    "gemini": ("gemini/gemini-2.5-flash", (":generateContent", ":streamGenerateContent"), True,
+    "gemini": ("gemini/gemini-2.5-flash", (":generateContent", ":streamGenerateContent"),
                "asbru-mock:error=UNAVAILABLE", "serviceUnavailableException"),
 }
 
@@ -90,7 +90,7 @@ def stream_events(response: dict) -> list[tuple[str, dict]]:
 
 
 def test_converse(bedrock, mock, served_by):
-    model, paths, _, _, _ = served_by
+    model, paths, _, _ = served_by
     answer = bedrock.converse(modelId=model, messages=HELLO, inferenceConfig=INFERENCE)
     message = answer["output"]["message"]
     assert message["role"] == "assistant"
@@ -118,7 +118,7 @@ def test_the_clients_credentials_go_nowhere(bedrock, mock):
 
 
 def test_converse_stream(bedrock, mock, served_by):
-    model, paths, _, _, _ = served_by
+    model, paths, _, _ = served_by
     response = bedrock.converse_stream(modelId=model, messages=HELLO, inferenceConfig=INFERENCE)
     assert response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == \
         "application/vnd.amazon.eventstream"
@@ -136,22 +136,16 @@ def test_converse_stream(bedrock, mock, served_by):
 
 
 def test_tool_round_trip(bedrock, mock, served_by):
-    model, paths, scripted, _, _ = served_by
+    model, paths, _, _ = served_by
     messages = [{"role": "user", "content": [{"text": "Weather in Paris for 2 days?"}]}]
     first = bedrock.converse(modelId=model, messages=messages, toolConfig=FORCED,
                              inferenceConfig={"maxTokens": 500})
-    if scripted:
-        assert first["stopReason"] == "tool_use"
-        assistant = first["output"]["message"]
-        [use] = [b["toolUse"] for b in assistant["content"] if "toolUse" in b]
-        assert use["name"] == "get_weather" and isinstance(use["input"]["city"], str)
-        assert isinstance(use["input"]["days"], int)
-        call_id = use["toolUseId"]
-    else:
-        # The OpenAI mock answers in text; the call is the one a model would have made.
-        call_id = "tooluse_weather_1"
-        assistant = {"role": "assistant", "content": [{"toolUse": {
-            "toolUseId": call_id, "name": "get_weather", "input": {"city": "Paris", "days": 2}}}]}
+    assert first["stopReason"] == "tool_use"
+    assistant = first["output"]["message"]
+    [use] = [b["toolUse"] for b in assistant["content"] if "toolUse" in b]
+    assert use["name"] == "get_weather" and isinstance(use["input"]["city"], str)
+    assert isinstance(use["input"]["days"], int)
+    call_id = use["toolUseId"]
     second = bedrock.converse(
         modelId=model, toolConfig=WEATHER_TOOL_CONFIG, inferenceConfig={"maxTokens": 500},
         messages=[*messages, assistant, {"role": "user", "content": [{"toolResult": {
@@ -170,9 +164,7 @@ def test_tool_round_trip(bedrock, mock, served_by):
 
 
 def test_tool_use_in_a_stream(bedrock, served_by):
-    model, _, scripted, _, _ = served_by
-    if not scripted:
-        pytest.skip("the OpenAI mock answers in text")
+    model, _, _, _ = served_by
     response = bedrock.converse_stream(
         modelId=model, toolConfig=FORCED, inferenceConfig={"maxTokens": 500},
         messages=[{"role": "user", "content": [{"text": "Weather in Paris for 2 days?"}]}])
@@ -188,7 +180,7 @@ def test_tool_use_in_a_stream(bedrock, served_by):
 
 
 def test_errors_are_client_errors_with_bedrocks_codes(bedrock, mock, served_by):
-    model, _, _, _, _ = served_by
+    model, _, _, _ = served_by
     with pytest.raises(ClientError) as info:
         bedrock.converse(modelId=model, messages=[])
     error = info.value.response
@@ -210,7 +202,7 @@ def test_errors_are_client_errors_with_bedrocks_codes(bedrock, mock, served_by):
 
 
 def test_a_failure_mid_stream_is_an_event_stream_error(bedrock, mock, served_by):
-    model, _, _, directive, code = served_by
+    model, _, directive, code = served_by
     prompt = "Say hello."
     if directive:
         prompt = f"Say hello. {directive}"

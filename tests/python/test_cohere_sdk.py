@@ -32,18 +32,18 @@ WEATHER_TOOL = {
 }
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
-# (model as the client names it, upstream path suffix, whether that mock scripts tool calls)
+# (model as the client names it, upstream path suffix)
 SERVED_BY = {
     # No provider prefix: the route's own provider, cohere.
-    "cohere": ("command-a-03-2025", "/v2/chat", True),
-    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions", True),
-    "anthropic": ("anthropic/claude-sonnet-4-5", "/v1/messages", True),
-    "gemini": ("gemini/gemini-2.5-flash", ":generateContent", True),
+    "cohere": ("command-a-03-2025", "/v2/chat"),
+    "openai": ("openai/gpt-4o-mini", "/v1/chat/completions"),
+    "anthropic": ("anthropic/claude-sonnet-4-5", "/v1/messages"),
+    "gemini": ("gemini/gemini-2.5-flash", ":generateContent"),
 }
 
 
 @pytest.fixture(params=sorted(SERVED_BY))
-def served_by(request) -> tuple[str, str, bool]:
+def served_by(request) -> tuple[str, str]:
     return SERVED_BY[request.param]
 
 
@@ -64,7 +64,7 @@ def texts_of(message) -> list[str]:
 
 
 def test_chat(co, mock, served_by):
-    model, path, _ = served_by
+    model, path = served_by
     response = co.chat(model=model, messages=MESSAGES)
     assert response.id
     assert response.finish_reason == "COMPLETE"
@@ -81,7 +81,7 @@ def test_chat(co, mock, served_by):
 
 
 def test_chat_stream(co, served_by):
-    model, _, _ = served_by
+    model, _ = served_by
     events = list(co.chat_stream(model=model, messages=MESSAGES))
     kinds = [e.type for e in events]
     assert kinds[0] == "message-start" and kinds.count("message-start") == 1
@@ -108,23 +108,15 @@ def test_chat_stream(co, served_by):
 
 
 def test_tool_round_trip(co, mock, served_by):
-    model, path, scripted = served_by
+    model, path = served_by
     first = co.chat(model=model, messages=MESSAGES, tools=[WEATHER_TOOL],
                     tool_choice="REQUIRED")
-    if scripted:
-        assert first.finish_reason == "TOOL_CALL"
-        [call] = first.message.tool_calls
-        assert call.function.name == "get_weather"
-        assert isinstance(json.loads(call.function.arguments)["city"], str)
-        assistant = first.message
-        call_id = call.id
-    else:
-        # The OpenAI mock answers in text; the call is the one a model would have made.
-        call_id = "get_weather_call_1"
-        assistant = {"role": "assistant", "tool_plan": "I will look up the weather.",
-                     "tool_calls": [{"id": call_id, "type": "function", "function": {
-                         "name": "get_weather",
-                         "arguments": json.dumps({"city": "Paris", "days": 2})}}]}
+    assert first.finish_reason == "TOOL_CALL"
+    [call] = first.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert isinstance(json.loads(call.function.arguments)["city"], str)
+    assistant = first.message
+    call_id = call.id
     second = co.chat(model=model, tools=[WEATHER_TOOL], messages=[
         *MESSAGES, assistant,
         {"role": "tool", "tool_call_id": call_id, "content": [
@@ -145,9 +137,7 @@ def test_tool_round_trip(co, mock, served_by):
 
 
 def test_tool_call_in_a_stream(co, served_by):
-    model, _, scripted = served_by
-    if not scripted:
-        pytest.skip("the OpenAI mock answers in text")
+    model, _ = served_by
     events = list(co.chat_stream(model=model, messages=MESSAGES, tools=[WEATHER_TOOL],
                                  tool_choice="REQUIRED"))
     kinds = [e.type for e in events]
@@ -168,7 +158,7 @@ def test_tool_call_in_a_stream(co, served_by):
 
 
 def test_errors_are_cohere_exceptions(co, served_by):
-    model, _, _ = served_by
+    model, _ = served_by
     with pytest.raises(cohere.BadRequestError) as info:
         co.chat(model=model, messages=[])
     assert info.value.status_code == 400

@@ -70,8 +70,6 @@ class Provider:
     path: str | tuple[str, ...]
     """The upstream path (or paths) of chat requests."""
     key: str
-    scripted: bool
-    """Whether the mock scripts tool calls and stop reasons for this dialect."""
     key_sent: Callable[[dict], str | None]
     tool_ids_sent: Callable[[dict], tuple[str, str]]
     """(id of the assistant's tool call, id the tool result answers), as sent upstream."""
@@ -275,7 +273,6 @@ PROVIDERS = {
         model="gpt-4o-mini",
         path="/v1/chat/completions",
         key=OPENAI_KEY,
-        scripted=True,
         key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
         or None,
         tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
@@ -295,7 +292,6 @@ PROVIDERS = {
         model="claude-sonnet-4-5",
         path="/v1/messages",
         key=ANTHROPIC_KEY,
-        scripted=True,
         key_sent=lambda r: r["headers"].get("x-api-key"),
         tool_ids_sent=_anthropic_tool_ids,
         images_sent=_anthropic_images,
@@ -317,7 +313,6 @@ PROVIDERS = {
         model="gemini-2.5-flash",
         path=(":generateContent", ":streamGenerateContent"),
         key=GEMINI_KEY,
-        scripted=True,
         key_sent=lambda r: r["headers"].get("x-goog-api-key"),
         tool_ids_sent=_gemini_tool_ids,
         images_sent=_gemini_images,
@@ -356,7 +351,6 @@ PROVIDERS = {
         model=BEDROCK_MODEL,
         path=("/converse", "/converse-stream"),
         key=BEDROCK_ACCESS_KEY,
-        scripted=True,
         key_sent=_bedrock_key,
         tool_ids_sent=_bedrock_tool_ids,
         images_sent=_bedrock_images,
@@ -388,7 +382,6 @@ PROVIDERS = {
         model="command-a-03-2025",
         path="/v2/chat",
         key=COHERE_KEY,
-        scripted=True,
         key_sent=lambda r: (r["headers"].get("authorization") or "").removeprefix("Bearer ")
         or None,
         tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
@@ -417,7 +410,6 @@ PROVIDERS = {
         model=AZURE_MODEL,
         path=f"/openai/deployments/{AZURE_DEPLOYMENT}/chat/completions",
         key=AZURE_KEY,
-        scripted=True,
         key_sent=lambda r: r["headers"].get("api-key"),
         tool_ids_sent=lambda b: (b["messages"][1]["tool_calls"][0]["id"],
                                  b["messages"][2]["tool_call_id"]),
@@ -593,20 +585,12 @@ def test_stream_usage_when_asked(client, provider):
 def test_tools_round_trip(client, mock, provider):
     first = client.chat.completions.create(
         model=provider.ref, messages=MESSAGES, tools=[WEATHER_TOOL], tool_choice="required")
-    if provider.scripted:
-        assert first.choices[0].finish_reason == "tool_calls"
-        [call] = first.choices[0].message.tool_calls
-        assert call.type == "function" and call.function.name == "get_weather"
-        args = json.loads(call.function.arguments)
-        assert isinstance(args["city"], str) and isinstance(args["days"], int)
-        assistant = first.choices[0].message.model_dump(exclude_none=True)
-    else:
-        # A mock that does not script calls answers in text; the call is the one a model
-        # would have made.
-        call_id = "call_weather_1"
-        assistant = {"role": "assistant", "content": None, "tool_calls": [{
-            "id": call_id, "type": "function",
-            "function": {"name": "get_weather", "arguments": '{"city": "Paris", "days": 1}'}}]}
+    assert first.choices[0].finish_reason == "tool_calls"
+    [call] = first.choices[0].message.tool_calls
+    assert call.type == "function" and call.function.name == "get_weather"
+    args = json.loads(call.function.arguments)
+    assert isinstance(args["city"], str) and isinstance(args["days"], int)
+    assistant = first.choices[0].message.model_dump(exclude_none=True)
     call_id = assistant["tool_calls"][0]["id"]
 
     second = client.chat.completions.create(
@@ -626,9 +610,6 @@ def test_tools_in_a_stream(client, mock, provider):
         stream=True))
     sent = provider.requests(mock)[-1]["json"]
     assert provider.tool_names_sent(sent) == ["get_weather"]
-    if not provider.scripted:
-        assert finish_reasons(chunks) == ["stop"]
-        return
     calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     if provider.call_fragments:
         assert len(calls) >= 2, "arguments should arrive in fragments"
@@ -714,11 +695,6 @@ def test_finish_reasons(client, mock, provider, kind):
     resp = client.chat.completions.create(model=provider.ref, messages=MESSAGES, **kwargs)
     sent = provider.requests(mock)[-1]["json"]
     choice = resp.choices[0]
-    if not provider.scripted:
-        for name, value in kwargs.items():
-            assert sent[name] == value
-        assert choice.finish_reason == "stop"
-        return
     if kind == "length":
         assert choice.finish_reason == "length"
         assert choice.message.content == " ".join(MOCK_CONTENT.split()[:2])
