@@ -168,3 +168,67 @@ def test_count_tokens(claude, mock, served_by):
     counted = mock.requests()[-1]
     assert counted["path"].endswith(("/v1/messages/count_tokens", ":countTokens",
                                      "/v1/responses/input_tokens")), counted["path"]
+
+
+# Providers whose models show their reasoning (signed), with the upstream path of a streamed
+# request: Anthropic itself, Gemini (thought parts with thought signatures) and Claude on Bedrock.
+THINKING_BY = {
+    "anthropic": ("claude-sonnet-4-5", "/v1/messages"),
+    "gemini": ("gemini/gemini-2.5-flash", ":streamGenerateContent"),
+    # Gemini 3 refuses a function call replayed without its thought signature.
+    "gemini-3": ("gemini/gemini-3-pro-preview", ":streamGenerateContent"),
+    "bedrock": ("bedrock/anthropic.claude-3-7-sonnet-20250219-v1:0", "/converse-stream"),
+}
+
+
+@pytest.mark.parametrize("served", sorted(THINKING_BY))
+def test_thinking_blocks_stream_in_anthropics_nesting_and_replay(claude, mock, served):
+    model, path = THINKING_BY[served]
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    question = {"role": "user", "content": "Weather in Paris for 2 days?"}
+    with claude.messages.stream(model=model, max_tokens=4000, thinking=thinking,
+                                tools=[WEATHER_TOOL], messages=[question]) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    # Each block is opened, fed and closed before the next one opens; thinking comes first
+    # and carries its reasoning text and its signature as their own deltas.
+    opened = [e.content_block.type for e in events if e.type == "content_block_start"]
+    assert opened[0] == "thinking", opened
+    index_of = {}
+    for e in events:
+        if e.type == "content_block_start":
+            assert e.index not in index_of, "a block index is opened once"
+            index_of[e.index] = "open"
+        elif e.type == "content_block_delta":
+            assert index_of.get(e.index) == "open", "deltas only go to the open block"
+        elif e.type == "content_block_stop":
+            assert index_of.get(e.index) == "open"
+            index_of[e.index] = "closed"
+            assert list(index_of.values()).count("open") == 0
+    deltas = {e.delta.type for e in events if e.type == "content_block_delta"}
+    assert {"thinking_delta", "signature_delta"} <= deltas, deltas
+    [block] = [b for b in final.content if b.type == "thinking"]
+    assert block.thinking and block.signature
+    assert mock.requests(path), f"nothing reached {path}"
+
+    # The thinking block goes back with the tool call it led to, signature included, and the
+    # provider accepts the continuation.
+    uses = [b for b in final.content if b.type == "tool_use"]
+    if not uses:
+        return
+    answer = claude.messages.create(
+        model=model, max_tokens=4000, thinking=thinking, tools=[WEATHER_TOOL],
+        messages=[question,
+                  {"role": "assistant", "content": [b.model_dump(exclude_none=True)
+                                                    for b in final.content]},
+                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": uses[0].id,
+                                                "content": "18°C and sunny"}]}])
+    assert [b.text for b in answer.content if b.type == "text"] == [MOCK_CONTENT]
+    # Another provider's signature reaches the client wrapped with its origin
+    # (`asbru-sig:{format}:{signature}`), and goes back to that provider as it was made.
+    original = block.signature
+    if served.startswith("gemini"):
+        assert original.startswith("asbru-sig:google-gemini-v1:"), original
+        original = original.split(":", 2)[2]
+    sent = json.dumps(mock.requests()[-1]["json"])
+    assert original in sent, "the signature went back to the provider"

@@ -677,12 +677,13 @@ pub(crate) fn assistant_from_blocks(blocks: &[ContentBlock]) -> AssistantMessage
             }
             ContentBlock::Thinking(t) => {
                 reasoning.push_str(&t.thinking);
+                let (extra, signature) = super::from_client_signature(t.signature.as_deref());
                 details.push(ReasoningDetail {
                     kind: reasoning_detail_type::TEXT.to_owned(),
                     index: Some(u32::try_from(details.len()).unwrap_or(u32::MAX)),
                     text: Some(t.thinking.clone()),
-                    signature: t.signature.clone(),
-                    extra: super::tagged(),
+                    signature,
+                    extra,
                     ..ReasoningDetail::default()
                 });
             }

@@ -157,7 +157,7 @@ pub fn to_anthropic(resp: &ChatResponse) -> Result<MessagesResponse, ConvertErro
                         if text.is_some() || d.signature.is_some() {
                             content.push(ContentBlock::Thinking(ThinkingBlock {
                                 thinking: text.unwrap_or_default(),
-                                signature: Some(d.signature.clone().unwrap_or_default()),
+                                signature: Some(super::client_signature(d).unwrap_or_default()),
                                 extra: Map::new(),
                             }));
                         }

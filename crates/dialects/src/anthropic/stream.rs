@@ -661,13 +661,11 @@ impl StreamFromUnified {
             self.open = Some((index, Open::Thinking(d.index)));
             out.push(thinking_delta(index, text));
         }
-        if let Some(signature) = &d.signature {
+        if let Some(signature) = super::client_signature(d) {
             let index = self.ensure(Open::Thinking(d.index), out);
             out.push(StreamEvent::ContentBlockDelta {
                 index,
-                delta: BlockDelta::SignatureDelta {
-                    signature: signature.clone(),
-                },
+                delta: BlockDelta::SignatureDelta { signature },
             });
         }
     }
