@@ -242,3 +242,48 @@ def test_the_root_endpoint_works_too(stack, mock):
     finally:
         client.close()
     assert mock.requests("/converse") and mock.requests("/v1/chat/completions")
+
+
+# Models that show signed reasoning: Claude on Bedrock (the route's own provider) and Gemini 3,
+# which refuses a function call replayed without its thought signature.
+THINKING_BY = {
+    "bedrock": BEDROCK_MODEL,
+    "gemini-3": "gemini/gemini-3-pro-preview",
+}
+
+
+@pytest.mark.parametrize("served", sorted(THINKING_BY))
+def test_signed_reasoning_streams_and_goes_back_to_its_provider(bedrock, mock, served):
+    model = THINKING_BY[served]
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    question = {"role": "user", "content": [{"text": "Weather in Paris for 2 days?"}]}
+    events = stream_events(bedrock.converse_stream(
+        modelId=model, messages=[question], toolConfig=WEATHER_TOOL_CONFIG,
+        inferenceConfig={"maxTokens": 4000}, additionalModelRequestFields=thinking))
+    check_event_order(events)
+    reasoning = [p["delta"]["reasoningContent"] for name, p in events
+                 if name == "contentBlockDelta" and "reasoningContent" in p["delta"]]
+    text = "".join(r.get("text", "") for r in reasoning)
+    signature = "".join(r.get("signature", "") for r in reasoning)
+    assert text and signature, reasoning
+    if served == "gemini-3":
+        # Another provider's signature reaches the client wrapped with its origin.
+        assert signature.startswith("asbru-sig:google-gemini-v1:"), signature
+    starts = [p["start"]["toolUse"] for name, p in events
+              if name == "contentBlockStart" and "toolUse" in p.get("start", {})]
+    args = "".join(p["delta"]["toolUse"]["input"] for name, p in events
+                   if name == "contentBlockDelta" and "toolUse" in p["delta"])
+    assert starts, "the model called the tool"
+    use = {"toolUseId": starts[0]["toolUseId"], "name": starts[0]["name"],
+           "input": json.loads(args or "{}")}
+    assistant = {"role": "assistant", "content": [
+        {"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}},
+        {"toolUse": use}]}
+    answer = bedrock.converse(
+        modelId=model, toolConfig=WEATHER_TOOL_CONFIG, inferenceConfig={"maxTokens": 4000},
+        additionalModelRequestFields=thinking,
+        messages=[question, assistant, {"role": "user", "content": [{"toolResult": {
+            "toolUseId": use["toolUseId"], "content": [{"text": "18°C and sunny"}]}}]}])
+    assert texts(answer["output"]["message"]) == [MOCK_CONTENT]
+    original = signature.split(":", 2)[2] if served == "gemini-3" else signature
+    assert original in json.dumps(mock.requests()[-1]["json"]), "the signature went back"

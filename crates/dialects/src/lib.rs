@@ -10,4 +10,5 @@ pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod openai;
+mod signature;
 pub mod sse;

@@ -42,44 +42,18 @@ pub(crate) fn tagged() -> serde_json::Map<String, serde_json::Value> {
     extra
 }
 
-/// Marks a signature the Anthropic drop-in route hands to its client for another provider's
-/// reasoning (a Gemini thought signature): `asbru-sig:{format}:{signature}`. Anthropic clients
-/// treat signatures as opaque and send them back as they got them, so the route can give the
-/// reasoning its origin back and replay it to the provider that signed it.
-const CLIENT_SIGNATURE_PREFIX: &str = "asbru-sig:";
-
-/// The signature an Anthropic client is given for `detail`: its own for Anthropic reasoning
-/// (and for untagged entries), wrapped with its format for another provider's.
+/// The signature an Anthropic client is given for `detail` (another provider's wrapped with its
+/// origin; see [`crate::signature`]).
 pub(crate) fn client_signature(detail: &asbru_schema::chat::ReasoningDetail) -> Option<String> {
-    let signature = detail.signature.as_ref()?;
-    match detail
-        .extra
-        .get("format")
-        .and_then(serde_json::Value::as_str)
-    {
-        Some(format) if format != REASONING_FORMAT && !format.contains(':') => {
-            Some(format!("{CLIENT_SIGNATURE_PREFIX}{format}:{signature}"))
-        }
-        _ => Some(signature.clone()),
-    }
+    crate::signature::for_client(detail, REASONING_FORMAT)
 }
 
 /// The `extra` (its `format` tag) and the signature of a thinking block an Anthropic client
-/// sent back: the origin [`client_signature`] wrapped in, or Anthropic's own.
+/// sent back.
 pub(crate) fn from_client_signature(
     signature: Option<&str>,
 ) -> (serde_json::Map<String, serde_json::Value>, Option<String>) {
-    let unwrapped = signature
-        .and_then(|s| s.strip_prefix(CLIENT_SIGNATURE_PREFIX))
-        .and_then(|rest| rest.split_once(':'));
-    match unwrapped {
-        Some((format, original)) => {
-            let mut extra = serde_json::Map::new();
-            extra.insert("format".to_owned(), format.into());
-            (extra, Some(original.to_owned()))
-        }
-        None => (tagged(), signature.map(str::to_owned)),
-    }
+    crate::signature::from_client(signature, tagged())
 }
 
 pub use error::{
@@ -88,36 +62,3 @@ pub use error::{
 pub use request::{DEFAULT_MAX_TOKENS, MIN_THINKING_BUDGET, RequestOptions};
 pub use stream::{StreamFromUnified, StreamToUnified};
 pub use types::{MessagesRequest, MessagesResponse, StreamEvent};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use asbru_schema::chat::ReasoningDetail;
-
-    #[test]
-    fn another_providers_signature_survives_an_anthropic_client() {
-        let mut gemini = ReasoningDetail {
-            signature: Some("CiQB0e2Kb".to_owned()),
-            ..ReasoningDetail::default()
-        };
-        gemini
-            .extra
-            .insert("format".to_owned(), "google-gemini-v1".into());
-        let given = client_signature(&gemini).unwrap();
-        assert_eq!(given, "asbru-sig:google-gemini-v1:CiQB0e2Kb");
-        let (extra, back) = from_client_signature(Some(&given));
-        assert_eq!(back.as_deref(), Some("CiQB0e2Kb"));
-        assert_eq!(extra["format"], "google-gemini-v1");
-
-        // Anthropic's own signatures pass untouched both ways, and stay tagged as Anthropic's.
-        let own = ReasoningDetail {
-            signature: Some("EqQBCgIYAh".to_owned()),
-            extra: tagged(),
-            ..ReasoningDetail::default()
-        };
-        assert_eq!(client_signature(&own).as_deref(), Some("EqQBCgIYAh"));
-        let (extra, back) = from_client_signature(Some("EqQBCgIYAh"));
-        assert_eq!(back.as_deref(), Some("EqQBCgIYAh"));
-        assert_eq!(extra["format"], REASONING_FORMAT);
-    }
-}

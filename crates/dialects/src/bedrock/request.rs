@@ -33,6 +33,12 @@ const BEDROCK_PASSTHROUGH: [&str; 6] = [
     "serviceTier",
 ];
 
+/// Whether a reasoning entry was signed by a provider other than Claude (Bedrock's own entries
+/// are untagged; Anthropic's are tagged as Anthropic's).
+fn is_foreign(detail: &ReasoningDetail) -> bool {
+    crate::signature::format_of(detail).is_some_and(|f| f != crate::anthropic::REASONING_FORMAT)
+}
+
 /// Choices the conversion cannot take from the request itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestOptions {
@@ -573,6 +579,8 @@ fn assistant_blocks(m: &AssistantMessage) -> Result<Vec<ContentBlock>, ConvertEr
     let mut blocks = Vec::new();
     for detail in m.reasoning_details.iter().flatten() {
         match detail.kind.as_str() {
+            // Another provider's signed reasoning (a Gemini thought signature) would be refused.
+            reasoning_detail_type::TEXT if is_foreign(detail) => {}
             reasoning_detail_type::TEXT => {
                 if let Some(signature) = &detail.signature {
                     blocks.push(ContentBlock::ReasoningContent(
@@ -910,11 +918,15 @@ pub(crate) fn assistant_from_blocks(blocks: &[ContentBlock]) -> AssistantMessage
             }
             ContentBlock::ReasoningContent(ReasoningContent::ReasoningText(r)) => {
                 reasoning.push_str(&r.text);
+                // A `/bedrock` client may send back another provider's signature, wrapped.
+                let (extra, signature) =
+                    crate::signature::from_client(r.signature.as_deref(), Map::new());
                 details.push(ReasoningDetail {
                     kind: reasoning_detail_type::TEXT.to_owned(),
                     index: Some(u32::try_from(details.len()).unwrap_or(u32::MAX)),
                     text: Some(r.text.clone()),
-                    signature: r.signature.clone(),
+                    signature,
+                    extra,
                     ..ReasoningDetail::default()
                 });
             }
@@ -953,6 +965,30 @@ pub(crate) fn assistant_from_blocks(blocks: &[ContentBlock]) -> AssistantMessage
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_providers_signature_is_not_replayed_to_bedrock() {
+        let message: AssistantMessage = serde_json::from_value(json!({
+            "role": "assistant", "content": "ok",
+            "reasoning_details": [
+                {"type": "reasoning.text", "text": "gemini thought", "signature": "CiQB",
+                 "format": "google-gemini-v1"},
+                {"type": "reasoning.text", "text": "claude thought", "signature": "EqQB"}
+            ]
+        }))
+        .unwrap();
+        let blocks = assistant_blocks(&message).unwrap();
+        let signatures: Vec<_> = blocks
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::ReasoningContent(ReasoningContent::ReasoningText(r)) => {
+                    r.signature.as_deref()
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(signatures, ["EqQB"]);
+    }
 
     #[test]
     fn document_names_are_sanitized() {

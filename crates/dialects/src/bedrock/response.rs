@@ -212,7 +212,10 @@ pub fn to_bedrock(resp: &ChatResponse) -> Result<ConverseResponse, ConvertError>
                     content.push(ContentBlock::ReasoningContent(
                         ReasoningContent::ReasoningText(ReasoningText {
                             text: text.unwrap_or_default(),
-                            signature: d.signature.clone(),
+                            signature: crate::signature::for_client(
+                                d,
+                                crate::anthropic::REASONING_FORMAT,
+                            ),
                             extra: Map::new(),
                         }),
                     ));

@@ -558,12 +558,10 @@ impl StreamFromUnified {
                 ReasoningDelta::Text(text.to_owned()),
             ));
         }
-        if let Some(signature) = &d.signature {
+        if let Some(signature) = crate::signature::for_client(d, crate::anthropic::REASONING_FORMAT)
+        {
             let index = self.ensure(Open::Reasoning(d.index), out);
-            out.push(reasoning_delta(
-                index,
-                ReasoningDelta::Signature(signature.clone()),
-            ));
+            out.push(reasoning_delta(index, ReasoningDelta::Signature(signature)));
         }
     }
 
