@@ -45,6 +45,13 @@ pub struct ClientConfig {
     pub max_request_body_size_bytes: usize,
     /// `header_filter_config`: which `x-bf-eh-*` headers reach providers.
     pub header_filter: HeaderFilter,
+    /// `allowed_origins`: browser origins allowed besides localhost ones and the gateway's own,
+    /// lower case without a trailing `/`: `*`, exact (`https://app.example.com`) or wildcard
+    /// (`https://*.example.com`, `*.example.com`).
+    pub allowed_origins: Vec<String>,
+    /// `allowed_headers`: request headers (lower case) a browser may send cross-origin, besides
+    /// the ones every client API needs.
+    pub allowed_headers: Vec<String>,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +60,8 @@ impl Default for ClientConfig {
             drop_excess_requests: false,
             max_request_body_size_bytes: DEFAULT_MAX_REQUEST_BODY_SIZE_MB * 1024 * 1024,
             header_filter: HeaderFilter::default(),
+            allowed_origins: Vec::new(),
+            allowed_headers: Vec::new(),
         }
     }
 }

@@ -192,10 +192,7 @@ pub(crate) struct RawPlugin {
     pub enabled: Option<bool>,
     /// Built-in (telemetry, logging, governance, maxim, semantic_cache, otel, …) or custom name.
     pub name: Option<String>,
-    #[expect(
-        dead_code,
-        reason = "parsed for type checking; read once plugins are supported"
-    )]
+    /// Read only for the protection it may ask for (`governance`'s `is_vk_mandatory`).
     pub config: Option<Value>,
     /// Path of a dynamic plugin (`.so` or `.wasm`).
     #[expect(

@@ -102,7 +102,7 @@ pub(crate) fn validate(
         v.framework(framework);
     }
     let providers = v.providers(raw.providers.unwrap_or_default());
-    v.section("governance", raw.governance.as_ref(), "governance");
+    v.governance(raw.governance.as_ref());
     v.section("mcp", raw.mcp.as_ref(), "MCP");
     v.section(
         "vector_store",
@@ -116,17 +116,17 @@ pub(crate) fn validate(
     );
     v.section("logs_store", raw.logs_store.as_ref(), "the logs store");
     v.section("cluster_config", raw.cluster_config.as_ref(), "clustering");
-    v.section(
+    v.protective_section(
         "saml_config",
         raw.saml_config.as_ref(),
-        "SAML single sign-on",
+        "SAML single sign-on for the dashboard and admin API",
     );
     v.section(
         "load_balancer_config",
         raw.load_balancer_config.as_ref(),
         "adaptive load balancing",
     );
-    v.section(
+    v.protective_section(
         "guardrails_config",
         raw.guardrails_config.as_ref(),
         "guardrails",
@@ -176,6 +176,27 @@ impl Validator<'_> {
             path,
             format!("{what}: accepted, but ignored for now"),
         );
+    }
+
+    /// A setting whose purpose is protection that asbru does not enforce yet. Such a setting is
+    /// never accepted and ignored: a gateway asked to require credentials or cap access must not
+    /// serve without them, so the file is refused naming it (`serve` does not start, `config
+    /// check` reports an error). When the feature lands, this gives way to enforcement.
+    fn unenforced(&mut self, path: impl Into<String>, what: &str) {
+        self.error(
+            path,
+            format!(
+                "{what} is a protection asbru does not enforce yet; refusing the file rather \
+                 than serving without it (remove the setting to run without this protection)"
+            ),
+        );
+    }
+
+    /// A protection flag whose harmless value is `false`.
+    fn unenforced_flag(&mut self, path: &str, value: Option<bool>, what: &str) {
+        if value == Some(true) {
+            self.unenforced(path, what);
+        }
     }
 
     /// Checks an integer against its schema range; `None` when absent or out of range.
@@ -245,9 +266,77 @@ impl Validator<'_> {
         self.unsupported(path, &what);
     }
 
+    /// A whole section whose purpose is protection (SSO, guardrails): refused unless it is
+    /// empty or turned off, like [`Self::section`] reports the others.
+    fn protective_section(&mut self, path: &str, value: Option<&Object>, what: &str) {
+        let Some(obj) = value else { return };
+        let off = obj.get("enabled") == Some(&Value::Bool(false))
+            || obj.get("disabled") == Some(&Value::Bool(true));
+        if !off && obj.values().any(meaningful) {
+            self.unenforced(path, what);
+        }
+    }
+
+    /// `governance`: the parts that protect (virtual keys, the budgets and rate limits of their
+    /// owners, models and providers, admin auth) are refused until governance is enforced; the
+    /// rest (routing rules, pricing overrides, …) is reported as not supported yet.
+    fn governance(&mut self, value: Option<&Object>) {
+        let Some(obj) = value else { return };
+        const PROTECTIVE: [(&str, &str); 7] = [
+            ("virtual_keys", "virtual keys"),
+            ("budgets", "budgets"),
+            ("rate_limits", "rate limits"),
+            ("customers", "customers with budgets"),
+            ("teams", "teams with budgets"),
+            ("model_configs", "per-model budgets and rate limits"),
+            ("providers", "per-provider budgets and rate limits"),
+        ];
+        let mut others = Vec::new();
+        for (key, part) in obj {
+            if !meaningful(part) {
+                continue;
+            }
+            if key == "auth_config" {
+                self.governance_auth(part);
+            } else if let Some((_, what)) = PROTECTIVE.iter().find(|(k, _)| k == key) {
+                self.unenforced(format!("governance.{key}"), what);
+            } else {
+                others.push(key.as_str());
+            }
+        }
+        if !others.is_empty() {
+            self.unsupported(
+                "governance",
+                &format!("governance ({})", others.join(", ")),
+            );
+        }
+    }
+
+    /// `governance.auth_config`, kept as JSON: refused when it turns admin auth on.
+    fn governance_auth(&mut self, auth: &Value) {
+        match auth.get("is_enabled") {
+            Some(Value::Bool(true)) => self.unenforced(
+                "governance.auth_config.is_enabled",
+                "admin authentication (auth_config)",
+            ),
+            Some(Value::Bool(false)) | None => self.unsupported(
+                "governance.auth_config",
+                "admin authentication settings (turned off)",
+            ),
+            Some(_) => self.error("governance.auth_config.is_enabled", "must be a boolean"),
+        }
+    }
+
+    /// The deprecated top-level `auth_config`: refused when it turns admin auth on.
     fn auth_config(&mut self, path: &str, auth: &RawAuthConfig) {
-        let set = auth.is_enabled == Some(true)
-            || auth.disable_auth_on_inference == Some(true)
+        if auth.is_enabled == Some(true) {
+            self.unenforced(
+                format!("{path}.is_enabled"),
+                "admin authentication (auth_config; Bifrost now reads governance.auth_config)",
+            );
+            return;
+        }
+        let set = auth.disable_auth_on_inference == Some(true)
             || auth
                 .admin_username
                 .as_deref()
@@ -259,7 +348,7 @@ impl Validator<'_> {
         if set {
             self.unsupported(
                 path,
-                "admin authentication (deprecated location: Bifrost now reads governance.auth_config)",
+                "admin authentication settings (turned off; deprecated location: Bifrost now reads governance.auth_config)",
             );
         }
     }
@@ -294,16 +383,25 @@ impl Validator<'_> {
             c.prometheus_labels.as_ref(),
             "custom Prometheus labels",
         );
-        self.unsupported_list(
-            "client.allowed_origins",
-            c.allowed_origins.as_ref(),
-            "CORS origins",
-        );
-        self.unsupported_list(
-            "client.allowed_headers",
-            c.allowed_headers.as_ref(),
-            "extra CORS headers",
-        );
+        for (i, origin) in c.allowed_origins.iter().flatten().enumerate() {
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            let pattern = origin.replacen("*.", "", 1);
+            if origin == "*" || origin.starts_with("*.") || is_http_url(&pattern) {
+                out.allowed_origins.push(origin);
+            } else {
+                self.error(
+                    format!("client.allowed_origins[{i}]"),
+                    "expected \"*\", an origin such as \"https://app.example.com\", or a wildcard such as \"https://*.example.com\"",
+                );
+            }
+        }
+        out.allowed_headers = c
+            .allowed_headers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
         self.unsupported_flag("client.enable_logging", c.enable_logging, "request logging");
         self.unsupported_flag(
             "client.disable_content_logging",
@@ -322,17 +420,17 @@ impl Validator<'_> {
             365,
             "log retention",
         );
-        self.unsupported_flag(
+        self.unenforced_flag(
             "client.enforce_governance_header",
             c.enforce_governance_header,
             "requiring auth on inference (deprecated key: Bifrost now reads enforce_auth_on_inference)",
         );
-        self.unsupported_flag(
+        self.unenforced_flag(
             "client.enforce_auth_on_inference",
             c.enforce_auth_on_inference,
             "requiring auth on inference",
         );
-        self.unsupported_flag(
+        self.unenforced_flag(
             "client.enforce_scim_auth",
             c.enforce_scim_auth,
             "requiring auth on inference (deprecated key: Bifrost now reads enforce_auth_on_inference)",
@@ -367,11 +465,9 @@ impl Validator<'_> {
             3600,
             "the async job result TTL",
         );
-        self.unsupported_list(
-            "client.required_headers",
-            c.required_headers.as_ref(),
-            "required headers",
-        );
+        if c.required_headers.as_ref().is_some_and(|l| !l.is_empty()) {
+            self.unenforced("client.required_headers", "requiring headers on requests");
+        }
         self.unsupported_list(
             "client.logging_headers",
             c.logging_headers.as_ref(),
@@ -452,6 +548,18 @@ impl Validator<'_> {
             match p.name.as_deref().filter(|n| !n.is_empty()) {
                 None => self.error(format!("{path}.name"), "required"),
                 Some(name) => {
+                    let vk_mandatory = p
+                        .config
+                        .as_ref()
+                        .and_then(|c| c.get("is_vk_mandatory"))
+                        .is_some_and(|v| v == &Value::Bool(true));
+                    if name == "governance" && p.enabled != Some(false) && vk_mandatory {
+                        self.unenforced(
+                            format!("{path}.config.is_vk_mandatory"),
+                            "requiring a virtual key on inference",
+                        );
+                        continue;
+                    }
                     let state = if p.enabled == Some(false) {
                         " (disabled in the file)"
                     } else {

@@ -101,7 +101,7 @@ async fn serve_with_a_bifrost_config_file() {
             "openai": {"keys": [{"name": "k", "value": "env.TEST_OPENAI_KEY", "weight": 1}], "network_config": {"base_url": mock.base_url()}},
             "replicate": {"keys": [{"name": "r", "value": "r8-key", "weight": 1}]}
         },
-        "governance": {"virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1"}]}
+        "governance": {"routing_rules": [{"id": "r", "name": "r", "cel_expression": "true"}]}
     });
     let path = write_config(dir.path(), &config);
     let served = serve(&["--config", &path], &[("TEST_OPENAI_KEY", "sk-from-env")]).await;
@@ -228,4 +228,59 @@ async fn config_check_reports_every_problem_with_its_path() {
     assert!(text.contains("providers.replicate"), "{text}");
     assert!(text.contains("semantic_cache"), "{text}");
     assert!(text.contains("typo_key"), "{text}");
+}
+
+/// Issue 11, finding 1: a config that asks for protection asbru does not enforce yet must not
+/// run open. `serve` refuses to start naming each setting, and `config check` reports errors.
+#[tokio::test]
+async fn protection_asked_for_and_not_enforced_refuses_to_start() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &json!({
+            "client": {"enforce_auth_on_inference": true},
+            "governance": {
+                "auth_config": {"is_enabled": true, "admin_username": "admin", "admin_password": "pw"},
+                "virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1"}]
+            },
+            "providers": {
+                "openai": {"keys": [{"name": "k", "value": "sk-1", "weight": 1}], "network_config": {"base_url": mock.base_url()}}
+            }
+        }),
+    );
+    let serve = tokio::process::Command::new(BIN)
+        .args(["serve", "--config", &path, "--host", "127.0.0.1", "--port", "0"])
+        .env_clear()
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(20), serve)
+        .await
+        .expect("asbru must refuse to start, not serve")
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    for path in [
+        "client.enforce_auth_on_inference",
+        "governance.auth_config.is_enabled",
+        "governance.virtual_keys",
+    ] {
+        assert!(log.contains(path), "{path} not named in:\n{log}");
+    }
+    assert!(!log.contains("listening on"), "{log}");
+    assert!(mock.requests().is_empty());
+
+    let check = tokio::process::Command::new(BIN)
+        .args(["config", "check", &path])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert!(!check.status.success());
+    let text = String::from_utf8(check.stdout).unwrap();
+    assert!(
+        text.contains("error: client.enforce_auth_on_inference"),
+        "{text}"
+    );
+    assert!(text.contains("error: governance.virtual_keys"), "{text}");
 }

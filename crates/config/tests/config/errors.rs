@@ -285,3 +285,95 @@ fn syntax_errors_keep_their_position() {
     );
     assert!(got[0].contains("line 3"), "{got:?}");
 }
+
+/// The paths of a file's errors; panics if it loads.
+fn error_paths(json: &str) -> Vec<String> {
+    match load_str(json, &no_env) {
+        Ok(loaded) => panic!("expected errors, loaded: {loaded:#?}"),
+        Err(LoadError::Invalid(errors)) => errors.into_iter().map(|e| e.path).collect(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[test]
+fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
+    for (json, path) in [
+        (
+            r#"{"client": {"enforce_auth_on_inference": true}}"#,
+            "client.enforce_auth_on_inference",
+        ),
+        (
+            r#"{"client": {"enforce_governance_header": true}}"#,
+            "client.enforce_governance_header",
+        ),
+        (
+            r#"{"client": {"enforce_scim_auth": true}}"#,
+            "client.enforce_scim_auth",
+        ),
+        (
+            r#"{"client": {"required_headers": ["x-team"]}}"#,
+            "client.required_headers",
+        ),
+        (
+            r#"{"auth_config": {"is_enabled": true, "admin_username": "a", "admin_password": "b"}}"#,
+            "auth_config.is_enabled",
+        ),
+        (
+            r#"{"governance": {"auth_config": {"is_enabled": true}}}"#,
+            "governance.auth_config.is_enabled",
+        ),
+        (
+            r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1"}]}}"#,
+            "governance.virtual_keys",
+        ),
+        (
+            r#"{"governance": {"budgets": [{"id": "b", "max_limit": 1}]}}"#,
+            "governance.budgets",
+        ),
+        (
+            r#"{"plugins": [{"name": "governance", "enabled": true, "config": {"is_vk_mandatory": true}}]}"#,
+            "plugins[0].config.is_vk_mandatory",
+        ),
+        (
+            r#"{"saml_config": {"enabled": true, "provider": "okta"}}"#,
+            "saml_config",
+        ),
+        (
+            r#"{"guardrails_config": {"guardrail_rules": [{"id": 1}]}}"#,
+            "guardrails_config",
+        ),
+    ] {
+        assert_eq!(error_paths(json), [path], "{json}");
+    }
+}
+
+#[test]
+fn protection_turned_off_is_fine() {
+    for json in [
+        r#"{"client": {"enforce_auth_on_inference": false, "required_headers": []}}"#,
+        r#"{"auth_config": {"is_enabled": false, "admin_username": "a"}}"#,
+        r#"{"governance": {"auth_config": {"is_enabled": false}, "virtual_keys": []}}"#,
+        r#"{"plugins": [{"name": "governance", "enabled": false, "config": {"is_vk_mandatory": true}}]}"#,
+        r#"{"saml_config": {"enabled": false, "provider": "okta"}}"#,
+    ] {
+        assert!(load_str(json, &no_env).is_ok(), "{json}");
+    }
+}
+
+#[test]
+fn allowed_origins_are_origins() {
+    let loaded = load_str(
+        r#"{"client": {"allowed_origins": ["https://App.example.com/", "*", "https://*.acme.test"], "allowed_headers": ["X-Trace"]}}"#,
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.config.client.allowed_origins,
+        ["https://app.example.com", "*", "https://*.acme.test"]
+    );
+    assert_eq!(loaded.config.client.allowed_headers, ["x-trace"]);
+    assert_eq!(
+        error_paths(r#"{"client": {"allowed_origins": ["not an origin"]}}"#),
+        ["client.allowed_origins[0]"]
+    );
+}
