@@ -59,6 +59,24 @@ pub struct ServeArgs {
     /// their connections are closed.
     #[arg(long, env = "ASBRU_DRAIN_TIMEOUT", default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Client connections open at once; past it a new connection gets a 503 and is closed
+    /// (default: 10,000, or half the process's file-descriptor limit if that is lower — the
+    /// other half is for connections to providers).
+    #[arg(long, env = "ASBRU_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Host names the gateway answers to, comma-separated (`*.example.com` allows subdomains,
+    /// `*` any). Default: the loopback names when listening on a loopback address (so a web page
+    /// cannot reach a local gateway by DNS rebinding), any host otherwise.
+    #[arg(long, env = "ASBRU_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+    /// How long, in seconds, a client may take to send its first bytes, its request headers,
+    /// and each piece of its request body before its connection is closed (408 for a body).
+    #[arg(long, env = "ASBRU_CLIENT_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub client_read_timeout: u64,
+    /// Longest a streamed answer may run, in seconds; a stream still open then ends with an
+    /// error event and frees its queue slot.
+    #[arg(long, env = "ASBRU_MAX_STREAM_DURATION", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub max_stream_duration: u64,
     /// debug, info, warn or error (or any tracing filter such as `asbru=debug`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -3,8 +3,12 @@
 //! A new file is validated exactly as at startup; if it is valid it replaces the gateway's
 //! configuration atomically (requests in flight finish on the snapshot they started with), and if
 //! it is not, every error is logged with its field path and the running configuration stays.
-//! Editors replace files rather than write them in place, so the directory is watched and events
-//! are debounced.
+//!
+//! The file itself is watched, not its directory: a directory also holds log files and editor
+//! swap files, and watching their writes (and logging about them) fed on itself. Editors and
+//! config tools replace a file rather than write it in place, which ends the watch on the old
+//! file; so after each change the watch is set again on whatever file now has the path, and then
+//! the file is reloaded. Events are debounced.
 
 use asbru_engine::Gateway;
 use notify::Watcher;
@@ -18,7 +22,7 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 
 /// Starts reloading `path` on change (when `watch`) and on SIGHUP. The returned guard keeps the
 /// file watcher alive; drop it to stop watching.
-pub fn start(path: PathBuf, gateway: Arc<Gateway>, watch: bool) -> Option<impl Drop> {
+pub fn start(path: PathBuf, gateway: Arc<Gateway>, watch: bool) -> Option<WatchGuard> {
     // Capacity 1: a pending reload already covers every change that follows it.
     let (tx, rx) = mpsc::channel::<()>(1);
     let watcher = if watch {
@@ -31,21 +35,22 @@ pub fn start(path: PathBuf, gateway: Arc<Gateway>, watch: bool) -> Option<impl D
     watcher
 }
 
-fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    let name = path.file_name()?.to_owned();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
+/// Raw change notifications kept at most; one pending is enough to cause a reload.
+const EVENT_QUEUE: usize = 8;
+
+/// How long a replaced file may take to appear again under its path before the watch is given up.
+const REAPPEAR_WAIT: Duration = Duration::from_secs(2);
+
+/// Watches `path` and sends on `tx` after each change. The returned guard stops the watching
+/// task when dropped.
+fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<WatchGuard> {
+    let (events_tx, events) = mpsc::channel::<()>(EVENT_QUEUE);
     let handler = move |event: notify::Result<notify::Event>| {
+        // Reading the file (as a reload does) is an access event: it must not cause a reload.
         if let Ok(event) = event
-            && event
-                .paths
-                .iter()
-                .any(|p| p.file_name() == Some(name.as_os_str()))
             && !event.kind.is_access()
         {
-            let _ = tx.try_send(());
+            let _ = events_tx.try_send(());
         }
     };
     let mut watcher = match notify::recommended_watcher(handler) {
@@ -55,11 +60,50 @@ fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::Re
             return None;
         }
     };
-    if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
-        tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the config directory; reload with SIGHUP");
+    if let Err(e) = watcher.watch(path, notify::RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, config = %path.display(), "cannot watch the config file; reload with SIGHUP");
         return None;
     }
-    Some(watcher)
+    let task = tokio::spawn(follow_file(path.to_owned(), watcher, events, tx));
+    Some(WatchGuard(task))
+}
+
+/// Stops the watching task (and with it the watcher) when dropped.
+pub struct WatchGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// After each change: sets the watch again on the file that now has the path (a replaced file
+/// is a new one), then asks for a reload.
+async fn follow_file(
+    path: PathBuf,
+    mut watcher: notify::RecommendedWatcher,
+    mut events: mpsc::Receiver<()>,
+    reload: mpsc::Sender<()>,
+) {
+    while events.recv().await.is_some() {
+        tokio::time::sleep(DEBOUNCE).await;
+        while events.try_recv().is_ok() {}
+        let _ = watcher.unwatch(&path);
+        let started = std::time::Instant::now();
+        loop {
+            match watcher.watch(&path, notify::RecursiveMode::NonRecursive) {
+                Ok(()) => break,
+                Err(_) if started.elapsed() < REAPPEAR_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, config = %path.display(), "the config file is gone; no longer watching it (reload with SIGHUP)");
+                    return;
+                }
+            }
+        }
+        let _ = reload.try_send(());
+    }
 }
 
 async fn forward_sighup(tx: mpsc::Sender<()>) {

@@ -3,8 +3,8 @@
 use crate::cli::{LogStyle, ServeArgs};
 use anyhow::Context;
 use asbru_config::{Loaded, NoticeKind};
-use asbru_engine::Gateway;
-use asbru_transport::{AppState, ServerOptions};
+use asbru_engine::{Gateway, GatewayOptions};
+use asbru_transport::{AllowedHosts, AppState, ServerOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,11 +117,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
         .ok();
-    let gateway =
-        Arc::new(Gateway::new(loaded.config).map_err(|e| anyhow::anyhow!("{}", e.message()))?);
+    let options = GatewayOptions {
+        max_stream_duration: Some(std::time::Duration::from_secs(args.max_stream_duration)),
+        ..GatewayOptions::default()
+    };
+    let gateway = Arc::new(
+        Gateway::with_options(loaded.config, options)
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
+    );
+    let allowed_hosts = allowed_hosts(&args)?;
+    let max_connections = max_connections(args.max_connections);
     let router = asbru_transport::router(AppState {
         gateway: Arc::clone(&gateway),
         metrics,
+        allowed_hosts: allowed_hosts.clone(),
+        body_read_timeout: std::time::Duration::from_secs(args.client_read_timeout),
     });
     let _watcher = from_file
         .clone()
@@ -133,6 +143,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         config = %from_file.map_or_else(|| "environment".to_owned(), |p| p.display().to_string()),
         providers = %gateway.provider_names().join(","),
+        max_connections,
+        allowed_hosts = %match &allowed_hosts {
+            AllowedHosts::Any => "*".to_owned(),
+            AllowedHosts::Only(names) => names.join(","),
+        },
         "asbru listening on http://{addr}"
     );
     asbru_transport::serve(
@@ -140,13 +155,56 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         router,
         ServerOptions {
             drain_timeout: std::time::Duration::from_secs(args.drain_timeout),
-            ..ServerOptions::default()
+            max_connections,
+            header_read_timeout: std::time::Duration::from_secs(args.client_read_timeout),
         },
         shutdown_signal(),
     )
     .await;
     tracing::info!("asbru stopped");
     Ok(())
+}
+
+/// `--allowed-hosts`, or its default: the loopback names when listening on a loopback address.
+fn allowed_hosts(args: &ServeArgs) -> anyhow::Result<AllowedHosts> {
+    if let Some(list) = &args.allowed_hosts {
+        return AllowedHosts::parse(list).map_err(anyhow::Error::msg);
+    }
+    let host = args.host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    Ok(if loopback {
+        AllowedHosts::loopback()
+    } else {
+        AllowedHosts::Any
+    })
+}
+
+/// `--max-connections`, or its default. The process's soft file-descriptor limit is first raised
+/// to its hard limit (as nginx's `worker_rlimit_nofile` does), and the default leaves half of it
+/// for connections to providers, so the cap is reached before descriptors run out.
+fn max_connections(asked: Option<u64>) -> usize {
+    #[cfg(unix)]
+    let descriptors = rlimit::increase_nofile_limit(u64::MAX).ok();
+    #[cfg(not(unix))]
+    let descriptors: Option<u64> = None;
+    let default = descriptors.map_or(asbru_transport::DEFAULT_MAX_CONNECTIONS as u64, |n| {
+        (n / 2).clamp(1, asbru_transport::DEFAULT_MAX_CONNECTIONS as u64)
+    });
+    let chosen = asked.unwrap_or(default);
+    if let Some(n) = descriptors
+        && chosen > n / 2
+    {
+        tracing::warn!(
+            max_connections = chosen,
+            file_descriptor_limit = n,
+            "--max-connections leaves fewer than half the file descriptors for provider \
+             connections; raise the limit (ulimit -n) or lower --max-connections"
+        );
+    }
+    usize::try_from(chosen).unwrap_or(usize::MAX)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

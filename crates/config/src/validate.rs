@@ -305,10 +305,7 @@ impl Validator<'_> {
             }
         }
         if !others.is_empty() {
-            self.unsupported(
-                "governance",
-                &format!("governance ({})", others.join(", ")),
-            );
+            self.unsupported("governance", &format!("governance ({})", others.join(", ")));
         }
     }
 

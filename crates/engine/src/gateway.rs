@@ -18,7 +18,7 @@ use asbru_dialects::openai::{
 };
 use asbru_providers::ByteStream;
 use asbru_providers::{Adapter, OpenAiFacing, Operation};
-use asbru_schema::{Attempt, GatewayError, ModelRef, Usage};
+use asbru_schema::{Attempt, GatewayError, ModelRef, Untrusted, Usage};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use rand::rngs::SmallRng;
@@ -40,6 +40,7 @@ pub struct Gateway {
     /// Outlives reloads too: a reload does not forget which keys are failing.
     health: Arc<HealthBoard>,
     rng: KeyRng,
+    max_stream_duration: Duration,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -51,7 +52,13 @@ pub struct GatewayOptions {
     pub clock: Option<Arc<dyn Clock>>,
     /// `None`: a thread-local generator seeded from the OS.
     pub seed: Option<u64>,
+    /// Longest a streamed answer may run; `None`: [`DEFAULT_MAX_STREAM_DURATION`].
+    pub max_stream_duration: Option<Duration>,
 }
+
+/// A stream still open after this long ends with an error event: keep-alive comments must not
+/// hold a stream and its queue slot forever, and an hour is well past the longest generations.
+pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(3600);
 
 /// The source of key-choice randomness.
 #[derive(Debug)]
@@ -180,6 +187,9 @@ impl Gateway {
                 Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
                 None => KeyRng::Thread,
             },
+            max_stream_duration: options
+                .max_stream_duration
+                .unwrap_or(DEFAULT_MAX_STREAM_DURATION),
         })
     }
 
@@ -471,7 +481,7 @@ impl Gateway {
                 provider = model_ref.provider,
                 retry = retries + 1,
                 delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                error = %error,
+                error = %Untrusted(error.message()),
                 "retrying"
             );
             tokio::time::sleep(delay).await;
@@ -511,6 +521,7 @@ impl Gateway {
                         model_ref.model.to_owned(),
                         log,
                         permit,
+                        self.max_stream_duration,
                     ),
                     provider: model_ref.provider.to_owned(),
                 })
@@ -690,7 +701,9 @@ impl Gateway {
             match result {
                 Ok(list) => models.extend(list.into_iter().map(|m| prefix_model(name, m))),
                 Err(e) if only_one => return Err(e),
-                Err(e) => tracing::warn!(provider = name, error = %e, "listing models failed"),
+                Err(e) => {
+                    tracing::warn!(provider = name, error = %Untrusted(e.message()), "listing models failed");
+                }
             }
         }
         Ok(models)

@@ -5,7 +5,7 @@
 //! when it fails, or, if the client went away first, when it is dropped.
 
 use crate::health::{Failure, Health, HealthBoard};
-use asbru_schema::{GatewayError, Usage};
+use asbru_schema::{GatewayError, Untrusted, Usage};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -162,6 +162,12 @@ impl RequestLog {
         }
     }
 
+    /// Records a stream the gateway cut (its maximum duration), without blaming the provider.
+    pub(crate) fn set_stream_cut(&mut self, error: &GatewayError) {
+        self.outcome = Outcome::Error(error.status());
+        self.error = Some(error.message().to_owned());
+    }
+
     /// Logs a stream that ended: its usage and how many chunks (or events) it carried.
     pub(crate) fn finish_stream(&mut self, usage: Option<Usage>, chunks: u64) {
         if self.outcome == Outcome::Pending {
@@ -182,7 +188,7 @@ impl RequestLog {
         tracing::info!(
             target: "asbru::request",
             provider = %self.provider.name,
-            model = %self.model,
+            model = %Untrusted(&self.model),
             request_type = self.request_type,
             stream = self.stream,
             key_id = self.key_id.as_deref().unwrap_or("-"),
@@ -193,7 +199,7 @@ impl RequestLog {
             chunks = chunks.unwrap_or(0),
             retries = self.retries,
             fallback_index = self.fallback_index,
-            error = self.error.as_deref().unwrap_or(""),
+            error = %Untrusted(self.error.as_deref().unwrap_or("")),
             "{outcome}"
         );
         self.done = true;

@@ -8,7 +8,7 @@
 //! new ones are not remembered (and counted in `asbru_sessions_not_stored_total`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Bifrost's default session lifetime.
@@ -31,16 +31,24 @@ pub(crate) struct SessionStore {
 }
 
 impl SessionStore {
+    /// The map, even if a thread panicked while holding it: every write below leaves the map
+    /// consistent, so a panic elsewhere must not break stickiness for everyone until restart.
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Sticky>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The key `session` uses at `provider`, if it is still alive.
     pub(crate) fn key_for(&self, session: &str, provider: &str, now: Instant) -> Option<String> {
-        let sessions = self.sessions.lock().ok()?;
+        let sessions = self.lock();
         sessions
             .get(session)
             .filter(|s| s.provider == provider && s.expires > now)
             .map(|s| s.key_id.clone())
     }
 
-    /// Remembers (or refreshes) the key of `session` until `now + ttl`.
+    /// Remembers (or refreshes) the key of `session` until `now + ttl`. A `ttl` past what the
+    /// clock can represent is not remembered (the transport bounds it well before that); the
+    /// entry is built before the lock is taken, so nothing that could fail runs under it.
     pub(crate) fn remember(
         &self,
         session: &str,
@@ -49,9 +57,16 @@ impl SessionStore {
         ttl: Duration,
         now: Instant,
     ) {
-        let Ok(mut sessions) = self.sessions.lock() else {
+        let Some(expires) = now.checked_add(ttl) else {
+            metrics::counter!("asbru_sessions_not_stored_total").increment(1);
             return;
         };
+        let entry = Sticky {
+            provider: provider.to_owned(),
+            key_id: key_id.to_owned(),
+            expires,
+        };
+        let mut sessions = self.lock();
         if sessions.len() >= CAPACITY && !sessions.contains_key(session) {
             sessions.retain(|_, s| s.expires > now);
             if sessions.len() >= CAPACITY {
@@ -59,20 +74,38 @@ impl SessionStore {
                 return;
             }
         }
-        sessions.insert(
-            session.to_owned(),
-            Sticky {
-                provider: provider.to_owned(),
-                key_id: key_id.to_owned(),
-                expires: now + ttl,
-            },
-        );
+        sessions.insert(session.to_owned(), entry);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ttl_past_the_clock_is_not_remembered_and_does_not_panic() {
+        let store = SessionStore::default();
+        let now = Instant::now();
+        store.remember("s", "openai", "key-a", Duration::from_secs(u64::MAX), now);
+        assert_eq!(store.key_for("s", "openai", now), None);
+        store.remember("s", "openai", "key-a", Duration::from_secs(60), now);
+        assert_eq!(store.key_for("s", "openai", now).as_deref(), Some("key-a"));
+    }
+
+    #[test]
+    fn a_poisoned_lock_does_not_outlive_the_panic() {
+        let store = std::sync::Arc::new(SessionStore::default());
+        let poisoner = std::sync::Arc::clone(&store);
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.sessions.lock();
+            std::panic::panic_any("a panic while holding the session lock");
+        })
+        .join();
+        assert!(store.sessions.is_poisoned());
+        let now = Instant::now();
+        store.remember("s", "openai", "key-a", Duration::from_secs(60), now);
+        assert_eq!(store.key_for("s", "openai", now).as_deref(), Some("key-a"));
+    }
 
     #[test]
     fn sessions_stick_per_provider_until_they_expire() {

@@ -92,6 +92,9 @@ struct State {
     model_requested: String,
     log: RequestLog,
     _permit: QueuePermit,
+    /// When the stream is cut, however lively the provider keeps it.
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    max_duration: std::time::Duration,
 }
 
 impl SseStream {
@@ -104,6 +107,7 @@ impl SseStream {
         model_requested: String,
         log: RequestLog,
         permit: QueuePermit,
+        max_duration: std::time::Duration,
     ) -> Self {
         let mut state = State {
             upstream,
@@ -120,6 +124,8 @@ impl SseStream {
             model_requested,
             log,
             _permit: permit,
+            deadline: Box::pin(tokio::time::sleep(max_duration)),
+            max_duration,
         };
         state.absorb(&first);
         let inner = futures_util::stream::unfold(state, |mut st| async move {
@@ -132,10 +138,14 @@ impl SseStream {
                         .finish_stream(st.inspector.usage(), st.inspector.events());
                     return None;
                 }
-                match st.upstream.next().await {
-                    Some(Ok(piece)) => st.absorb(&piece),
-                    Some(Err(e)) => st.fail(&e),
-                    None => st.end(),
+                tokio::select! {
+                    biased;
+                    next = st.upstream.next() => match next {
+                        Some(Ok(piece)) => st.absorb(&piece),
+                        Some(Err(e)) => st.fail(&e),
+                        None => st.end(),
+                    },
+                    () = &mut st.deadline => st.expire(),
                 }
             }
         });
@@ -197,6 +207,25 @@ impl State {
     fn fail(&mut self, error: &GatewayError) {
         let error = error.clone().with_provider(self.log.provider());
         self.log.set_stream_error(&error);
+        let event = match &mut self.inspector {
+            Inspector::Chunks(_) => error_event(&error),
+            Inspector::Responses(inspector) => inspector.failure(&error),
+        };
+        self.pending.push_back(event);
+        self.finished = true;
+    }
+
+    /// Cuts a stream that ran past the gateway's limit. Not the provider's or the key's failure,
+    /// so health is left alone; the upstream connection closes when the stream is dropped.
+    fn expire(&mut self) {
+        metrics::counter!("asbru_streams_cut_total").increment(1);
+        let error = GatewayError::upstream_timeout(format!(
+            "the stream ran longer than the gateway's limit of {} s (--max-stream-duration)",
+            self.max_duration.as_secs()
+        ))
+        .with_code("max_stream_duration")
+        .with_provider(self.log.provider());
+        self.log.set_stream_cut(&error);
         let event = match &mut self.inspector {
             Inspector::Chunks(_) => error_event(&error),
             Inspector::Responses(inspector) => inspector.failure(&error),

@@ -136,6 +136,41 @@ impl GatewayError {
         .with_code("method_not_allowed")
     }
 
+    /// 415: a body that is not JSON on a route that takes JSON. Browsers can send `text/plain`
+    /// and form bodies across sites without asking first; refusing them keeps a web page the
+    /// operator visits from spending the gateway's keys.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            415,
+            "invalid_request_error",
+            message,
+        )
+        .with_code("unsupported_media_type")
+    }
+
+    /// 403: the request names a host, or comes from a browser origin, the gateway does not serve.
+    pub fn forbidden(message: impl Into<String>, code: &str) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            403,
+            "invalid_request_error",
+            message,
+        )
+        .with_code(code)
+    }
+
+    /// 408: the client stopped sending its request body.
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            408,
+            "invalid_request_error",
+            message,
+        )
+        .with_code("request_timeout")
+    }
+
     /// 413: the body exceeds the configured limit.
     pub fn payload_too_large(limit_bytes: usize) -> Self {
         let mb = limit_bytes / (1024 * 1024);

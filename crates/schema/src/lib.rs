@@ -10,9 +10,11 @@ pub mod model_ref;
 pub mod openai;
 pub mod provider;
 pub mod rerank;
+pub mod untrusted;
 pub mod usage;
 
 pub use error::{Attempt, ErrorKind, GatewayError};
 pub use model_ref::ModelRef;
 pub use provider::KnownProvider;
+pub use untrusted::Untrusted;
 pub use usage::Usage;

@@ -11,9 +11,11 @@ mod cohere;
 mod dropin;
 mod error;
 mod genai;
+mod guard;
 mod openai_compat;
 mod routes;
 mod server;
 
+pub use guard::AllowedHosts;
 pub use routes::{AppState, router};
-pub use server::{ServerOptions, serve};
+pub use server::{DEFAULT_MAX_CONNECTIONS, ServerOptions, serve};

@@ -24,6 +24,11 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     /// Renders `/metrics`; `None` when no recorder is installed (tests, library use).
     pub metrics: Option<PrometheusHandle>,
+    /// The `Host` names served (`--allowed-hosts`).
+    pub allowed_hosts: crate::guard::AllowedHosts,
+    /// Longest pause allowed while a client sends a request body (`--client-read-timeout`);
+    /// past it the request is answered 408.
+    pub body_read_timeout: Duration,
 }
 
 /// A set of routes speaking one client API, as (path, handlers) pairs, so the same set can be
@@ -71,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/langchain", mount(all_sdks()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -232,8 +241,9 @@ pub(crate) async fn accept(
     body: Body,
 ) -> Result<(Bytes, RequestMeta), GatewayError> {
     let received = Instant::now();
+    require_json(headers)?;
     let limit = state.gateway.max_request_body_bytes();
-    let body = read_body(headers, body, limit).await?;
+    let body = read_body(headers, body, limit, state.body_read_timeout).await?;
     let meta = RequestMeta {
         pin: KeyPin {
             id: header_str(headers, "x-bf-api-key-id"),
@@ -265,9 +275,46 @@ pub(crate) fn streaming_response(content_type: &'static str, body: Body) -> Resp
     response
 }
 
+/// Refuses a body that does not say it is JSON (415). Every SDK sends `application/json`; a
+/// browser can send `text/plain`, form data or no type at all to another site without a CORS
+/// preflight, so accepting those would let any web page the operator visits spend the keys.
+fn require_json(headers: &HeaderMap) -> Result<(), GatewayError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        return Ok(());
+    }
+    metrics::counter!("asbru_requests_refused_total", "reason" => "content_type").increment(1);
+    let got = if content_type.is_empty() {
+        "no content-type".to_owned()
+    } else {
+        format!("content-type {}", asbru_schema::Untrusted(content_type))
+    };
+    Err(GatewayError::unsupported_media_type(format!(
+        "this route takes a JSON body sent as content-type: application/json; got {got}"
+    )))
+}
+
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes (a declared
-/// `content-length` over the limit is refused before reading anything).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+/// `content-length` over the limit is refused before reading anything), and with 408 when the
+/// client pauses longer than `idle` between two pieces: a body that never comes must not hold a
+/// connection and a task forever.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    idle: Duration,
+) -> Result<Bytes, GatewayError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -276,17 +323,45 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         metrics::counter!("asbru_request_body_too_large_total").increment(1);
         return Err(GatewayError::payload_too_large(limit));
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            metrics::counter!("asbru_request_body_too_large_total").increment(1);
-            Err(GatewayError::payload_too_large(limit))
+    let mut body = http_body_util::Limited::new(body, limit);
+    // Most bodies arrive as one piece, which is kept without a copy.
+    let mut first: Option<Bytes> = None;
+    let mut rest = bytes::BytesMut::new();
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => break,
+            Ok(Some(Err(e))) if e.is::<http_body_util::LengthLimitError>() => {
+                metrics::counter!("asbru_request_body_too_large_total").increment(1);
+                return Err(GatewayError::payload_too_large(limit));
+            }
+            Ok(Some(Err(e))) => {
+                return Err(GatewayError::invalid_request(
+                    format!("could not read the request body: {e}"),
+                    None,
+                ));
+            }
+            Err(_) => {
+                metrics::counter!("asbru_request_body_timeouts_total").increment(1);
+                return Err(GatewayError::request_timeout(format!(
+                    "the request body stopped arriving for {} s",
+                    idle.as_secs()
+                )));
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match first.take() {
+            None if rest.is_empty() => first = Some(data),
+            None => rest.extend_from_slice(&data),
+            Some(earlier) => {
+                rest.extend_from_slice(&earlier);
+                rest.extend_from_slice(&data);
+            }
         }
-        Err(e) => Err(GatewayError::invalid_request(
-            format!("could not read the request body: {e}"),
-            None,
-        )),
     }
+    Ok(first.unwrap_or_else(|| rest.freeze()))
 }
 
 /// Longest accepted `x-bf-session-id` (a UUID is 36 bytes).
@@ -306,17 +381,38 @@ fn session(headers: &HeaderMap) -> Result<Option<(String, Duration)>, GatewayErr
     }
     let ttl = match header_str(headers, "x-bf-session-ttl") {
         None => DEFAULT_SESSION_TTL,
-        Some(text) => parse_ttl(&text).ok_or_else(|| {
-            GatewayError::invalid_request(
-                format!("x-bf-session-ttl: {text:?} is not a duration (e.g. 3600, 90s, 30m, 2h)"),
-                Some("x-bf-session-ttl"),
-            )
-        })?,
+        Some(text) => match parse_ttl(&text) {
+            Some(ttl) if ttl <= MAX_SESSION_TTL => ttl,
+            Some(_) => {
+                return Err(GatewayError::invalid_request(
+                    format!(
+                        "x-bf-session-ttl: at most {} seconds (7 days)",
+                        MAX_SESSION_TTL.as_secs()
+                    ),
+                    Some("x-bf-session-ttl"),
+                ));
+            }
+            None => {
+                return Err(GatewayError::invalid_request(
+                    format!(
+                        "x-bf-session-ttl: {} is not a duration (e.g. 3600, 90s, 30m, 2h)",
+                        asbru_schema::Untrusted(&text)
+                    ),
+                    Some("x-bf-session-ttl"),
+                ));
+            }
+        },
     };
     Ok(Some((id, ttl)))
 }
 
-fn parse_ttl(text: &str) -> Option<Duration> {
+/// Longest accepted `x-bf-session-ttl`. A client-chosen duration is added to the clock, so it is
+/// bounded well below where that could overflow, and a week outlives any conversation.
+const MAX_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `x-bf-session-ttl` as a duration: seconds, or a number with `s`, `m` or `h`; `None` when it is
+/// not one or is zero (saturating, so a huge number is a huge duration, refused by the caller).
+pub(crate) fn parse_ttl(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = match text.char_indices().last()? {
         (i, 's') => (&text[..i], 1),
@@ -359,6 +455,10 @@ mod tests {
         assert_eq!(parse_ttl("0"), None);
         assert_eq!(parse_ttl("soon"), None);
         assert_eq!(parse_ttl(""), None);
+        assert_eq!(
+            parse_ttl("18446744073709551615h"),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 }
 

@@ -250,7 +250,15 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
         }),
     );
     let serve = tokio::process::Command::new(BIN)
-        .args(["serve", "--config", &path, "--host", "127.0.0.1", "--port", "0"])
+        .args([
+            "serve",
+            "--config",
+            &path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ])
         .env_clear()
         .kill_on_drop(true)
         .output();

@@ -100,6 +100,7 @@ async fn oversized_bodies_are_413() {
     let response = gw
         .client
         .post(format!("{}/v1/chat/completions", gw.url))
+        .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
         .await

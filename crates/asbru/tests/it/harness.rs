@@ -67,6 +67,8 @@ impl TestGateway {
         let router = asbru_transport::router(AppState {
             gateway: Arc::clone(&gateway),
             metrics: None,
+            allowed_hosts: asbru_transport::AllowedHosts::loopback(),
+            body_read_timeout: std::time::Duration::from_secs(30),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

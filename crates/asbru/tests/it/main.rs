@@ -26,6 +26,7 @@ mod fallbacks;
 mod forwarding;
 mod gemini;
 mod genai_route;
+mod hardening;
 mod health;
 mod keys;
 mod lifecycle;

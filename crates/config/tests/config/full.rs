@@ -31,7 +31,10 @@ fn full_without_protection() -> String {
             "\"enforce_auth_on_inference\": true",
             "\"enforce_auth_on_inference\": false",
         ),
-        ("\"required_headers\": [\"x-acme-team\"]", "\"required_headers\": []"),
+        (
+            "\"required_headers\": [\"x-acme-team\"]",
+            "\"required_headers\": []",
+        ),
     ] {
         assert!(text.contains(from), "{from}");
         text = text.replacen(from, to, 1);

@@ -1,0 +1,316 @@
+//! What every request passes before it reaches a route: the host it names, the browser origin it
+//! comes from, and a panic net.
+//!
+//! - **Host allowlist** (`--allowed-hosts`): a gateway listening on loopback answers only to
+//!   loopback host names by default, so a web page whose DNS name is re-bound to 127.0.0.1 (DNS
+//!   rebinding) cannot reach it through the operator's browser.
+//! - **Origins** (`client.allowed_origins`, Bifrost's CORS setting): a request a browser sends
+//!   from another site carries `Origin`; it is served, and answered with CORS headers, only when
+//!   that origin is a localhost one (as in Bifrost), the gateway's own, or an allowed one. Other
+//!   origins get 403 — CORS alone would only hide the answer from the page, after the keys were
+//!   spent. Clients outside browsers (SDKs, curl) send no `Origin` and are not affected.
+//! - **Panics** in a handler become a 500 answer instead of a dropped connection.
+
+use crate::error::ApiError;
+use crate::routes::AppState;
+use asbru_schema::{GatewayError, Untrusted};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use std::panic::AssertUnwindSafe;
+
+/// Which `Host` names the gateway answers to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AllowedHosts {
+    /// Any host (the default when listening on a non-loopback address).
+    #[default]
+    Any,
+    /// Only these names (lower case, without port); `*.example.com` allows subdomains.
+    Only(Vec<String>),
+}
+
+impl AllowedHosts {
+    /// The loopback names: the default when the gateway listens on a loopback address.
+    pub fn loopback() -> Self {
+        Self::Only(vec![
+            "localhost".to_owned(),
+            "*.localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])
+    }
+
+    /// Parses `--allowed-hosts`: comma-separated names, or `*` for any.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let names: Vec<String> = list
+            .split(',')
+            .map(|n| n.trim().trim_start_matches('[').trim_end_matches(']'))
+            .filter(|n| !n.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if names.is_empty() {
+            return Err("--allowed-hosts: empty; give host names, or * for any".to_owned());
+        }
+        if names.iter().any(|n| n == "*") {
+            return Ok(Self::Any);
+        }
+        if let Some(bad) = names
+            .iter()
+            .find(|n| n.contains(['/', ':', ' ']) && !is_ipv6(n))
+        {
+            return Err(format!(
+                "--allowed-hosts: {bad:?} is not a host name (no scheme, path or port)"
+            ));
+        }
+        Ok(Self::Only(names))
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(names) => names.iter().any(|n| host_matches(n, host)),
+        }
+    }
+}
+
+fn is_ipv6(name: &str) -> bool {
+    name.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+/// `pattern` is a name or `*.suffix`; `host` is lower case without port.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host
+            .strip_suffix(suffix)
+            .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
+        None => pattern == host,
+    }
+}
+
+/// The request's host name (from `Host`, or the URI authority for HTTP/2), lower case,
+/// without port or IPv6 brackets; with the port as given, for same-origin checks.
+fn request_host(request: &Request) -> Option<(String, String)> {
+    let authority = match request.uri().authority() {
+        Some(a) => a.as_str().to_owned(),
+        None => request
+            .headers()
+            .get(header::HOST)?
+            .to_str()
+            .ok()?
+            .to_owned(),
+    };
+    let authority = authority.to_ascii_lowercase();
+    let name = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("").to_owned()
+    } else {
+        authority.split(':').next().unwrap_or("").to_owned()
+    };
+    Some((name, authority))
+}
+
+/// Headers every client API needs a browser to be allowed to send (besides `client.allowed_headers`).
+const CORS_HEADERS: [&str; 9] = [
+    "content-type",
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "x-goog-api-client",
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
+];
+
+/// Refuses requests for a host or from an origin the gateway does not serve, answers CORS
+/// preflights, and adds CORS headers to allowed cross-origin answers.
+pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request_host(&request);
+    if !matches!(state.allowed_hosts, AllowedHosts::Any) {
+        let name = host.as_ref().map_or("", |(name, _)| name.as_str());
+        if !state.allowed_hosts.allows(name) {
+            metrics::counter!("asbru_requests_refused_total", "reason" => "host").increment(1);
+            return ApiError(GatewayError::forbidden(
+                format!(
+                    "host {} is not served here (--allowed-hosts)",
+                    Untrusted(name)
+                ),
+                "host_not_allowed",
+            ))
+            .into_response();
+        }
+    }
+    let Some(origin) = request.headers().get(header::ORIGIN).cloned() else {
+        return catch_panic(request, next).await;
+    };
+    let client = state.gateway.client_config();
+    let own_authority = host.as_ref().map(|(_, authority)| authority.as_str());
+    if !origin_allowed(&origin, own_authority, &client.allowed_origins) {
+        metrics::counter!("asbru_requests_refused_total", "reason" => "origin").increment(1);
+        return ApiError(GatewayError::forbidden(
+            format!(
+                "origin {} is not allowed (client.allowed_origins)",
+                Untrusted(origin.to_str().unwrap_or("(not text)"))
+            ),
+            "origin_not_allowed",
+        ))
+        .into_response();
+    }
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        preflight_response(request.headers(), &client.allowed_headers)
+    } else {
+        catch_panic(request, next).await
+    };
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+    response
+}
+
+/// Runs the rest of the stack; a panic in it becomes a 500 in the OpenAI error shape.
+async fn catch_panic(request: Request, next: Next) -> Response {
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!("asbru_handler_panics_total").increment(1);
+            tracing::error!("a request handler panicked; answered 500");
+            ApiError(GatewayError::internal(
+                "internal error while handling the request",
+            ))
+            .into_response()
+        }
+    }
+}
+
+/// Whether a browser origin may use the gateway: a localhost origin (Bifrost's rule), the
+/// gateway's own (`own_authority` is the request's `host[:port]`), or one of `allowed`.
+fn origin_allowed(origin: &HeaderValue, own_authority: Option<&str>, allowed: &[String]) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if allowed.iter().any(|a| a == "*") {
+        return true;
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        // `null` (sandboxed frames, files) and anything unparsable.
+        return false;
+    };
+    if !matches!(scheme, "http" | "https") {
+        return false;
+    }
+    let name = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if matches!(name, "localhost" | "127.0.0.1" | "::1") || name.ends_with(".localhost") {
+        return true;
+    }
+    if own_authority == Some(authority) {
+        return true;
+    }
+    allowed.iter().any(|pattern| {
+        if let Some((p_scheme, p_host)) = pattern.split_once("://") {
+            p_scheme == scheme && host_matches(p_host, authority)
+        } else {
+            host_matches(pattern, authority)
+        }
+    })
+}
+
+/// The answer to a CORS preflight from an allowed origin.
+fn preflight_response(headers: &HeaderMap, extra_allowed: &[String]) -> Response {
+    let requested = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let allowed: Vec<String> = requested
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| {
+            CORS_HEADERS.contains(&h.as_str())
+                || h.starts_with("x-bf-")
+                || h.starts_with("x-stainless-")
+                || extra_allowed.contains(h)
+        })
+        .collect();
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, value);
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(origin: &str, own: Option<&str>, list: &[&str]) -> bool {
+        let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        origin_allowed(&HeaderValue::from_str(origin).unwrap(), own, &list)
+    }
+
+    #[test]
+    fn origins() {
+        assert!(allowed("http://localhost:3000", None, &[]));
+        assert!(allowed("http://127.0.0.1:5173", None, &[]));
+        assert!(allowed("http://[::1]:8080", None, &[]));
+        assert!(allowed(
+            "http://gw.internal:8080",
+            Some("gw.internal:8080"),
+            &[]
+        ));
+        assert!(!allowed(
+            "http://gw.internal:9999",
+            Some("gw.internal:8080"),
+            &[]
+        ));
+        assert!(!allowed(
+            "https://evil.example",
+            Some("localhost:8080"),
+            &[]
+        ));
+        assert!(!allowed("null", None, &[]));
+        assert!(!allowed("http://localhost.evil.example", None, &[]));
+        let list = ["https://app.acme.test", "https://*.acme.dev"];
+        assert!(allowed("https://app.acme.test", None, &list));
+        assert!(!allowed("http://app.acme.test", None, &list));
+        assert!(allowed("https://a.acme.dev", None, &list));
+        assert!(!allowed("https://acme.dev", None, &list));
+        assert!(!allowed("https://evilacme.dev", None, &list));
+        assert!(allowed("https://anything.example", None, &["*"]));
+    }
+
+    #[test]
+    fn hosts() {
+        let loopback = AllowedHosts::loopback();
+        assert!(loopback.allows("localhost"));
+        assert!(loopback.allows("127.0.0.1"));
+        assert!(loopback.allows("::1"));
+        assert!(loopback.allows("app.localhost"));
+        assert!(!loopback.allows("rebind.evil.example"));
+        assert!(!loopback.allows(""));
+        assert_eq!(AllowedHosts::parse("*"), Ok(AllowedHosts::Any));
+        let list = AllowedHosts::parse("GW.example.com, [::1], *.corp.test").unwrap();
+        assert!(list.allows("gw.example.com"));
+        assert!(list.allows("::1"));
+        assert!(list.allows("a.corp.test"));
+        assert!(!list.allows("corp.test"));
+        assert!(AllowedHosts::parse("http://x").is_err());
+        assert!(AllowedHosts::parse(" , ").is_err());
+    }
+}
