@@ -121,12 +121,33 @@ pub struct UpstreamResponse {
 /// Reads `Retry-After` given in seconds (the form providers use; HTTP dates are ignored).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    // `try_`: a provider's `Retry-After: 1e300` must not panic the worker; past what a
+    // `Duration` holds it is ignored (waits are capped by the retry policy anyway).
     value
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_and_never_a_panic() {
+        let of = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::RETRY_AFTER, v.parse().unwrap());
+            retry_after(&h)
+        };
+        assert_eq!(of("3"), Some(Duration::from_secs(3)));
+        assert_eq!(of("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(of("1e300"), None);
+        assert_eq!(of("-1"), None);
+        assert_eq!(of("NaN"), None);
+        assert_eq!(of("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
 }
 
 enum ResponseBody {
