@@ -117,8 +117,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
         .ok();
-    let gateway =
-        Arc::new(Gateway::new(loaded.config).map_err(|e| anyhow::anyhow!("{}", e.message()))?);
+    let options = args.gateway_options().map_err(anyhow::Error::msg)?;
+    let gateway = Arc::new(
+        Gateway::with_options(loaded.config, options)
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
+    );
     let router = asbru_transport::router(AppState {
         gateway: Arc::clone(&gateway),
         metrics,

@@ -41,11 +41,17 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 /// kilobytes to a few megabytes. 32 MiB passes every base64 batch and float batches up to ~1,400
 /// vectors of 1,536 dimensions, while a broken or hostile upstream costs at most 32 MiB per
 /// request; deployments sending maximal float batches raise the flag (e.g. to 128).
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = DEFAULT_MAX_RESPONSE_MB * 1024 * 1024;
+
+/// [`DEFAULT_MAX_RESPONSE_BYTES`] in MiB, as the flag takes it.
+pub const DEFAULT_MAX_RESPONSE_MB: usize = 32;
 
 /// Default budget of bytes buffered from providers' answers at once, over all requests together
 /// (`asbru serve --max-buffered-upstream-mb`): eight maximal answers at the default cap.
-pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = DEFAULT_MAX_BUFFERED_MB * 1024 * 1024;
+
+/// [`DEFAULT_MAX_BUFFERED_BYTES`] in MiB, as the flag takes it.
+pub const DEFAULT_MAX_BUFFERED_MB: usize = 256;
 
 /// The budget is counted in KiB, so a `u32` acquisition covers any single answer.
 const BUDGET_UNIT: usize = 1024;

@@ -33,7 +33,8 @@ pub use bedrock::Bedrock;
 pub use cohere::Cohere;
 pub use gemini::Gemini;
 pub use http::{
-    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_RESPONSE_BYTES, ResponseLimits, UpstreamClient,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MB, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RESPONSE_MB, ResponseLimits, UpstreamClient,
 };
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
