@@ -1076,7 +1076,7 @@ fn oversized(
     let mut steps: VecDeque<Step> = (0..bytes / FRAME)
         .map(|_| Step::Frame(frame.clone()))
         .collect();
-    if bytes % FRAME > 0 {
+    if !bytes.is_multiple_of(FRAME) {
         steps.push_back(Step::Frame(frame.slice(..bytes % FRAME)));
     }
     let mut resp = with_request_id(

@@ -99,7 +99,6 @@ impl ResponseLimits {
         let units = max_buffered
             .div_ceil(BUDGET_UNIT)
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
-        metrics::gauge!("asbru_upstream_buffered_bytes").set(0.0);
         Self {
             max_response: max_response.max(1),
             budget: Arc::new(Budget {
