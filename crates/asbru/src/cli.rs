@@ -83,6 +83,50 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOG_STYLE", value_enum, default_value_t = LogStyle::Pretty)]
     pub log_style: LogStyle,
+    /// Largest non-streaming answer read from a provider, in MB (MiB). A larger one is refused
+    /// with a 502 `upstream_response_too_large`, at once when its Content-Length says so.
+    #[arg(long, env = "ASBRU_MAX_UPSTREAM_RESPONSE_MB", value_name = "MB",
+          default_value_t = asbru_providers::DEFAULT_MAX_RESPONSE_MB, value_parser = megabytes)]
+    pub max_upstream_response_mb: usize,
+    /// Most MB (MiB) of providers' non-streaming answers held at once, over all requests; an
+    /// answer that does not fit is refused with a 503 `upstream_buffer_full`.
+    #[arg(long, env = "ASBRU_MAX_BUFFERED_UPSTREAM_MB", value_name = "MB",
+          default_value_t = asbru_providers::DEFAULT_MAX_BUFFERED_MB, value_parser = megabytes)]
+    pub max_buffered_upstream_mb: usize,
+}
+
+impl ServeArgs {
+    /// The engine's options these flags set.
+    pub fn gateway_options(&self) -> Result<asbru_engine::GatewayOptions, String> {
+        if self.max_upstream_response_mb > self.max_buffered_upstream_mb {
+            return Err(format!(
+                "--max-upstream-response-mb ({}) cannot be larger than --max-buffered-upstream-mb \
+                 ({}): such an answer could never be buffered",
+                self.max_upstream_response_mb, self.max_buffered_upstream_mb
+            ));
+        }
+        Ok(asbru_engine::GatewayOptions {
+            max_upstream_response_bytes: Some(self.max_upstream_response_mb * MIB),
+            max_buffered_upstream_bytes: Some(self.max_buffered_upstream_mb * MIB),
+            max_stream_duration: Some(std::time::Duration::from_secs(self.max_stream_duration)),
+            ..asbru_engine::GatewayOptions::default()
+        })
+    }
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// A size in MB (MiB) for the upstream answer limits: at least 1, at most 1 TiB.
+fn megabytes(value: &str) -> Result<usize, String> {
+    let mb: usize = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?} is not a whole number of megabytes"))?;
+    match mb {
+        0 => Err("must be at least 1 (MB); 0 would refuse every answer".to_owned()),
+        mb if mb > 1 << 20 => Err(format!("{mb} MB is more than 1 TiB")),
+        mb => Ok(mb),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@
 use crate::cli::{LogStyle, ServeArgs};
 use anyhow::Context;
 use asbru_config::{Loaded, NoticeKind};
-use asbru_engine::{Gateway, GatewayOptions};
+use asbru_engine::Gateway;
 use asbru_transport::{AllowedHosts, AppState, ServerOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -117,10 +117,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
         .ok();
-    let options = GatewayOptions {
-        max_stream_duration: Some(std::time::Duration::from_secs(args.max_stream_duration)),
-        ..GatewayOptions::default()
-    };
+    let options = args.gateway_options().map_err(anyhow::Error::msg)?;
     let gateway = Arc::new(
         Gateway::with_options(loaded.config, options)
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?,

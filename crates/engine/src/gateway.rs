@@ -17,7 +17,7 @@ use asbru_dialects::openai::{
     check_responses_answer,
 };
 use asbru_providers::ByteStream;
-use asbru_providers::{Adapter, OpenAiFacing, Operation};
+use asbru_providers::{Adapter, OpenAiFacing, Operation, ResponseLimits};
 use asbru_schema::{Attempt, GatewayError, ModelRef, Untrusted, Usage};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -39,6 +39,8 @@ pub struct Gateway {
     sessions: SessionStore,
     /// Outlives reloads too: a reload does not forget which keys are failing.
     health: Arc<HealthBoard>,
+    /// Outlives reloads too: every snapshot's adapters share one budget of buffered answers.
+    limits: ResponseLimits,
     rng: KeyRng,
     max_stream_duration: Duration,
 }
@@ -54,6 +56,12 @@ pub struct GatewayOptions {
     pub seed: Option<u64>,
     /// Longest a streamed answer may run; `None`: [`DEFAULT_MAX_STREAM_DURATION`].
     pub max_stream_duration: Option<Duration>,
+    /// The largest non-streaming answer read from a provider, in bytes (`asbru serve
+    /// --max-upstream-response-mb`); `None`: [`asbru_providers::DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_upstream_response_bytes: Option<usize>,
+    /// The most bytes of providers' answers buffered at once over all requests (`asbru serve
+    /// --max-buffered-upstream-mb`); `None`: [`asbru_providers::DEFAULT_MAX_BUFFERED_BYTES`].
+    pub max_buffered_upstream_bytes: Option<usize>,
 }
 
 /// A stream still open after this long ends with an error event: keep-alive comments must not
@@ -179,10 +187,29 @@ impl Gateway {
     pub fn with_options(config: Config, options: GatewayOptions) -> Result<Self, GatewayError> {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let health = Arc::new(HealthBoard::new(options.health, clock));
+        let limit = |value: Option<usize>, default: usize, name: &str| match value {
+            Some(0) => Err(GatewayError::internal(format!(
+                "{name} must be at least 1 byte"
+            ))),
+            other => Ok(other.unwrap_or(default)),
+        };
+        let limits = ResponseLimits::new(
+            limit(
+                options.max_upstream_response_bytes,
+                asbru_providers::DEFAULT_MAX_RESPONSE_BYTES,
+                "max_upstream_response_bytes",
+            )?,
+            limit(
+                options.max_buffered_upstream_bytes,
+                asbru_providers::DEFAULT_MAX_BUFFERED_BYTES,
+                "max_buffered_upstream_bytes",
+            )?,
+        );
         Ok(Self {
-            state: ArcSwap::from_pointee(Registry::build(config, &health, None)?),
+            state: ArcSwap::from_pointee(Registry::build(config, &health, &limits, None)?),
             sessions: SessionStore::default(),
             health,
+            limits,
             rng: match options.seed {
                 Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
                 None => KeyRng::Thread,
@@ -197,9 +224,16 @@ impl Gateway {
     /// they started with (their queue permits included); new requests use the new one. Nothing
     /// changes if building the new providers fails.
     pub fn reload(&self, config: Config) -> Result<(), GatewayError> {
-        let registry = Registry::build(config, &self.health, Some(&self.state.load()))?;
+        let registry =
+            Registry::build(config, &self.health, &self.limits, Some(&self.state.load()))?;
         self.state.store(Arc::new(registry));
         Ok(())
+    }
+
+    /// The limits on providers' buffered answers, and the budget all requests share (for
+    /// metrics and tests: [`ResponseLimits::buffered_bytes`]).
+    pub fn response_limits(&self) -> &ResponseLimits {
+        &self.limits
     }
 
     /// Settings of the `client` section in force now.
@@ -841,12 +875,13 @@ impl Registry {
     fn build(
         config: Config,
         health: &HealthBoard,
+        limits: &ResponseLimits,
         previous: Option<&Registry>,
     ) -> Result<Self, GatewayError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         let mut by_name = HashMap::new();
         for provider in config.providers {
-            let adapter = Adapter::build(&provider)?;
+            let adapter = Adapter::build(&provider, limits)?;
             let (concurrency, buffer_size) = (
                 provider.concurrency.concurrency,
                 provider.concurrency.buffer_size,

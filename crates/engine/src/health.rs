@@ -137,7 +137,11 @@ const KEY_REJECTED_CODES: [&str; 1] = ["API_KEY_INVALID"];
 
 impl Failure {
     /// How an upstream call's error weighs on health; `None` for a client's own mistake (400,
-    /// 404, 422…), which says nothing about the key or the provider.
+    /// 404, 422…), which says nothing about the key or the provider. `None` too for an answer
+    /// asbru refused to buffer (`upstream_response_too_large`, `upstream_buffer_full`): the
+    /// provider answered, and the answer's size follows from the request (a huge embedding
+    /// batch) or from asbru's own load, not from the key; counting it would take a working key
+    /// or provider out for every other request.
     pub(crate) fn of(error: &GatewayError) -> Option<Self> {
         match error.status() {
             429 => Some(match error.retry_after() {
@@ -759,5 +763,13 @@ mod tests {
             Failure::of(&e),
             Some(Failure::RateLimited(Duration::from_secs(3)))
         );
+    }
+
+    #[test]
+    fn answers_refused_for_their_size_do_not_count() {
+        let e = GatewayError::upstream_response_too_large("openai", 1024);
+        assert_eq!(Failure::of(&e), None);
+        let e = GatewayError::upstream_buffer_full("openai", 1024);
+        assert_eq!(Failure::of(&e), None);
     }
 }

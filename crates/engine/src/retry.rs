@@ -108,6 +108,16 @@ mod tests {
     }
 
     #[test]
+    fn answers_refused_for_their_size_are_not_retried() {
+        // Trying again would download the same huge answer (and pay for it) again.
+        let mut rng = SmallRng::seed_from_u64(1);
+        let too_large = GatewayError::upstream_response_too_large("openai", 1024);
+        assert!(policy(5).next_delay(0, &too_large, &mut rng).is_none());
+        let full = GatewayError::upstream_buffer_full("openai", 1024);
+        assert!(policy(5).next_delay(0, &full, &mut rng).is_none());
+    }
+
+    #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
         let mut rng = SmallRng::seed_from_u64(2);
         let limited = GatewayError::upstream(429, "slow down", None, None, None)

@@ -10,7 +10,8 @@ use std::time::Duration;
 /// Its JSON form (for `POST /__mock/faults`) is internally tagged by `type`:
 /// `{"type":"status","status":503,"message":"..."}`, `{"type":"rate_limited","retry_after_secs":2}`,
 /// `{"type":"delay","ms":500}`, `{"type":"reset"}`, `{"type":"stream_cut","after_chunks":2}`,
-/// `{"type":"malformed_json"}`, `{"type":"hold_stream"}`.
+/// `{"type":"malformed_json"}`, `{"type":"hold_stream"}`,
+/// `{"type":"oversized","bytes":2097152,"chunked":false}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "FaultRepr", into = "FaultRepr")]
 pub enum Fault {
@@ -36,6 +37,10 @@ pub enum Fault {
     /// the rest, so a test can prove the gateway forwards chunks as they come. A non-streaming
     /// answer is held whole.
     HoldStream,
+    /// Answer 200 `application/json` with a body of `bytes` bytes (whitespace), as a broken or
+    /// hostile upstream might, to test the gateway's limits on the answers it buffers: announced
+    /// by `Content-Length`, or with `chunked` sent in pieces without a length.
+    Oversized { bytes: usize, chunked: bool },
 }
 
 impl Fault {
@@ -74,6 +79,11 @@ enum FaultRepr {
     },
     MalformedJson {},
     HoldStream {},
+    Oversized {
+        bytes: usize,
+        #[serde(default)]
+        chunked: bool,
+    },
 }
 
 fn default_retry_after() -> u64 {
@@ -99,6 +109,7 @@ impl TryFrom<FaultRepr> for Fault {
             FaultRepr::StreamCut { after_chunks } => Fault::StreamCut { after_chunks },
             FaultRepr::MalformedJson {} => Fault::MalformedJson,
             FaultRepr::HoldStream {} => Fault::HoldStream,
+            FaultRepr::Oversized { bytes, chunked } => Fault::Oversized { bytes, chunked },
         })
     }
 }
@@ -115,6 +126,7 @@ impl From<Fault> for FaultRepr {
             Fault::StreamCut { after_chunks } => FaultRepr::StreamCut { after_chunks },
             Fault::MalformedJson => FaultRepr::MalformedJson {},
             Fault::HoldStream => FaultRepr::HoldStream {},
+            Fault::Oversized { bytes, chunked } => FaultRepr::Oversized { bytes, chunked },
         }
     }
 }

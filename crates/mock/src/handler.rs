@@ -361,6 +361,9 @@ pub(crate) async fn handle(
             };
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Oversized { bytes, chunked }) => {
+            return oversized(dialect, bytes, chunked, ctl, seq);
+        }
         Some(Fault::Reset) => {
             ctl.reset();
             // The connection task drops this future together with the connection.
@@ -1056,6 +1059,38 @@ fn with_request_id(
 
 fn json_response(status: StatusCode, body: Bytes, seq: Option<u64>) -> Response<MockBody> {
     json_response_in(Dialect::OpenAi, status, body, seq)
+}
+
+/// A 200 `application/json` answer of `bytes` bytes of whitespace, sent in 64 KiB frames from
+/// one shared buffer (so a huge answer costs the mock no memory); announced by `Content-Length`
+/// unless `chunked`.
+fn oversized(
+    dialect: Dialect,
+    bytes: usize,
+    chunked: bool,
+    ctl: Arc<ConnCtl>,
+    seq: u64,
+) -> Response<MockBody> {
+    const FRAME: usize = 64 * 1024;
+    let frame = Bytes::from(vec![b' '; FRAME]);
+    let mut steps: VecDeque<Step> = (0..bytes / FRAME)
+        .map(|_| Step::Frame(frame.clone()))
+        .collect();
+    if !bytes.is_multiple_of(FRAME) {
+        steps.push_back(Step::Frame(frame.slice(..bytes % FRAME)));
+    }
+    let mut resp = with_request_id(
+        dialect,
+        Response::new(MockBody::script(steps, ctl)),
+        StatusCode::OK,
+        Some(seq),
+    );
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if !chunked {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes));
+    }
+    resp
 }
 
 fn json_response_in(

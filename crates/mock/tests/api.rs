@@ -746,6 +746,43 @@ async fn hold_stream_until_released() {
 }
 
 #[tokio::test]
+async fn oversized_answers_with_and_without_a_length() {
+    let server = start().await;
+    let size = 200 * 1024 + 7;
+    for chunked in [false, true] {
+        server.push_fault(Fault::Oversized {
+            bytes: size,
+            chunked,
+        });
+        let resp = post_raw(&server, "/v1/chat/completions", &chat_body())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let length = resp.headers().get("content-length").cloned();
+        assert_eq!(
+            length.is_some(),
+            !chunked,
+            "chunked {chunked}: {:?}",
+            resp.headers()
+        );
+        if let Some(length) = length {
+            assert_eq!(length.to_str().unwrap(), size.to_string());
+        }
+        let body = resp.bytes().await.unwrap();
+        assert_eq!(body.len(), size);
+        assert!(body.iter().all(|b| *b == b' '));
+    }
+    let fault: Fault = serde_json::from_value(json!({"type": "oversized", "bytes": 5})).unwrap();
+    assert_eq!(
+        fault,
+        Fault::Oversized {
+            bytes: 5,
+            chunked: false
+        }
+    );
+}
+
+#[tokio::test]
 async fn recording_captures_requests() {
     let server = start_with(|o| o.max_recorded = 3).await;
     let resp = client()

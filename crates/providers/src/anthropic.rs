@@ -9,7 +9,7 @@
 //! OpenAI-compatible providers, and only requests routed here pay for parsing (DESIGN principle 1).
 
 use crate::error_map::{from_transport, redact};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{KeyConfig, ProviderConfig};
@@ -73,7 +73,7 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+    pub fn new(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
         let base = common::base_url(provider, Some(DEFAULT_BASE_URL))?;
         let messages = common::target(
             provider,
@@ -102,7 +102,7 @@ impl Anthropic {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             name: provider.name.clone(),
-            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            client: UpstreamClient::new(&provider.network, &provider.proxy, limits)?,
             messages,
             count_tokens,
             models,

@@ -18,7 +18,7 @@
 
 use crate::Operation;
 use crate::common::{self, Upstream};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::oauth::TokenSource;
 use crate::openai_compatible::ByteStream;
 use asbru_config::{KeyConfig, ProviderConfig, ProviderKeyConfig};
@@ -72,8 +72,8 @@ enum Auth {
 impl Azure {
     /// Prepares every key. Fails on a key without `azure_key_config` (the config layer refuses
     /// those already) or whose endpoint is not an http(s) URL, naming the key.
-    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
-        let upstream = Upstream::new(provider)?;
+    pub fn new(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
+        let upstream = Upstream::new(provider, limits)?;
         let token_client = Arc::new(upstream.client.clone());
         let base_url = provider
             .network
@@ -353,7 +353,7 @@ mod tests {
             "network_config": network
         }}});
         let loaded = asbru_config::load_str(&config.to_string(), &|_: &str| None).unwrap();
-        Azure::new(&loaded.config.providers[0]).unwrap()
+        Azure::new(&loaded.config.providers[0], &ResponseLimits::default()).unwrap()
     }
 
     #[test]
@@ -389,7 +389,7 @@ mod tests {
         let config = serde_json::json!({"providers": {"azure": {"keys": [{"name": "k",
             "value": "v", "azure_key_config": {"endpoint": "not a url"}}]}}});
         let loaded = asbru_config::load_str(&config.to_string(), &|_: &str| None).unwrap();
-        let err = Azure::new(&loaded.config.providers[0]).unwrap_err();
+        let err = Azure::new(&loaded.config.providers[0], &ResponseLimits::default()).unwrap_err();
         assert!(
             err.message().contains("providers.azure.keys[0]"),
             "{}",

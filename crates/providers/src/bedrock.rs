@@ -23,7 +23,7 @@
 
 use crate::bedrock_auth::{AwsSigV4, BedrockAuth, runtime_base_url};
 use crate::error_map::{from_transport, redact};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{DEFAULT_BEDROCK_REGION, KeyConfig, ProviderConfig, ProviderKeyConfig};
@@ -98,7 +98,7 @@ struct Prepared {
 }
 
 impl Bedrock {
-    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+    pub fn new(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
         let base_override = provider
             .network
             .base_url
@@ -115,7 +115,7 @@ impl Bedrock {
         }
         Ok(Self {
             name: provider.name.clone(),
-            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            client: UpstreamClient::new(&provider.network, &provider.proxy, limits)?,
             base_override,
             headers: common::base_headers(provider)?,
             keys,

@@ -9,7 +9,7 @@
 //! `https://api.cohere.ai`; `network_config.base_url` and `request_path_overrides` override it.
 
 use crate::error_map::{from_transport, redact};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{KeyConfig, ProviderConfig};
@@ -61,7 +61,7 @@ pub struct Cohere {
 }
 
 impl Cohere {
-    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+    pub fn new(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
         let base = common::base_url(provider, Some(DEFAULT_BASE_URL))?;
         let target = |op, path| common::target(provider, &base, op, Some(path));
         let keys = provider
@@ -77,7 +77,7 @@ impl Cohere {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             name: provider.name.clone(),
-            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            client: UpstreamClient::new(&provider.network, &provider.proxy, limits)?,
             chat: target(Operation::ChatCompletion, CHAT_PATH)?,
             embed: target(Operation::Embedding, EMBED_PATH)?,
             rerank: target(Operation::Rerank, RERANK_PATH)?,

@@ -3,7 +3,7 @@
 //! guard on streaming bodies, and the exchange of OpenAI-dialect bytes ([`Upstream`]). One place, so the adapters cannot drift apart on these policies.
 
 use crate::error_map::{from_error_body, from_transport};
-use crate::http::{PieceStream, Target};
+use crate::http::{PieceStream, ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient};
 use asbru_config::{KeyConfig, ProviderConfig};
@@ -223,10 +223,13 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+    pub(crate) fn new(
+        provider: &ProviderConfig,
+        limits: &ResponseLimits,
+    ) -> Result<Self, GatewayError> {
         Ok(Self {
             name: provider.name.clone(),
-            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            client: UpstreamClient::new(&provider.network, &provider.proxy, limits)?,
             request_timeout: provider.network.request_timeout,
             stream_idle_timeout: provider.network.stream_idle_timeout,
         })

@@ -98,6 +98,12 @@ pub(crate) fn from_transport(err: &TransportError, provider: &str) -> GatewayErr
             "lost the connection to provider '{provider}': {}",
             err.message
         )),
+        TransportErrorKind::TooLarge { limit } => {
+            GatewayError::upstream_response_too_large(provider, limit)
+        }
+        TransportErrorKind::BufferFull { budget } => {
+            GatewayError::upstream_buffer_full(provider, budget)
+        }
     }
 }
 

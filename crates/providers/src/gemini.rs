@@ -13,7 +13,7 @@
 //! time; everything else (base URL, headers, key headers) is prepared when the config is loaded.
 
 use crate::error_map::{from_transport, redact};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
 use asbru_config::{KeyConfig, ProviderConfig};
@@ -78,7 +78,7 @@ const REQUEST_TYPES: [&str; 5] = [
 ];
 
 impl Gemini {
-    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+    pub fn new(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
         let base = common::base_url(provider, Some(DEFAULT_BASE_URL))?;
         let api = if has_version(&base) {
             base
@@ -101,7 +101,7 @@ impl Gemini {
             .collect::<Result<_, _>>()?;
         let gemini = Self {
             name: provider.name.clone(),
-            client: UpstreamClient::new(&provider.network, &provider.proxy)?,
+            client: UpstreamClient::new(&provider.network, &provider.proxy, limits)?,
             api,
             overrides,
             headers: common::base_headers(provider)?,

@@ -30,10 +30,185 @@ use std::time::Duration;
 /// minute or two, and reusing a connection the server already closed costs a failed request.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
-/// Largest non-streaming response body accepted from a provider. The biggest legitimate answers
-/// are embedding batches (2,048 inputs × 3,072 floats is about 75 MB of JSON); anything past this
-/// is a broken or hostile upstream, refused rather than held in memory.
-pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// Default for the largest non-streaming answer accepted from a provider (`asbru serve
+/// --max-upstream-response-mb`).
+///
+/// Why 32 MiB: the biggest legitimate non-streaming answers are embedding batches. A typical big
+/// batch — 2,048 inputs (OpenAI's per-request maximum) of 1,536-dimension vectors as
+/// `encoding_format: "base64"` (what the OpenAI SDKs request by default) — is 2,048 × 1,536 × 4
+/// bytes × 4/3 ≈ 17 MB; the same batch as JSON floats (~12 characters each) is ~38 MB, and
+/// 3,072-dimension models as JSON floats reach ~75 MB. Chat, rerank and model-list answers are
+/// kilobytes to a few megabytes. 32 MiB passes every base64 batch and float batches up to ~1,400
+/// vectors of 1,536 dimensions, while a broken or hostile upstream costs at most 32 MiB per
+/// request; deployments sending maximal float batches raise the flag (e.g. to 128).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = DEFAULT_MAX_RESPONSE_MB * 1024 * 1024;
+
+/// [`DEFAULT_MAX_RESPONSE_BYTES`] in MiB, as the flag takes it.
+pub const DEFAULT_MAX_RESPONSE_MB: usize = 32;
+
+/// Default budget of bytes buffered from providers' answers at once, over all requests together
+/// (`asbru serve --max-buffered-upstream-mb`): eight maximal answers at the default cap.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = DEFAULT_MAX_BUFFERED_MB * 1024 * 1024;
+
+/// [`DEFAULT_MAX_BUFFERED_BYTES`] in MiB, as the flag takes it.
+pub const DEFAULT_MAX_BUFFERED_MB: usize = 256;
+
+/// The budget is counted in KiB, so a `u32` acquisition covers any single answer.
+const BUDGET_UNIT: usize = 1024;
+
+/// How much of providers' non-streaming answers asbru holds in memory: at most `max_response`
+/// bytes for one answer, and at most the budget's size over all answers being buffered at once.
+///
+/// Built once per process (by the engine's `Gateway`) and cloned into every provider's
+/// [`UpstreamClient`], so the budget is shared by all providers and outlives config reloads.
+///
+/// The budget reserves an answer's bytes as they arrive (or all at once from its
+/// `Content-Length`) and keeps them reserved for as long as the buffered answer exists: the
+/// [`Bytes`] returned by [`UpstreamResponse::bytes`] carries the reservation, so it is released
+/// when the last reference to that buffer is dropped — after the adapter has parsed or
+/// translated it, or, for an answer passed through, once the engine has built the client's
+/// answer from it. What parsing allocates besides (JSON trees, the translated answer) is not
+/// counted. An answer that does not fit in what is left of the budget fails at once
+/// ([`TransportErrorKind::BufferFull`]) instead of waiting: waiting while holding part of the
+/// budget could deadlock two large answers against each other, and the provider has already
+/// done the work, so the client is told plainly.
+#[derive(Debug, Clone)]
+pub struct ResponseLimits {
+    max_response: usize,
+    budget: Arc<Budget>,
+}
+
+#[derive(Debug)]
+struct Budget {
+    units: Arc<tokio::sync::Semaphore>,
+    /// The budget's size in bytes (a whole number of units).
+    bytes: usize,
+}
+
+impl Default for ResponseLimits {
+    /// The defaults, with a budget of its own (the gateway makes one and shares it).
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_BUFFERED_BYTES)
+    }
+}
+
+impl ResponseLimits {
+    /// At most `max_response` bytes per answer and `max_buffered` bytes (rounded up to a KiB)
+    /// buffered at once over all answers sharing these limits (clones share the budget).
+    pub fn new(max_response: usize, max_buffered: usize) -> Self {
+        let units = max_buffered
+            .div_ceil(BUDGET_UNIT)
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        Self {
+            max_response: max_response.max(1),
+            budget: Arc::new(Budget {
+                units: Arc::new(tokio::sync::Semaphore::new(units)),
+                bytes: units * BUDGET_UNIT,
+            }),
+        }
+    }
+
+    /// The largest answer accepted, in bytes.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response
+    }
+
+    /// The budget's size in bytes.
+    pub fn max_buffered_bytes(&self) -> usize {
+        self.budget.bytes
+    }
+
+    /// Bytes reserved by answers being buffered now (whole KiB per answer).
+    pub fn buffered_bytes(&self) -> usize {
+        (self.budget.bytes / BUDGET_UNIT - self.budget.units.available_permits()) * BUDGET_UNIT
+    }
+
+    fn reserve(&self) -> Reservation {
+        Reservation {
+            budget: Arc::clone(&self.budget),
+            permit: None,
+            units: 0,
+        }
+    }
+}
+
+/// The part of the budget one answer holds; given back (and the gauge lowered) on drop.
+#[derive(Debug)]
+struct Reservation {
+    budget: Arc<Budget>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    units: usize,
+}
+
+impl Reservation {
+    /// Makes the reservation cover `bytes`; fails at once when the budget has not that much left.
+    fn cover(&mut self, bytes: usize) -> Result<(), TransportError> {
+        let needed = bytes.div_ceil(BUDGET_UNIT);
+        if needed <= self.units {
+            return Ok(());
+        }
+        let full = || {
+            metrics::counter!("asbru_upstream_buffer_full_total").increment(1);
+            TransportError {
+                kind: TransportErrorKind::BufferFull {
+                    budget: self.budget.bytes,
+                },
+                message: format!(
+                    "{} bytes of upstream answers are already buffered (budget {} bytes)",
+                    (self.budget.bytes / BUDGET_UNIT - self.budget.units.available_permits())
+                        * BUDGET_UNIT,
+                    self.budget.bytes
+                ),
+            }
+        };
+        let more = needed - self.units;
+        let permit = u32::try_from(more)
+            .ok()
+            .and_then(|n| {
+                Arc::clone(&self.budget.units)
+                    .try_acquire_many_owned(n)
+                    .ok()
+            })
+            .ok_or_else(full)?;
+        match &mut self.permit {
+            Some(held) => held.merge(permit),
+            None => self.permit = Some(permit),
+        }
+        self.units = needed;
+        metrics::gauge!("asbru_upstream_buffered_bytes").increment((more * BUDGET_UNIT) as f64);
+        Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.units > 0 {
+            metrics::gauge!("asbru_upstream_buffered_bytes")
+                .decrement((self.units * BUDGET_UNIT) as f64);
+        }
+    }
+}
+
+/// A whole answer and the budget it holds, as the owner of the [`Bytes`] handed out.
+struct Buffered {
+    data: BufferedData,
+    _reservation: Reservation,
+}
+
+enum BufferedData {
+    /// The answer arrived in one piece, kept without a copy.
+    One(Bytes),
+    Many(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Buffered {
+    fn as_ref(&self) -> &[u8] {
+        match &self.data {
+            BufferedData::One(b) => b,
+            BufferedData::Many(v) => v,
+        }
+    }
+}
 
 /// Upper bound on the TCP connect phase (the request timeout bounds it too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +217,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
     engine: Engine,
+    limits: ResponseLimits,
     /// Requests go through `proxy_config`; errors say so, so operators look at the proxy too.
     proxied: bool,
 }
@@ -105,6 +281,14 @@ pub enum TransportErrorKind {
     Connect,
     Timeout,
     Broken,
+    /// The answer is larger than [`ResponseLimits::max_response_bytes`] (`limit`).
+    TooLarge {
+        limit: usize,
+    },
+    /// Buffering the answer would exceed the budget shared by all answers (`budget` bytes).
+    BufferFull {
+        budget: usize,
+    },
 }
 
 /// The provider's answer: status now, body when read.
@@ -116,6 +300,7 @@ pub struct UpstreamResponse {
     /// through [`UpstreamResponse::header`].
     headers: HeaderMap,
     body: ResponseBody,
+    limits: ResponseLimits,
 }
 
 /// Reads `Retry-After` given in seconds (the form providers use; HTTP dates are ignored).
@@ -169,37 +354,77 @@ impl UpstreamResponse {
         headers.get(name)?.to_str().ok()
     }
 
-    /// Reads the whole body, refusing one larger than [`MAX_RESPONSE_BYTES`].
+    /// The body's length as the provider announced it (`Content-Length`), if it did.
+    fn announced_len(&self) -> Option<u64> {
+        match &self.body {
+            ResponseBody::Direct(body) => hyper::body::Body::size_hint(body).exact(),
+            ResponseBody::Reqwest(response) => response.content_length(),
+        }
+    }
+
+    /// Reads the whole body within the [`ResponseLimits`] of the client: refused at once when its
+    /// `Content-Length` is over the per-answer cap (nothing is read), and as soon as the cap is
+    /// passed otherwise; refused too when the shared budget cannot hold it. The returned buffer
+    /// keeps its share of the budget until it is dropped.
     pub async fn bytes(self) -> Result<Bytes, TransportError> {
+        let limits = self.limits.clone();
+        let max = limits.max_response;
         let too_large = || {
             metrics::counter!("asbru_upstream_response_too_large_total").increment(1);
             TransportError {
-                kind: TransportErrorKind::Broken,
-                message: format!("response body larger than {MAX_RESPONSE_BYTES} bytes"),
+                kind: TransportErrorKind::TooLarge { limit: max },
+                message: format!("response body larger than {max} bytes"),
             }
         };
-        match self.body {
-            ResponseBody::Direct(body) => {
-                match http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => Ok(collected.to_bytes()),
-                    Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-                    Err(e) => Err(transport_error(TransportErrorKind::Broken, e.as_ref())),
-                }
+        let announced = self.announced_len();
+        let mut reservation = limits.reserve();
+        let mut data = BufferedData::Many(Vec::new());
+        if let Some(len) = announced {
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            if len > max {
+                // Dropping the unread body closes the connection instead of draining it.
+                return Err(too_large());
             }
-            ResponseBody::Reqwest(mut response) => {
-                let mut out = bytes::BytesMut::new();
-                while let Some(piece) = response.chunk().await.map_err(|e| from_reqwest(&e))? {
-                    if out.len() + piece.len() > MAX_RESPONSE_BYTES {
-                        return Err(too_large());
-                    }
-                    out.extend_from_slice(&piece);
-                }
-                Ok(out.freeze())
+            reservation.cover(len)?;
+            if len > 0 {
+                data = BufferedData::Many(Vec::with_capacity(len));
             }
         }
+        let mut pieces = self.into_stream();
+        let mut received = 0usize;
+        while let Some(piece) = pieces.next().await {
+            let piece = piece?;
+            if piece.is_empty() {
+                continue;
+            }
+            received = received.saturating_add(piece.len());
+            if received > max {
+                return Err(too_large());
+            }
+            reservation.cover(received)?;
+            data = match data {
+                BufferedData::Many(v) if v.capacity() == 0 && announced.is_none() => {
+                    BufferedData::One(piece)
+                }
+                BufferedData::Many(mut v) => {
+                    v.extend_from_slice(&piece);
+                    BufferedData::Many(v)
+                }
+                BufferedData::One(first) => {
+                    let mut v = Vec::with_capacity(received);
+                    v.extend_from_slice(&first);
+                    v.extend_from_slice(&piece);
+                    BufferedData::Many(v)
+                }
+            };
+        }
+        if received == 0 {
+            return Ok(Bytes::new());
+        }
+        Ok(Bytes::from_owner(Buffered {
+            data,
+            _reservation: reservation,
+        }))
     }
 
     /// The body as a stream of pieces, each yielded as soon as it arrives.
@@ -219,7 +444,13 @@ impl UpstreamResponse {
 }
 
 impl UpstreamClient {
-    pub fn new(network: &NetworkConfig, proxy: &ProxyConfig) -> Result<Self, GatewayError> {
+    /// A client for one provider; `limits` bound the answers it buffers (share one
+    /// [`ResponseLimits`] between all clients so its budget is global).
+    pub fn new(
+        network: &NetworkConfig,
+        proxy: &ProxyConfig,
+        limits: &ResponseLimits,
+    ) -> Result<Self, GatewayError> {
         let direct = matches!(proxy, ProxyConfig::None)
             && !network.insecure_skip_verify
             && network.ca_cert_pem.is_none();
@@ -230,6 +461,7 @@ impl UpstreamClient {
         };
         Ok(Self {
             engine,
+            limits: limits.clone(),
             proxied: !matches!(proxy, ProxyConfig::None),
         })
     }
@@ -262,6 +494,7 @@ impl UpstreamClient {
                     retry_after: retry_after(&parts.headers),
                     headers: parts.headers,
                     body: ResponseBody::Direct(body),
+                    limits: self.limits.clone(),
                 })
             }
             Engine::Reqwest(client) => {
@@ -283,6 +516,7 @@ impl UpstreamClient {
                     retry_after: retry_after(response.headers()),
                     headers: HeaderMap::new(),
                     body: ResponseBody::Reqwest(response),
+                    limits: self.limits.clone(),
                 })
             }
         }
@@ -400,4 +634,198 @@ fn from_reqwest(err: &reqwest::Error) -> TransportError {
         TransportErrorKind::Broken
     };
     transport_error(kind, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const MIB: usize = 1024 * 1024;
+
+    /// How the raw test server answers every request.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        /// Announces this `Content-Length`, sends 1 KiB of it and then nothing (the connection
+        /// stays open): reading the body would hang.
+        Announced(usize),
+        /// A chunked body of 64 KiB chunks that never ends.
+        Endless,
+        /// A whole body of this length with its `Content-Length`.
+        Exact(usize),
+    }
+
+    /// A bare HTTP/1.1 server, so the test controls the exact bytes on the wire.
+    async fn raw_server(answer: Answer) -> Target {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/embeddings", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let piece = vec![b' '; 64 * 1024];
+                    match answer {
+                        Answer::Announced(len) => {
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n"
+                            );
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            let _ = socket.write_all(&piece[..1024]).await;
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                        }
+                        Answer::Endless => {
+                            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+                            chunk.extend_from_slice(&piece);
+                            chunk.extend_from_slice(b"\r\n");
+                            while socket.write_all(&chunk).await.is_ok() {}
+                        }
+                        Answer::Exact(len) => {
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n"
+                            );
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            let _ = socket.write_all(&vec![b' '; len]).await;
+                        }
+                    }
+                });
+            }
+        });
+        Target::parse(&url).unwrap()
+    }
+
+    /// Both engines: the direct hyper client, and reqwest (taken for custom TLS settings).
+    fn clients(limits: &ResponseLimits) -> [(&'static str, UpstreamClient); 2] {
+        let reqwest_network = NetworkConfig {
+            insecure_skip_verify: true,
+            ..NetworkConfig::default()
+        };
+        let direct = UpstreamClient::new(&NetworkConfig::default(), &ProxyConfig::None, limits);
+        let reqwest = UpstreamClient::new(&reqwest_network, &ProxyConfig::None, limits);
+        let (direct, reqwest) = (direct.unwrap(), reqwest.unwrap());
+        assert!(matches!(direct.engine, Engine::Direct(_)));
+        assert!(matches!(reqwest.engine, Engine::Reqwest(_)));
+        [("direct", direct), ("reqwest", reqwest)]
+    }
+
+    async fn read(client: &UpstreamClient, target: &Target) -> Result<Bytes, TransportError> {
+        let response = client
+            .send(Method::POST, target, HeaderMap::new(), Bytes::new())
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), response.bytes())
+            .await
+            .expect("reading the answer was not stopped")
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_over_the_cap_is_refused_without_reading_the_body() {
+        let limits = ResponseLimits::new(MIB, 8 * MIB);
+        let target = raw_server(Answer::Announced(2 * MIB)).await;
+        for (engine, client) in clients(&limits) {
+            let err = read(&client, &target).await.unwrap_err();
+            assert_eq!(
+                err.kind,
+                TransportErrorKind::TooLarge { limit: MIB },
+                "{engine}: {err:?}"
+            );
+            assert_eq!(limits.buffered_bytes(), 0, "{engine}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chunked_answer_is_cut_off_as_soon_as_it_passes_the_cap() {
+        let limits = ResponseLimits::new(MIB, 8 * MIB);
+        let target = raw_server(Answer::Endless).await;
+        for (engine, client) in clients(&limits) {
+            let err = read(&client, &target).await.unwrap_err();
+            assert_eq!(
+                err.kind,
+                TransportErrorKind::TooLarge { limit: MIB },
+                "{engine}: {err:?}"
+            );
+            assert_eq!(limits.buffered_bytes(), 0, "{engine}");
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_up_to_the_cap_are_read_whole() {
+        let limits = ResponseLimits::new(MIB, 8 * MIB);
+        let target = raw_server(Answer::Exact(MIB)).await;
+        for (engine, client) in clients(&limits) {
+            let body = read(&client, &target).await.unwrap();
+            assert_eq!(body.len(), MIB, "{engine}");
+            assert_eq!(
+                limits.buffered_bytes(),
+                MIB,
+                "{engine}: held while the body lives"
+            );
+            drop(body);
+            assert_eq!(limits.buffered_bytes(), 0, "{engine}");
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_that_together_exceed_the_budget_are_refused_and_the_budget_recovers() {
+        // Each answer fits the cap, two together do not fit the shared budget.
+        let limits = ResponseLimits::new(MIB, MIB + MIB / 2);
+        let announced = raw_server(Answer::Exact(MIB)).await;
+        let endless = raw_server(Answer::Endless).await;
+        for (engine, client) in clients(&limits) {
+            let first = read(&client, &announced).await.unwrap();
+            assert_eq!(limits.buffered_bytes(), MIB, "{engine}");
+            // Refused up front from its Content-Length…
+            let err = read(&client, &announced).await.unwrap_err();
+            assert_eq!(
+                err.kind,
+                TransportErrorKind::BufferFull {
+                    budget: MIB + MIB / 2
+                },
+                "{engine}: {err:?}"
+            );
+            // …or while its pieces arrive, once they pass what is left.
+            let err = read(&client, &endless).await.unwrap_err();
+            assert!(
+                matches!(err.kind, TransportErrorKind::BufferFull { .. }),
+                "{engine}: {err:?}"
+            );
+            assert_eq!(limits.buffered_bytes(), MIB, "{engine}");
+            drop(first);
+            assert_eq!(limits.buffered_bytes(), 0, "{engine}");
+            // With the first answer gone, the next one fits again.
+            let again = read(&client, &announced).await.unwrap();
+            assert_eq!(again.len(), MIB, "{engine}");
+        }
+        assert_eq!(limits.buffered_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn concurrent_answers_share_one_budget() {
+        let limits = ResponseLimits::new(MIB, MIB + MIB / 2);
+        let target = raw_server(Answer::Exact(MIB)).await;
+        let [(_, direct), (_, reqwest)] = clients(&limits);
+        let (a, b) = tokio::join!(read(&direct, &target), read(&reqwest, &target));
+        let refused: Vec<_> = [&a, &b]
+            .into_iter()
+            .filter_map(|r| r.as_ref().err())
+            .collect();
+        assert_eq!(refused.len(), 1, "exactly one is refused: {a:?} {b:?}");
+        assert!(matches!(
+            refused[0].kind,
+            TransportErrorKind::BufferFull { .. }
+        ));
+        drop((a, b));
+        assert_eq!(limits.buffered_bytes(), 0);
+    }
 }

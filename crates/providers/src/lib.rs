@@ -32,7 +32,10 @@ pub use azure::Azure;
 pub use bedrock::Bedrock;
 pub use cohere::Cohere;
 pub use gemini::Gemini;
-pub use http::UpstreamClient;
+pub use http::{
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MB, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RESPONSE_MB, ResponseLimits, UpstreamClient,
+};
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
@@ -67,29 +70,30 @@ pub enum Adapter {
 }
 
 impl Adapter {
-    /// Builds the adapter for one provider entry.
-    pub fn build(provider: &ProviderConfig) -> Result<Self, GatewayError> {
+    /// Builds the adapter for one provider entry; its client buffers answers within `limits`
+    /// (one [`ResponseLimits`] shared by every adapter, so its budget is global).
+    pub fn build(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
         if provider.base == KnownProvider::Anthropic {
-            return Ok(Self::Anthropic(Box::new(Anthropic::new(provider)?)));
+            return Ok(Self::Anthropic(Box::new(Anthropic::new(provider, limits)?)));
         }
         if provider.base == KnownProvider::Gemini {
-            return Ok(Self::Gemini(Box::new(Gemini::new(provider)?)));
+            return Ok(Self::Gemini(Box::new(Gemini::new(provider, limits)?)));
         }
         if provider.base == KnownProvider::Azure {
-            return Ok(Self::Azure(Box::new(Azure::new(provider)?)));
+            return Ok(Self::Azure(Box::new(Azure::new(provider, limits)?)));
         }
         if provider.base == KnownProvider::Bedrock {
-            return Ok(Self::Bedrock(Box::new(Bedrock::new(provider)?)));
+            return Ok(Self::Bedrock(Box::new(Bedrock::new(provider, limits)?)));
         }
         if provider.base == KnownProvider::Cohere {
-            return Ok(Self::Cohere(Box::new(Cohere::new(provider)?)));
+            return Ok(Self::Cohere(Box::new(Cohere::new(provider, limits)?)));
         }
         if provider.base == KnownProvider::Vertex {
-            return Ok(Self::Vertex(Box::new(Vertex::new(provider)?)));
+            return Ok(Self::Vertex(Box::new(Vertex::new(provider, limits)?)));
         }
         match preset(provider.base) {
             Some(preset) => Ok(Self::OpenAiCompatible(Box::new(OpenAiCompatible::new(
-                provider, preset,
+                provider, preset, limits,
             )?))),
             None => Ok(Self::NotSupported {
                 name: provider.name.clone(),

@@ -1,7 +1,7 @@
 //! The adapter for every provider that speaks the OpenAI API.
 
 use crate::common::{self, Upstream};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::{Operation, Preset};
 use asbru_config::{KeyConfig, ProviderConfig, ProviderKeyConfig};
 use asbru_schema::GatewayError;
@@ -72,7 +72,11 @@ impl Urls {
 }
 
 impl OpenAiCompatible {
-    pub fn new(provider: &ProviderConfig, preset: Preset) -> Result<Self, GatewayError> {
+    pub fn new(
+        provider: &ProviderConfig,
+        preset: Preset,
+        limits: &ResponseLimits,
+    ) -> Result<Self, GatewayError> {
         // vLLM keys may each name their own server (Bifrost's `vllm_key_config.url`); the
         // provider-wide base URL is then only needed for keys that do not.
         let key_urls = provider
@@ -100,7 +104,7 @@ impl OpenAiCompatible {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            upstream: Upstream::new(provider)?,
+            upstream: Upstream::new(provider, limits)?,
             preset,
             urls,
             key_urls,

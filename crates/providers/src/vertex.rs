@@ -25,7 +25,7 @@
 //! express URL `…/v1/publishers/google/models/{model}:{method}`, which serves Gemini models only.
 
 use crate::common::{self, Request, Upstream};
-use crate::http::Target;
+use crate::http::{ResponseLimits, Target};
 use crate::oauth::TokenSource;
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, anthropic, gemini};
@@ -128,8 +128,8 @@ impl Vertex {
     /// Prepares every key. Fails on a key without `vertex_key_config` (the config layer refuses
     /// those already), with a project or region that cannot be a URL segment, or with
     /// `auth_credentials` that are not a service-account key, naming the key.
-    pub fn new(provider: &ProviderConfig) -> Result<Self, GatewayError> {
-        let upstream = Upstream::new(provider)?;
+    pub fn new(provider: &ProviderConfig, limits: &ResponseLimits) -> Result<Self, GatewayError> {
+        let upstream = Upstream::new(provider, limits)?;
         let token_client = Arc::new(upstream.client.clone());
         let base_url = provider
             .network

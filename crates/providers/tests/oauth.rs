@@ -4,8 +4,8 @@
 
 use asbru_config::{EntraCredentials, NetworkConfig, ProxyConfig};
 use asbru_mock::{MockOptions, MockServer};
-use asbru_providers::UpstreamClient;
 use asbru_providers::oauth::TokenSource;
+use asbru_providers::{ResponseLimits, UpstreamClient};
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,14 @@ fn fixture(name: &str) -> String {
 }
 
 fn client() -> Arc<UpstreamClient> {
-    Arc::new(UpstreamClient::new(&NetworkConfig::default(), &ProxyConfig::None).unwrap())
+    Arc::new(
+        UpstreamClient::new(
+            &NetworkConfig::default(),
+            &ProxyConfig::None,
+            &ResponseLimits::default(),
+        )
+        .unwrap(),
+    )
 }
 
 /// A service-account key file as Google issues it, pointing at the mock.

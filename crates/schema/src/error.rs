@@ -25,6 +25,10 @@ pub enum ErrorKind {
     UpstreamUnreachable,
     /// The provider did not answer within the configured timeout (504).
     UpstreamTimeout,
+    /// The provider's answer is larger than the gateway buffers for one answer (502).
+    UpstreamResponseTooLarge,
+    /// The answers being buffered from all providers fill the gateway's budget (503).
+    UpstreamBufferFull,
     /// The gateway is shutting down or otherwise cannot take the request (503).
     Unavailable,
     /// A bug or an unexpected state inside the gateway (500).
@@ -42,6 +46,8 @@ impl ErrorKind {
             Self::Upstream => "upstream",
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamResponseTooLarge => "upstream_response_too_large",
+            Self::UpstreamBufferFull => "upstream_buffer_full",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -246,6 +252,45 @@ impl GatewayError {
             .with_code("upstream_timeout")
     }
 
+    /// 502: the provider's (non-streaming) answer is larger than asbru buffers for one answer,
+    /// announced by its `Content-Length` or found while reading it. Not retryable: trying again
+    /// would download the same huge body (and pay for the same generation) again.
+    pub fn upstream_response_too_large(provider: &str, limit_bytes: usize) -> Self {
+        Self::gateway(
+            ErrorKind::UpstreamResponseTooLarge,
+            502,
+            "upstream_error",
+            format!(
+                "the answer of provider '{provider}' is larger than the limit of {} for one \
+                 upstream answer; raise it with `asbru serve --max-upstream-response-mb` \
+                 (ASBRU_MAX_UPSTREAM_RESPONSE_MB)",
+                human_size(limit_bytes)
+            ),
+        )
+        .with_code("upstream_response_too_large")
+        .with_provider(provider)
+    }
+
+    /// 503: the answers asbru is buffering from providers for all requests together already fill
+    /// its budget, so this one was refused rather than risk running out of memory. Not retried by
+    /// the gateway (the provider already did the work; trying again re-downloads it), but a client
+    /// may try again later.
+    pub fn upstream_buffer_full(provider: &str, budget_bytes: usize) -> Self {
+        Self::gateway(
+            ErrorKind::UpstreamBufferFull,
+            503,
+            "server_error",
+            format!(
+                "the answer of provider '{provider}' was refused: upstream answers being buffered \
+                 for all requests already fill the budget of {}; try again later, or raise it \
+                 with `asbru serve --max-buffered-upstream-mb` (ASBRU_MAX_BUFFERED_UPSTREAM_MB)",
+                human_size(budget_bytes)
+            ),
+        )
+        .with_code("upstream_buffer_full")
+        .with_provider(provider)
+    }
+
     /// 503: the gateway cannot take the request right now.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::gateway(ErrorKind::Unavailable, 503, "server_error", message)
@@ -358,6 +403,16 @@ impl GatewayError {
     }
 }
 
+/// `32 MB` for whole mebibytes, else `N bytes` (limits are set in MB; tests use odd sizes).
+fn human_size(bytes: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -442,5 +497,29 @@ mod tests {
         assert!(!GatewayError::upstream(400, "bad", None, None, None).is_retryable());
         assert!(!GatewayError::invalid_request("x", None).is_retryable());
         assert!(GatewayError::upstream_unreachable("reset").is_retryable());
+    }
+
+    #[test]
+    fn oversized_answers_and_a_full_buffer_are_specific_and_not_retryable() {
+        let e = GatewayError::upstream_response_too_large("openai", 32 * 1024 * 1024);
+        let v: Value = serde_json::from_slice(&e.to_body()).unwrap();
+        assert_eq!(e.status(), 502);
+        assert_eq!(e.kind(), ErrorKind::UpstreamResponseTooLarge);
+        assert_eq!(v["error"]["code"], "upstream_response_too_large");
+        assert_eq!(v["extra_fields"]["provider"], "openai");
+        let message = e.message();
+        assert!(
+            message.contains("'openai'") && message.contains("32 MB"),
+            "{message}"
+        );
+        assert!(message.contains("--max-upstream-response-mb"), "{message}");
+        assert!(!e.is_retryable());
+
+        let e = GatewayError::upstream_buffer_full("openai", 1000);
+        assert_eq!(e.status(), 503);
+        assert_eq!(e.code(), Some("upstream_buffer_full"));
+        assert!(e.message().contains("1000 bytes"), "{}", e.message());
+        assert!(e.message().contains("--max-buffered-upstream-mb"));
+        assert!(!e.is_retryable());
     }
 }

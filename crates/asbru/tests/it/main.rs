@@ -38,5 +38,6 @@ mod retries;
 mod secrets;
 mod sessions;
 mod streaming;
+mod upstream_limits;
 mod vertex;
 mod vllm;
