@@ -283,14 +283,11 @@ fn require_json(headers: &HeaderMap) -> Result<(), GatewayError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let ascii_ci = |part: Option<&str>, want: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(want));
+    let json = essence.eq_ignore_ascii_case("application/json")
+        || (ascii_ci(essence.get(..12), "application/")
+            && ascii_ci(essence.get(essence.len().saturating_sub(5)..), "+json"));
     if json {
         return Ok(());
     }
@@ -443,8 +440,29 @@ pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Respon
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ttl;
+    use super::{parse_ttl, require_json};
+    use http::{HeaderMap, HeaderValue, header};
     use std::time::Duration;
+
+    #[test]
+    fn only_json_content_types_are_accepted() {
+        let check = |value: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(v) = value {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            }
+            require_json(&headers).is_ok()
+        };
+        assert!(check(Some("application/json")));
+        assert!(check(Some("Application/JSON; charset=utf-8")));
+        assert!(check(Some("application/vnd.api+json")));
+        assert!(!check(Some("application/jsonx")));
+        assert!(!check(Some("text/plain")));
+        assert!(!check(Some("application/x-www-form-urlencoded")));
+        assert!(!check(Some("multipart/form-data; boundary=x")));
+        assert!(!check(Some("+json")));
+        assert!(!check(None));
+    }
 
     #[test]
     fn session_ttls_parse() {
