@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 /// Bifrost's default session lifetime.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(3600);
 
+/// The longest a session is remembered, whatever `x-bf-session-ttl` asks: a longer lifetime would
+/// not be useful, and an unbounded one overflows the clock (`now + ttl` panics).
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Sessions remembered at most; about 100 bytes each.
 const CAPACITY: usize = 100_000;
 
@@ -40,7 +44,8 @@ impl SessionStore {
             .map(|s| s.key_id.clone())
     }
 
-    /// Remembers (or refreshes) the key of `session` until `now + ttl`.
+    /// Remembers (or refreshes) the key of `session` until `now + ttl` (at most
+    /// [`MAX_SESSION_TTL`]).
     pub(crate) fn remember(
         &self,
         session: &str,
@@ -64,7 +69,7 @@ impl SessionStore {
             Sticky {
                 provider: provider.to_owned(),
                 key_id: key_id.to_owned(),
-                expires: now + ttl,
+                expires: now + ttl.min(MAX_SESSION_TTL),
             },
         );
     }
@@ -73,6 +78,25 @@ impl SessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_ttl_is_capped_instead_of_overflowing_the_clock() {
+        let store = SessionStore::default();
+        let now = Instant::now();
+        store.remember("s", "openai", "k1", Duration::from_secs(u64::MAX), now);
+        assert_eq!(
+            store.key_for("s", "openai", now + Duration::from_secs(3600)),
+            Some("k1".to_owned())
+        );
+        assert_eq!(
+            store.key_for(
+                "s",
+                "openai",
+                now + MAX_SESSION_TTL + Duration::from_secs(1)
+            ),
+            None
+        );
+    }
 
     #[test]
     fn sessions_stick_per_provider_until_they_expire() {

@@ -347,7 +347,9 @@ pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Respon
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ttl;
+    use super::{MAX_SESSION_ID_BYTES, parse_ttl, session};
+    use http::{HeaderMap, HeaderValue};
+    use proptest::prelude::*;
     use std::time::Duration;
 
     #[test]
@@ -359,6 +361,64 @@ mod tests {
         assert_eq!(parse_ttl("0"), None);
         assert_eq!(parse_ttl("soon"), None);
         assert_eq!(parse_ttl(""), None);
+    }
+
+    fn headers(id: &[u8], ttl: Option<&[u8]>) -> Option<HeaderMap> {
+        let mut h = HeaderMap::new();
+        h.insert("x-bf-session-id", HeaderValue::from_bytes(id).ok()?);
+        if let Some(ttl) = ttl {
+            h.insert("x-bf-session-ttl", HeaderValue::from_bytes(ttl).ok()?);
+        }
+        Some(h)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_ttl_text_parses_or_is_refused(text in ".{0,24}") {
+            if let Some(ttl) = parse_ttl(&text) {
+                prop_assert!(ttl > Duration::ZERO);
+            }
+        }
+
+        #[test]
+        fn ttls_in_every_unit_parse(
+            n in 1u64..,
+            unit in proptest::sample::select(&[("", 1u64), ("s", 1), ("m", 60), ("h", 3600)][..]),
+            pad in "[ \t]{0,2}",
+        ) {
+            let text = format!("{pad}{n}{}{pad}", unit.0);
+            prop_assert_eq!(
+                parse_ttl(&text),
+                Some(Duration::from_secs(n.saturating_mul(unit.1)))
+            );
+        }
+
+        #[test]
+        fn session_headers_are_read_or_refused_with_their_name(
+            id in proptest::collection::vec(any::<u8>(), 0..300),
+            ttl in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..24)),
+        ) {
+            let Some(h) = headers(&id, ttl.as_deref()) else {
+                return Ok(());
+            };
+            match session(&h) {
+                Ok(Some((read, ttl))) => {
+                    prop_assert_eq!(read.as_bytes(), &id[..]);
+                    prop_assert!(read.len() <= MAX_SESSION_ID_BYTES);
+                    prop_assert!(ttl > Duration::ZERO);
+                }
+                Ok(None) => prop_assert!(
+                    id.is_empty() || h.get("x-bf-session-id").is_some_and(|v| v.to_str().is_err())
+                ),
+                Err(e) => prop_assert!(
+                    matches!(e.param(), Some("x-bf-session-id" | "x-bf-session-ttl")),
+                    "{:?}",
+                    e
+                ),
+            }
+        }
     }
 }
 
