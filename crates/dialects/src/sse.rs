@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
 
-/// Largest single event accepted. One event is one chunk of a completion; a few hundred KB is
+/// Largest single event accepted, counting its terminating blank line. One event is one chunk of a completion; a few hundred KB is
 /// already extreme (a tool call's arguments in one delta), so 4 MiB only guards against runaways.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
@@ -48,14 +48,25 @@ impl SseFramer {
         self.buf.extend_from_slice(piece);
     }
 
-    /// The next complete event, if one has fully arrived.
+    /// The next complete event, if one has fully arrived; [`EventTooLarge`] once the event being
+    /// read (terminator included) is longer than the limit — as soon as the bytes waiting for
+    /// their terminator pass it, or when a complete event that arrived at once is longer. The
+    /// same bytes give the same events and the same error however they were split.
     pub fn next_event(&mut self) -> Result<Option<Bytes>, EventTooLarge> {
         // Back up 3 bytes so a terminator split across two pieces is still found.
         let from = self.scanned.saturating_sub(3);
         match find_terminator(&self.buf[from..]) {
             Some((at, len)) => {
+                let end = from + at + len;
+                // Checked here too, not only while waiting: an event over the limit is refused
+                // whether it arrived in one piece or in many.
+                if end > self.max_event_bytes {
+                    return Err(EventTooLarge {
+                        limit: self.max_event_bytes,
+                    });
+                }
                 self.scanned = 0;
-                Ok(Some(self.buf.split_to(from + at + len).freeze()))
+                Ok(Some(self.buf.split_to(end).freeze()))
             }
             None => {
                 self.scanned = self.buf.len();
@@ -151,6 +162,18 @@ mod tests {
         let mut f = SseFramer::new(8);
         f.push(b"data: 0123456789");
         assert_eq!(f.next_event(), Err(EventTooLarge { limit: 8 }));
+    }
+
+    #[test]
+    fn a_complete_event_over_the_limit_is_refused_even_in_one_piece() {
+        // Found by the split property: arriving whole used to get it through, arriving slowly
+        // did not.
+        let mut f = SseFramer::new(8);
+        f.push(b"data: 0123456789\n\n");
+        assert_eq!(f.next_event(), Err(EventTooLarge { limit: 8 }));
+        let mut f = SseFramer::new(8);
+        f.push(b"data:\n\n");
+        assert_eq!(f.next_event().unwrap().unwrap().as_ref(), b"data:\n\n");
     }
 
     #[test]

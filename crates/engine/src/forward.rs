@@ -2,9 +2,11 @@
 //! upstream as `<name>: value` (Bifrost's convention), and an `anthropic-beta` header is passed
 //! on as is, so Anthropic SDK users keep their beta features.
 //!
-//! Credentials, hop-by-hop headers and the headers that frame or sign the request are never
-//! forwarded, whatever `client.header_filter_config` says: a client must not be able to replace
-//! the provider key the gateway holds, smuggle a second body length, or break a SigV4 signature.
+//! Credentials, hop-by-hop headers, the headers that frame or sign the request, and those that
+//! change the answer's encoding or range, the client's apparent address, or the method and URL a
+//! proxy acts on are never forwarded, whatever `client.header_filter_config` says: a client must
+//! not be able to replace the provider key the gateway holds, smuggle a second body length, break
+//! a SigV4 signature, or get an answer (gzip, a byte range) the gateway cannot read.
 //! Within those, the configured allowlist and denylist decide.
 
 use asbru_config::HeaderFilter;
@@ -16,19 +18,24 @@ pub const EXTRA_HEADER_PREFIX: &str = "x-bf-eh-";
 /// The one provider header a client may send without the prefix.
 const ANTHROPIC_BETA: &str = "anthropic-beta";
 
-/// Never forwarded (lower case).
-const NEVER: [&str; 21] = [
+/// Never forwarded (lower case): credentials, the headers that frame or sign the body, hop-by-hop
+/// headers, and the ones that change what the provider answers or who it thinks is asking (a
+/// compressed or partial answer the gateway cannot read, a spoofed client address, another method
+/// or URL behind a proxy that honours overrides).
+const NEVER: [&str; 38] = [
+    // Credentials.
     "authorization",
-    "proxy-authorization",
     "x-api-key",
     "api-key",
     "x-goog-api-key",
     "cookie",
     "set-cookie",
+    // Framing and hop-by-hop.
     "host",
     "content-length",
     "content-type",
     "content-encoding",
+    "content-range",
     "transfer-encoding",
     "connection",
     "keep-alive",
@@ -36,15 +43,39 @@ const NEVER: [&str; 21] = [
     "trailer",
     "upgrade",
     "expect",
-    "x-amz-date",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
+    // The shape of the answer: the gateway reads it, so it must be whole and uncompressed.
+    "accept-encoding",
+    "range",
+    "if-range",
+    // Who is asking, as proxies tell it.
+    "forwarded",
+    "via",
+    "max-forwards",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
+    // Another method or URL than the one the gateway sends.
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-rewrite-url",
+    "x-override-url",
+    "x-host",
+    "x-proxyuser-ip",
 ];
 
-/// Whether a header name may never be forwarded: the list above, and every `x-bf-` (the
-/// gateway's own) and `x-amz-` (request signing) header.
+/// Never forwarded either: every header starting with one of these (the gateway's own `x-bf-`,
+/// SigV4's `x-amz-`, `proxy-authorization` and the other `proxy-` headers, `x-forwarded-for` and
+/// its `x-forwarded-` relatives, `x-original-url` and its `x-original-` relatives).
+const NEVER_PREFIXES: [&str; 5] = ["x-bf-", "x-amz-", "proxy-", "x-forwarded-", "x-original-"];
+
+/// Whether a header name may never be forwarded, whatever the configured lists say.
 fn never(name: &str) -> bool {
-    NEVER.contains(&name) || name.starts_with("x-bf-") || name.starts_with("x-amz-")
+    NEVER.contains(&name) || NEVER_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// The headers of `inbound` to send upstream, names without the prefix, values unchanged (all
@@ -104,6 +135,57 @@ mod tests {
         let betas: Vec<_> = out.get_all("anthropic-beta").iter().collect();
         assert_eq!(betas.len(), 2);
         assert_eq!(out.len(), 4, "{out:?}");
+    }
+
+    #[test]
+    fn answer_shaping_proxy_and_override_headers_are_never_forwarded() {
+        let risky = [
+            "accept-encoding",
+            "range",
+            "if-range",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+            "forwarded",
+            "x-real-ip",
+            "via",
+            "max-forwards",
+            "te",
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+            "x-original-url",
+            "x-original-method",
+            "x-rewrite-url",
+            "proxy-authorization",
+            "proxy-connection",
+        ];
+        let pairs: Vec<(String, &str)> = risky
+            .iter()
+            .map(|name| (format!("x-bf-eh-{name}"), "x"))
+            .chain([("x-bf-eh-x-trace".to_owned(), "t")])
+            .collect();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let h = inbound(&pairs);
+        // Not even an allowlist naming them lets them through.
+        let allow_all = HeaderFilter {
+            allowlist: risky
+                .iter()
+                .map(|n| (*n).to_owned())
+                .chain(["x-trace".to_owned()])
+                .collect(),
+            denylist: Vec::new(),
+        };
+        for filter in [HeaderFilter::default(), allow_all] {
+            let out = forwarded_headers(&h, &filter);
+            assert_eq!(out.len(), 1, "{out:?}");
+            assert_eq!(out.get("x-trace").unwrap(), "t");
+        }
+        for name in risky {
+            assert!(never(name), "{name}");
+        }
+        assert!(!never("openai-organization"));
+        assert!(!never("x-trace-id"));
     }
 
     #[test]

@@ -45,5 +45,5 @@ pub use gateway::{
 };
 pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock, SystemClock};
 pub use keys::KeyPin;
-pub use sessions::DEFAULT_SESSION_TTL;
+pub use sessions::{DEFAULT_SESSION_TTL, MAX_SESSION_TTL};
 pub use stream::SseStream;

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 /// Bifrost's default session lifetime.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(3600);
 
+/// The longest a session is remembered: a week outlives any conversation, and a client-chosen
+/// duration added to the clock must stay far from where that overflows. The transport answers a
+/// longer `x-bf-session-ttl` with a 400; the store caps it too, whoever calls it.
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Sessions remembered at most; about 100 bytes each.
 const CAPACITY: usize = 100_000;
 
@@ -46,9 +51,10 @@ impl SessionStore {
             .map(|s| s.key_id.clone())
     }
 
-    /// Remembers (or refreshes) the key of `session` until `now + ttl`. A `ttl` past what the
-    /// clock can represent is not remembered (the transport bounds it well before that); the
-    /// entry is built before the lock is taken, so nothing that could fail runs under it.
+    /// Remembers (or refreshes) the key of `session` until `now + ttl`, at most
+    /// [`MAX_SESSION_TTL`] (the transport refuses longer ones); checked, so even a duration past
+    /// what the clock holds cannot panic. The entry is built before the lock is taken, so nothing
+    /// that could fail runs under it.
     pub(crate) fn remember(
         &self,
         session: &str,
@@ -57,7 +63,7 @@ impl SessionStore {
         ttl: Duration,
         now: Instant,
     ) {
-        let Some(expires) = now.checked_add(ttl) else {
+        let Some(expires) = now.checked_add(ttl.min(MAX_SESSION_TTL)) else {
             metrics::counter!("asbru_sessions_not_stored_total").increment(1);
             return;
         };
@@ -83,13 +89,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_ttl_past_the_clock_is_not_remembered_and_does_not_panic() {
+    fn a_huge_ttl_is_capped_instead_of_overflowing_the_clock() {
         let store = SessionStore::default();
         let now = Instant::now();
-        store.remember("s", "openai", "key-a", Duration::from_secs(u64::MAX), now);
-        assert_eq!(store.key_for("s", "openai", now), None);
-        store.remember("s", "openai", "key-a", Duration::from_secs(60), now);
-        assert_eq!(store.key_for("s", "openai", now).as_deref(), Some("key-a"));
+        store.remember("s", "openai", "k1", Duration::from_secs(u64::MAX), now);
+        assert_eq!(
+            store.key_for("s", "openai", now + Duration::from_secs(3600)),
+            Some("k1".to_owned())
+        );
+        assert_eq!(
+            store.key_for(
+                "s",
+                "openai",
+                now + MAX_SESSION_TTL + Duration::from_secs(1)
+            ),
+            None
+        );
     }
 
     #[test]

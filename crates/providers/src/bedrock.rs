@@ -162,6 +162,22 @@ impl Bedrock {
         }
     }
 
+    /// [`Self::model_id`] for a request path, refusing (400, naming `model`) the ids that would
+    /// not stay one path segment once percent-encoded: empty, `.` and `..` (`/model/../converse`
+    /// would resolve to another path). Everything else is percent-encoded by [`converse_path`],
+    /// so ARNs keep their `:` and `/`.
+    fn path_model_id(&self, model: &str, key: Option<&KeyConfig>) -> Result<String, GatewayError> {
+        let id = Self::model_id(model, key);
+        if !is_path_safe_model_id(&id) {
+            return Err(GatewayError::invalid_request(
+                format!("model {model:?} is not a valid Bedrock model id"),
+                Some("model"),
+            )
+            .with_provider(&self.name));
+        }
+        Ok(id)
+    }
+
     /// The target, headers and signer of one request to `path` (`/model/{id}/…`) with `key`.
     fn prepare(
         &self,
@@ -222,7 +238,7 @@ impl Bedrock {
         if op != Operation::ChatCompletion {
             return Err(self.unsupported(op));
         }
-        let id = Self::model_id(model, key.map(|(_, k)| k));
+        let id = self.path_model_id(model, key.map(|(_, k)| k))?;
         self.prepare(key, &converse_path(&id, stream), forward)
     }
 
@@ -358,7 +374,7 @@ impl Bedrock {
         forward: &HeaderMap,
     ) -> Result<Bytes, GatewayError> {
         let request: EmbeddingRequest = common::parse_body(body, "embeddings request")?;
-        let id = Self::model_id(&request.model, key.map(|(_, k)| k));
+        let id = self.path_model_id(&request.model, key.map(|(_, k)| k))?;
         let family = EmbedFamily::of(&id).ok_or_else(|| {
             GatewayError::invalid_request(
                 format!(
@@ -627,6 +643,13 @@ impl translated::Decode for Messages {
     }
 }
 
+/// Whether a Bedrock model id stays one path segment once [`converse_path`] percent-encoded it:
+/// not empty and not a dot segment (`.` and `..` are the only ids it leaves as they are and a URL
+/// resolves away).
+fn is_path_safe_model_id(id: &str) -> bool {
+    !matches!(id, "" | "." | "..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,6 +706,29 @@ mod tests {
             Bedrock::model_id("arn:aws:bedrock:x", Some(&key(config))),
             "arn:aws:bedrock:x"
         );
+    }
+
+    #[test]
+    fn dot_segments_and_empty_ids_are_refused_and_arns_kept() {
+        for bad in ["", ".", ".."] {
+            assert!(!is_path_safe_model_id(bad), "{bad:?}");
+        }
+        for good in [
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-v1:0",
+            "...",
+            "a/..",
+            "../x",
+        ] {
+            assert!(is_path_safe_model_id(good), "{good:?}");
+            let path = converse_path(good, false);
+            let segment = path
+                .strip_prefix("/model/")
+                .and_then(|p| p.strip_suffix("/converse"))
+                .unwrap();
+            assert!(!segment.contains('/'), "{path}");
+            assert_ne!(segment, "..");
+        }
     }
 
     #[test]

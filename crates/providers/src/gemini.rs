@@ -547,10 +547,12 @@ fn has_version(base: &str) -> bool {
 
 /// The model resource a URL names: `models/{model}` for a bare id, the name as given when it
 /// already is a resource (`models/…`, `tunedModels/…`). Characters that would change the URL's
-/// meaning (`?`, `#`, `:`, spaces, `..`) are refused, naming the model.
+/// meaning (`?`, `#`, `:`, spaces, `..`) and dot or empty segments (`.`, `a//b`, a leading or
+/// trailing `/`, which a custom path's `{model}` could resolve away) are refused, naming the model.
 fn model_resource(model: &str) -> Result<String, GatewayError> {
     let safe = !model.is_empty()
         && !model.contains("..")
+        && model.split('/').all(|segment| !matches!(segment, "" | "."))
         && model
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'@'));
@@ -674,7 +676,9 @@ mod tests {
             model_resource("tunedModels/mine-1").unwrap(),
             "tunedModels/mine-1"
         );
-        for bad in ["", "a?b", "a:b", "a#b", "a b", "../x"] {
+        for bad in [
+            "", "a?b", "a:b", "a#b", "a b", "../x", "..", ".", "models/.", "a//b", "/a", "a/",
+        ] {
             assert_eq!(model_resource(bad).unwrap_err().status(), 400, "{bad}");
         }
         assert_eq!(query_escape("a+b=/c"), "a%2Bb%3D%2Fc");

@@ -636,6 +636,7 @@ fn is_segment(s: &str) -> bool {
 /// `-`, `_`, `.` and Claude's `@` version suffix.
 fn is_model_id(s: &str) -> bool {
     !s.is_empty()
+        && s != "."
         && !s.contains("..")
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))

@@ -1,7 +1,9 @@
 //! The HTTP routes and their handlers.
 
 use crate::error::ApiError;
-use asbru_engine::{DEFAULT_SESSION_TTL, Gateway, GatewayResponse, KeyPin, Operation, RequestMeta};
+use asbru_engine::{
+    DEFAULT_SESSION_TTL, Gateway, GatewayResponse, KeyPin, MAX_SESSION_TTL, Operation, RequestMeta,
+};
 use asbru_schema::GatewayError;
 use axum::Router;
 use axum::body::Body;
@@ -284,7 +286,8 @@ fn require_json(headers: &HeaderMap) -> Result<(), GatewayError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    let ascii_ci = |part: Option<&str>, want: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(want));
+    let ascii_ci =
+        |part: Option<&str>, want: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(want));
     let json = essence.eq_ignore_ascii_case("application/json")
         || (ascii_ci(essence.get(..12), "application/")
             && ascii_ci(essence.get(essence.len().saturating_sub(5)..), "+json"));
@@ -403,10 +406,6 @@ fn session(headers: &HeaderMap) -> Result<Option<(String, Duration)>, GatewayErr
     Ok(Some((id, ttl)))
 }
 
-/// Longest accepted `x-bf-session-ttl`. A client-chosen duration is added to the clock, so it is
-/// bounded well below where that could overflow, and a week outlives any conversation.
-const MAX_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-
 /// `x-bf-session-ttl` as a duration: seconds, or a number with `s`, `m` or `h`; `None` when it is
 /// not one or is zero (saturating, so a huge number is a huge duration, refused by the caller).
 pub(crate) fn parse_ttl(text: &str) -> Option<Duration> {
@@ -440,8 +439,9 @@ pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Respon
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_ttl, require_json};
+    use super::{MAX_SESSION_ID_BYTES, parse_ttl, require_json, session};
     use http::{HeaderMap, HeaderValue, header};
+    use proptest::prelude::*;
     use std::time::Duration;
 
     #[test]
@@ -477,6 +477,64 @@ mod tests {
             parse_ttl("18446744073709551615h"),
             Some(Duration::from_secs(u64::MAX))
         );
+    }
+
+    fn headers(id: &[u8], ttl: Option<&[u8]>) -> Option<HeaderMap> {
+        let mut h = HeaderMap::new();
+        h.insert("x-bf-session-id", HeaderValue::from_bytes(id).ok()?);
+        if let Some(ttl) = ttl {
+            h.insert("x-bf-session-ttl", HeaderValue::from_bytes(ttl).ok()?);
+        }
+        Some(h)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_ttl_text_parses_or_is_refused(text in ".{0,24}") {
+            if let Some(ttl) = parse_ttl(&text) {
+                prop_assert!(ttl > Duration::ZERO);
+            }
+        }
+
+        #[test]
+        fn ttls_in_every_unit_parse(
+            n in 1u64..,
+            unit in proptest::sample::select(&[("", 1u64), ("s", 1), ("m", 60), ("h", 3600)][..]),
+            pad in "[ \t]{0,2}",
+        ) {
+            let text = format!("{pad}{n}{}{pad}", unit.0);
+            prop_assert_eq!(
+                parse_ttl(&text),
+                Some(Duration::from_secs(n.saturating_mul(unit.1)))
+            );
+        }
+
+        #[test]
+        fn session_headers_are_read_or_refused_with_their_name(
+            id in proptest::collection::vec(any::<u8>(), 0..300),
+            ttl in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..24)),
+        ) {
+            let Some(h) = headers(&id, ttl.as_deref()) else {
+                return Ok(());
+            };
+            match session(&h) {
+                Ok(Some((read, ttl))) => {
+                    prop_assert_eq!(read.as_bytes(), &id[..]);
+                    prop_assert!(read.len() <= MAX_SESSION_ID_BYTES);
+                    prop_assert!(ttl > Duration::ZERO);
+                }
+                Ok(None) => prop_assert!(
+                    id.is_empty() || h.get("x-bf-session-id").is_some_and(|v| v.to_str().is_err())
+                ),
+                Err(e) => prop_assert!(
+                    matches!(e.param(), Some("x-bf-session-id" | "x-bf-session-ttl")),
+                    "{:?}",
+                    e
+                ),
+            }
+        }
     }
 }
 

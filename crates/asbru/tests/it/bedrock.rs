@@ -3,7 +3,7 @@
 //! sends a Bedrock API key, and the client gets OpenAI JSON and SSE back. The mock's recorded
 //! requests show what reached "Bedrock".
 
-use crate::harness::{TestGateway, sse_data};
+use crate::harness::{TestGateway, chat_body, sse_data};
 use asbru_mock::{Fault, MockOptions, MockServer, RecordedRequest};
 use serde_json::{Value, json};
 
@@ -886,4 +886,42 @@ async fn embedding_errors_name_the_model_or_keep_bedrocks_message() {
         .await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["error"]["type"], "ThrottlingException");
+}
+
+/// `bedrock/..` used to go upstream as `POST /model/../converse`, a path that resolves to another
+/// one. Ids that are dot segments are refused, naming `model`, before anything is sent; an ARN
+/// (`:` and `/`) is still percent-encoded into one segment.
+#[tokio::test]
+async fn dot_segment_model_ids_are_refused_before_bedrock() {
+    let gw = start().await;
+    for model in ["bedrock/..", "bedrock/."] {
+        let (status, answer) = gw.post("/v1/chat/completions", chat_body(model)).await;
+        assert_eq!(status, 400, "{model}: {answer}");
+        assert_eq!(answer["error"]["param"], "model", "{answer}");
+
+        let mut stream = chat_body(model);
+        stream["stream"] = json!(true);
+        let (status, answer) = gw.post("/v1/chat/completions", stream).await;
+        assert_eq!(status, 400, "{model} stream: {answer}");
+        assert_eq!(answer["error"]["param"], "model", "{answer}");
+
+        let (status, answer) = gw
+            .post(
+                "/v1/embeddings",
+                json!({"model": model, "input": "x", "encoding_format": "float"}),
+            )
+            .await;
+        assert_eq!(status, 400, "{model} embeddings: {answer}");
+        assert_eq!(answer["error"]["param"], "model", "{answer}");
+    }
+    let sent = gw.mock.requests();
+    assert!(sent.is_empty(), "reached the upstream: {sent:?}");
+
+    // A model id that only contains dots among other characters is an ordinary id.
+    let (status, answer) = gw.post("/v1/chat/completions", chat_body(MODEL)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        gw.mock.requests().pop().unwrap().path,
+        "/model/anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse"
+    );
 }

@@ -594,3 +594,21 @@ async fn fallbacks_apply_and_the_answer_stays_converse() {
     check_order(&frames);
     assert_eq!(text_of(&frames), MOCK_TEXT);
 }
+
+/// The Bedrock route answers a dot-segment model id with its own error shape, naming the model,
+/// and sends nothing upstream.
+#[tokio::test]
+async fn dot_segment_model_ids_in_the_path_are_refused() {
+    let gw = start().await;
+    for path in [
+        "/bedrock/model/bedrock%2F../converse",
+        "/bedrock/model/bedrock%2F./converse",
+        "/bedrock/model/bedrock%2F../converse-stream",
+    ] {
+        let (status, answer) = converse(&gw, path, &ask("Say hello.")).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains("model"), "{path}: {answer}");
+    }
+    assert!(gw.mock.requests().is_empty());
+}

@@ -151,3 +151,40 @@ async fn forwarded_headers_are_signed_for_bedrock() {
     assert_eq!(sent.header("x-trace-id").unwrap(), "trace-9");
     assert!(sent.header("authorization").unwrap().contains("x-trace-id"));
 }
+
+/// `accept-encoding: gzip` used to reach the provider, whose gzipped answer then came back as a
+/// 502 quoting raw gzip bytes (and lowered the key's health). Headers that shape the answer, tell
+/// proxies who is asking, or override the method or URL never go upstream.
+#[tokio::test]
+async fn answer_shaping_proxy_and_override_headers_never_reach_the_provider() {
+    let gw = start().await;
+    let risky = [
+        ("x-bf-eh-accept-encoding", "gzip"),
+        ("x-bf-eh-range", "bytes=0-10"),
+        ("x-bf-eh-x-forwarded-for", "10.0.0.1"),
+        ("x-bf-eh-forwarded", "for=10.0.0.1"),
+        ("x-bf-eh-x-real-ip", "10.0.0.1"),
+        ("x-bf-eh-x-http-method-override", "DELETE"),
+        ("x-bf-eh-x-original-url", "/admin"),
+        ("x-bf-eh-via", "1.1 evil"),
+    ];
+    let mut headers = risky.to_vec();
+    headers.push(("x-bf-eh-x-trace-id", "trace-8"));
+    for model in ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"] {
+        let (status, answer) = gw
+            .post_with("/v1/chat/completions", chat_body(model), &headers)
+            .await;
+        assert_eq!(status, 200, "{model}: {answer}");
+        assert_eq!(answer["choices"][0]["message"]["role"], "assistant");
+        let sent = gw.mock.requests().pop().unwrap();
+        assert_eq!(sent.header("x-trace-id").unwrap(), "trace-8");
+        for (name, _) in risky {
+            let name = name.trim_start_matches("x-bf-eh-");
+            assert!(
+                sent.header(name).is_none(),
+                "{model}: {name} was forwarded as {:?}",
+                sent.header(name)
+            );
+        }
+    }
+}

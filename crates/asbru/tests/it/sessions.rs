@@ -92,3 +92,38 @@ async fn a_pinned_key_wins_over_the_session_and_bad_ttls_are_refused() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["param"], "x-bf-session-id");
 }
+
+#[tokio::test]
+async fn a_ttl_past_a_week_is_refused_and_a_week_sticks() {
+    let gw = five_keys().await;
+    // `now + u64::MAX seconds` used to overflow the clock and panic the request.
+    for ttl in ["18446744073709551615", "18446744073709551615h", "604801"] {
+        let (status, answer) = gw
+            .post_with(
+                "/v1/chat/completions",
+                chat_body("openai/gpt-4o"),
+                &[
+                    ("x-bf-session-id", "conv-forever"),
+                    ("x-bf-session-ttl", ttl),
+                ],
+            )
+            .await;
+        assert_eq!(status, 400, "{ttl}: {answer}");
+        assert_eq!(answer["error"]["param"], "x-bf-session-ttl");
+    }
+    for _ in 0..5 {
+        let (status, answer) = gw
+            .post_with(
+                "/v1/chat/completions",
+                chat_body("openai/gpt-4o"),
+                &[
+                    ("x-bf-session-id", "conv-week"),
+                    ("x-bf-session-ttl", "168h"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let used: HashSet<String> = keys_used(&gw).into_iter().collect();
+    assert_eq!(used.len(), 1, "the session used several keys: {used:?}");
+}
