@@ -12,7 +12,7 @@ pub mod provider;
 pub mod rerank;
 pub mod usage;
 
-pub use error::{Attempt, ErrorKind, GatewayError};
+pub use error::{Attempt, ErrorKind, GatewayError, quote_prefix};
 pub use model_ref::ModelRef;
 pub use provider::KnownProvider;
 pub use usage::Usage;
