@@ -12,7 +12,7 @@
 //! Gemini puts the model in the URL, so targets are built per request rather than once at load
 //! time; everything else (base URL, headers, key headers) is prepared when the config is loaded.
 
-use crate::error_map::{from_transport, redact};
+use crate::error_map::{from_transport, scrub_error};
 use crate::http::Target;
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
@@ -515,15 +515,9 @@ pub(crate) fn google_error(
     header_wait: Option<Duration>,
 ) -> GatewayError {
     let error = error_from_gemini(status, body);
-    let message = redact(error.message().to_owned(), secret);
-    GatewayError::upstream(
-        error.status(),
-        message,
-        error.error_type().map(str::to_owned),
-        error.code().map(str::to_owned),
-        error.param().map(str::to_owned),
-    )
-    .with_retry_after(error.retry_after().or(header_wait))
+    let wait = error.retry_after().or(header_wait);
+    scrub_error(error, secret)
+        .with_retry_after(wait)
     .with_provider(provider)
 }
 

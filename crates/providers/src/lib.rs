@@ -23,6 +23,7 @@ pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;
+pub mod redact;
 mod responses;
 mod translated;
 pub mod vertex;
@@ -35,6 +36,7 @@ pub use gemini::Gemini;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
+pub use redact::Redactor;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
 pub use vertex::Vertex;
 
