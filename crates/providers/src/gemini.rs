@@ -518,7 +518,7 @@ pub(crate) fn google_error(
     let wait = error.retry_after().or(header_wait);
     scrub_error(error, secret)
         .with_retry_after(wait)
-    .with_provider(provider)
+        .with_provider(provider)
 }
 
 /// The provider answered 2xx with a body that is not what the API promises.

@@ -36,8 +36,8 @@ pub use gemini::Gemini;
 pub use http::UpstreamClient;
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
-pub use redact::Redactor;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
+pub use redact::Redactor;
 pub use vertex::Vertex;
 
 use ::http::HeaderMap;

@@ -217,10 +217,15 @@ fn credential_fields(json: &str) -> Vec<String> {
     let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(json) else {
         return Vec::new();
     };
-    ["private_key", "private_key_id", "client_secret", "refresh_token"]
-        .iter()
-        .filter_map(|name| fields.get(*name)?.as_str().map(str::to_owned))
-        .collect()
+    [
+        "private_key",
+        "private_key_id",
+        "client_secret",
+        "refresh_token",
+    ]
+    .iter()
+    .filter_map(|name| fields.get(*name)?.as_str().map(str::to_owned))
+    .collect()
 }
 
 /// `text` as it appears inside a JSON string, without the quotes.
@@ -255,7 +260,10 @@ mod tests {
     #[test]
     fn finds_the_key_in_any_letter_case() {
         let r = Redactor::new([KEY]);
-        assert_eq!(r.redact_str(&format!("bad key {KEY}!")), "bad key [REDACTED]!");
+        assert_eq!(
+            r.redact_str(&format!("bad key {KEY}!")),
+            "bad key [REDACTED]!"
+        );
         let upper = KEY.to_ascii_uppercase();
         assert_eq!(r.redact_str(&format!("x{upper}x")), "x[REDACTED]x");
         assert!(matches!(r.redact_str("nothing here"), Cow::Borrowed(_)));
@@ -288,7 +296,10 @@ mod tests {
         let r = Redactor::new([pem]);
         let quoted = serde_json::to_string(pem).unwrap();
         assert!(!r.redact_str(&quoted).contains("MIIEvQ"));
-        assert!(!r.redact_str("x MIIEvQIBADANBgkqhkiG9w0BAQEFAASC y").contains("MIIEvQ"));
+        assert!(
+            !r.redact_str("x MIIEvQIBADANBgkqhkiG9w0BAQEFAASC y")
+                .contains("MIIEvQ")
+        );
     }
 
     #[test]
