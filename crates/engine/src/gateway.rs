@@ -507,8 +507,7 @@ impl Gateway {
                 );
                 Ok(GatewayResponse::Stream {
                     stream: SseStream::forward(
-                        first,
-                        upstream,
+                        (first, upstream),
                         kind,
                         op.response_type(true),
                         model_ref.model.to_owned(),

@@ -97,10 +97,10 @@ struct State {
 }
 
 impl SseStream {
-    /// `first` is the piece [`open_stream`](crate::gateway) already read to commit to the provider.
+    /// `opened` is the piece [`open_stream`](crate::gateway) already read to commit to the
+    /// provider, and the rest of the upstream stream.
     pub(crate) fn forward(
-        first: Bytes,
-        upstream: ByteStream,
+        opened: (Bytes, ByteStream),
         kind: StreamKind,
         request_type: &'static str,
         model_requested: String,
@@ -108,6 +108,7 @@ impl SseStream {
         log: RequestLog,
         permit: QueuePermit,
     ) -> Self {
+        let (first, upstream) = opened;
         let mut state = State {
             upstream,
             framer: SseFramer::default(),

@@ -263,10 +263,11 @@ impl GatewayError {
             &mut inner.param,
             &mut inner.provider,
             &mut inner.model_requested,
-        ] {
-            if let Some(text) = field {
-                f(text);
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f(field);
         }
         for attempt in &mut inner.attempts {
             f(&mut attempt.target);
