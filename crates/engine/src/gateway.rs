@@ -17,7 +17,7 @@ use asbru_dialects::openai::{
     check_responses_answer,
 };
 use asbru_providers::ByteStream;
-use asbru_providers::{Adapter, OpenAiFacing, Operation, ResponseLimits};
+use asbru_providers::{Adapter, OpenAiFacing, Operation, Redactor, ResponseLimits};
 use asbru_schema::{Attempt, GatewayError, ModelRef, Untrusted, Usage};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -103,6 +103,9 @@ struct ProviderEntry {
     health: Arc<Health>,
     /// One per `config.keys` entry, same order.
     key_health: Vec<Arc<Health>>,
+    /// Every secret of this provider, removed from its errors and stream events before they
+    /// are logged or reach the client, whatever the adapter already scrubbed.
+    redactor: Redactor,
 }
 
 /// `provider/model` when the prefix is a configured provider; otherwise, on a drop-in route,
@@ -490,7 +493,7 @@ impl Gateway {
                     }
                     break Ok((sent, key));
                 }
-                Err(e) => e,
+                Err(e) => entry.redactor.redact_error(e),
             };
             if let Some(failure) = Failure::of(&error) {
                 // A refused or throttled key says nothing about the provider beyond one failure.
@@ -548,11 +551,11 @@ impl Gateway {
                 );
                 Ok(GatewayResponse::Stream {
                     stream: SseStream::forward(
-                        first,
-                        upstream,
+                        (first, upstream),
                         kind,
                         op.response_type(true),
                         model_ref.model.to_owned(),
+                        entry.redactor.clone(),
                         log,
                         permit,
                         self.max_stream_duration,
@@ -568,7 +571,7 @@ impl Gateway {
                     check_response
                 };
                 let stamped = check(&body)
-                    .map_err(|e| adapter.malformed(&e))
+                    .map_err(|e| entry.redactor.redact_error(adapter.malformed(&e)))
                     .and_then(|checked| {
                         let extra = ExtraFields {
                             request_type: op.response_type(false),
@@ -727,7 +730,8 @@ impl Gateway {
                     return (name, Err(e.with_provider(name)));
                 }
             };
-            (name, adapter.list_models(key).await)
+            let listed = adapter.list_models(key).await;
+            (name, listed.map_err(|e| entry.redactor.redact_error(e)))
         });
         let results = futures_util::future::join_all(calls).await;
         let mut models = Vec::new();
@@ -912,6 +916,7 @@ impl Registry {
                     .map(|k| health.key(&provider.name, &k.id))
                     .collect(),
                 retry: RetryPolicy::of(&provider.network),
+                redactor: Redactor::for_provider(&provider),
                 config: provider,
                 adapter,
                 queue,

@@ -37,24 +37,21 @@ pub fn select_key<R: Rng + ?Sized>(
     tiers: &[&[f64]],
     rng: &mut R,
 ) -> Result<usize, GatewayError> {
-    if let Some((header, wanted, index)) = pinned(keys, pin) {
-        let index = index.ok_or_else(|| {
-            GatewayError::invalid_request(
-                format!("{header}: provider '{provider}' has no usable key '{wanted}'"),
-                Some(header),
-            )
-            .with_provider(provider)
-        })?;
-        if !keys[index].allows_model(model) {
-            return Err(GatewayError::invalid_request(
-                format!(
-                    "{header}: key '{wanted}' of provider '{provider}' does not allow model '{model}'"
-                ),
-                Some(header),
-            )
-            .with_provider(provider));
-        }
-        return Ok(index);
+    if let Some((header, what, index)) = pinned(keys, pin) {
+        // One answer whether the key does not exist or exists but may not serve the model, and
+        // never a list of keys: a client must not learn which key names or ids are configured.
+        return index
+            .filter(|&i| keys[i].allows_model(model))
+            .ok_or_else(|| {
+                GatewayError::invalid_request(
+                    format!(
+                        "{header}: provider '{provider}' has no usable key with that {what} for model '{model}'"
+                    ),
+                    Some(header),
+                )
+                .with_code("pinned_key_unavailable")
+                .with_provider(provider)
+            });
     }
 
     for factors in tiers {
@@ -121,17 +118,19 @@ fn weighted_pick<R: Rng + ?Sized>(
     last
 }
 
-fn pinned<'p>(
-    keys: &[KeyConfig],
-    pin: &'p KeyPin,
-) -> Option<(&'static str, &'p str, Option<usize>)> {
+/// The header that pins a key, what it names the key by, and the key's index if it exists.
+fn pinned(keys: &[KeyConfig], pin: &KeyPin) -> Option<(&'static str, &'static str, Option<usize>)> {
     if let Some(id) = &pin.id {
-        return Some(("x-bf-api-key-id", id, keys.iter().position(|k| &k.id == id)));
+        return Some((
+            "x-bf-api-key-id",
+            "id",
+            keys.iter().position(|k| &k.id == id),
+        ));
     }
     pin.name.as_ref().map(|name| {
         (
             "x-bf-api-key",
-            name.as_str(),
+            "name",
             keys.iter().position(|k| &k.name == name),
         )
     })
@@ -228,6 +227,37 @@ mod tests {
         };
         let e = select_key("p", &keys, "m", &missing, &[], &mut rng).unwrap_err();
         assert_eq!(e.param(), Some("x-bf-api-key-id"));
+    }
+
+    #[test]
+    fn a_missing_pinned_key_and_an_unusable_one_answer_alike() {
+        let keys = [key("a", 1.0, &["gpt-4o"], &[]), key("b", 1.0, &[], &[])];
+        let mut rng = SmallRng::seed_from_u64(5);
+        for (header_is_id, existing, missing) in [(false, "name-a", "name-zzz"), (true, "a", "zzz")]
+        {
+            let pin = |wanted: &str| {
+                if header_is_id {
+                    KeyPin {
+                        id: Some(wanted.into()),
+                        name: None,
+                    }
+                } else {
+                    KeyPin {
+                        id: None,
+                        name: Some(wanted.into()),
+                    }
+                }
+            };
+            let unusable =
+                select_key("p", &keys, "other", &pin(existing), &[], &mut rng).unwrap_err();
+            let unknown =
+                select_key("p", &keys, "other", &pin(missing), &[], &mut rng).unwrap_err();
+            assert_eq!(unusable.to_body(), unknown.to_body());
+            let body = String::from_utf8(unknown.to_body()).unwrap();
+            for named in ["name-a", "name-b", "\"a\"", "'a'", "'b'"] {
+                assert!(!body.contains(named), "{body}");
+            }
+        }
     }
 
     #[test]

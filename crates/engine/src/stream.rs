@@ -15,7 +15,7 @@ use crate::queue::QueuePermit;
 use asbru_dialects::openai::responses_inspect::EventInspector;
 use asbru_dialects::openai::{ChunkAction, ExtraFields, StreamInspector};
 use asbru_dialects::sse::SseFramer;
-use asbru_providers::ByteStream;
+use asbru_providers::{ByteStream, Redactor};
 use asbru_schema::GatewayError;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -90,6 +90,8 @@ struct State {
     finished: bool,
     request_type: &'static str,
     model_requested: String,
+    /// The provider's secrets, removed from any event that quotes one.
+    redactor: Redactor,
     log: RequestLog,
     _permit: QueuePermit,
     /// When the stream is cut, however lively the provider keeps it.
@@ -98,17 +100,19 @@ struct State {
 }
 
 impl SseStream {
-    /// `first` is the piece [`open_stream`](crate::gateway) already read to commit to the provider.
+    /// `opened` is the piece [`open_stream`](crate::gateway) already read to commit to the
+    /// provider, and the rest of the upstream stream.
     pub(crate) fn forward(
-        first: Bytes,
-        upstream: ByteStream,
+        opened: (Bytes, ByteStream),
         kind: StreamKind,
         request_type: &'static str,
         model_requested: String,
+        redactor: Redactor,
         log: RequestLog,
         permit: QueuePermit,
         max_duration: std::time::Duration,
     ) -> Self {
+        let (first, upstream) = opened;
         let mut state = State {
             upstream,
             framer: SseFramer::default(),
@@ -122,6 +126,7 @@ impl SseStream {
             finished: false,
             request_type,
             model_requested,
+            redactor,
             log,
             _permit: permit,
             deadline: Box::pin(tokio::time::sleep(max_duration)),
@@ -169,6 +174,14 @@ impl State {
         loop {
             match self.framer.next_event() {
                 Ok(Some(event)) => {
+                    // Before inspection, so nothing downstream (usage, error logging, the
+                    // client) sees a secret an error event quoted.
+                    let event = if self.redactor.is_match(&event) {
+                        metrics::counter!("asbru_stream_events_redacted_total").increment(1);
+                        Bytes::from(self.redactor.redact_bytes(&event).into_owned())
+                    } else {
+                        event
+                    };
                     let inspector = match &mut self.inspector {
                         Inspector::Chunks(inspector) => inspector,
                         Inspector::Responses(inspector) => {
@@ -205,7 +218,10 @@ impl State {
     }
 
     fn fail(&mut self, error: &GatewayError) {
-        let error = error.clone().with_provider(self.log.provider());
+        let error = self
+            .redactor
+            .redact_error(error.clone())
+            .with_provider(self.log.provider());
         self.log.set_stream_error(&error);
         let event = match &mut self.inspector {
             Inspector::Chunks(_) => error_event(&error),

@@ -11,7 +11,9 @@ use std::time::Duration;
 /// `{"type":"status","status":503,"message":"..."}`, `{"type":"rate_limited","retry_after_secs":2}`,
 /// `{"type":"delay","ms":500}`, `{"type":"reset"}`, `{"type":"stream_cut","after_chunks":2}`,
 /// `{"type":"malformed_json"}`, `{"type":"hold_stream"}`,
-/// `{"type":"oversized","bytes":2097152,"chunked":false}`.
+/// `{"type":"oversized","bytes":2097152,"chunked":false}`,
+/// `{"type":"body","status":400,"body":"...","content_type":"text/plain"}`,
+/// `{"type":"stream_event","after_chunks":1,"event":"data: {...}\n\n"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "FaultRepr", into = "FaultRepr")]
 pub enum Fault {
@@ -41,6 +43,18 @@ pub enum Fault {
     /// hostile upstream might, to test the gateway's limits on the answers it buffers: announced
     /// by `Content-Length`, or with `chunked` sent in pieces without a length.
     Oversized { bytes: usize, chunked: bool },
+    /// Answer with exactly this status and body (`content_type` defaults to
+    /// `application/json`), whatever the dialect: a provider error of any shape, or a proxy's
+    /// page, for tests of how the gateway quotes and scrubs what providers say.
+    Body {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    /// Send this many stream frames (counting the first), then the raw SSE `event` text (for
+    /// example `data: {"error":{...}}\n\n`), then end the stream: a provider failing mid-stream
+    /// after answering 200. A non-streaming request is answered normally.
+    StreamEvent { after_chunks: usize, event: String },
 }
 
 impl Fault {
@@ -84,6 +98,21 @@ enum FaultRepr {
         #[serde(default)]
         chunked: bool,
     },
+    Body {
+        status: u16,
+        #[serde(default = "default_content_type")]
+        content_type: String,
+        body: String,
+    },
+    StreamEvent {
+        #[serde(default)]
+        after_chunks: usize,
+        event: String,
+    },
+}
+
+fn default_content_type() -> String {
+    "application/json".to_owned()
 }
 
 fn default_retry_after() -> u64 {
@@ -110,6 +139,27 @@ impl TryFrom<FaultRepr> for Fault {
             FaultRepr::MalformedJson {} => Fault::MalformedJson,
             FaultRepr::HoldStream {} => Fault::HoldStream,
             FaultRepr::Oversized { bytes, chunked } => Fault::Oversized { bytes, chunked },
+            FaultRepr::Body {
+                status,
+                content_type,
+                body,
+            } => {
+                if !(100..=599).contains(&status) {
+                    return Err(format!("body fault needs an HTTP status, got {status}"));
+                }
+                Fault::Body {
+                    status,
+                    content_type,
+                    body,
+                }
+            }
+            FaultRepr::StreamEvent {
+                after_chunks,
+                event,
+            } => Fault::StreamEvent {
+                after_chunks,
+                event,
+            },
         })
     }
 }
@@ -127,6 +177,22 @@ impl From<Fault> for FaultRepr {
             Fault::MalformedJson => FaultRepr::MalformedJson {},
             Fault::HoldStream => FaultRepr::HoldStream {},
             Fault::Oversized { bytes, chunked } => FaultRepr::Oversized { bytes, chunked },
+            Fault::Body {
+                status,
+                content_type,
+                body,
+            } => FaultRepr::Body {
+                status,
+                content_type,
+                body,
+            },
+            Fault::StreamEvent {
+                after_chunks,
+                event,
+            } => FaultRepr::StreamEvent {
+                after_chunks,
+                event,
+            },
         }
     }
 }
@@ -162,6 +228,21 @@ mod tests {
             ),
             (r#"{"type":"malformed_json"}"#, Fault::MalformedJson),
             (r#"{"type":"hold_stream"}"#, Fault::HoldStream),
+            (
+                r#"{"type":"body","status":400,"content_type":"text/plain","body":"no"}"#,
+                Fault::Body {
+                    status: 400,
+                    content_type: "text/plain".into(),
+                    body: "no".into(),
+                },
+            ),
+            (
+                r#"{"type":"stream_event","after_chunks":2,"event":"data: x\n\n"}"#,
+                Fault::StreamEvent {
+                    after_chunks: 2,
+                    event: "data: x\n\n".into(),
+                },
+            ),
         ];
         for (json, fault) in cases {
             let parsed: Fault = serde_json::from_str(json).unwrap();

@@ -360,6 +360,18 @@ pub(crate) async fn handle(
                 }
             };
         }
+        Some(Fault::Body {
+            status,
+            content_type,
+            body,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut resp = json_response_in(dialect, status, Bytes::from(body), Some(seq));
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                resp.headers_mut().insert(CONTENT_TYPE, value);
+            }
+            return resp;
+        }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Oversized { bytes, chunked }) => {
             return oversized(dialect, bytes, chunked, ctl, seq);
@@ -810,6 +822,24 @@ fn sse_script(
         Some(Fault::StreamCut { after_chunks }) => Some(after_chunks.min(frames.len() - 1)),
         _ => None,
     };
+    if let Some(Fault::StreamEvent {
+        after_chunks,
+        event,
+    }) = fault
+    {
+        let mut steps = VecDeque::with_capacity(after_chunks * 2 + 1);
+        for (i, frame) in frames.into_iter().take(after_chunks).enumerate() {
+            if i > 0 {
+                steps.push_back(between());
+            }
+            steps.push_back(Step::Frame(frame));
+        }
+        if after_chunks > 0 {
+            steps.push_back(between());
+        }
+        steps.push_back(Step::Frame(Bytes::from(event)));
+        return steps;
+    }
     let mut steps = VecDeque::with_capacity(frames.len() * 2 + 3);
     for (i, frame) in frames.into_iter().enumerate() {
         if cut_after == Some(i) {

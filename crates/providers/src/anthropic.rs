@@ -8,7 +8,7 @@
 //! engine's retries, key health, fallbacks and stream forwarding work on Anthropic exactly as on
 //! OpenAI-compatible providers, and only requests routed here pay for parsing (DESIGN principle 1).
 
-use crate::error_map::{from_transport, redact};
+use crate::error_map::{from_transport, scrub_error};
 use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
@@ -391,7 +391,7 @@ pub(crate) fn chat_answer(answer: &[u8], provider: &str) -> Result<Bytes, Gatewa
         .map_err(|e| GatewayError::internal(format!("serializing the response: {e}")))
 }
 
-/// Anthropic's error body as the gateway error, with `secret` scrubbed from the message
+/// Anthropic's error body as the gateway error, with `secret` scrubbed from every field
 /// (Anthropic does not echo keys, but a proxy in front of it might).
 pub(crate) fn anthropic_error(
     provider: &str,
@@ -399,16 +399,7 @@ pub(crate) fn anthropic_error(
     body: &[u8],
     secret: Option<&str>,
 ) -> GatewayError {
-    let error = error_from_anthropic(status, body);
-    let message = redact(error.message().to_owned(), secret);
-    GatewayError::upstream(
-        error.status(),
-        message,
-        error.error_type().map(str::to_owned),
-        error.code().map(str::to_owned),
-        error.param().map(str::to_owned),
-    )
-    .with_provider(provider)
+    scrub_error(error_from_anthropic(status, body), secret).with_provider(provider)
 }
 
 /// The provider answered 2xx with a body that is not what the API promises.

@@ -22,7 +22,7 @@
 //!   the models the configuration names (deployments and key allow-lists).
 
 use crate::bedrock_auth::{AwsSigV4, BedrockAuth, runtime_base_url};
-use crate::error_map::{from_transport, redact};
+use crate::error_map::{from_transport, scrub_error};
 use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
@@ -499,7 +499,7 @@ impl Bedrock {
     }
 
     /// Bedrock's error answer as the gateway error, with every secret of the key scrubbed from
-    /// the message (Bedrock does not echo them, but a proxy in front of it might).
+    /// every field (Bedrock does not echo them, but a proxy in front of it might).
     fn upstream_error(
         &self,
         status: u16,
@@ -508,23 +508,16 @@ impl Bedrock {
         key: Option<(usize, &KeyConfig)>,
     ) -> GatewayError {
         let error = error_from_bedrock(status, error_type, body);
-        let mut message = error.message().to_owned();
+        let mut secrets = Vec::new();
         if let Some((_, k)) = key {
-            message = redact(message, Some(k.value.expose_secret()));
+            secrets.push(k.value.expose_secret());
             if let ProviderKeyConfig::Bedrock(b) = &k.provider_config {
                 for secret in [&b.secret_key, &b.session_token].into_iter().flatten() {
-                    message = redact(message, Some(secret.expose_secret()));
+                    secrets.push(secret.expose_secret());
                 }
             }
         }
-        GatewayError::upstream(
-            error.status(),
-            message,
-            error.error_type().map(str::to_owned),
-            error.code().map(str::to_owned),
-            error.param().map(str::to_owned),
-        )
-        .with_provider(&self.name)
+        scrub_error(error, secrets).with_provider(&self.name)
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.

@@ -8,7 +8,7 @@
 //! The key is sent as `Authorization: Bearer`. The default base URL is Bifrost's,
 //! `https://api.cohere.ai`; `network_config.base_url` and `request_path_overrides` override it.
 
-use crate::error_map::{from_transport, redact};
+use crate::error_map::{from_transport, scrub_error};
 use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
@@ -339,18 +339,10 @@ impl Cohere {
         self.scrub(error_from_cohere(status, body), key)
     }
 
-    /// `error` with the key's value removed from its message, naming this provider.
+    /// `error` with the key's value removed from every field, naming this provider.
     fn scrub(&self, error: GatewayError, key: Option<(usize, &KeyConfig)>) -> GatewayError {
         let secret = key.map(|(_, k)| k.value.expose_secret());
-        let message = redact(error.message().to_owned(), secret);
-        GatewayError::upstream(
-            error.status(),
-            message,
-            error.error_type().map(str::to_owned),
-            error.code().map(str::to_owned),
-            error.param().map(str::to_owned),
-        )
-        .with_provider(&self.name)
+        scrub_error(error, secret).with_provider(&self.name)
     }
 
     /// The provider answered 2xx with a body that is not what the API promises.

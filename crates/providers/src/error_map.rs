@@ -1,10 +1,11 @@
 //! Turning provider failures into [`GatewayError`]s, with secrets scrubbed.
 
 use crate::http::{TransportError, TransportErrorKind};
-use asbru_schema::GatewayError;
+use crate::redact::Redactor;
+use asbru_schema::{GatewayError, quote_prefix};
 use serde::Deserialize;
 
-/// Longest piece of a non-JSON error body quoted back to the client.
+/// Longest piece (in bytes) of a non-JSON error body quoted back to the client.
 const MAX_QUOTED_BODY: usize = 512;
 
 /// Maps a non-success response from an OpenAI-compatible provider, keeping its status, `type`,
@@ -26,6 +27,7 @@ pub(crate) fn from_error_body(status: u16, body: &[u8], secret: Option<&str>) ->
         },
         Text(String),
     }
+    let scrub = Redactor::new(secret);
     let (message, error_type, code, param) = match serde_json::from_slice::<Envelope>(body) {
         Ok(Envelope {
             error:
@@ -45,27 +47,24 @@ pub(crate) fn from_error_body(status: u16, body: &[u8], secret: Option<&str>) ->
             error: ErrorObject::Text(message),
         }) => (message, None, None, None),
         Err(_) => {
+            // Redacted before it is cut, and cut between tokens: a key straddling the cut
+            // must not leave its first half behind.
             let text = String::from_utf8_lossy(body);
-            let text = text.trim();
+            let text = scrub.redact_str(text.trim());
             let message = if text.is_empty() {
                 format!("provider returned HTTP {status} with an empty body")
             } else {
-                let cut = text
-                    .char_indices()
-                    .nth(MAX_QUOTED_BODY)
-                    .map_or(text.len(), |(i, _)| i);
-                format!("provider returned HTTP {status}: {}", &text[..cut])
+                format!(
+                    "provider returned HTTP {status}: {}",
+                    quote_prefix(&text, MAX_QUOTED_BODY)
+                )
             };
             (message, None, None, None)
         }
     };
-    GatewayError::upstream(
-        status,
-        redact(message, secret),
-        error_type,
-        code.map(|c| redact(c, secret)),
-        param,
-    )
+    scrub.redact_error(GatewayError::upstream(
+        status, message, error_type, code, param,
+    ))
 }
 
 fn scalar_to_string(v: serde_json::Value) -> Option<String> {
@@ -76,12 +75,13 @@ fn scalar_to_string(v: serde_json::Value) -> Option<String> {
     }
 }
 
-/// Replaces every occurrence of the secret with `[REDACTED]`.
-pub(crate) fn redact(text: String, secret: Option<&str>) -> String {
-    match secret {
-        Some(s) if s.len() >= 4 && text.contains(s) => text.replace(s, "[REDACTED]"),
-        _ => text,
-    }
+/// `error` with every secret in `secrets` (and its variants, see [`Redactor`]) replaced by
+/// `[REDACTED]` in every string it carries.
+pub(crate) fn scrub_error<'s>(
+    error: GatewayError,
+    secrets: impl IntoIterator<Item = &'s str>,
+) -> GatewayError {
+    Redactor::new(secrets).redact_error(error)
 }
 
 /// Maps a transport failure (connect, reset, timeout) of a request to the provider.
@@ -139,5 +139,29 @@ mod tests {
         assert_eq!(e.message(), "boom");
         let e = from_error_body(400, br#"{"error":{"message":"bad","code":400}}"#, None);
         assert_eq!(e.code(), Some("400"));
+    }
+
+    #[test]
+    fn every_field_is_redacted_in_any_shape() {
+        let key = "sk-secret-1234567";
+        let body = format!(
+            r#"{{"error":{{"message":"m {upper}","type":"{key}","code":"c {key}","param":"Bearer {key}"}}}}"#,
+            upper = key.to_ascii_uppercase()
+        );
+        let e = from_error_body(400, body.as_bytes(), Some(key));
+        let out = String::from_utf8(e.to_body()).unwrap();
+        assert!(!out.to_ascii_lowercase().contains("sk-secret"), "{out}");
+        assert_eq!(e.param(), Some("Bearer [REDACTED]"));
+    }
+
+    #[test]
+    fn a_key_straddling_the_cut_leaves_nothing_behind() {
+        let key = "sk-secret-1234567";
+        let padding = "x".repeat(MAX_QUOTED_BODY - 5);
+        let body = format!("{padding} {key} and more");
+        for secret in [Some(key), None] {
+            let e = from_error_body(502, body.as_bytes(), secret);
+            assert!(!e.message().contains("sk-"), "{}", e.message());
+        }
     }
 }

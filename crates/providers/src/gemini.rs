@@ -12,7 +12,7 @@
 //! Gemini puts the model in the URL, so targets are built per request rather than once at load
 //! time; everything else (base URL, headers, key headers) is prepared when the config is loaded.
 
-use crate::error_map::{from_transport, redact};
+use crate::error_map::{from_transport, scrub_error};
 use crate::http::{ResponseLimits, Target};
 use crate::openai_compatible::ByteStream;
 use crate::{Operation, UpstreamClient, common, translated};
@@ -515,16 +515,10 @@ pub(crate) fn google_error(
     header_wait: Option<Duration>,
 ) -> GatewayError {
     let error = error_from_gemini(status, body);
-    let message = redact(error.message().to_owned(), secret);
-    GatewayError::upstream(
-        error.status(),
-        message,
-        error.error_type().map(str::to_owned),
-        error.code().map(str::to_owned),
-        error.param().map(str::to_owned),
-    )
-    .with_retry_after(error.retry_after().or(header_wait))
-    .with_provider(provider)
+    let wait = error.retry_after().or(header_wait);
+    scrub_error(error, secret)
+        .with_retry_after(wait)
+        .with_provider(provider)
 }
 
 /// The provider answered 2xx with a body that is not what the API promises.

@@ -23,6 +23,7 @@ pub mod oauth;
 mod openai_compatible;
 mod operation;
 mod presets;
+pub mod redact;
 mod responses;
 mod translated;
 pub mod vertex;
@@ -39,6 +40,7 @@ pub use http::{
 pub use openai_compatible::{ByteStream, OpenAiCompatible};
 pub use operation::Operation;
 pub use presets::{Preset, markdown_table as presets_markdown_table, preset};
+pub use redact::Redactor;
 pub use vertex::Vertex;
 
 use ::http::HeaderMap;

@@ -331,6 +331,31 @@ impl GatewayError {
         self
     }
 
+    /// Rewrites every string the error carries (message, `type`, `code`, `param`, provider,
+    /// requested model, and each attempt's target and message) with `f`, which edits in place:
+    /// how a redactor reaches every field a provider could have filled.
+    pub fn map_strings(mut self, mut f: impl FnMut(&mut String)) -> Self {
+        let inner = &mut *self.0;
+        f(&mut inner.message);
+        for field in [
+            &mut inner.error_type,
+            &mut inner.code,
+            &mut inner.param,
+            &mut inner.provider,
+            &mut inner.model_requested,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f(field);
+        }
+        for attempt in &mut inner.attempts {
+            f(&mut attempt.target);
+            f(&mut attempt.message);
+        }
+        self
+    }
+
     /// How long the provider asked clients to wait before trying again.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         self.0.retry_after
@@ -454,6 +479,26 @@ struct ExtraFields<'a> {
     attempts: &'a [Attempt],
 }
 
+/// The start of `text`, at most `max_bytes` long, for quoting a provider's non-JSON error body.
+///
+/// The cut never falls inside a run of non-space characters: a cut there could keep the first
+/// half of an API key, which no later redaction would recognise, so that run is left out whole.
+pub fn quote_prefix(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let separates = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>');
+    let next_separates = text[cut..].chars().next().is_none_or(separates);
+    if !next_separates {
+        cut = text[..cut].rfind(separates).map_or(0, |i| i + 1);
+    }
+    text[..cut].trim_end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,5 +566,42 @@ mod tests {
         assert!(e.message().contains("1000 bytes"), "{}", e.message());
         assert!(e.message().contains("--max-buffered-upstream-mb"));
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn map_strings_reaches_every_field() {
+        let e = GatewayError::upstream(
+            400,
+            "m KEY",
+            Some("t KEY".into()),
+            Some("c KEY".into()),
+            Some("p KEY".into()),
+        )
+        .with_provider("openai")
+        .with_attempts(vec![Attempt {
+            target: "openai/x".into(),
+            status: 400,
+            message: "a KEY".into(),
+        }])
+        .map_strings(|s| *s = s.replace("KEY", "[REDACTED]"));
+        let body = String::from_utf8(e.to_body()).unwrap();
+        assert!(!body.contains("KEY"), "{body}");
+        assert_eq!(e.param(), Some("p [REDACTED]"));
+        assert_eq!(e.error_type(), Some("t [REDACTED]"));
+    }
+
+    #[test]
+    fn quote_prefix_never_splits_a_token() {
+        assert_eq!(quote_prefix("short", 512), "short");
+        let text = format!("{} sk-abcdefgh tail", "x ".repeat(10));
+        // The cut would fall inside the key: the key is left out whole.
+        let cut = quote_prefix(&text, 24);
+        assert!(!cut.contains("sk-"), "{cut:?}");
+        assert!(cut.len() <= 24);
+        // A cut right after a token keeps it.
+        let text = "aaa bbb ccc";
+        assert_eq!(quote_prefix(text, 7), "aaa bbb");
+        assert_eq!(quote_prefix("é".repeat(10).as_str(), 5), "");
+        assert_eq!(quote_prefix("one-long-token", 5), "");
     }
 }

@@ -13,7 +13,7 @@ pub mod rerank;
 pub mod untrusted;
 pub mod usage;
 
-pub use error::{Attempt, ErrorKind, GatewayError};
+pub use error::{Attempt, ErrorKind, GatewayError, quote_prefix};
 pub use model_ref::ModelRef;
 pub use provider::KnownProvider;
 pub use untrusted::Untrusted;

@@ -180,14 +180,10 @@ pub fn error_from_bedrock(
         Some(p) => p.message,
         None => {
             let text = String::from_utf8_lossy(body);
-            let mut cut = text.len().min(MAX_RAW_MESSAGE_BYTES);
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
             if text.trim().is_empty() {
                 format!("Bedrock answered {status} with an empty body")
             } else {
-                text[..cut].to_owned()
+                asbru_schema::quote_prefix(&text, MAX_RAW_MESSAGE_BYTES).to_owned()
             }
         }
     };

@@ -92,11 +92,7 @@ pub fn error_from_cohere(status: u16, body: &[u8]) -> GatewayError {
         Ok(parsed) => parsed.message,
         Err(_) => {
             let text = String::from_utf8_lossy(body);
-            let mut end = text.len().min(MAX_RAW_MESSAGE_BYTES);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            let cut = text[..end].trim();
+            let cut = asbru_schema::quote_prefix(text.trim(), MAX_RAW_MESSAGE_BYTES);
             if cut.is_empty() {
                 format!("Cohere answered {status} with an empty body")
             } else {

@@ -126,14 +126,10 @@ pub fn error_from_gemini(status: u16, body: &[u8]) -> GatewayError {
         Ok(parsed) => error_from_status(status, &parsed.error),
         Err(_) => {
             let text = String::from_utf8_lossy(body);
-            let mut cut = text.len().min(MAX_RAW_MESSAGE_BYTES);
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
             let message = if text.trim().is_empty() {
                 format!("Gemini answered {status} with an empty body")
             } else {
-                text[..cut].to_owned()
+                asbru_schema::quote_prefix(&text, MAX_RAW_MESSAGE_BYTES).to_owned()
             };
             GatewayError::upstream(
                 status,
