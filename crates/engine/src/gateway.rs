@@ -8,7 +8,7 @@ use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
 use crate::sessions::SessionStore;
-use crate::stream::{SseStream, StreamKind};
+use crate::stream::{SseStream, StreamContext, StreamKind};
 use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, ProviderConfig};
 use asbru_dialects::openai::responses_inspect::first_event_error;
@@ -552,13 +552,15 @@ impl Gateway {
                 Ok(GatewayResponse::Stream {
                     stream: SseStream::forward(
                         (first, upstream),
-                        kind,
-                        op.response_type(true),
-                        model_ref.model.to_owned(),
-                        entry.redactor.clone(),
+                        StreamContext {
+                            kind,
+                            request_type: op.response_type(true),
+                            model_requested: model_ref.model.to_owned(),
+                            redactor: entry.redactor.clone(),
+                            max_duration: self.max_stream_duration,
+                        },
                         log,
                         permit,
-                        self.max_stream_duration,
                     ),
                     provider: model_ref.provider.to_owned(),
                 })

@@ -99,20 +99,34 @@ struct State {
     max_duration: std::time::Duration,
 }
 
+/// What the forwarding loop knows of the request it serves.
+pub(crate) struct StreamContext {
+    pub(crate) kind: StreamKind,
+    pub(crate) request_type: &'static str,
+    pub(crate) model_requested: String,
+    /// Scrubs the provider's secrets from every event.
+    pub(crate) redactor: Redactor,
+    /// The stream is cut after this long (`--max-stream-duration`).
+    pub(crate) max_duration: std::time::Duration,
+}
+
 impl SseStream {
     /// `opened` is the piece [`open_stream`](crate::gateway) already read to commit to the
     /// provider, and the rest of the upstream stream.
     pub(crate) fn forward(
         opened: (Bytes, ByteStream),
-        kind: StreamKind,
-        request_type: &'static str,
-        model_requested: String,
-        redactor: Redactor,
+        context: StreamContext,
         log: RequestLog,
         permit: QueuePermit,
-        max_duration: std::time::Duration,
     ) -> Self {
         let (first, upstream) = opened;
+        let StreamContext {
+            kind,
+            request_type,
+            model_requested,
+            redactor,
+            max_duration,
+        } = context;
         let mut state = State {
             upstream,
             framer: SseFramer::default(),
