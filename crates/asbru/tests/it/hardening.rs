@@ -34,6 +34,11 @@ async fn serve_config(config: &Value, args: &[&str]) -> (crate::cli::Served, tem
     (serve(&all, &[]).await, dir)
 }
 
+/// The minimal chat body every test here sends.
+fn chat_body() -> Value {
+    json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+}
+
 fn host_of(url: &str) -> String {
     url.trim_start_matches("http://").to_owned()
 }
@@ -82,7 +87,7 @@ async fn silent_connections_and_stalled_bodies_are_closed() {
     // The gateway keeps serving.
     let response = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", served.url))
-        .json(&json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .json(&chat_body())
         .send()
         .await
         .unwrap();
@@ -144,9 +149,7 @@ async fn an_overflowing_session_ttl_is_refused_and_stickiness_survives() {
         let mut request = client
             .post(format!("{}/v1/chat/completions", served.url))
             .header("x-bf-session-id", "P")
-            .json(
-                &json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
-            );
+            .json(&chat_body());
         if let Some(ttl) = ttl {
             request = request.header("x-bf-session-ttl", ttl);
         }
@@ -231,9 +234,7 @@ async fn foreign_hosts_and_origins_are_refused() {
     let chat = |headers: &[(&'static str, &'static str)]| {
         let mut request = client
             .post(format!("{}/v1/chat/completions", served.url))
-            .json(
-                &json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
-            );
+            .json(&chat_body());
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
