@@ -79,35 +79,38 @@ fn is_ipv6(name: &str) -> bool {
     name.parse::<std::net::Ipv6Addr>().is_ok()
 }
 
-/// `pattern` is a name or `*.suffix`; `host` is lower case without port.
+/// `pattern` is a lower-case name or `*.suffix`; `host` is a name in any letter case. Compared
+/// without allocating: this runs on every request.
 fn host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
-        Some(suffix) => host
-            .strip_suffix(suffix)
-            .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
-        None => pattern == host,
+        Some(suffix) => {
+            let Some(cut) = host.len().checked_sub(suffix.len() + 1) else {
+                return false;
+            };
+            cut > 0
+                && host.as_bytes()[cut] == b'.'
+                && host
+                    .get(cut + 1..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+        }
+        None => pattern.eq_ignore_ascii_case(host),
     }
 }
 
-/// The request's host name (from `Host`, or the URI authority for HTTP/2), lower case,
-/// without port or IPv6 brackets; with the port as given, for same-origin checks.
-fn request_host(request: &Request) -> Option<(String, String)> {
-    let authority = match request.uri().authority() {
-        Some(a) => a.as_str().to_owned(),
-        None => request
-            .headers()
-            .get(header::HOST)?
-            .to_str()
-            .ok()?
-            .to_owned(),
-    };
-    let authority = authority.to_ascii_lowercase();
-    let name = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("").to_owned()
-    } else {
-        authority.split(':').next().unwrap_or("").to_owned()
-    };
-    Some((name, authority))
+/// The request's `host[:port]`: the URI authority (HTTP/2, absolute-form) or the `Host` header.
+fn request_authority(request: &Request) -> Option<&str> {
+    match request.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => request.headers().get(header::HOST)?.to_str().ok(),
+    }
+}
+
+/// The host name of an authority, without port or IPv6 brackets.
+fn host_name(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    }
 }
 
 /// Headers every client API needs a browser to be allowed to send (besides `client.allowed_headers`).
@@ -126,9 +129,8 @@ const CORS_HEADERS: [&str; 9] = [
 /// Refuses requests for a host or from an origin the gateway does not serve, answers CORS
 /// preflights, and adds CORS headers to allowed cross-origin answers.
 pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request_host(&request);
     if !matches!(state.allowed_hosts, AllowedHosts::Any) {
-        let name = host.as_ref().map_or("", |(name, _)| name.as_str());
+        let name = request_authority(&request).map_or("", host_name);
         if !state.allowed_hosts.allows(name) {
             metrics::counter!("asbru_requests_refused_total", "reason" => "host").increment(1);
             return ApiError(GatewayError::forbidden(
@@ -145,8 +147,8 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         return catch_panic(request, next).await;
     };
     let client = state.gateway.client_config();
-    let own_authority = host.as_ref().map(|(_, authority)| authority.as_str());
-    if !origin_allowed(&origin, own_authority, &client.allowed_origins) {
+    let own_authority = request_authority(&request).map(str::to_ascii_lowercase);
+    if !origin_allowed(&origin, own_authority.as_deref(), &client.allowed_origins) {
         metrics::counter!("asbru_requests_refused_total", "reason" => "origin").increment(1);
         return ApiError(GatewayError::forbidden(
             format!(
@@ -204,10 +206,7 @@ fn origin_allowed(origin: &HeaderValue, own_authority: Option<&str>, allowed: &[
     if !matches!(scheme, "http" | "https") {
         return false;
     }
-    let name = match authority.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
+    let name = host_name(authority);
     if matches!(name, "localhost" | "127.0.0.1" | "::1") || name.ends_with(".localhost") {
         return true;
     }
@@ -302,6 +301,8 @@ mod tests {
         assert!(loopback.allows("127.0.0.1"));
         assert!(loopback.allows("::1"));
         assert!(loopback.allows("app.localhost"));
+        assert!(loopback.allows("LocalHost"));
+        assert!(!loopback.allows(".localhost"));
         assert!(!loopback.allows("rebind.evil.example"));
         assert!(!loopback.allows(""));
         assert_eq!(AllowedHosts::parse("*"), Ok(AllowedHosts::Any));
@@ -309,6 +310,8 @@ mod tests {
         assert!(list.allows("gw.example.com"));
         assert!(list.allows("::1"));
         assert!(list.allows("a.corp.test"));
+        assert!(list.allows("A.Corp.TEST"));
+        assert!(!list.allows("acorp.test"));
         assert!(!list.allows("corp.test"));
         assert!(AllowedHosts::parse("http://x").is_err());
         assert!(AllowedHosts::parse(" , ").is_err());

@@ -69,7 +69,11 @@ async fn preflights_are_answered_on_every_route() {
             .await
             .unwrap();
         assert_eq!(refused.status(), 403, "{route}");
-        assert!(!refused.headers().contains_key("access-control-allow-origin"));
+        assert!(
+            !refused
+                .headers()
+                .contains_key("access-control-allow-origin")
+        );
     }
     assert!(mock.requests().is_empty());
     served.stop().await;

@@ -48,7 +48,10 @@ fn image() -> Image {
 #[tokio::test]
 async fn the_binary_runs_as_the_image_starts_it() {
     let image = image();
-    assert_eq!(image.env["ASBRU_HOST"], "0.0.0.0", "the image must listen beyond loopback");
+    assert_eq!(
+        image.env["ASBRU_HOST"], "0.0.0.0",
+        "the image must listen beyond loopback"
+    );
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     // The volume: an app dir with Bifrost's config.json, the key from the environment.
     let data = tempfile::tempdir().unwrap();
@@ -97,7 +100,12 @@ async fn the_binary_runs_as_the_image_starts_it() {
 
     // The image's health check, pointed at the port the test got.
     let check = image.healthcheck.replace(":8080", &format!(":{port}"));
-    let status = Command::new("sh").arg("-c").arg(&check).status().await.unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(&check)
+        .status()
+        .await
+        .unwrap();
     assert!(status.success(), "HEALTHCHECK failed: {check}");
 
     let response = reqwest::Client::new()
