@@ -13,6 +13,8 @@ pub enum NoticeKind {
     MissingEnv,
     /// A key Bifrost deprecated; still honoured.
     Deprecated,
+    /// A provider left with no usable key: it is configured but cannot serve a request.
+    NoUsableKey,
     /// Anything else worth a line at startup (a key left out because it is disabled, …).
     Info,
 }
@@ -24,6 +26,7 @@ impl NoticeKind {
             Self::UnknownKey => "unknown key",
             Self::MissingEnv => "missing environment variable",
             Self::Deprecated => "deprecated",
+            Self::NoUsableKey => "no usable key",
             Self::Info => "info",
         }
     }
