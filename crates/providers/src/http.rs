@@ -266,6 +266,16 @@ impl Target {
     pub fn as_str(&self) -> &str {
         self.url.as_str()
     }
+
+    /// The URL without query string, fragment or credentials: safe to show in an error.
+    pub fn display_url(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.to_string()
+    }
 }
 
 /// A failure to exchange bytes with the provider (as opposed to an error answer from it).
