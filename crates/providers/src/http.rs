@@ -651,6 +651,13 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    #[test]
+    fn display_url_drops_query_and_credentials() {
+        let target =
+            Target::parse("https://user:pw@host.example/v1/v1/models?key=secret#f").unwrap();
+        assert_eq!(target.display_url(), "https://host.example/v1/v1/models");
+    }
+
     const MIB: usize = 1024 * 1024;
 
     /// How the raw test server answers every request.

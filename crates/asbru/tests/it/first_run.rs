@@ -155,6 +155,11 @@ async fn a_missing_config_file_is_said_once() {
 async fn an_app_dir_without_config_json_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let served = serve(&["--app-dir", dir.path().to_str().unwrap()], &[]).await;
+    // One request first, as the other binary tests do: the signal handler is then in place.
+    let health = reqwest::get(format!("{}/health", served.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
     let log = served.stop().await;
     assert!(log.contains("no config.json there"), "{log}");
     assert!(log.contains(dir.path().to_str().unwrap()), "{log}");
@@ -201,4 +206,22 @@ async fn listing_models_names_the_provider_that_failed() {
     assert_eq!(errors[0]["provider"], "groq");
     assert_eq!(errors[0]["status"], 500);
     assert!(errors[0]["message"].as_str().is_some(), "{body}");
+}
+
+#[tokio::test]
+async fn an_upstream_404_names_the_url_it_came_from() {
+    let gw = TestGateway::start().await;
+    gw.mock.push_fault(Fault::status(404));
+    let (status, body) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!(
+            "(HTTP 404 from {}/v1/chat/completions)",
+            gw.mock.base_url()
+        )),
+        "{message}"
+    );
 }
