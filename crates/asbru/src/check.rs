@@ -1,73 +1,79 @@
 //! `asbru config check` and `asbru config schema`.
 
-use asbru_config::{LoadError, Loaded, NoticeKind};
+use asbru_config::{LoadError, Notice, NoticeKind};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Loads `file`, builds every provider, and prints each error and notice with its field path.
-/// Exit status 0 when the gateway would start with this file, 1 otherwise.
+/// Loads `file`, builds every provider, and prints each error and notice with its field path:
+/// all of them in one run, notices included when there are errors. Exit status 0 when the gateway
+/// would start with this file, 1 otherwise.
 pub fn run(file: &Path) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    let loaded = match asbru_config::load_file(file, &|var| std::env::var(var).ok()) {
-        Ok(l) => l,
-        Err(LoadError::Invalid(errors)) => {
-            let _ = writeln!(out, "{}: {} error(s)", file.display(), errors.len());
-            for e in errors {
-                let _ = writeln!(out, "  error: {e}");
-            }
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(source) => {
+            let e = LoadError::Io {
+                path: file.to_path_buf(),
+                source,
+            };
             let _ = writeln!(out, "{e}");
             return ExitCode::FAILURE;
         }
     };
-    let report = Report::of(&loaded);
-    let _ = writeln!(out, "{}", file.display());
-    for line in &report.lines {
+    let checked = asbru_config::check_str(&text, &|var| std::env::var(var).ok());
+    let mut errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
+    let mut notices = checked.notices;
+    let mut serving: Vec<String> = Vec::new();
+    if let Some(config) = checked.config {
+        notices.extend(asbru_providers::support_notices(&config));
+        serving = config
+            .providers
+            .iter()
+            .filter(|p| p.can_serve())
+            .map(|p| p.name.clone())
+            .collect();
+        if let Err(e) = asbru_engine::Gateway::new(config) {
+            errors.push(e.message().to_owned());
+        }
+    }
+    let lines = notice_lines(&notices);
+    if errors.is_empty() {
+        let _ = writeln!(out, "{}", file.display());
+    } else {
+        let _ = writeln!(out, "{}: {} error(s)", file.display(), errors.len());
+        for e in &errors {
+            let _ = writeln!(out, "  error: {e}");
+        }
+    }
+    for line in &lines {
         let _ = writeln!(out, "  {line}");
     }
-    match asbru_engine::Gateway::new(loaded.config) {
-        Ok(gateway) => {
-            let names = gateway.provider_names();
-            let _ = writeln!(
-                out,
-                "ok: {} provider(s) [{}], {} notice(s)",
-                names.len(),
-                names.join(", "),
-                report.lines.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(out, "  error: {}", e.message());
-            ExitCode::FAILURE
-        }
+    if !errors.is_empty() {
+        return ExitCode::FAILURE;
     }
+    let _ = writeln!(
+        out,
+        "ok: {} provider(s) [{}], {} notice(s)",
+        serving.len(),
+        serving.join(", "),
+        lines.len()
+    );
+    ExitCode::SUCCESS
 }
 
-/// Every notice of a loaded config, including providers without an adapter yet.
-pub struct Report {
-    pub lines: Vec<String>,
-}
-
-impl Report {
-    pub fn of(loaded: &Loaded) -> Self {
-        let lines = loaded
-            .notices
-            .iter()
-            .chain(asbru_providers::support_notices(&loaded.config).iter())
-            .map(|n| {
-                let level = match n.kind {
-                    NoticeKind::Info => "info",
-                    _ => "warning",
-                };
-                format!("{level}: {n}")
-            })
-            .collect();
-        Self { lines }
-    }
+/// `info: …` or `warning: …`, one line per notice.
+fn notice_lines(notices: &[Notice]) -> Vec<String> {
+    notices
+        .iter()
+        .map(|n| {
+            let level = match n.kind {
+                NoticeKind::Info => "info",
+                _ => "warning",
+            };
+            format!("{level}: {n}")
+        })
+        .collect()
 }
 
 pub fn print_schema() -> ExitCode {

@@ -86,15 +86,43 @@ fn config_path(args: &ServeArgs) -> Option<PathBuf> {
 fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     let env = |var: &str| std::env::var(var).ok();
     match config_path(args) {
-        Some(path) => asbru_config::load_file(&path, &env)
-            .with_context(|| format!("invalid configuration {}", path.display())),
-        None => Ok(asbru_config::from_env(&env)),
+        Some(path) => match asbru_config::load_file(&path, &env) {
+            Ok(loaded) => Ok(loaded),
+            // The error already names the file and says what is wrong with it.
+            Err(e @ asbru_config::LoadError::Io { .. }) => {
+                if args.config.is_some() && !path.exists() {
+                    anyhow::bail!("--config {}: the file does not exist", path.display())
+                }
+                Err(anyhow::Error::msg(e.to_string()))
+            }
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+        },
+        None => {
+            if let Some(dir) = &args.app_dir {
+                tracing::info!(
+                    "--app-dir {}: no config.json there; taking providers from the environment",
+                    dir.display()
+                );
+            }
+            Ok(asbru_config::from_env(&env))
+        }
+    }
+}
+
+/// One line per provider saying where its requests go.
+fn log_base_urls(config: &asbru_config::Config) {
+    for p in &config.providers {
+        match asbru_providers::effective_base_url(p) {
+            Some(url) => tracing::info!(provider = %p.name, base_url = %url, "provider base URL"),
+            None => tracing::info!(provider = %p.name, "provider base URL set per request"),
+        }
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let loaded = load(&args)?;
     let from_file = config_path(&args);
+    log_base_urls(&loaded.config);
     for notice in loaded
         .notices
         .iter()

@@ -65,6 +65,19 @@ pub const ENV_PROVIDER_KEYS: &[(&str, KnownProvider)] = &[
     ("RUNWAYML_API_SECRET", KnownProvider::Runway),
 ];
 
+/// Base URL variables read by [`from_env`], each only because the provider's official SDK reads
+/// it too: `OPENAI_BASE_URL` (openai-python, openai-node), `ANTHROPIC_BASE_URL` (anthropic SDKs),
+/// `GROQ_BASE_URL` (groq SDKs), `CEREBRAS_BASE_URL` (cerebras-cloud-sdk). The value sets the
+/// provider's `network_config.base_url`. The OpenAI SDKs' value includes `/v1` (the SDK appends
+/// `/chat/completions`), while asbru's paths start with `/v1`: a trailing `/v1` is therefore
+/// dropped from `OPENAI_BASE_URL`, with a notice.
+pub const ENV_BASE_URLS: &[(&str, KnownProvider)] = &[
+    ("OPENAI_BASE_URL", KnownProvider::OpenAi),
+    ("ANTHROPIC_BASE_URL", KnownProvider::Anthropic),
+    ("GROQ_BASE_URL", KnownProvider::Groq),
+    ("CEREBRAS_BASE_URL", KnownProvider::Cerebras),
+];
+
 /// The variable that adds a key-less `ollama` provider in env-only mode.
 pub const OLLAMA_BASE_URL_VAR: &str = "OLLAMA_BASE_URL";
 
@@ -87,6 +100,43 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Loaded {
             continue;
         };
         let mut p = bare_provider(provider);
+        if let Some(&(url_var, _)) = ENV_BASE_URLS.iter().find(|(_, b)| *b == provider)
+            && let Some(url) = env(url_var)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        {
+            let path = format!("providers.{}", provider.as_str());
+            if !validate::is_http_url(&url) {
+                notices.push(Notice {
+                    kind: NoticeKind::Info,
+                    path,
+                    message: format!(
+                        "left out: environment variable {url_var} is not a valid http(s) URL"
+                    ),
+                });
+                continue;
+            }
+            let mut url = url.trim_end_matches('/').to_owned();
+            if provider == KnownProvider::OpenAi
+                && let Some(stripped) = url.strip_suffix("/v1")
+            {
+                url = stripped.to_owned();
+                notices.push(Notice {
+                    kind: NoticeKind::Info,
+                    path: path.clone(),
+                    message: format!(
+                        "{url_var} ends in /v1 as the OpenAI SDKs expect; asbru's paths already \
+                         start with /v1, so the base URL used is {url}"
+                    ),
+                });
+            }
+            notices.push(Notice {
+                kind: NoticeKind::Info,
+                path: format!("{path}.network_config.base_url"),
+                message: format!("taken from environment variable {url_var}"),
+            });
+            p.network.base_url = Some(url);
+        }
         p.keys.push(KeyConfig {
             id: var.to_owned(),
             name: var.to_owned(),
@@ -195,6 +245,36 @@ mod tests {
             "HUGGINGFACE_API_KEY"
         );
         assert_eq!(loaded.notices.len(), 1);
+    }
+
+    #[test]
+    fn sdk_base_url_variables_set_the_base_url() {
+        let loaded = from_env(&env_of(&[
+            ("OPENAI_API_KEY", "sk-1"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("ANTHROPIC_API_KEY", "sk-2"),
+            ("ANTHROPIC_BASE_URL", "https://proxy.example"),
+            ("GROQ_API_KEY", "gsk"),
+            ("GROQ_BASE_URL", "not a url"),
+        ]));
+        let urls: Vec<(&str, Option<&str>)> = loaded
+            .config
+            .providers
+            .iter()
+            .map(|p| (p.name.as_str(), p.network.base_url.as_deref()))
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                ("anthropic", Some("https://proxy.example")),
+                ("openai", Some("http://127.0.0.1:9")),
+            ]
+        );
+        assert!(loaded.notices.iter().any(|n| {
+            n.path == "providers.groq"
+                && n.message
+                    .contains("GROQ_BASE_URL is not a valid http(s) URL")
+        }));
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod parse;
 mod raw;
 mod validate;
 
-pub use env::{ENV_PROVIDER_KEYS, OLLAMA_BASE_URL_VAR, from_env};
+pub use env::{ENV_BASE_URLS, ENV_PROVIDER_KEYS, OLLAMA_BASE_URL_VAR, from_env};
 pub use error::{FieldError, LoadError};
 pub use model::*;
 pub use notice::{Notice, NoticeKind};
@@ -46,8 +46,52 @@ pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Lo
 
 /// Validates a `config.json` given as text; see [`load_file`].
 pub fn load_str(json: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, LoadError> {
-    let (raw, notices) = parse::parse(json).map_err(|e| LoadError::Invalid(vec![e]))?;
-    validate::validate(raw, env, notices).map_err(LoadError::Invalid)
+    let checked = check_str(json, env);
+    match checked.config {
+        Some(config) if checked.errors.is_empty() => Ok(Loaded {
+            config,
+            notices: checked.notices,
+        }),
+        _ => Err(LoadError::Invalid(checked.errors)),
+    }
+}
+
+/// Everything found in a `config.json`: the errors and the notices, both kept whatever the other
+/// holds, for `asbru config check`.
+#[derive(Debug)]
+pub struct Checked {
+    /// The configuration, when there are no errors.
+    pub config: Option<Config>,
+    /// Every error found (type errors first, then invalid values).
+    pub errors: Vec<FieldError>,
+    pub notices: Vec<Notice>,
+}
+
+/// Validates a `config.json` given as text, keeping notices even when there are errors.
+pub fn check_str(json: &str, env: &dyn Fn(&str) -> Option<String>) -> Checked {
+    let parsed = parse::parse(json);
+    let mut errors = parsed.errors;
+    let Some(raw) = parsed.raw else {
+        return Checked {
+            config: None,
+            errors,
+            notices: parsed.notices,
+        };
+    };
+    let (config, notices) = validate::validate(raw, env, parsed.notices);
+    let config = match config {
+        Ok(c) if errors.is_empty() => Some(c),
+        Ok(_) => None,
+        Err(more) => {
+            errors.extend(more);
+            None
+        }
+    };
+    Checked {
+        config,
+        errors,
+        notices,
+    }
 }
 
 /// The JSON Schema of the file asbru accepts, generated from the raw types so it cannot drift

@@ -115,6 +115,12 @@ impl ProviderConfig {
             Some(map) => map.get(request_type).copied().unwrap_or(false),
         }
     }
+
+    /// Whether the provider can serve a request at all: it has a usable key, or needs none
+    /// (key-less providers, and vLLM whose key is optional).
+    pub fn can_serve(&self) -> bool {
+        !self.keys.is_empty() || self.is_key_less || self.base == KnownProvider::Vllm
+    }
 }
 
 /// One API key of a provider.

@@ -13,6 +13,10 @@ pub enum NoticeKind {
     MissingEnv,
     /// A key Bifrost deprecated; still honoured.
     Deprecated,
+    /// A provider left with no usable key: it is configured but cannot serve a request.
+    NoUsableKey,
+    /// A value that is valid but very likely not what was meant (a base URL that doubles `/v1`).
+    Suspicious,
     /// Anything else worth a line at startup (a key left out because it is disabled, …).
     Info,
 }
@@ -24,6 +28,8 @@ impl NoticeKind {
             Self::UnknownKey => "unknown key",
             Self::MissingEnv => "missing environment variable",
             Self::Deprecated => "deprecated",
+            Self::NoUsableKey => "no usable key",
+            Self::Suspicious => "suspicious value",
             Self::Info => "info",
         }
     }

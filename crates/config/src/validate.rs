@@ -5,7 +5,6 @@
 //! nobody; each is noted where it is applied. Parts of the file asbru does not act on yet are
 //! accepted and reported once each as `NotSupportedYet`.
 
-use crate::Loaded;
 use crate::env::{EnvValue, resolve};
 use crate::error::FieldError;
 use crate::model::{
@@ -79,11 +78,12 @@ pub const REQUEST_TYPES: &[&str] = &[
 ];
 
 /// Validates a parsed file. `notices` are those already raised while parsing (unknown keys).
+/// Notices come back whether or not there are errors, so the operator sees everything at once.
 pub(crate) fn validate(
     raw: RawConfig,
     env: &dyn Fn(&str) -> Option<String>,
     notices: Vec<Notice>,
-) -> Result<Loaded, Vec<FieldError>> {
+) -> (Result<Config, Vec<FieldError>>, Vec<Notice>) {
     let mut v = Validator {
         env,
         errors: Vec::new(),
@@ -141,12 +141,9 @@ pub(crate) fn validate(
     v.section("websocket", raw.websocket.as_ref(), "WebSocket settings");
 
     if v.errors.is_empty() {
-        Ok(Loaded {
-            config: Config { client, providers },
-            notices: v.notices,
-        })
+        (Ok(Config { client, providers }), v.notices)
     } else {
-        Err(v.errors)
+        (Err(v.errors), v.notices)
     }
 }
 
@@ -598,10 +595,18 @@ impl Validator<'_> {
                 "only custom providers take custom_provider_config; give this one a name that is \
                  not a built-in provider",
             ),
-            (None, None) => self.error(
-                &path,
-                "unknown provider; custom providers need custom_provider_config.base_provider_type",
-            ),
+            (None, None) => {
+                let hint = did_you_mean(&name)
+                    .map(|known| format!("did you mean \"{known}\"? "))
+                    .unwrap_or_default();
+                self.error(
+                    &path,
+                    format!(
+                        "unknown provider; {hint}custom providers need \
+                         custom_provider_config.base_provider_type"
+                    ),
+                );
+            }
             (None, Some(c)) => {
                 let custom = self.custom_provider(&path, c);
                 base = custom.base;
@@ -670,7 +675,7 @@ impl Validator<'_> {
         }
         if keys.is_empty() && !is_key_less && base != KnownProvider::Vllm {
             self.notice(
-                NoticeKind::Info,
+                NoticeKind::NoUsableKey,
                 format!("{path}.keys"),
                 "no usable key: requests to this provider will fail until one is configured",
             );
@@ -1369,6 +1374,35 @@ struct CustomProvider {
 }
 
 /// Whether a JSON value asks for anything (empty containers and null do not).
+/// The built-in provider `name` was probably meant to be: one that differs only by letter case,
+/// or by at most two edits (one for short names).
+pub(crate) fn did_you_mean(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = if lower.chars().count() <= 4 { 1 } else { 2 };
+    KnownProvider::ALL
+        .iter()
+        .map(|p| (levenshtein(&lower, p.as_str()), p.as_str()))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, known)| known)
+}
+
+/// Edit distance (insertions, deletions, substitutions) between two strings, by characters.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 fn meaningful(v: &Value) -> bool {
     match v {
         Value::Null => false,
@@ -1421,6 +1455,18 @@ fn is_header_value(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn did_you_mean_catches_case_and_small_typos() {
+        assert_eq!(levenshtein("antropic", "anthropic"), 1);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("OpenAI"), Some("openai"));
+        assert_eq!(did_you_mean("antropic"), Some("anthropic"));
+        assert_eq!(did_you_mean("Gemni"), Some("gemini"));
+        assert_eq!(did_you_mean("my-company-llm"), None);
+        assert_eq!(did_you_mean("abc"), None);
+    }
 
     #[test]
     fn http_urls() {

@@ -708,6 +708,17 @@ impl Gateway {
         &self,
         provider: Option<&str>,
     ) -> Result<Vec<serde_json::Value>, GatewayError> {
+        self.list_models_reporting(provider)
+            .await
+            .map(|listed| listed.models)
+    }
+
+    /// Like [`Self::list_models`], and also says which providers failed to list theirs (when no
+    /// provider is asked for; with one, its failure is the error).
+    pub async fn list_models_reporting(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<ModelList, GatewayError> {
         let registry = self.state.load_full();
         let entries: Vec<&Arc<ProviderEntry>> = match provider {
             Some(name) => vec![registry.get(name)?],
@@ -737,17 +748,38 @@ impl Gateway {
         });
         let results = futures_util::future::join_all(calls).await;
         let mut models = Vec::new();
+        let mut failures = Vec::new();
         for (name, result) in results {
             match result {
                 Ok(list) => models.extend(list.into_iter().map(|m| prefix_model(name, m))),
                 Err(e) if only_one => return Err(e),
                 Err(e) => {
                     tracing::warn!(provider = name, error = %Untrusted(e.message()), "listing models failed");
+                    failures.push(ModelListFailure {
+                        provider: name.to_owned(),
+                        status: e.status(),
+                        message: e.message().to_owned(),
+                    });
                 }
             }
         }
-        Ok(models)
+        Ok(ModelList { models, failures })
     }
+}
+
+/// The models of every provider that listed them, and the providers that could not.
+#[derive(Debug, Default)]
+pub struct ModelList {
+    pub models: Vec<serde_json::Value>,
+    pub failures: Vec<ModelListFailure>,
+}
+
+/// A provider whose models could not be listed, and why (already redacted).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelListFailure {
+    pub provider: String,
+    pub status: u16,
+    pub message: String,
 }
 
 fn attempt_outcome(target: &str, error: &GatewayError) -> Attempt {

@@ -40,8 +40,8 @@ pub use asbru_schema::openai::{
 pub use asbru_schema::{GatewayError, Usage};
 pub use forward::{EXTRA_HEADER_PREFIX, forwarded_headers};
 pub use gateway::{
-    DEFAULT_MAX_STREAM_DURATION, Gateway, GatewayOptions, GatewayResponse, KeyHealth,
-    ProviderHealth, RequestMeta,
+    DEFAULT_MAX_STREAM_DURATION, Gateway, GatewayOptions, GatewayResponse, KeyHealth, ModelList,
+    ModelListFailure, ProviderHealth, RequestMeta,
 };
 pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock, SystemClock};
 pub use keys::KeyPin;

@@ -256,7 +256,7 @@ impl Upstream {
                 body,
             },
             |status, body, wait| {
-                self.upstream_error(status, body, secret)
+                self.upstream_error(status, body, secret, target)
                     .with_retry_after(wait)
             },
         )
@@ -287,7 +287,7 @@ impl Upstream {
                 .map_err(|_| self.timeout_error())?
                 .map_err(|e| from_transport(&e, &self.name))?;
             return Err(self
-                .upstream_error(status.as_u16(), &body, secret)
+                .upstream_error(status.as_u16(), &body, secret, target)
                 .with_retry_after(wait));
         }
         Ok(idle_limited(
@@ -297,8 +297,21 @@ impl Upstream {
         ))
     }
 
-    fn upstream_error(&self, status: u16, body: &[u8], secret: Option<&str>) -> GatewayError {
-        from_error_body(status, body, secret).with_provider(&self.name)
+    fn upstream_error(
+        &self,
+        status: u16,
+        body: &[u8],
+        secret: Option<&str>,
+        target: &Target,
+    ) -> GatewayError {
+        let error = from_error_body(status, body, secret).with_provider(&self.name);
+        if status == 404 {
+            // A wrong base URL (`…/v1` + `/v1/chat/completions`) shows as a bare 404: say which
+            // URL it came from.
+            error.with_message_suffix(&format!(" (HTTP 404 from {})", target.display_url()))
+        } else {
+            error
+        }
     }
 
     pub(crate) fn timeout_error(&self) -> GatewayError {

@@ -266,6 +266,16 @@ impl Target {
     pub fn as_str(&self) -> &str {
         self.url.as_str()
     }
+
+    /// The URL without query string, fragment or credentials: safe to show in an error.
+    pub fn display_url(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.to_string()
+    }
 }
 
 /// A failure to exchange bytes with the provider (as opposed to an error answer from it).
@@ -640,6 +650,13 @@ fn from_reqwest(err: &reqwest::Error) -> TransportError {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn display_url_drops_query_and_credentials() {
+        let target =
+            Target::parse("https://user:pw@host.example/v1/v1/models?key=secret#f").unwrap();
+        assert_eq!(target.display_url(), "https://host.example/v1/v1/models");
+    }
 
     const MIB: usize = 1024 * 1024;
 

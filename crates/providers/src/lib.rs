@@ -322,9 +322,10 @@ impl OpenAiFacing<'_> {
     }
 }
 
-/// One "not supported yet" notice per configured provider whose adapter does not exist yet.
+/// One "not supported yet" notice per configured provider whose adapter does not exist yet, and
+/// one per `base_url` that would double `/v1` (see [`doubled_v1`]).
 pub fn support_notices(config: &Config) -> Vec<Notice> {
-    config
+    let unsupported = config
         .providers
         .iter()
         .filter(|p| !is_supported(p.base))
@@ -335,6 +336,68 @@ pub fn support_notices(config: &Config) -> Vec<Notice> {
                 "provider type '{}' has no adapter yet; it is accepted and its requests fail with 501",
                 p.base
             ),
+        });
+    let doubled = config.providers.iter().filter_map(|p| {
+        let url = doubled_v1(p.base, p.network.base_url.as_deref()?)?;
+        Some(Notice {
+            kind: NoticeKind::Suspicious,
+            path: format!("providers.{}.network_config.base_url", p.name),
+            message: format!(
+                "ends in /v1, and this provider's request paths already start with /v1: chat \
+                 requests would go to {url}; drop the /v1 (the OpenAI SDKs' habit)"
+            ),
         })
-        .collect()
+    });
+    unsupported.chain(doubled).collect()
+}
+
+/// The base URL a provider's requests go to: its `base_url`, or the default of its type; `None`
+/// where the address is built per request (Azure, Bedrock, Vertex) or there is no default.
+pub fn effective_base_url(p: &ProviderConfig) -> Option<String> {
+    if let Some(url) = &p.network.base_url {
+        return Some(url.clone());
+    }
+    let default = match p.base {
+        KnownProvider::Anthropic => Some(anthropic::DEFAULT_BASE_URL),
+        KnownProvider::Gemini => Some(gemini::DEFAULT_BASE_URL),
+        KnownProvider::Cohere => Some(cohere::DEFAULT_BASE_URL),
+        other => presets::preset(other).and_then(|p| p.default_base_url),
+    };
+    default.map(str::to_owned)
+}
+
+/// The chat URL a `base_url` ending in `/v1` would really call, when the provider's paths already
+/// start with `/v1` (`https://x/v1` + `/v1/chat/completions`); `None` when the URL is fine.
+pub fn doubled_v1(provider: KnownProvider, base_url: &str) -> Option<String> {
+    let base_url = base_url.trim_end_matches('/');
+    if !base_url.ends_with("/v1") {
+        return None;
+    }
+    let chat_path = match provider {
+        KnownProvider::Anthropic => "/v1/messages",
+        other => presets::preset(other)?.chat_path,
+    };
+    chat_path
+        .starts_with("/v1/")
+        .then(|| format!("{base_url}{chat_path}"))
+}
+
+#[cfg(test)]
+mod base_url_tests {
+    use super::*;
+
+    #[test]
+    fn a_trailing_v1_is_doubled_only_where_paths_start_with_v1() {
+        assert_eq!(
+            doubled_v1(KnownProvider::OpenAi, "https://x/v1/").as_deref(),
+            Some("https://x/v1/v1/chat/completions")
+        );
+        assert_eq!(
+            doubled_v1(KnownProvider::Anthropic, "https://x/v1").as_deref(),
+            Some("https://x/v1/v1/messages")
+        );
+        assert_eq!(doubled_v1(KnownProvider::OpenAi, "https://x"), None);
+        // Perplexity's paths have no /v1: its base URL may end in one.
+        assert_eq!(doubled_v1(KnownProvider::Perplexity, "https://x/v1"), None);
+    }
 }

@@ -331,6 +331,13 @@ impl GatewayError {
         self
     }
 
+    /// Appends `suffix` to the message (a detail the gateway adds, such as the URL a 404 came
+    /// from).
+    pub fn with_message_suffix(mut self, suffix: &str) -> Self {
+        self.0.message.push_str(suffix);
+        self
+    }
+
     /// Rewrites every string the error carries (message, `type`, `code`, `param`, provider,
     /// requested model, and each attempt's target and message) with `f`, which edits in place:
     /// how a redactor reaches every field a provider could have filled.

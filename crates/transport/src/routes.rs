@@ -552,10 +552,27 @@ pub(crate) async fn list_models(
     State(s): State<AppState>,
     Query(q): Query<ModelsQuery>,
 ) -> Response {
-    match s.gateway.list_models(q.provider.as_deref()).await {
-        Ok(models) => {
-            let body = serde_json::json!({ "object": "list", "data": models });
-            json_response(StatusCode::OK, body.to_string())
+    match s.gateway.list_models_reporting(q.provider.as_deref()).await {
+        Ok(listed) => {
+            // Failed providers go in an extra top-level `errors` field, which OpenAI clients
+            // ignore, and their names in a header.
+            let mut body = serde_json::json!({ "object": "list", "data": listed.models });
+            if listed.failures.is_empty() {
+                return json_response(StatusCode::OK, body.to_string());
+            }
+            body["errors"] = serde_json::json!(listed.failures);
+            let names: Vec<&str> = listed
+                .failures
+                .iter()
+                .map(|f| f.provider.as_str())
+                .collect();
+            let mut response = json_response(StatusCode::OK, body.to_string());
+            if let Ok(value) = axum::http::HeaderValue::from_str(&names.join(",")) {
+                response
+                    .headers_mut()
+                    .insert("x-asbru-failed-providers", value);
+            }
+            response
         }
         Err(e) => ApiError(e).into_response(),
     }

@@ -25,6 +25,7 @@ mod count_tokens;
 mod dropin_routes;
 mod errors;
 mod fallbacks;
+mod first_run;
 mod forwarding;
 mod gemini;
 mod genai_route;

@@ -51,7 +51,7 @@ fn all_variables_missing_still_loads() {
     );
     // And says the provider is left without a key.
     assert!(
-        notices_of(&loaded.notices, NoticeKind::Info)
+        notices_of(&loaded.notices, NoticeKind::NoUsableKey)
             .any(|n| n.path == "providers.openai.keys" && n.message.contains("no usable key"))
     );
 }

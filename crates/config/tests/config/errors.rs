@@ -178,11 +178,11 @@ fn unknown_provider_needs_custom_config() {
             "providers.my-llm: unknown provider; custom providers need custom_provider_config.base_provider_type"
         ]
     );
-    // Names are case-sensitive, as in Bifrost.
+    // Names are case-sensitive, as in Bifrost; a near miss gets a suggestion.
     assert_eq!(
         errors(r#"{"providers": {"OpenAI": {"keys": [{"value": "k", "weight": 1}]}}}"#),
         [
-            "providers.OpenAI: unknown provider; custom providers need custom_provider_config.base_provider_type"
+            "providers.OpenAI: unknown provider; did you mean \"openai\"? custom providers need custom_provider_config.base_provider_type"
         ]
     );
 }
@@ -249,20 +249,20 @@ fn type_errors_name_the_field() {
         r#"{"providers": {"openai": {"keys": [{"name": "k", "value": "sk", "weight": "x"}]}}}"#;
     assert_eq!(
         errors(json),
-        [r#"providers.openai.keys[0].weight: invalid type: string "x", expected f64"#]
+        [r#"providers.openai.keys[0].weight: expected a number, got the string "x""#]
     );
     assert_eq!(
         errors(r#"{"client": {"drop_excess_requests": "yes"}}"#),
-        [r#"client.drop_excess_requests: invalid type: string "yes", expected a boolean"#]
+        [r#"client.drop_excess_requests: expected true or false, got the string "yes""#]
     );
     assert_eq!(
         errors(r#"{"providers": {"openai": {"keys": {}}}}"#),
-        ["providers.openai.keys: invalid type: map, expected a sequence"]
+        ["providers.openai.keys: expected an array, got an object"]
     );
     assert_eq!(
         errors(r#"{"providers": {"openai": {"network_config": {"max_retries": 1.5}}}}"#),
         [
-            "providers.openai.network_config.max_retries: invalid type: floating point `1.5`, expected i64"
+            "providers.openai.network_config.max_retries: expected a whole number, got the number 1.5"
         ]
     );
 }
