@@ -161,6 +161,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _watcher = from_file
         .clone()
         .and_then(|path| crate::reload::start(path, Arc::clone(&gateway), args.watch_config));
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -183,7 +184,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_connections,
             header_read_timeout: std::time::Duration::from_secs(args.client_read_timeout),
         },
-        shutdown_signal(),
+        shutdown,
     )
     .await;
     tracing::info!("asbru stopped");
@@ -232,27 +233,35 @@ fn max_connections(asked: Option<u64>) -> usize {
     usize::try_from(chosen).unwrap_or(usize::MAX)
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Registers for SIGINT (Ctrl-C) and SIGTERM at once, and resolves on the first of them. Called
+/// before the gateway says it is listening, so a signal sent right after that line always drains
+/// the gateway instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut term), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }
