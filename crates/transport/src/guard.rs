@@ -10,8 +10,13 @@
 //!   origins get 403 — CORS alone would only hide the answer from the page, after the keys were
 //!   spent. Clients outside browsers (SDKs, curl) send no `Origin` and are not affected.
 //! - **Panics** in a handler become a 500 answer instead of a dropped connection.
+//! - **The request's log line**: every request leaves exactly one `asbru::request` line. The
+//!   engine writes it for the requests it takes (every inference request whose body was read
+//!   and, on drop-in routes, translated); the guard writes it for all the others — refused
+//!   before the engine (unknown route, not JSON, too large, host or origin not allowed, a body
+//!   the dialect cannot read) or not inference at all (`/health`, `/metrics`, model lists).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorNote};
 use crate::routes::AppState;
 use asbru_schema::{GatewayError, Untrusted};
 use axum::extract::{Request, State};
@@ -20,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 /// Which `Host` names the gateway answers to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,9 +129,49 @@ const CORS_HEADERS: [&str; 9] = [
     "anthropic-dangerous-direct-browser-access",
 ];
 
+/// Serves the request through [`admit`] and writes its log line unless the engine did.
+pub(crate) async fn guard(state: State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Cheap copies (an enum, a reference-counted buffer), kept for the line.
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let (response, engine_logs) = asbru_engine::track_request(admit(state, request, next)).await;
+    if !engine_logs {
+        log_request(&method, &uri, &response, started);
+    }
+    response
+}
+
+/// The `asbru::request` line of a request the engine did not serve: WARN for an error answer,
+/// INFO otherwise. The path and the error message (which may quote the client) stay
+/// [`Untrusted`].
+fn log_request(method: &Method, uri: &http::Uri, response: &Response, started: Instant) {
+    let status = response.status().as_u16();
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let path = Untrusted(uri.path());
+    let method = Untrusted(method.as_str());
+    if status >= 400 {
+        let error = response
+            .extensions()
+            .get::<ErrorNote>()
+            .map_or("", |note| note.0.as_str());
+        tracing::warn!(
+            target: "asbru::request",
+            %method,
+            %path,
+            status,
+            latency_ms,
+            error = %Untrusted(error),
+            "error"
+        );
+    } else {
+        tracing::info!(target: "asbru::request", %method, %path, status, latency_ms, "success");
+    }
+}
+
 /// Refuses requests for a host or from an origin the gateway does not serve, answers CORS
 /// preflights, and adds CORS headers to allowed cross-origin answers.
-pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let host = request_host(&request);
     if !matches!(state.allowed_hosts, AllowedHosts::Any) {
         let name = host.as_ref().map_or("", |(name, _)| name.as_str());
