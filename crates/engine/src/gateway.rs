@@ -307,7 +307,11 @@ impl Gateway {
             Ok(view) => view,
             Err(e) => return Err(log.fail(e)),
         };
-        log.set_request(view.model(), op.response_type(view.is_stream()), view.is_stream());
+        log.set_request(
+            view.model(),
+            op.response_type(view.is_stream()),
+            view.is_stream(),
+        );
         if view.is_stream() && matches!(op, Operation::Embedding | Operation::Rerank) {
             let what = if op == Operation::Rerank {
                 "rerank requests"
@@ -334,7 +338,11 @@ impl Gateway {
             {
                 Err(open)
             } else {
-                self.attempt(&registry, op, &view, target, fallback_index, &meta, &mut log)
+                let target = Target {
+                    name: target,
+                    fallback_index,
+                };
+                self.attempt(&registry, op, &view, target, &meta, &mut log)
                     .await
             };
             match result {
@@ -384,18 +392,21 @@ impl Gateway {
         )
     }
 
-    /// One full attempt at `target` (`provider/model`): its own key choice, queue slot and
-    /// retries. `fallback_index` is 0 for the primary model, n for the n-th fallback.
+    /// One full attempt at `target`: its own key choice, queue slot and retries, reported into
+    /// the request's `log`.
     async fn attempt(
         &self,
         registry: &Registry,
         op: Operation,
         view: &RequestView<'_>,
-        target: &str,
-        fallback_index: u32,
+        target: Target<'_>,
         meta: &RequestMeta,
         log: &mut RequestLog,
     ) -> Result<GatewayResponse, GatewayError> {
+        let Target {
+            name: target,
+            fallback_index,
+        } = target;
         let stream = view.is_stream();
         let model_ref = resolve_target(registry, target, meta.route_provider).ok_or_else(|| {
             GatewayError::invalid_request(
@@ -413,7 +424,11 @@ impl Gateway {
         };
         let adapter = entry.openai_adapter(op, stream).map_err(decorate)?;
 
-        log.begin_attempt(Arc::clone(&entry.telemetry), model_ref.model, fallback_index);
+        log.begin_attempt(
+            Arc::clone(&entry.telemetry),
+            model_ref.model,
+            fallback_index,
+        );
         // Pinning headers and sessions apply to the primary model only, as in Bifrost.
         let session = meta.session.as_ref().filter(|_| fallback_index == 0);
         let pin = if fallback_index == 0 {
@@ -752,6 +767,14 @@ impl Gateway {
         }
         Ok(models)
     }
+}
+
+/// One model a request may be served by: `provider/model` (or a bare model on a drop-in route)
+/// and its place, 0 for the primary model, n for the n-th of the request's `fallbacks`.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    name: &'a str,
+    fallback_index: u32,
 }
 
 fn attempt_outcome(target: &str, error: &GatewayError) -> Attempt {

@@ -126,8 +126,13 @@ impl GatewayError {
 
     /// 404: no route for this path (kind [`ErrorKind::UnknownRoute`]).
     pub fn no_route(message: impl Into<String>) -> Self {
-        Self::gateway(ErrorKind::UnknownRoute, 404, "invalid_request_error", message)
-            .with_code("not_found")
+        Self::gateway(
+            ErrorKind::UnknownRoute,
+            404,
+            "invalid_request_error",
+            message,
+        )
+        .with_code("not_found")
     }
 
     /// 404: the route exists but what it names (a model) does not.

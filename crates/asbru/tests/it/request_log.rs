@@ -260,6 +260,10 @@ async fn an_unknown_route_is_not_counted_as_an_invalid_request() {
     }
     let after = metrics().await;
     assert_eq!(metric(&after, invalid), metric(&before, invalid), "{after}");
-    assert_eq!(metric(&after, unknown) - metric(&before, unknown), 2.0, "{after}");
+    assert_eq!(
+        metric(&after, unknown) - metric(&before, unknown),
+        2.0,
+        "{after}"
+    );
     served.stop().await;
 }
