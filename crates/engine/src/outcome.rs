@@ -11,7 +11,7 @@
 //!
 //! Requests that never reach the engine (refused by the transport: unknown route, not JSON, too
 //! large, host or origin not allowed) are logged by the transport's guard, which asks
-//! [`track_request`] whether the engine took the request's line over.
+//! [`engine_took_request`] whether the engine took the request's line over.
 
 use crate::health::{Failure, Health, HealthBoard};
 use asbru_schema::{GatewayError, Untrusted, Usage};
@@ -26,16 +26,17 @@ tokio::task_local! {
     static ENGINE_LOGS: Cell<bool>;
 }
 
-/// Runs `serve` (one HTTP request) and tells whether the engine wrote, or will write when the
-/// stream it returned ends, the request's `asbru::request` line; when it did not, the caller
-/// writes it.
-pub async fn track_request<F: Future>(serve: F) -> (F::Output, bool) {
-    ENGINE_LOGS
-        .scope(Cell::new(false), async {
-            let output = serve.await;
-            (output, ENGINE_LOGS.with(Cell::get))
-        })
-        .await
+/// Runs `serve` (one HTTP request) in a scope where [`engine_took_request`] tells whether the
+/// engine took the request's `asbru::request` line over.
+pub async fn track_request<F: Future>(serve: F) -> F::Output {
+    ENGINE_LOGS.scope(Cell::new(false), serve).await
+}
+
+/// Inside [`track_request`] (also while its future is dropped): whether the engine took the
+/// request, and so writes its line (at once, or when the stream it returned ends); when it did
+/// not, the caller writes the line. `false` outside.
+pub fn engine_took_request() -> bool {
+    ENGINE_LOGS.try_with(Cell::get).unwrap_or(false)
 }
 
 /// A provider's name and outcome counters, registered once when the config is loaded so that a

@@ -131,41 +131,71 @@ const CORS_HEADERS: [&str; 9] = [
 
 /// Serves the request through [`admit`] and writes its log line unless the engine did.
 pub(crate) async fn guard(state: State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    // Cheap copies (an enum, a reference-counted buffer), kept for the line.
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let (response, engine_logs) = asbru_engine::track_request(admit(state, request, next)).await;
-    if !engine_logs {
-        log_request(&method, &uri, &response, started);
-    }
-    response
+    let mut line = GuardLine {
+        // Cheap copies (an enum, a reference-counted buffer), kept for the line.
+        method: request.method().clone(),
+        uri: request.uri().clone(),
+        started: Instant::now(),
+        written: false,
+    };
+    asbru_engine::track_request(async move {
+        let response = admit(state, request, next).await;
+        line.write(Some(&response));
+        response
+    })
+    .await
 }
 
-/// The `asbru::request` line of a request the engine did not serve: WARN for an error answer,
-/// INFO otherwise. The path and the error message (which may quote the client) stay
-/// [`Untrusted`].
-fn log_request(method: &Method, uri: &http::Uri, response: &Response, started: Instant) {
-    let status = response.status().as_u16();
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let path = Untrusted(uri.path());
-    let method = Untrusted(method.as_str());
-    if status >= 400 {
-        let error = response
-            .extensions()
-            .get::<ErrorNote>()
-            .map_or("", |note| note.0.as_str());
-        tracing::warn!(
-            target: "asbru::request",
-            %method,
-            %path,
-            status,
-            latency_ms,
-            error = %Untrusted(error),
-            "error"
-        );
-    } else {
-        tracing::info!(target: "asbru::request", %method, %path, status, latency_ms, "success");
+/// The `asbru::request` line of a request the engine did not take, written when its answer is
+/// ready or, if the client went away first, when the request is dropped (`client_closed`, 499).
+struct GuardLine {
+    method: Method,
+    uri: http::Uri,
+    started: Instant,
+    written: bool,
+}
+
+impl GuardLine {
+    /// WARN for an error answer, INFO otherwise. The path and the error message (which may
+    /// quote the client) stay [`Untrusted`].
+    fn write(&mut self, response: Option<&Response>) {
+        self.written = true;
+        if asbru_engine::engine_took_request() {
+            return;
+        }
+        let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let path = Untrusted(self.uri.path());
+        let method = Untrusted(self.method.as_str());
+        let Some(response) = response else {
+            tracing::info!(target: "asbru::request", %method, %path, status = 499, latency_ms, "client_closed");
+            return;
+        };
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let error = response
+                .extensions()
+                .get::<ErrorNote>()
+                .map_or("", |note| note.0.as_str());
+            tracing::warn!(
+                target: "asbru::request",
+                %method,
+                %path,
+                status,
+                latency_ms,
+                error = %Untrusted(error),
+                "error"
+            );
+        } else {
+            tracing::info!(target: "asbru::request", %method, %path, status, latency_ms, "success");
+        }
+    }
+}
+
+impl Drop for GuardLine {
+    fn drop(&mut self) {
+        if !self.written {
+            self.write(None);
+        }
     }
 }
 

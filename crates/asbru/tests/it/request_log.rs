@@ -267,3 +267,37 @@ async fn an_unknown_route_is_not_counted_as_an_invalid_request() {
     );
     served.stop().await;
 }
+
+/// A client that sends half its body and goes away still leaves its one line.
+#[tokio::test]
+async fn a_client_gone_while_sending_its_body_leaves_one_line() {
+    use tokio::io::AsyncWriteExt;
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let (served, _dir) = gateway(&mock).await;
+    let addr = served.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: 1000\r\n\r\n{{\"model\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(stream);
+    for _ in 0..100 {
+        if served.log.lock().unwrap().contains("asbru::request") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = served.stop().await;
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|line| line.contains("asbru::request"))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let line = only(lines, "client gone");
+    // Either the body read fails (400) or the request is dropped (499); one line either way.
+    let status = line["fields"]["status"].as_u64().unwrap();
+    assert!(matches!(status, 400 | 499), "{line}");
+}
