@@ -301,50 +301,66 @@ impl Gateway {
         body: &[u8],
         meta: RequestMeta,
     ) -> Result<GatewayResponse, GatewayError> {
+        let mut log = RequestLog::new(op.response_type(false), meta.received);
         let registry = self.state.load_full();
-        let view = RequestView::parse(body)?;
+        let view = match RequestView::parse(body) {
+            Ok(view) => view,
+            Err(e) => return Err(log.fail(e)),
+        };
+        log.set_request(
+            view.model(),
+            op.response_type(view.is_stream()),
+            view.is_stream(),
+        );
         if view.is_stream() && matches!(op, Operation::Embedding | Operation::Rerank) {
             let what = if op == Operation::Rerank {
                 "rerank requests"
             } else {
                 "embeddings"
             };
-            return Err(GatewayError::invalid_request(
+            return Err(log.fail(GatewayError::invalid_request(
                 format!("{what} cannot be streamed"),
                 Some("stream"),
-            ));
+            )));
         }
         let fallbacks = view.fallbacks();
-        if fallbacks.is_empty() {
-            return self
-                .attempt(&registry, op, &view, view.model(), 0, &meta)
-                .await;
-        }
         let targets = std::iter::once(view.model()).chain(fallbacks.iter().map(String::as_str));
         let last = fallbacks.len();
-        let mut attempts = Vec::with_capacity(last + 1);
+        // Listed in the error only when there were fallbacks: no allocation otherwise.
+        let mut attempts = Vec::new();
         let mut primary_error = None;
         for (index, target) in targets.enumerate() {
             let fallback_index = u32::try_from(index).unwrap_or(u32::MAX);
             // A provider whose circuit is open is skipped while another target remains; the
             // last one is always tried, so an open circuit never turns a request away alone.
-            let result = match self.circuit_open(&registry, target, meta.route_provider) {
-                Some(open) if index < last => Err(open),
-                _ => {
-                    self.attempt(&registry, op, &view, target, fallback_index, &meta)
-                        .await
-                }
+            let result = if index < last
+                && let Some(open) = self.circuit_open(&registry, target, meta.route_provider)
+            {
+                Err(open)
+            } else {
+                let target = Target {
+                    name: target,
+                    fallback_index,
+                };
+                self.attempt(&registry, op, &view, target, &meta, &mut log)
+                    .await
             };
             match result {
                 Ok(response) => return Ok(response),
                 Err(e) => {
-                    attempts.push(attempt_outcome(target, &e));
+                    log.attempt_failed(target, &e);
+                    if last > 0 {
+                        attempts.push(attempt_outcome(target, &e));
+                    }
                     primary_error.get_or_insert(e);
                 }
             }
         }
-        let error = primary_error.unwrap_or_else(|| GatewayError::internal("no target tried"));
-        Err(error.with_attempts(attempts))
+        let mut error = primary_error.unwrap_or_else(|| GatewayError::internal("no target tried"));
+        if last > 0 {
+            error = error.with_attempts(attempts);
+        }
+        Err(log.fail(error))
     }
 
     /// The error a target gets when its provider is taken out, or `None` when it may be tried.
@@ -376,17 +392,21 @@ impl Gateway {
         )
     }
 
-    /// One full attempt at `target` (`provider/model`): its own key choice, queue slot and
-    /// retries. `fallback_index` is 0 for the primary model, n for the n-th fallback.
+    /// One full attempt at `target`: its own key choice, queue slot and retries, reported into
+    /// the request's `log`.
     async fn attempt(
         &self,
         registry: &Registry,
         op: Operation,
         view: &RequestView<'_>,
-        target: &str,
-        fallback_index: u32,
+        target: Target<'_>,
         meta: &RequestMeta,
+        log: &mut RequestLog,
     ) -> Result<GatewayResponse, GatewayError> {
+        let Target {
+            name: target,
+            fallback_index,
+        } = target;
         let stream = view.is_stream();
         let model_ref = resolve_target(registry, target, meta.route_provider).ok_or_else(|| {
             GatewayError::invalid_request(
@@ -404,14 +424,11 @@ impl Gateway {
         };
         let adapter = entry.openai_adapter(op, stream).map_err(decorate)?;
 
-        let mut log = RequestLog::new(
+        log.begin_attempt(
             Arc::clone(&entry.telemetry),
             model_ref.model,
-            op.response_type(stream),
-            stream,
-            meta.received,
+            fallback_index,
         );
-        log.set_fallback_index(fallback_index);
         // Pinning headers and sessions apply to the primary model only, as in Bifrost.
         let session = meta.session.as_ref().filter(|_| fallback_index == 0);
         let pin = if fallback_index == 0 {
@@ -422,7 +439,7 @@ impl Gateway {
 
         let permit = match entry.queue.acquire().await {
             Ok(p) => p,
-            Err(e) => return Err(log.fail(decorate(e))),
+            Err(e) => return Err(decorate(e)),
         };
 
         // The Responses API has no usage chunk to ask for: its final event carries the usage.
@@ -447,7 +464,7 @@ impl Gateway {
         let result = loop {
             let key = match self.choose_key(entry, model_ref.model, &pin, session, &tried) {
                 Ok(key) => key,
-                Err(e) => return Err(log.fail(decorate(e))),
+                Err(e) => return Err(decorate(e)),
             };
             if let Some((index, config)) = key {
                 log.set_key(&config.id);
@@ -527,7 +544,7 @@ impl Gateway {
         log.set_retries(retries);
         let (sent, key) = match result {
             Ok(ok) => ok,
-            Err(e) => return Err(log.fail(decorate(e))),
+            Err(e) => return Err(decorate(e)),
         };
         if let (Some((id, ttl)), Some((_, config))) = (session, key) {
             self.sessions
@@ -544,6 +561,7 @@ impl Gateway {
                             && !view.client_wants_stream_usage(),
                     }
                 };
+                log.note_answering(target);
                 log.watch_health(
                     Arc::clone(&self.health),
                     Arc::clone(&entry.health),
@@ -559,7 +577,7 @@ impl Gateway {
                             redactor: entry.redactor.clone(),
                             max_duration: self.max_stream_duration,
                         },
-                        log,
+                        log.hand_over(),
                         permit,
                     ),
                     provider: model_ref.provider.to_owned(),
@@ -595,6 +613,7 @@ impl Gateway {
                     });
                 match stamped {
                     Ok((body, usage)) => {
+                        log.note_answering(target);
                         log.finish_ok(usage);
                         Ok(GatewayResponse::Json {
                             body,
@@ -602,7 +621,7 @@ impl Gateway {
                             usage,
                         })
                     }
-                    Err(e) => Err(log.fail(decorate(e))),
+                    Err(e) => Err(decorate(e)),
                 }
             }
         }
@@ -780,6 +799,14 @@ pub struct ModelListFailure {
     pub provider: String,
     pub status: u16,
     pub message: String,
+}
+
+/// One model a request may be served by: `provider/model` (or a bare model on a drop-in route)
+/// and its place, 0 for the primary model, n for the n-th of the request's `fallbacks`.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    name: &'a str,
+    fallback_index: u32,
 }
 
 fn attempt_outcome(target: &str, error: &GatewayError) -> Attempt {

@@ -45,5 +45,6 @@ pub use gateway::{
 };
 pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock, SystemClock};
 pub use keys::KeyPin;
+pub use outcome::{engine_took_request, track_request};
 pub use sessions::{DEFAULT_SESSION_TTL, MAX_SESSION_TTL};
 pub use stream::SseStream;

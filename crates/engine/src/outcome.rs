@@ -1,13 +1,43 @@
-//! The one log line (and outcome metric) each request produces when it ends.
+//! The one log line each request the engine serves produces when it ends, and the outcome metric
+//! of each attempt at a provider.
 //!
-//! A [`RequestLog`] is created when a request is routed to a provider and travels with it, into
-//! the stream if there is one; it writes its line exactly once — when the response is complete,
-//! when it fails, or, if the client went away first, when it is dropped.
+//! A [`RequestLog`] is created when [`Gateway::handle_openai`](crate::Gateway::handle_openai)
+//! takes a request and travels with it through every attempt (primary model, then fallbacks) and
+//! into the stream if there is one. Each attempt at a provider bumps that provider's
+//! `asbru_requests_total{provider,outcome}`; the request writes its `asbru::request` line exactly
+//! once — when the response is complete, when the last attempt failed, or, if the client went
+//! away first, when it is dropped. Failures are logged at WARN, everything else (success, client
+//! gone) at INFO.
+//!
+//! Requests that never reach the engine (refused by the transport: unknown route, not JSON, too
+//! large, host or origin not allowed) are logged by the transport's guard, which asks
+//! [`engine_took_request`] whether the engine took the request's line over.
 
 use crate::health::{Failure, Health, HealthBoard};
 use asbru_schema::{GatewayError, Untrusted, Usage};
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
+
+tokio::task_local! {
+    /// Set to true, inside [`track_request`], once the engine owns the request's log line.
+    static ENGINE_LOGS: Cell<bool>;
+}
+
+/// Runs `serve` (one HTTP request) in a scope where [`engine_took_request`] tells whether the
+/// engine took the request's `asbru::request` line over.
+pub async fn track_request<F: Future>(serve: F) -> F::Output {
+    ENGINE_LOGS.scope(Cell::new(false), serve).await
+}
+
+/// Inside [`track_request`] (also while its future is dropped): whether the engine took the
+/// request, and so writes its line (at once, or when the stream it returned ends); when it did
+/// not, the caller writes the line. `false` outside.
+pub fn engine_took_request() -> bool {
+    ENGINE_LOGS.try_with(Cell::get).unwrap_or(false)
+}
 
 /// A provider's name and outcome counters, registered once when the config is loaded so that a
 /// request only bumps an atomic instead of looking its metric up by labels.
@@ -39,10 +69,13 @@ enum Outcome {
     Error(u16),
 }
 
-/// Tracks one routed request until it is done.
+/// Tracks one request from the moment the engine takes it until it is done.
 #[derive(Debug)]
 pub(crate) struct RequestLog {
-    provider: Arc<ProviderTelemetry>,
+    /// The provider of the attempt under way or last made (`None` before the first one).
+    provider: Option<Arc<ProviderTelemetry>>,
+    /// The attempt under way has not been counted in `asbru_requests_total` yet.
+    attempt_open: bool,
     model: String,
     request_type: &'static str,
     key_id: Option<String>,
@@ -50,11 +83,14 @@ pub(crate) struct RequestLog {
     outcome: Outcome,
     error: Option<String>,
     stream: bool,
-    /// Failed attempts that were retried.
+    /// Failed tries of the current attempt that were retried.
     retries: u32,
     /// Position in the request's `fallbacks` of the model being tried (0 = primary).
     fallback_index: u32,
-    /// The line has been written.
+    /// `target:status` of each attempt, comma-separated; written only once an attempt failed,
+    /// so a request served at the first attempt allocates nothing for it.
+    attempts: String,
+    /// The line has been written (or this log was handed over to a stream).
     done: bool,
     /// Where a stream that breaks after it started reports the failure.
     health: Option<StreamHealth>,
@@ -69,31 +105,82 @@ struct StreamHealth {
 }
 
 impl RequestLog {
-    pub(crate) fn new(
-        provider: Arc<ProviderTelemetry>,
-        model: &str,
-        request_type: &'static str,
-        stream: bool,
-        started: Instant,
-    ) -> Self {
+    /// Starts the request's log; from here on the engine writes the request's line.
+    pub(crate) fn new(request_type: &'static str, started: Instant) -> Self {
+        // Outside `track_request` (library use, engine tests) nobody else would log anyway.
+        let _ = ENGINE_LOGS.try_with(|owned| owned.set(true));
         Self {
-            provider,
-            model: model.to_owned(),
+            provider: None,
+            attempt_open: false,
+            model: String::new(),
             request_type,
             key_id: None,
             started,
             outcome: Outcome::Pending,
             error: None,
-            stream,
+            stream: false,
             retries: 0,
             fallback_index: 0,
+            attempts: String::new(),
             done: false,
             health: None,
         }
     }
 
+    /// What the request asked for, once its body was read.
+    pub(crate) fn set_request(&mut self, model: &str, request_type: &'static str, stream: bool) {
+        self.set_model(model);
+        self.request_type = request_type;
+        self.stream = stream;
+    }
+
+    fn set_model(&mut self, model: &str) {
+        self.model.clear();
+        self.model.push_str(model);
+    }
+
+    /// An attempt at `provider` (its `model`) begins; it is counted when it ends.
+    pub(crate) fn begin_attempt(
+        &mut self,
+        provider: Arc<ProviderTelemetry>,
+        model: &str,
+        fallback_index: u32,
+    ) {
+        self.provider = Some(provider);
+        self.attempt_open = true;
+        self.set_model(model);
+        self.key_id = None;
+        self.retries = 0;
+        self.fallback_index = fallback_index;
+    }
+
+    /// An attempt at `target` failed with `error`: counted against its provider (when it got as
+    /// far as one) and listed in the line's `attempts`.
+    pub(crate) fn attempt_failed(&mut self, target: &str, error: &GatewayError) {
+        if std::mem::take(&mut self.attempt_open)
+            && let Some(p) = &self.provider
+        {
+            p.error.increment(1);
+        }
+        self.note_attempt(target, error.status());
+    }
+
+    fn note_attempt(&mut self, target: &str, status: u16) {
+        if !self.attempts.is_empty() {
+            self.attempts.push(',');
+        }
+        let _ = write!(self.attempts, "{target}:{status}");
+    }
+
+    /// The answering attempt's target, listed after the failed ones (nothing when none failed).
+    pub(crate) fn note_answering(&mut self, target: &str) {
+        if !self.attempts.is_empty() {
+            self.note_attempt(target, 200);
+        }
+    }
+
     pub(crate) fn provider(&self) -> &str {
-        &self.provider.name
+        self.provider.as_ref().map_or("-", |p| &p.name)
     }
 
     pub(crate) fn set_retries(&mut self, retries: u32) {
@@ -102,10 +189,6 @@ impl RequestLog {
 
     pub(crate) fn retries(&self) -> u32 {
         self.retries
-    }
-
-    pub(crate) fn set_fallback_index(&mut self, index: u32) {
-        self.fallback_index = index;
     }
 
     pub(crate) fn fallback_index(&self) -> u32 {
@@ -121,19 +204,40 @@ impl RequestLog {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Moves the log into a stream, which writes the line when it ends; `self` is left spent.
+    pub(crate) fn hand_over(&mut self) -> Self {
+        let spent = Self {
+            provider: None,
+            attempt_open: false,
+            model: String::new(),
+            request_type: self.request_type,
+            key_id: None,
+            started: self.started,
+            outcome: self.outcome,
+            error: None,
+            stream: self.stream,
+            retries: 0,
+            fallback_index: 0,
+            attempts: String::new(),
+            done: true,
+            health: None,
+        };
+        std::mem::replace(self, spent)
+    }
+
     pub(crate) fn finish_ok(&mut self, usage: Option<Usage>) {
         self.outcome = Outcome::Ok;
         self.emit(usage, None);
     }
 
-    /// Records the failure, writes the line, and hands the error back for returning.
+    /// Records the request's failure (its attempts were counted already), writes the line, and
+    /// hands the error back for returning.
     pub(crate) fn fail(&mut self, error: GatewayError) -> GatewayError {
         self.outcome = Outcome::Error(error.status());
         self.error = Some(error.message().to_owned());
         self.emit(None, None);
         error
     }
-
     /// Makes a stream's mid-way failure count against its provider's and key's health.
     pub(crate) fn watch_health(
         &mut self,
@@ -179,29 +283,48 @@ impl RequestLog {
     fn emit(&mut self, usage: Option<Usage>, chunks: Option<u64>) {
         let usage = usage.unwrap_or_default();
         let latency_ms = self.elapsed_ms();
-        let (status, outcome, counter) = match self.outcome {
-            Outcome::Ok => (200, "success", &self.provider.success),
-            Outcome::Error(s) => (s, "error", &self.provider.error),
-            Outcome::Pending => (499, "client_closed", &self.provider.client_closed),
+        let (status, outcome) = match self.outcome {
+            Outcome::Ok => (200, "success"),
+            Outcome::Error(s) => (s, "error"),
+            Outcome::Pending => (499, "client_closed"),
         };
-        counter.increment(1);
-        tracing::info!(
-            target: "asbru::request",
-            provider = %self.provider.name,
-            model = %Untrusted(&self.model),
-            request_type = self.request_type,
-            stream = self.stream,
-            key_id = self.key_id.as_deref().unwrap_or("-"),
-            status,
-            latency_ms,
-            prompt_tokens = usage.prompt_tokens,
-            completion_tokens = usage.completion_tokens,
-            chunks = chunks.unwrap_or(0),
-            retries = self.retries,
-            fallback_index = self.fallback_index,
-            error = %Untrusted(self.error.as_deref().unwrap_or("")),
-            "{outcome}"
-        );
+        if std::mem::take(&mut self.attempt_open)
+            && let Some(p) = &self.provider
+        {
+            match self.outcome {
+                Outcome::Ok => p.success.increment(1),
+                Outcome::Error(_) => p.error.increment(1),
+                Outcome::Pending => p.client_closed.increment(1),
+            }
+        }
+        // One field list for both levels (`tracing`'s level must be a constant per call site).
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "asbru::request",
+                    provider = self.provider(),
+                    model = %Untrusted(&self.model),
+                    request_type = self.request_type,
+                    stream = self.stream,
+                    key_id = self.key_id.as_deref().unwrap_or("-"),
+                    status,
+                    latency_ms,
+                    prompt_tokens = usage.prompt_tokens,
+                    completion_tokens = usage.completion_tokens,
+                    chunks = chunks.unwrap_or(0),
+                    retries = self.retries,
+                    fallback_index = self.fallback_index,
+                    attempts = %Untrusted(if self.attempts.is_empty() { "-" } else { &self.attempts }),
+                    error = %Untrusted(self.error.as_deref().unwrap_or("")),
+                    "{outcome}"
+                )
+            };
+        }
+        if matches!(self.outcome, Outcome::Error(_)) {
+            line!(warn);
+        } else {
+            line!(info);
+        }
         self.done = true;
     }
 }

@@ -13,6 +13,9 @@ use std::fmt;
 pub enum ErrorKind {
     /// The client's request is malformed or names something that does not exist (400).
     InvalidRequest,
+    /// No route for the request's path (404) or method (405): not a request of the API at all
+    /// (scanners, typos), so it is not counted with the API's invalid requests.
+    UnknownRoute,
     /// The request body is larger than `client.max_request_body_size_mb` (413).
     PayloadTooLarge,
     /// The provider's wait queue is full and `drop_excess_requests` is on (429).
@@ -40,6 +43,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidRequest => "invalid_request",
+            Self::UnknownRoute => "unknown_route",
             Self::PayloadTooLarge => "payload_too_large",
             Self::QueueFull => "queue_full",
             Self::NotSupported => "not_supported",
@@ -120,7 +124,18 @@ impl GatewayError {
         e
     }
 
-    /// 404: no such route.
+    /// 404: no route for this path (kind [`ErrorKind::UnknownRoute`]).
+    pub fn no_route(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::UnknownRoute,
+            404,
+            "invalid_request_error",
+            message,
+        )
+        .with_code("not_found")
+    }
+
+    /// 404: the route exists but what it names (a model) does not.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::gateway(
             ErrorKind::InvalidRequest,
@@ -134,7 +149,7 @@ impl GatewayError {
     /// 405: the route exists but not for this method.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::gateway(
-            ErrorKind::InvalidRequest,
+            ErrorKind::UnknownRoute,
             405,
             "invalid_request_error",
             message,

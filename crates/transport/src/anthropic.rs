@@ -216,7 +216,7 @@ async fn count(
 /// An error in Anthropic's shape, with its status.
 fn error_response(error: &GatewayError) -> Response {
     let (status, body) = error_to_anthropic(error);
-    dropin::error_response(status, &body)
+    dropin::error_response(error, status, &body)
 }
 
 /// Anthropic's event stream: `event: {type}` and its JSON, one `message_start`, content blocks

@@ -92,7 +92,7 @@ fn model_and_stream(operation: &str) -> Result<(&str, bool), GatewayError> {
         CONVERSE => false,
         CONVERSE_STREAM => true,
         _ => {
-            return Err(GatewayError::not_found(format!(
+            return Err(GatewayError::no_route(format!(
                 "POST /model/{{modelId}}/{op} is not served: this route serves Converse \
                  (/model/{{modelId}}/converse) and ConverseStream (/model/{{modelId}}/converse-stream)"
             )));
@@ -165,7 +165,7 @@ fn latency(started: Instant) -> Metrics {
 /// `x-amzn-errortype`, and `{"message": …}`.
 fn error_response(error: &GatewayError) -> Response {
     let (status, kind, body) = error_to_bedrock(error);
-    let mut response = dropin::error_response(status, &body);
+    let mut response = dropin::error_response(error, status, &body);
     if let Ok(value) = HeaderValue::from_str(&kind) {
         response.headers_mut().insert(ERROR_TYPE_HEADER, value);
     }

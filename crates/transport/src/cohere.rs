@@ -256,7 +256,7 @@ fn json_answer<T: Serialize>(answer: &T) -> Response {
 fn error_response(error: &GatewayError) -> Response {
     let mut body = error_to_cohere(error);
     body.id = Some(fresh_id());
-    dropin::error_response(error.status(), &body)
+    dropin::error_response(error, error.status(), &body)
 }
 
 /// A new id in the UUID layout Cohere uses for its answers and errors: unique within the

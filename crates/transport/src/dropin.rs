@@ -226,14 +226,17 @@ pub(crate) fn write_named_event<T: serde::Serialize>(out: &mut Vec<u8>, name: &s
     out.extend_from_slice(b"\n\n");
 }
 
-/// An error in a dialect's own body shape, with its status.
+/// `error` in a dialect's own body shape, with its status.
 pub(crate) fn error_response<T: serde::Serialize>(
+    error: &GatewayError,
     status: u16,
     body: &T,
 ) -> axum::response::Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    crate::routes::json_response(
+    let mut response = crate::routes::json_response(
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
         bytes,
-    )
+    );
+    crate::error::note_error(&mut response, error);
+    response
 }

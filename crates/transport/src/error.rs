@@ -20,10 +20,24 @@ impl IntoResponse for ApiError {
         metrics::counter!("asbru_errors_total", "kind" => self.0.kind().as_str()).increment(1);
         let mut response = Response::new(Body::from(self.0.to_body()));
         *response.status_mut() = status;
+        note_error(&mut response, &self.0);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
         response
     }
+}
+
+/// The message of an error answer, left on the response for the request's log line, which the
+/// guard writes for requests the engine did not log (see [`crate::guard`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorNote(pub(crate) String);
+
+/// Leaves `error`'s message on `response` for the log line (error answers only: the success
+/// path allocates nothing for it).
+pub(crate) fn note_error(response: &mut Response, error: &GatewayError) {
+    response
+        .extensions_mut()
+        .insert(ErrorNote(error.message().to_owned()));
 }

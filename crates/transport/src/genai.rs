@@ -140,7 +140,7 @@ async fn dispatch(
 ) -> Result<Response, GatewayError> {
     let name = model_path(path)?;
     let Some((model, method)) = split_call(&name) else {
-        return Err(GatewayError::not_found(format!(
+        return Err(GatewayError::no_route(format!(
             "no method `models/{name}`: this API serves `models/{{model}}:` followed by \
              generateContent, streamGenerateContent, embedContent, batchEmbedContents or \
              countTokens"
@@ -291,7 +291,7 @@ async fn count_tokens(
 /// An error in Google's shape, with its status.
 fn error_response(error: &GatewayError) -> Response {
     let (status, body) = error_to_gemini(error);
-    dropin::error_response(status, &body)
+    dropin::error_response(error, status, &body)
 }
 
 #[cfg(test)]

@@ -10,8 +10,13 @@
 //!   origins get 403 — CORS alone would only hide the answer from the page, after the keys were
 //!   spent. Clients outside browsers (SDKs, curl) send no `Origin` and are not affected.
 //! - **Panics** in a handler become a 500 answer instead of a dropped connection.
+//! - **The request's log line**: every request leaves exactly one `asbru::request` line. The
+//!   engine writes it for the requests it takes (every inference request whose body was read
+//!   and, on drop-in routes, translated); the guard writes it for all the others — refused
+//!   before the engine (unknown route, not JSON, too large, host or origin not allowed, a body
+//!   the dialect cannot read) or not inference at all (`/health`, `/metrics`, model lists).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorNote};
 use crate::routes::AppState;
 use asbru_schema::{GatewayError, Untrusted};
 use axum::extract::{Request, State};
@@ -20,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 /// Which `Host` names the gateway answers to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,9 +132,85 @@ const CORS_HEADERS: [&str; 9] = [
     "anthropic-dangerous-direct-browser-access",
 ];
 
+/// Serves the request through [`admit`] and writes its log line unless the engine did.
+pub(crate) async fn guard(state: State<AppState>, request: Request, next: Next) -> Response {
+    let mut line = GuardLine {
+        // Cheap copies (an enum, a reference-counted buffer), kept for the line.
+        method: request.method().clone(),
+        uri: request.uri().clone(),
+        started: Instant::now(),
+        written: false,
+    };
+    asbru_engine::track_request(async move {
+        let response = admit(state, request, next).await;
+        line.write(Some(&response));
+        response
+    })
+    .await
+}
+
+/// The `asbru::request` line of a request the engine did not take, written when its answer is
+/// ready or, if the client went away first, when the request is dropped (`client_closed`, 499).
+struct GuardLine {
+    method: Method,
+    uri: http::Uri,
+    started: Instant,
+    written: bool,
+}
+
+impl GuardLine {
+    /// WARN for an error answer, INFO otherwise. The path and the error message (which may
+    /// quote the client) stay [`Untrusted`].
+    fn write(&mut self, response: Option<&Response>) {
+        self.written = true;
+        if asbru_engine::engine_took_request() {
+            return;
+        }
+        let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let path = Untrusted(self.uri.path());
+        let method = Untrusted(self.method.as_str());
+        let Some(response) = response else {
+            tracing::info!(target: "asbru::request", %method, %path, status = 499, latency_ms, "client_closed");
+            return;
+        };
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let error = response
+                .extensions()
+                .get::<ErrorNote>()
+                .map_or("", |note| note.0.as_str());
+            tracing::warn!(
+                target: "asbru::request",
+                %method,
+                %path,
+                status,
+                latency_ms,
+                error = %Untrusted(error),
+                "error"
+            );
+        } else if !is_probe(self.uri.path()) {
+            tracing::info!(target: "asbru::request", %method, %path, status, latency_ms, "success");
+        }
+    }
+}
+
+/// Health checks and metric scrapes come every few seconds from machines, not from API clients:
+/// their successes are left out of the log (their failures are written).
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/health" | "/metrics" | "/api/providers/health")
+}
+
+impl Drop for GuardLine {
+    fn drop(&mut self) {
+        if !self.written {
+            self.write(None);
+        }
+    }
+}
+
 /// Refuses requests for a host or from an origin the gateway does not serve, answers CORS
 /// preflights, and adds CORS headers to allowed cross-origin answers.
-pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !matches!(state.allowed_hosts, AllowedHosts::Any) {
         let name = request_authority(&request).map_or("", host_name);
         if !state.allowed_hosts.allows(name) {

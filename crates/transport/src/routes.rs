@@ -611,7 +611,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 async fn not_found(uri: http::Uri) -> Response {
-    ApiError(GatewayError::not_found(format!(
+    ApiError(GatewayError::no_route(format!(
         "no route for {}",
         uri.path()
     )))

@@ -36,6 +36,7 @@ mod lifecycle;
 mod proxy;
 mod queue;
 mod reload;
+mod request_log;
 mod responses;
 mod retries;
 mod secrets;
