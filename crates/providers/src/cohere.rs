@@ -240,9 +240,12 @@ impl Cohere {
                 .await
                 .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
                 .map_err(|e| from_transport(&e, &self.name))?;
-            return Err(self
-                .upstream_error(status, &body, key)
-                .with_retry_after(wait));
+            return Err(common::name_404_url(
+                self.upstream_error(status, &body, key)
+                    .with_retry_after(wait),
+                status,
+                target,
+            ));
         }
         let pieces = common::idle_limited(
             response.into_stream(),

@@ -202,7 +202,12 @@ pub(crate) async fn exchange_bytes(
         if status.is_success() {
             Ok(body)
         } else {
-            Err(on_error(status.as_u16(), &body, wait))
+            let status = status.as_u16();
+            Err(name_404_url(
+                on_error(status, &body, wait),
+                status,
+                request.target,
+            ))
         }
     };
     tokio::time::timeout(timeout, exchange)
@@ -305,13 +310,7 @@ impl Upstream {
         target: &Target,
     ) -> GatewayError {
         let error = from_error_body(status, body, secret).with_provider(&self.name);
-        if status == 404 {
-            // A wrong base URL (`…/v1` + `/v1/chat/completions`) shows as a bare 404: say which
-            // URL it came from.
-            error.with_message_suffix(&format!(" (HTTP 404 from {})", target.display_url()))
-        } else {
-            error
-        }
+        name_404_url(error, status, target)
     }
 
     pub(crate) fn timeout_error(&self) -> GatewayError {
@@ -500,11 +499,27 @@ pub(crate) async fn open_stream(
             .await
             .map_err(|_| timeout_error(provider, timeout))?
             .map_err(|e| from_transport(&e, provider))?;
-        return Err(on_error(status, &body, wait));
+        return Err(name_404_url(
+            on_error(status, &body, wait),
+            status,
+            request.target,
+        ));
     }
     Ok(idle_limited(
         response.into_stream(),
         idle,
         provider.to_owned(),
     ))
+}
+
+/// A 404 from a provider most often means a wrong base URL (`…/v1` + `/v1/chat/completions`),
+/// which a bare "not found" does not show: the error names the URL it came from, without query
+/// string or credentials. Applied once, where the answer is read, for every adapter.
+pub(crate) fn name_404_url(error: GatewayError, status: u16, target: &Target) -> GatewayError {
+    let suffix = format!(" (HTTP 404 from {})", target.display_url());
+    if status == 404 && !error.message().ends_with(&suffix) {
+        error.with_message_suffix(&suffix)
+    } else {
+        error
+    }
 }

@@ -345,7 +345,11 @@ impl Gemini {
                 .await
                 .map_err(|_| common::timeout_error(&self.name, self.request_timeout))?
                 .map_err(|e| from_transport(&e, &self.name))?;
-            return Err(self.upstream_error(status, &body, key, wait));
+            return Err(common::name_404_url(
+                self.upstream_error(status, &body, key, wait),
+                status,
+                &target,
+            ));
         }
         let pieces = common::idle_limited(
             response.into_stream(),

@@ -225,3 +225,31 @@ async fn an_upstream_404_names_the_url_it_came_from() {
         "{message}"
     );
 }
+
+/// The same for the translating adapters, which read their own dialect's error.
+#[tokio::test]
+async fn a_404_from_a_translating_provider_names_its_url_too() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let base = mock.base_url();
+    let config = serde_json::json!({"providers": {
+        "anthropic": {"keys": [{"name": "a", "value": "sk-ant", "weight": 1}], "network_config": {"base_url": base}},
+        "gemini": {"keys": [{"name": "g", "value": "g-key", "weight": 1}], "network_config": {"base_url": base}}
+    }});
+    let gw = TestGateway::start_with(mock, config).await;
+    for (model, path) in [
+        ("anthropic/claude-3-5-haiku", "/v1/messages"),
+        (
+            "gemini/gemini-2.0-flash",
+            "/v1beta/models/gemini-2.0-flash:generateContent",
+        ),
+    ] {
+        gw.mock.push_fault(Fault::status(404));
+        let (status, body) = gw.post("/v1/chat/completions", chat_body(model)).await;
+        assert_eq!(status, 404, "{model}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.ends_with(&format!("(HTTP 404 from {base}{path})")),
+            "{model}: {message}"
+        );
+    }
+}
