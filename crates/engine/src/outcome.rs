@@ -302,7 +302,7 @@ impl RequestLog {
             ($level:ident) => {
                 tracing::$level!(
                     target: "asbru::request",
-                    provider = self.provider(),
+                    provider = %self.provider(),
                     model = %Untrusted(&self.model),
                     request_type = self.request_type,
                     stream = self.stream,
