@@ -41,12 +41,20 @@ impl Served {
 /// Starts the binary with `args` (plus `--port 0 --host 127.0.0.1`) and an environment of exactly
 /// `env`; waits for its "listening on" line.
 pub async fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("serve")
         .args(args)
         .args(["--host", "127.0.0.1", "--port", "0"])
         .env_clear()
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    start(command).await
+}
+
+/// Spawns `command` (an `asbru serve` with its arguments and environment set) and waits for its
+/// "listening on" line.
+pub async fn start(mut command: Command) -> Served {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -6,10 +6,6 @@
 use asbru_mock::{MockOptions, MockServer};
 use serde_json::json;
 use std::collections::HashMap;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_asbru");
@@ -69,34 +65,14 @@ async fn the_binary_runs_as_the_image_starts_it() {
     env.insert("ASBRU_PORT".into(), "0".into());
     env.insert("ASBRU_APP_DIR".into(), data.path().display().to_string());
     env.insert("OPENAI_API_KEY".into(), "sk-from-docker-env".into());
-    let mut child = Command::new(BIN)
-        .args(&image.entrypoint[1..])
-        .env_clear()
-        .envs(&env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let (port_tx, port_rx) = tokio::sync::oneshot::channel::<String>();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let sink = Arc::clone(&log);
-    tokio::spawn(async move {
-        let mut port_tx = Some(port_tx);
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.split("listening on http://0.0.0.0:").nth(1)
-                && let Some(tx) = port_tx.take()
-            {
-                let _ = tx.send(rest.chars().take_while(char::is_ascii_digit).collect());
-            }
-            sink.lock().unwrap().push_str(&line);
-        }
-    });
-    let port = tokio::time::timeout(Duration::from_secs(20), port_rx)
-        .await
-        .unwrap_or_else(|_| panic!("not listening on 0.0.0.0:\n{}", log.lock().unwrap()))
-        .unwrap();
+    let mut command = Command::new(BIN);
+    command.args(&image.entrypoint[1..]).env_clear().envs(&env);
+    let served = crate::cli::start(command).await;
+    let port = served
+        .url
+        .strip_prefix("http://0.0.0.0:")
+        .unwrap_or_else(|| panic!("not listening on 0.0.0.0: {}", served.url))
+        .to_owned();
 
     // The image's health check, pointed at the port the test got.
     let check = image.healthcheck.replace(":8080", &format!(":{port}"));
@@ -120,7 +96,7 @@ async fn the_binary_runs_as_the_image_starts_it() {
         Some("Bearer sk-from-docker-env")
     );
     // LOG_STYLE=json: every line is a JSON object, as log collectors expect.
-    let log = log.lock().unwrap().clone();
-    assert!(log.starts_with('{'), "{log}");
+    let log = served.stop().await;
+    assert!(log.lines().all(|line| line.starts_with('{')), "{log}");
     assert!(log.contains("config.json"), "{log}");
 }
