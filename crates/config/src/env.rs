@@ -2,7 +2,8 @@
 //! usual `*_API_KEY` variables when there is no file at all.
 
 use crate::model::{
-    ClientConfig, ConcurrencyConfig, Config, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig,
+    ClientConfig, ConcurrencyConfig, Config, KeyConfig, NetworkConfig, PluginsConfig,
+    ProviderConfig, ProxyConfig,
 };
 use crate::notice::{Notice, NoticeKind};
 use crate::{Loaded, validate};
@@ -185,6 +186,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Loaded {
         config: Config {
             client: ClientConfig::default(),
             providers,
+            plugins: PluginsConfig::default(),
         },
         notices,
     }

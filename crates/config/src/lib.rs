@@ -11,6 +11,7 @@
 
 mod env;
 mod error;
+pub mod mocker;
 pub mod model;
 pub mod notice;
 mod ordered;

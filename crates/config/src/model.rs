@@ -27,6 +27,29 @@ pub struct Config {
     pub client: ClientConfig,
     /// Providers in the order they appear in the file (then by name for env-derived ones).
     pub providers: Vec<ProviderConfig>,
+    /// The built-in plugins the file configures, as `plugins[]` lists them.
+    pub plugins: PluginsConfig,
+}
+
+/// What `plugins[]` sets for the built-in plugins asbru runs.
+#[derive(Debug, Clone)]
+pub struct PluginsConfig {
+    /// `telemetry`: on unless an entry disables it (Bifrost always loads it).
+    pub telemetry: bool,
+    /// `telemetry.config.custom_labels`, added to `client.prometheus_labels`.
+    pub telemetry_custom_labels: Vec<String>,
+    /// `mocker`, when an enabled entry configures it.
+    pub mocker: Option<crate::mocker::MockerConfig>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            telemetry: true,
+            telemetry_custom_labels: Vec::new(),
+            mocker: None,
+        }
+    }
 }
 
 impl Config {
@@ -52,6 +75,9 @@ pub struct ClientConfig {
     /// `allowed_headers`: request headers (lower case) a browser may send cross-origin, besides
     /// the ones every client API needs.
     pub allowed_headers: Vec<String>,
+    /// `prometheus_labels`: custom labels on the request metrics, valued per request by the
+    /// `x-bf-prom-<label>` header (empty when absent).
+    pub prometheus_labels: Vec<String>,
 }
 
 impl Default for ClientConfig {
@@ -62,6 +88,7 @@ impl Default for ClientConfig {
             header_filter: HeaderFilter::default(),
             allowed_origins: Vec::new(),
             allowed_headers: Vec::new(),
+            prometheus_labels: Vec::new(),
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, Config,
     DEFAULT_AZURE_API_VERSION, DEFAULT_AZURE_AUTHORITY_HOST, DEFAULT_AZURE_SCOPE,
     DEFAULT_BEDROCK_REGION, EntraCredentials, HeaderFilter, KeyConfig, NetworkConfig,
-    ProviderConfig, ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig, VllmKeyConfig,
+    PluginsConfig, ProviderConfig, ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig,
+    VllmKeyConfig,
 };
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
@@ -131,7 +132,7 @@ pub(crate) fn validate(
         raw.guardrails_config.as_ref(),
         "guardrails",
     );
-    v.plugins(raw.plugins.unwrap_or_default());
+    let plugins = v.plugins(raw.plugins.unwrap_or_default());
     v.section("audit_logs", raw.audit_logs.as_ref(), "audit logs");
     v.section(
         "large_payload_optimization",
@@ -141,10 +142,49 @@ pub(crate) fn validate(
     v.section("websocket", raw.websocket.as_ref(), "WebSocket settings");
 
     if v.errors.is_empty() {
-        (Ok(Config { client, providers }), v.notices)
+        (
+            Ok(Config {
+                client,
+                providers,
+                plugins,
+            }),
+            v.notices,
+        )
     } else {
         (Err(v.errors), v.notices)
     }
+}
+
+/// Labels the request metrics carry already; a custom label may not take one of their names.
+const RESERVED_LABELS: &[&str] = &[
+    "path",
+    "method",
+    "status",
+    "provider",
+    "model",
+    "virtual_key_id",
+    "virtual_key_name",
+    "routing_engine_used",
+    "routing_rule_id",
+    "routing_rule_name",
+    "selected_key_id",
+    "selected_key_name",
+    "number_of_retries",
+    "fallback_index",
+    "team_id",
+    "team_name",
+    "customer_id",
+    "customer_name",
+];
+
+/// A valid Prometheus label name that is not reserved for Prometheus itself (`__…`).
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
 }
 
 struct Validator<'e> {
@@ -372,11 +412,19 @@ impl Validator<'_> {
             300,
             "the object pool size",
         );
-        self.unsupported_list(
-            "client.prometheus_labels",
-            c.prometheus_labels.as_ref(),
-            "custom Prometheus labels",
-        );
+        for (i, label) in c.prometheus_labels.iter().flatten().enumerate() {
+            if is_label_name(label) && !RESERVED_LABELS.contains(&label.as_str()) {
+                out.prometheus_labels.push(label.clone());
+            } else {
+                self.error(
+                    format!("client.prometheus_labels[{i}]"),
+                    format!(
+                        "expected a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*) other than the built-in labels ({})",
+                        RESERVED_LABELS.join(", ")
+                    ),
+                );
+            }
+        }
         for (i, origin) in c.allowed_origins.iter().flatten().enumerate() {
             let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
             let pattern = origin.replacen("*.", "", 1);
@@ -525,7 +573,10 @@ impl Validator<'_> {
         );
     }
 
-    fn plugins(&mut self, plugins: Vec<RawPlugin>) {
+    /// `plugins[]`: the built-ins asbru runs (`telemetry`, `mocker`) are read; others are
+    /// notices (Bifrost's names that land later, custom and dynamic plugins), never failures.
+    fn plugins(&mut self, plugins: Vec<RawPlugin>) -> PluginsConfig {
+        let mut out = PluginsConfig::default();
         for (i, p) in plugins.into_iter().enumerate() {
             let path = format!("plugins[{i}]");
             if let Some(placement) = p.placement.as_deref()
@@ -539,30 +590,80 @@ impl Validator<'_> {
                 );
             }
             self.int(&format!("{path}.version"), p.version, 1, None);
+            let enabled = p.enabled != Some(false);
             match p.name.as_deref().filter(|n| !n.is_empty()) {
                 None => self.error(format!("{path}.name"), "required"),
+                Some("telemetry") => {
+                    out.telemetry = enabled;
+                    let config = p.config.as_ref();
+                    match config.and_then(|c| c.get("custom_labels")) {
+                        None | Some(Value::Null) => {}
+                        Some(Value::Array(labels)) => {
+                            for (j, label) in labels.iter().enumerate() {
+                                match label.as_str() {
+                                    Some(l) if is_label_name(l) => {
+                                        out.telemetry_custom_labels.push(l.to_owned());
+                                    }
+                                    _ => self.error(
+                                        format!("{path}.config.custom_labels[{j}]"),
+                                        "expected a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                                    ),
+                                }
+                            }
+                        }
+                        Some(_) => self.error(
+                            format!("{path}.config.custom_labels"),
+                            "expected a list of label names",
+                        ),
+                    }
+                    if config
+                        .and_then(|c| c.get("push_gateway"))
+                        .and_then(|g| g.get("enabled"))
+                        == Some(&Value::Bool(true))
+                    {
+                        self.unsupported(
+                            format!("{path}.config.push_gateway"),
+                            "pushing metrics to a Prometheus Push Gateway (scrape /metrics instead)",
+                        );
+                    }
+                }
+                Some("mocker") => {
+                    let mut errors = Vec::new();
+                    let mocker = crate::mocker::parse(
+                        p.config.as_ref(),
+                        &format!("{path}.config"),
+                        &mut |field, message| errors.push((field, message)),
+                    );
+                    for (field, message) in errors {
+                        self.error(field, message);
+                    }
+                    if enabled && mocker.enabled {
+                        out.mocker = Some(mocker);
+                    }
+                }
                 Some(name) => {
                     let vk_mandatory = p
                         .config
                         .as_ref()
                         .and_then(|c| c.get("is_vk_mandatory"))
                         .is_some_and(|v| v == &Value::Bool(true));
-                    if name == "governance" && p.enabled != Some(false) && vk_mandatory {
+                    if name == "governance" && enabled && vk_mandatory {
                         self.unenforced(
                             format!("{path}.config.is_vk_mandatory"),
                             "requiring a virtual key on inference",
                         );
                         continue;
                     }
-                    let state = if p.enabled == Some(false) {
-                        " (disabled in the file)"
-                    } else {
+                    let state = if enabled {
                         ""
+                    } else {
+                        " (disabled in the file)"
                     };
                     self.unsupported(path, &format!("plugin \"{name}\"{state}"));
                 }
             }
         }
+        out
     }
 
     fn providers(&mut self, providers: OrderedMap<RawProvider>) -> Vec<ProviderConfig> {

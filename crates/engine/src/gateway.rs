@@ -1,10 +1,12 @@
 //! The [`Gateway`]: the provider registry and the request pipeline.
 
+use crate::context::{RequestContext, Route, Timings};
 use crate::health::{
     Clock, Failure, Health, HealthBoard, HealthPolicy, HealthSnapshot, SystemClock, key_factors,
 };
 use crate::keys::{KeyPin, select_key};
 use crate::outcome::{ProviderTelemetry, RequestLog};
+use crate::plugin::{Answer, Plugin, Plugins, RequestBody, ShortCircuit};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
 use crate::sessions::SessionStore;
@@ -13,8 +15,8 @@ use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, ProviderConfig};
 use asbru_dialects::openai::responses_inspect::first_event_error;
 use asbru_dialects::openai::{
-    ExtraFields, RequestView, RewriteOptions, append_extra_fields, check_response,
-    check_responses_answer,
+    ExtraFields, MalformedResponse, RequestView, RewriteOptions, append_extra_fields,
+    check_response, check_responses_answer,
 };
 use asbru_providers::ByteStream;
 use asbru_providers::{Adapter, OpenAiFacing, Operation, Redactor, ResponseLimits};
@@ -43,11 +45,14 @@ pub struct Gateway {
     limits: ResponseLimits,
     rng: KeyRng,
     max_stream_duration: Duration,
+    /// Plugins given from Rust ([`GatewayOptions::plugins`]); they outlive reloads and run
+    /// after the built-in plugins the config enables.
+    user_plugins: Vec<Arc<dyn Plugin>>,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
 /// production, tests replace the clock and seed the randomness to replay decisions exactly.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct GatewayOptions {
     pub health: HealthPolicy,
     /// `None`: the system's monotonic clock.
@@ -62,6 +67,23 @@ pub struct GatewayOptions {
     /// The most bytes of providers' answers buffered at once over all requests (`asbru serve
     /// --max-buffered-upstream-mb`); `None`: [`asbru_providers::DEFAULT_MAX_BUFFERED_BYTES`].
     pub max_buffered_upstream_bytes: Option<usize>,
+    /// Plugins of the program embedding the engine, run after the built-in ones (in this order;
+    /// see [`Plugin`]).
+    pub plugins: Vec<Arc<dyn Plugin>>,
+}
+
+impl std::fmt::Debug for GatewayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayOptions")
+            .field("health", &self.health)
+            .field("seed", &self.seed)
+            .field("max_stream_duration", &self.max_stream_duration)
+            .field(
+                "plugins",
+                &self.plugins.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stream still open after this long ends with an error event: keep-alive comments must not
@@ -90,6 +112,10 @@ struct Registry {
     client: ClientConfig,
     providers: Vec<Arc<ProviderEntry>>,
     by_name: HashMap<String, usize>,
+    /// The built-in plugins this config enables, then the user's.
+    plugins: Plugins,
+    /// `asbru_overhead_seconds`, resolved once per snapshot.
+    overhead: metrics::Histogram,
 }
 
 #[derive(Debug)]
@@ -151,6 +177,14 @@ pub struct RequestMeta {
     /// they know, and left out for providers that take the OpenAI body as it is, which would
     /// refuse them.
     pub dialect_fields: Vec<String>,
+    /// The client's `x-request-id` or one the transport made; `None`: the engine makes one.
+    pub request_id: Option<Arc<str>>,
+    /// The route and client dialect the request came in by.
+    pub route: Route,
+    /// The request headers some plugin reads ([`Gateway::plugin_headers`]).
+    pub plugin_headers: http::HeaderMap,
+    /// Time spent reading the body from the client: not the gateway's overhead.
+    pub client_wait: Duration,
 }
 
 impl Default for RequestMeta {
@@ -162,8 +196,17 @@ impl Default for RequestMeta {
             forward: http::HeaderMap::new(),
             route_provider: None,
             dialect_fields: Vec::new(),
+            request_id: None,
+            route: Route::default(),
+            plugin_headers: http::HeaderMap::new(),
+            client_wait: Duration::ZERO,
         }
     }
+}
+
+/// A new request id: a random (version 4) UUID.
+pub fn new_request_id() -> Arc<str> {
+    Arc::from(uuid::Uuid::new_v4().to_string())
 }
 
 /// A successful answer.
@@ -208,8 +251,16 @@ impl Gateway {
                 "max_buffered_upstream_bytes",
             )?,
         );
+        let user_plugins = options.plugins;
         Ok(Self {
-            state: ArcSwap::from_pointee(Registry::build(config, &health, &limits, None)?),
+            state: ArcSwap::from_pointee(Registry::build(
+                config,
+                &health,
+                &limits,
+                None,
+                &user_plugins,
+            )?),
+            user_plugins,
             sessions: SessionStore::default(),
             health,
             limits,
@@ -227,8 +278,13 @@ impl Gateway {
     /// they started with (their queue permits included); new requests use the new one. Nothing
     /// changes if building the new providers fails.
     pub fn reload(&self, config: Config) -> Result<(), GatewayError> {
-        let registry =
-            Registry::build(config, &self.health, &self.limits, Some(&self.state.load()))?;
+        let registry = Registry::build(
+            config,
+            &self.health,
+            &self.limits,
+            Some(&self.state.load()),
+            &self.user_plugins,
+        )?;
         self.state.store(Arc::new(registry));
         Ok(())
     }
@@ -253,6 +309,23 @@ impl Gateway {
     /// `client.header_filter_config` (see [`crate::forwarded_headers`]).
     pub fn forwarded_headers(&self, inbound: &http::HeaderMap) -> http::HeaderMap {
         crate::forward::forwarded_headers(inbound, &self.state.load().client.header_filter)
+    }
+
+    /// The request headers some plugin reads, to go in [`RequestMeta::plugin_headers`] (an empty
+    /// map, without copying anything, when no plugin reads any).
+    pub fn plugin_headers(&self, inbound: &http::HeaderMap) -> http::HeaderMap {
+        self.state.load().plugins.select_headers(inbound)
+    }
+
+    /// The names of the plugins in force, in the order their pre-hooks run.
+    pub fn plugin_names(&self) -> Vec<String> {
+        let registry = self.state.load();
+        registry
+            .plugins
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Names of the configured providers, in config order.
@@ -299,10 +372,10 @@ impl Gateway {
         &self,
         op: Operation,
         body: &[u8],
-        meta: RequestMeta,
+        mut meta: RequestMeta,
     ) -> Result<GatewayResponse, GatewayError> {
-        let mut log = RequestLog::new(op.response_type(false), meta.received);
         let registry = self.state.load_full();
+        let mut log = start_log(&registry, op, &mut meta);
         let view = match RequestView::parse(body) {
             Ok(view) => view,
             Err(e) => return Err(log.fail(e)),
@@ -324,8 +397,25 @@ impl Gateway {
             )));
         }
         let fallbacks = view.fallbacks();
-        let targets = std::iter::once(view.model()).chain(fallbacks.iter().map(String::as_str));
         let last = fallbacks.len();
+
+        // Pre-hooks: a plugin may answer the request itself.
+        let mut primary_answered = None;
+        if let Some(short) = log.run_pre(&RequestBody::new(body)) {
+            match self
+                .short_circuit(&registry, op, &view, short, &meta, &mut log)
+                .await
+            {
+                Ok(answered) => return answered,
+                Err(error) if last > 0 => primary_answered = Some(error),
+                Err(error) => {
+                    log.attempt_failed(view.model(), &error);
+                    return Err(log.fail(error));
+                }
+            }
+        }
+
+        let targets = std::iter::once(view.model()).chain(fallbacks.iter().map(String::as_str));
         // Listed in the error only when there were fallbacks: no allocation otherwise.
         let mut attempts = Vec::new();
         let mut primary_error = None;
@@ -333,7 +423,11 @@ impl Gateway {
             let fallback_index = u32::try_from(index).unwrap_or(u32::MAX);
             // A provider whose circuit is open is skipped while another target remains; the
             // last one is always tried, so an open circuit never turns a request away alone.
-            let result = if index < last
+            let result = if index == 0
+                && let Some(error) = primary_answered.take()
+            {
+                Err(error)
+            } else if index < last
                 && let Some(open) = self.circuit_open(&registry, target, meta.route_provider)
             {
                 Err(open)
@@ -437,10 +531,10 @@ impl Gateway {
             KeyPin::default()
         };
 
-        let permit = match entry.queue.acquire().await {
-            Ok(p) => p,
-            Err(e) => return Err(decorate(e)),
-        };
+        let queued = Instant::now();
+        let permit = entry.queue.acquire().await;
+        log.add_wait(queued.elapsed(), false);
+        let permit = permit.map_err(decorate)?;
 
         // The Responses API has no usage chunk to ask for: its final event carries the usage.
         let request_stream_usage = op != Operation::Responses && adapter.stream_usage();
@@ -467,7 +561,7 @@ impl Gateway {
                 Err(e) => return Err(decorate(e)),
             };
             if let Some((index, config)) = key {
-                log.set_key(&config.id);
+                log.set_key(&config.id, &config.name);
                 tried.insert(index);
             }
             let key_health = key.map(|(index, _)| &entry.key_health[index]);
@@ -500,6 +594,7 @@ impl Gateway {
                     .await
                     .map(Sent::Json)
             };
+            log.add_wait(started.elapsed(), true);
             let now = self.health.now();
             let error = match outcome {
                 Ok(sent) => {
@@ -538,7 +633,9 @@ impl Gateway {
                 error = %Untrusted(error.message()),
                 "retrying"
             );
+            let slept = Instant::now();
             tokio::time::sleep(delay).await;
+            log.add_wait(slept.elapsed(), false);
             retries += 1;
         };
         log.set_retries(retries);
@@ -562,6 +659,7 @@ impl Gateway {
                     }
                 };
                 log.note_answering(target);
+                log.answered();
                 log.watch_health(
                     Arc::clone(&self.health),
                     Arc::clone(&entry.health),
@@ -578,40 +676,24 @@ impl Gateway {
                             max_duration: self.max_stream_duration,
                         },
                         log.hand_over(),
-                        permit,
+                        Some(permit),
                     ),
                     provider: model_ref.provider.to_owned(),
                 })
             }
             Sent::Json(body) => {
                 drop(permit);
-                let check = if op == Operation::Responses {
-                    check_responses_answer
-                } else {
-                    check_response
-                };
-                let stamped = check(&body)
-                    .map_err(|e| entry.redactor.redact_error(adapter.malformed(&e)))
-                    .and_then(|checked| {
-                        let extra = ExtraFields {
-                            request_type: op.response_type(false),
-                            provider: model_ref.provider,
-                            model_requested: model_ref.model,
-                            latency: log.elapsed_ms(),
-                            chunk_index: None,
-                            retries,
-                            fallback_index,
-                        };
-                        let body = append_extra_fields(&body, &extra).ok_or_else(|| {
-                            GatewayError::upstream_unreachable(format!(
-                                "provider '{}' answered with JSON that is not an object",
-                                model_ref.provider
-                            ))
-                            .with_code("malformed_upstream_response")
-                        })?;
-                        Ok((Bytes::from(body), checked.usage))
-                    });
-                match stamped {
+                let malformed =
+                    |e: MalformedResponse| entry.redactor.redact_error(adapter.malformed(&e));
+                let answered = answer_json(
+                    op,
+                    &body,
+                    model_ref.provider,
+                    model_ref.model,
+                    malformed,
+                    log,
+                );
+                match answered {
                     Ok((body, usage)) => {
                         log.note_answering(target);
                         log.finish_ok(usage);
@@ -623,6 +705,101 @@ impl Gateway {
                     }
                     Err(e) => Err(decorate(e)),
                 }
+            }
+        }
+    }
+
+    /// A pre-hook's answer. `Ok` ends the request with it (an answer, or an error that allows
+    /// no fallbacks, already logged); `Err` is an error after which the request's fallbacks are
+    /// tried, as if the primary target had failed with it.
+    async fn short_circuit(
+        &self,
+        registry: &Registry,
+        op: Operation,
+        view: &RequestView<'_>,
+        short: ShortCircuit,
+        meta: &RequestMeta,
+        log: &mut RequestLog,
+    ) -> Result<Result<GatewayResponse, GatewayError>, GatewayError> {
+        let ShortCircuit {
+            answer,
+            after,
+            provider,
+        } = short;
+        let primary = resolve_target(registry, view.model(), meta.route_provider);
+        let model = primary.map_or(view.model(), |r| r.model);
+        let provider = provider
+            .or_else(|| primary.map(|r| r.provider.to_owned()))
+            .unwrap_or_else(|| "-".to_owned());
+        log.short_circuit_attempt(&provider, model);
+        if let Some(delay) = after {
+            let started = Instant::now();
+            tokio::time::sleep(delay).await;
+            log.add_wait(started.elapsed(), true);
+        }
+        let target = view.model();
+        match answer {
+            Answer::Error {
+                error,
+                allow_fallbacks,
+            } => {
+                let error = error.with_provider(&provider).with_model_requested(model);
+                if allow_fallbacks {
+                    return Err(error);
+                }
+                log.attempt_failed(target, &error);
+                Ok(Err(log.fail(error)))
+            }
+            Answer::Json(body) => {
+                let plugin_bug = |e: MalformedResponse| {
+                    GatewayError::internal(format!("a plugin answered with a malformed body: {e}"))
+                };
+                Ok(
+                    match answer_json(op, &body, &provider, model, plugin_bug, log) {
+                        Ok((body, usage)) => {
+                            log.note_answering(target);
+                            log.finish_ok(usage);
+                            Ok(GatewayResponse::Json {
+                                body,
+                                provider,
+                                usage,
+                            })
+                        }
+                        Err(e) => Err(log.fail(e)),
+                    },
+                )
+            }
+            Answer::Stream(events) => {
+                let mut events = events.into_iter();
+                let Some(first) = events.next() else {
+                    let e = GatewayError::internal("a plugin answered with an empty stream");
+                    return Ok(Err(log.fail(e)));
+                };
+                log.note_answering(target);
+                log.answered();
+                let rest: ByteStream = Box::pin(futures_util::stream::iter(events.map(Ok)));
+                let kind = if op == Operation::Responses {
+                    StreamKind::Responses
+                } else {
+                    StreamKind::Chunks {
+                        drop_usage_only_chunk: false,
+                    }
+                };
+                Ok(Ok(GatewayResponse::Stream {
+                    stream: SseStream::forward(
+                        (first, rest),
+                        StreamContext {
+                            kind,
+                            request_type: op.response_type(true),
+                            model_requested: model.to_owned(),
+                            redactor: Redactor::default(),
+                            max_duration: self.max_stream_duration,
+                        },
+                        log.hand_over(),
+                        None,
+                    ),
+                    provider,
+                }))
             }
         }
     }
@@ -786,6 +963,67 @@ impl Gateway {
     }
 }
 
+/// Creates the request's context and log from what the transport read.
+fn start_log(registry: &Registry, op: Operation, meta: &mut RequestMeta) -> RequestLog {
+    let request_id = meta.request_id.take().unwrap_or_else(new_request_id);
+    let mut timings = Timings::new(meta.received);
+    timings.client_wait = meta.client_wait;
+    let ctx = RequestContext::new(
+        request_id,
+        op,
+        meta.route,
+        std::mem::take(&mut meta.plugin_headers),
+        timings,
+    );
+    RequestLog::new(
+        ctx,
+        op.response_type(false),
+        registry.plugins.clone(),
+        Some(registry.overhead.clone()),
+    )
+}
+
+/// A complete JSON answer (a provider's or a plugin's) checked for its API and stamped with
+/// `extra_fields`; its usage goes with it.
+fn answer_json(
+    op: Operation,
+    body: &[u8],
+    provider: &str,
+    model: &str,
+    malformed: impl FnOnce(MalformedResponse) -> GatewayError,
+    log: &mut RequestLog,
+) -> Result<(Bytes, Option<Usage>), GatewayError> {
+    let check = if op == Operation::Responses {
+        check_responses_answer
+    } else {
+        check_response
+    };
+    let checked = check(body).map_err(malformed)?;
+    let overhead = log.answered();
+    let extra = ExtraFields {
+        request_type: op.response_type(false),
+        provider,
+        model_requested: model,
+        latency: log.elapsed_ms(),
+        chunk_index: None,
+        retries: log.retries(),
+        fallback_index: log.fallback_index(),
+        overhead_ms: Some(millis(overhead)),
+    };
+    let stamped = append_extra_fields(body, &extra).ok_or_else(|| {
+        GatewayError::upstream_unreachable(format!(
+            "provider '{provider}' answered with JSON that is not an object"
+        ))
+        .with_code("malformed_upstream_response")
+    })?;
+    Ok((Bytes::from(stamped), checked.usage))
+}
+
+/// A duration in milliseconds, to the microsecond.
+pub(crate) fn millis(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
 /// The models of every provider that listed them, and the providers that could not.
 #[derive(Debug, Default)]
 pub struct ModelList {
@@ -942,7 +1180,10 @@ impl Registry {
         health: &HealthBoard,
         limits: &ResponseLimits,
         previous: Option<&Registry>,
+        user_plugins: &[Arc<dyn Plugin>],
     ) -> Result<Self, GatewayError> {
+        let mut plugins = crate::builtin::plugins(&config)?;
+        plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());
         let mut by_name = HashMap::new();
         for provider in config.providers {
@@ -996,6 +1237,8 @@ impl Registry {
             client: config.client,
             providers,
             by_name,
+            plugins: Plugins::new(plugins),
+            overhead: metrics::histogram!("asbru_overhead_seconds"),
         })
     }
 

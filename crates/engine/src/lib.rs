@@ -22,11 +22,14 @@
 //! Must not: parse HTTP requests or know routes; that is the transport's job.
 
 mod api;
+pub mod builtin;
+mod context;
 mod forward;
 mod gateway;
 mod health;
 mod keys;
 mod outcome;
+mod plugin;
 mod queue;
 mod retry;
 mod sessions;
@@ -38,13 +41,17 @@ pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
 };
 pub use asbru_schema::{GatewayError, Usage};
+pub use context::{AttemptRecord, Identity, RequestContext, Route, Timings};
 pub use forward::{EXTRA_HEADER_PREFIX, forwarded_headers};
 pub use gateway::{
     DEFAULT_MAX_STREAM_DURATION, Gateway, GatewayOptions, GatewayResponse, KeyHealth, ModelList,
-    ModelListFailure, ProviderHealth, RequestMeta,
+    ModelListFailure, ProviderHealth, RequestMeta, new_request_id,
 };
 pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock, SystemClock};
 pub use keys::KeyPin;
 pub use outcome::{engine_took_request, track_request};
+pub use plugin::{
+    Answer, Finished, Plugin, PluginError, Plugins, PreHook, RequestBody, ShortCircuit, StreamChunk,
+};
 pub use sessions::{DEFAULT_SESSION_TTL, MAX_SESSION_TTL};
 pub use stream::SseStream;

@@ -13,13 +13,14 @@
 //! large, host or origin not allowed) are logged by the transport's guard, which asks
 //! [`engine_took_request`] whether the engine took the request's line over.
 
+use crate::context::{AttemptRecord, RequestContext};
 use crate::health::{Failure, Health, HealthBoard};
+use crate::plugin::{Finished, Plugins, RequestBody, ShortCircuit, StreamChunk};
 use asbru_schema::{GatewayError, Untrusted, Usage};
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 tokio::task_local! {
     /// Set to true, inside [`track_request`], once the engine owns the request's log line.
@@ -69,24 +70,19 @@ enum Outcome {
     Error(u16),
 }
 
-/// Tracks one request from the moment the engine takes it until it is done.
+/// Tracks one request from the moment the engine takes it until it is done: its
+/// [`RequestContext`], the per-attempt outcome counters, its log line, and its post-hooks —
+/// which all happen exactly once, in [`RequestLog::emit`].
 #[derive(Debug)]
 pub(crate) struct RequestLog {
+    pub(crate) ctx: RequestContext,
     /// The provider of the attempt under way or last made (`None` before the first one).
     provider: Option<Arc<ProviderTelemetry>>,
     /// The attempt under way has not been counted in `asbru_requests_total` yet.
     attempt_open: bool,
-    model: String,
     request_type: &'static str,
-    key_id: Option<String>,
-    started: Instant,
     outcome: Outcome,
-    error: Option<String>,
-    stream: bool,
-    /// Failed tries of the current attempt that were retried.
-    retries: u32,
-    /// Position in the request's `fallbacks` of the model being tried (0 = primary).
-    fallback_index: u32,
+    error: Option<GatewayError>,
     /// `target:status` of each attempt, comma-separated; written only once an attempt failed,
     /// so a request served at the first attempt allocates nothing for it.
     attempts: String,
@@ -94,6 +90,10 @@ pub(crate) struct RequestLog {
     done: bool,
     /// Where a stream that breaks after it started reports the failure.
     health: Option<StreamHealth>,
+    plugins: Plugins,
+    /// How many plugins' pre-hooks ran: their post-hooks run, in reverse.
+    plugins_ran: usize,
+    overhead: Option<metrics::Histogram>,
 }
 
 /// The health a committed stream reports to if it breaks.
@@ -106,37 +106,55 @@ struct StreamHealth {
 
 impl RequestLog {
     /// Starts the request's log; from here on the engine writes the request's line.
-    pub(crate) fn new(request_type: &'static str, started: Instant) -> Self {
+    pub(crate) fn new(
+        ctx: RequestContext,
+        request_type: &'static str,
+        plugins: Plugins,
+        overhead: Option<metrics::Histogram>,
+    ) -> Self {
         // Outside `track_request` (library use, engine tests) nobody else would log anyway.
         let _ = ENGINE_LOGS.try_with(|owned| owned.set(true));
         Self {
+            ctx,
             provider: None,
             attempt_open: false,
-            model: String::new(),
             request_type,
-            key_id: None,
-            started,
             outcome: Outcome::Pending,
             error: None,
-            stream: false,
-            retries: 0,
-            fallback_index: 0,
             attempts: String::new(),
             done: false,
             health: None,
+            plugins,
+            plugins_ran: 0,
+            overhead,
         }
     }
 
     /// What the request asked for, once its body was read.
     pub(crate) fn set_request(&mut self, model: &str, request_type: &'static str, stream: bool) {
-        self.set_model(model);
+        self.ctx.model_requested.clear();
+        self.ctx.model_requested.push_str(model);
         self.request_type = request_type;
-        self.stream = stream;
+        self.ctx.stream = stream;
     }
 
-    fn set_model(&mut self, model: &str) {
-        self.model.clear();
-        self.model.push_str(model);
+    /// Runs the pre-hooks; their post-hooks will run when the request is over.
+    pub(crate) fn run_pre(&mut self, body: &RequestBody<'_>) -> Option<ShortCircuit> {
+        if self.plugins.is_empty() {
+            return None;
+        }
+        let plugins = self.plugins.clone();
+        let (ran, answer) = plugins.run_pre(&mut self.ctx, body);
+        self.plugins_ran = ran;
+        answer
+    }
+
+    /// Hands one forwarded stream event to the plugins that follow chunks.
+    pub(crate) fn chunk(&mut self, chunk: &StreamChunk<'_>) {
+        if self.plugins.wants_chunks() {
+            let plugins = self.plugins.clone();
+            plugins.run_chunk(self.plugins_ran, &mut self.ctx, chunk);
+        }
     }
 
     /// An attempt at `provider` (its `model`) begins; it is counted when it ends.
@@ -146,12 +164,35 @@ impl RequestLog {
         model: &str,
         fallback_index: u32,
     ) {
+        self.ctx.attempts.push(AttemptRecord {
+            provider: Arc::clone(&provider.name),
+            model: model.to_owned(),
+            key_id: None,
+            key_name: None,
+            fallback_index,
+            retries: 0,
+            upstream_latency: std::time::Duration::ZERO,
+            status: 0,
+            short_circuit: false,
+        });
         self.provider = Some(provider);
         self.attempt_open = true;
-        self.set_model(model);
-        self.key_id = None;
-        self.retries = 0;
-        self.fallback_index = fallback_index;
+    }
+
+    /// A plugin answers the request for `provider` and `model`: recorded as the request's
+    /// attempt, but not counted as one made at the provider (`asbru_requests_total`).
+    pub(crate) fn short_circuit_attempt(&mut self, provider: &str, model: &str) {
+        self.ctx.attempts.push(AttemptRecord {
+            provider: Arc::from(provider),
+            model: model.to_owned(),
+            key_id: None,
+            key_name: None,
+            fallback_index: 0,
+            retries: 0,
+            upstream_latency: std::time::Duration::ZERO,
+            status: 0,
+            short_circuit: true,
+        });
     }
 
     /// An attempt at `target` failed with `error`: counted against its provider (when it got as
@@ -161,6 +202,11 @@ impl RequestLog {
             && let Some(p) = &self.provider
         {
             p.error.increment(1);
+        }
+        if let Some(a) = self.ctx.last_attempt_mut()
+            && a.status == 0
+        {
+            a.status = error.status();
         }
         self.note_attempt(target, error.status());
     }
@@ -174,70 +220,106 @@ impl RequestLog {
 
     /// The answering attempt's target, listed after the failed ones (nothing when none failed).
     pub(crate) fn note_answering(&mut self, target: &str) {
+        if let Some(a) = self.ctx.last_attempt_mut() {
+            a.status = 200;
+        }
         if !self.attempts.is_empty() {
             self.note_attempt(target, 200);
         }
     }
 
+    /// The provider of the attempt under way or last made; `-` before any.
     pub(crate) fn provider(&self) -> &str {
-        self.provider.as_ref().map_or("-", |p| &p.name)
+        self.ctx.last_attempt().map_or("-", |a| a.provider.as_ref())
     }
 
     pub(crate) fn set_retries(&mut self, retries: u32) {
-        self.retries = retries;
+        if let Some(a) = self.ctx.last_attempt_mut() {
+            a.retries = retries;
+        }
     }
 
     pub(crate) fn retries(&self) -> u32 {
-        self.retries
+        self.ctx.last_attempt().map_or(0, |a| a.retries)
     }
 
     pub(crate) fn fallback_index(&self) -> u32 {
-        self.fallback_index
+        self.ctx.last_attempt().map_or(0, |a| a.fallback_index)
     }
 
-    pub(crate) fn set_key(&mut self, key_id: &str) {
-        self.key_id = Some(key_id.to_owned());
+    pub(crate) fn set_key(&mut self, key_id: &str, key_name: &str) {
+        if let Some(a) = self.ctx.last_attempt_mut()
+            && a.key_id.as_deref() != Some(key_id)
+        {
+            a.key_id = Some(key_id.to_owned());
+            a.key_name = Some(key_name.to_owned());
+        }
+    }
+
+    /// Time spent waiting (for a provider, a queue slot, a retry delay), which is not the
+    /// gateway's overhead; `upstream` also counts as the attempt's provider latency.
+    pub(crate) fn add_wait(&mut self, waited: std::time::Duration, upstream: bool) {
+        self.ctx.timings.waiting += waited;
+        if upstream && let Some(a) = self.ctx.last_attempt_mut() {
+            a.upstream_latency += waited;
+        }
+    }
+
+    /// Fixes the overhead up to the answer (the moment it is handed back) and returns it.
+    pub(crate) fn answered(&mut self) -> std::time::Duration {
+        let overhead = self.ctx.timings.overhead_now();
+        self.ctx.timings.overhead_before_answer = Some(overhead);
+        overhead
     }
 
     /// Milliseconds since the gateway received the request.
     pub(crate) fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        u64::try_from(self.ctx.timings.received.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Moves the log into a stream, which writes the line when it ends; `self` is left spent.
     pub(crate) fn hand_over(&mut self) -> Self {
+        let ctx = RequestContext::new(
+            Arc::from(self.ctx.request_id()),
+            self.ctx.operation(),
+            self.ctx.route(),
+            http::HeaderMap::new(),
+            self.ctx.timings,
+        );
         let spent = Self {
+            ctx,
             provider: None,
             attempt_open: false,
-            model: String::new(),
             request_type: self.request_type,
-            key_id: None,
-            started: self.started,
             outcome: self.outcome,
             error: None,
-            stream: self.stream,
-            retries: 0,
-            fallback_index: 0,
             attempts: String::new(),
             done: true,
             health: None,
+            plugins: Plugins::default(),
+            plugins_ran: 0,
+            overhead: None,
         };
         std::mem::replace(self, spent)
     }
 
     pub(crate) fn finish_ok(&mut self, usage: Option<Usage>) {
         self.outcome = Outcome::Ok;
-        self.emit(usage, None);
+        if usage.is_some() {
+            self.ctx.usage = usage;
+        }
+        self.emit(None);
     }
 
     /// Records the request's failure (its attempts were counted already), writes the line, and
     /// hands the error back for returning.
     pub(crate) fn fail(&mut self, error: GatewayError) -> GatewayError {
         self.outcome = Outcome::Error(error.status());
-        self.error = Some(error.message().to_owned());
-        self.emit(None, None);
+        self.error = Some(error.clone());
+        self.emit(None);
         error
     }
+
     /// Makes a stream's mid-way failure count against its provider's and key's health.
     pub(crate) fn watch_health(
         &mut self,
@@ -254,7 +336,7 @@ impl RequestLog {
 
     pub(crate) fn set_stream_error(&mut self, error: &GatewayError) {
         self.outcome = Outcome::Error(error.status());
-        self.error = Some(error.message().to_owned());
+        self.error = Some(error.clone());
         if let Some(h) = &self.health {
             let failure = Failure::of(error).unwrap_or(Failure::Transient);
             let now = h.board.now();
@@ -269,7 +351,7 @@ impl RequestLog {
     /// Records a stream the gateway cut (its maximum duration), without blaming the provider.
     pub(crate) fn set_stream_cut(&mut self, error: &GatewayError) {
         self.outcome = Outcome::Error(error.status());
-        self.error = Some(error.message().to_owned());
+        self.error = Some(error.clone());
     }
 
     /// Logs a stream that ended: its usage and how many chunks (or events) it carried.
@@ -277,11 +359,15 @@ impl RequestLog {
         if self.outcome == Outcome::Pending {
             self.outcome = Outcome::Ok;
         }
-        self.emit(usage, Some(chunks));
+        if usage.is_some() {
+            self.ctx.usage = usage;
+        }
+        self.emit(Some(chunks));
     }
 
-    fn emit(&mut self, usage: Option<Usage>, chunks: Option<u64>) {
-        let usage = usage.unwrap_or_default();
+    fn emit(&mut self, chunks: Option<u64>) {
+        self.done = true;
+        let usage = self.ctx.usage.unwrap_or_default();
         let latency_ms = self.elapsed_ms();
         let (status, outcome) = match self.outcome {
             Outcome::Ok => (200, "success"),
@@ -297,25 +383,43 @@ impl RequestLog {
                 Outcome::Pending => p.client_closed.increment(1),
             }
         }
+        if let Some(a) = self.ctx.last_attempt_mut()
+            && matches!(a.status, 0 | 200)
+        {
+            a.status = status;
+        }
+        let overhead = self.ctx.timings.overhead();
+        if let Some(h) = &self.overhead {
+            h.record(overhead.as_secs_f64());
+        }
+        let attempt = self.ctx.last_attempt();
+        let model = attempt.map_or(self.ctx.model_requested.as_str(), |a| a.model.as_str());
+        let key_id = attempt.and_then(|a| a.key_id.as_deref()).unwrap_or("-");
+        let retries = attempt.map_or(0, |a| a.retries);
+        let fallback_index = attempt.map_or(0, |a| a.fallback_index);
+        let overhead_us = u64::try_from(overhead.as_micros()).unwrap_or(u64::MAX);
+        let error = self.error.as_ref().map_or("", GatewayError::message);
         // One field list for both levels (`tracing`'s level must be a constant per call site).
         macro_rules! line {
             ($level:ident) => {
                 tracing::$level!(
                     target: "asbru::request",
+                    request_id = %Untrusted(self.ctx.request_id()),
                     provider = %self.provider(),
-                    model = %Untrusted(&self.model),
+                    model = %Untrusted(model),
                     request_type = self.request_type,
-                    stream = self.stream,
-                    key_id = self.key_id.as_deref().unwrap_or("-"),
+                    stream = self.ctx.stream,
+                    key_id,
                     status,
                     latency_ms,
+                    overhead_us,
                     prompt_tokens = usage.prompt_tokens,
                     completion_tokens = usage.completion_tokens,
                     chunks = chunks.unwrap_or(0),
-                    retries = self.retries,
-                    fallback_index = self.fallback_index,
+                    retries,
+                    fallback_index,
                     attempts = %Untrusted(if self.attempts.is_empty() { "-" } else { &self.attempts }),
-                    error = %Untrusted(self.error.as_deref().unwrap_or("")),
+                    error = %Untrusted(error),
                     "{outcome}"
                 )
             };
@@ -325,14 +429,30 @@ impl RequestLog {
         } else {
             line!(info);
         }
-        self.done = true;
+        if self.plugins_ran > 0 {
+            // Every failure records its error; the fallback only keeps the match total.
+            let unrecorded;
+            let finished = match (&self.outcome, &self.error) {
+                (Outcome::Ok, _) => Finished::Success {
+                    usage: self.ctx.usage,
+                },
+                (Outcome::Error(_), Some(e)) => Finished::Error(e),
+                (Outcome::Error(_), None) => {
+                    unrecorded = GatewayError::internal("the request failed");
+                    Finished::Error(&unrecorded)
+                }
+                (Outcome::Pending, _) => Finished::ClientClosed,
+            };
+            self.plugins
+                .run_post(self.plugins_ran, &mut self.ctx, &finished);
+        }
     }
 }
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
         if !self.done {
-            self.emit(None, None);
+            self.emit(None);
         }
     }
 }

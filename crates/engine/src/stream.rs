@@ -11,6 +11,7 @@
 //! becomes that API's `error` and `response.failed` events.
 
 use crate::outcome::RequestLog;
+use crate::plugin::StreamChunk;
 use crate::queue::QueuePermit;
 use asbru_dialects::openai::responses_inspect::EventInspector;
 use asbru_dialects::openai::{ChunkAction, ExtraFields, StreamInspector};
@@ -22,6 +23,7 @@ use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 /// The client-facing SSE stream of one request.
 pub struct SseStream {
@@ -93,7 +95,10 @@ struct State {
     /// The provider's secrets, removed from any event that quotes one.
     redactor: Redactor,
     log: RequestLog,
-    _permit: QueuePermit,
+    /// Held until the stream ends; `None` for a plugin's answer, which took no slot.
+    _permit: Option<QueuePermit>,
+    /// Events handed to the client so far.
+    forwarded: u64,
     /// When the stream is cut, however lively the provider keeps it.
     deadline: Pin<Box<tokio::time::Sleep>>,
     max_duration: std::time::Duration,
@@ -117,7 +122,7 @@ impl SseStream {
         opened: (Bytes, ByteStream),
         context: StreamContext,
         log: RequestLog,
-        permit: QueuePermit,
+        permit: Option<QueuePermit>,
     ) -> Self {
         let (first, upstream) = opened;
         let StreamContext {
@@ -143,6 +148,7 @@ impl SseStream {
             redactor,
             log,
             _permit: permit,
+            forwarded: 0,
             deadline: Box::pin(tokio::time::sleep(max_duration)),
             max_duration,
         };
@@ -183,7 +189,15 @@ impl SseStream {
 }
 
 impl State {
+    /// Frames, inspects and stamps one piece from the provider; the time it takes is the
+    /// gateway's own work on the stream.
     fn absorb(&mut self, piece: &[u8]) {
+        let started = Instant::now();
+        self.frame(piece);
+        self.log.ctx.timings.stream_work += started.elapsed();
+    }
+
+    fn frame(&mut self, piece: &[u8]) {
         self.framer.push(piece);
         loop {
             match self.framer.next_event() {
@@ -200,10 +214,11 @@ impl State {
                         Inspector::Chunks(inspector) => inspector,
                         Inspector::Responses(inspector) => {
                             inspector.inspect(&event);
-                            self.pending.push_back(event);
+                            self.hand_on(event);
                             continue;
                         }
                     };
+                    let overhead = self.log.ctx.timings.overhead();
                     let extra = ExtraFields {
                         request_type: self.request_type,
                         provider: self.log.provider(),
@@ -212,9 +227,10 @@ impl State {
                         chunk_index: None,
                         retries: self.log.retries(),
                         fallback_index: self.log.fallback_index(),
+                        overhead_ms: Some(crate::gateway::millis(overhead)),
                     };
                     if let ChunkAction::Forward(bytes) = inspector.inspect(event, &extra) {
-                        self.pending.push_back(bytes);
+                        self.hand_on(bytes);
                     }
                 }
                 Ok(None) => return,
@@ -229,6 +245,26 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Queues one event for the client, noting its timing and showing it to the plugins that
+    /// follow chunks (with the usage read so far already in the context).
+    fn hand_on(&mut self, event: Bytes) {
+        let now = Instant::now();
+        let timings = &mut self.log.ctx.timings;
+        let gap = now.saturating_duration_since(timings.last_chunk.unwrap_or(timings.received));
+        timings.first_chunk.get_or_insert(now);
+        timings.last_chunk = Some(now);
+        if let Some(usage) = self.inspector.usage() {
+            self.log.ctx.usage = Some(usage);
+        }
+        self.log.chunk(&StreamChunk {
+            event: &event,
+            index: self.forwarded,
+            gap,
+        });
+        self.forwarded += 1;
+        self.pending.push_back(event);
     }
 
     fn fail(&mut self, error: &GatewayError) {

@@ -305,6 +305,7 @@ impl Gemini {
             prompt_tokens,
             completion_tokens: 0,
             total_tokens: prompt_tokens,
+            ..Usage::default()
         });
         common::embeddings_body(&unified, &request)
     }

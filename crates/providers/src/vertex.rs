@@ -778,6 +778,7 @@ fn from_predict(response: &PredictResponse, model: &str) -> EmbeddingResponse {
             prompt_tokens: tokens,
             completion_tokens: 0,
             total_tokens: tokens,
+            ..Usage::default()
         }),
         extra_fields: None,
         extra,

@@ -256,6 +256,7 @@ pub(crate) async fn accept(
         forward: state.gateway.forwarded_headers(headers),
         route_provider: None,
         dialect_fields: Vec::new(),
+        ..RequestMeta::default()
     };
     Ok((body, meta))
 }

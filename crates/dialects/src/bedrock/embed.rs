@@ -240,6 +240,7 @@ fn list(model: &str, vectors: Vec<Vec<f64>>, prompt_tokens: u64) -> EmbeddingRes
             prompt_tokens,
             completion_tokens: 0,
             total_tokens: prompt_tokens,
+            ..Usage::default()
         }),
         extra_fields: None,
         extra,

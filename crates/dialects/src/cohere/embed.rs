@@ -89,6 +89,7 @@ pub fn from_cohere_embed(
             prompt_tokens: prompt,
             completion_tokens: 0,
             total_tokens: prompt,
+            ..Usage::default()
         }),
         extra_fields: None,
         extra: Map::from_iter([("object".to_owned(), json!("list"))]),

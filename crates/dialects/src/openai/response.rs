@@ -25,6 +25,10 @@ pub struct ExtraFields<'a> {
     /// primary model did.
     #[serde(skip_serializing_if = "is_zero")]
     pub fallback_index: u32,
+    /// Milliseconds the gateway itself spent on the request so far: everything but reading the
+    /// client's body and waiting for the provider (asbru's own field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead_ms: Option<f64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -160,6 +164,7 @@ mod tests {
             chunk_index: None,
             retries: 0,
             fallback_index: 0,
+            overhead_ms: None,
         }
     }
 

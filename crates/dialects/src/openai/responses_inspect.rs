@@ -64,6 +64,19 @@ pub struct ResponsesUsage {
     pub output_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
+    #[serde(default)]
+    pub input_tokens_details: Option<ResponsesTokenDetails>,
+    #[serde(default)]
+    pub output_tokens_details: Option<ResponsesTokenDetails>,
+}
+
+/// `input_tokens_details` / `output_tokens_details` of a Responses-API usage.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+pub struct ResponsesTokenDetails {
+    #[serde(default)]
+    pub cached_tokens: u64,
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 impl From<ResponsesUsage> for Usage {
@@ -72,6 +85,9 @@ impl From<ResponsesUsage> for Usage {
             prompt_tokens: u.input_tokens,
             completion_tokens: u.output_tokens,
             total_tokens: u.total_tokens,
+            cached_read_tokens: u.input_tokens_details.map_or(0, |d| d.cached_tokens),
+            reasoning_tokens: u.output_tokens_details.map_or(0, |d| d.reasoning_tokens),
+            ..Usage::default()
         }
     }
 }

@@ -125,6 +125,7 @@ mod tests {
             chunk_index: None,
             retries: 0,
             fallback_index: 0,
+            overhead_ms: None,
         }
     }
 

@@ -229,12 +229,15 @@ pub struct ChatUsage {
 }
 
 impl ChatUsage {
-    /// The three totals, as the engine and logs record them.
+    /// The counts the engine, logs and cost record.
     pub fn totals(&self) -> Usage {
         Usage {
             prompt_tokens: self.prompt_tokens,
             completion_tokens: self.completion_tokens,
             total_tokens: self.total_tokens,
+            cached_read_tokens: self.cached_tokens(),
+            cache_write_tokens: self.cache_write_tokens(),
+            reasoning_tokens: self.reasoning_tokens(),
         }
     }
 

@@ -1,0 +1,32 @@
+//! The built-in plugins, in Bifrost's order: `telemetry` first (always, unless the config
+//! disables it), then `mocker` when configured. (Bifrost's `logging`, `governance`, `otel` and
+//! `semantic_cache` take their places here as they land.)
+
+mod mocker;
+mod telemetry;
+
+use crate::plugin::Plugin;
+use asbru_config::Config;
+use asbru_schema::GatewayError;
+use std::sync::Arc;
+
+pub use mocker::MockerPlugin;
+pub use telemetry::TelemetryPlugin;
+
+/// The built-in plugins `config` enables, in the order their pre-hooks run.
+pub(crate) fn plugins(config: &Config) -> Result<Vec<Arc<dyn Plugin>>, GatewayError> {
+    let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
+    if config.plugins.telemetry {
+        let mut labels = config.client.prometheus_labels.clone();
+        for label in &config.plugins.telemetry_custom_labels {
+            if !labels.contains(label) {
+                labels.push(label.clone());
+            }
+        }
+        plugins.push(Arc::new(TelemetryPlugin::new(labels)));
+    }
+    if let Some(mocker) = &config.plugins.mocker {
+        plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
+    }
+    Ok(plugins)
+}
