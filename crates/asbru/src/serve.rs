@@ -141,7 +141,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              docs/configuration.md)"
         );
     }
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+    let metrics = asbru_transport::prometheus_builder()
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
         .ok();

@@ -116,6 +116,8 @@ struct Registry {
     plugins: Plugins,
     /// `asbru_overhead_seconds`, resolved once per snapshot.
     overhead: metrics::Histogram,
+    /// The custom metric labels when telemetry is on (for the transport's HTTP metrics).
+    telemetry_labels: Option<Arc<[String]>>,
 }
 
 #[derive(Debug)]
@@ -315,6 +317,13 @@ impl Gateway {
     /// map, without copying anything, when no plugin reads any).
     pub fn plugin_headers(&self, inbound: &http::HeaderMap) -> http::HeaderMap {
         self.state.load().plugins.select_headers(inbound)
+    }
+
+    /// When the telemetry plugin is on: the custom labels every request metric carries (valued
+    /// by `x-bf-prom-<label>`), for the HTTP metrics the transport records. `None`: telemetry
+    /// is off, and so are the HTTP metrics.
+    pub fn telemetry_labels(&self) -> Option<Arc<[String]>> {
+        self.state.load().telemetry_labels.clone()
     }
 
     /// The names of the plugins in force, in the order their pre-hooks run.
@@ -1183,6 +1192,7 @@ impl Registry {
         user_plugins: &[Arc<dyn Plugin>],
     ) -> Result<Self, GatewayError> {
         let mut plugins = crate::builtin::plugins(&config)?;
+        let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());
         let mut by_name = HashMap::new();
@@ -1239,6 +1249,7 @@ impl Registry {
             by_name,
             plugins: Plugins::new(plugins),
             overhead: metrics::histogram!("asbru_overhead_seconds"),
+            telemetry_labels,
         })
     }
 

@@ -16,6 +16,7 @@
 //!   before the engine (unknown route, not JSON, too large, host or origin not allowed, a body
 //!   the dialect cannot read) or not inference at all (`/health`, `/metrics`, model lists).
 
+use crate::edge::{HttpMetrics, RequestInfo};
 use crate::error::{ApiError, ErrorNote};
 use crate::routes::AppState;
 use asbru_schema::{GatewayError, Untrusted};
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Which `Host` names the gateway answers to.
@@ -134,19 +136,27 @@ const CORS_HEADERS: [&str; 9] = [
 
 /// Serves the request through [`admit`] and writes its log line unless the engine did.
 pub(crate) async fn guard(state: State<AppState>, request: Request, next: Next) -> Response {
+    let info = RequestInfo::of(&request);
+    let http_metrics =
+        HttpMetrics::start(&request, &info, state.gateway.telemetry_labels().as_deref());
     let mut line = GuardLine {
         // Cheap copies (an enum, a reference-counted buffer), kept for the line.
         method: request.method().clone(),
         uri: request.uri().clone(),
+        id: Arc::clone(&info.id),
         started: Instant::now(),
         written: false,
     };
-    asbru_engine::track_request(async move {
-        let response = admit(state, request, next).await;
+    let serve = async move {
+        let mut response = admit(state, request, next).await;
         line.write(Some(&response));
-        response
-    })
-    .await
+        crate::edge::stamp_id(&mut response, &line.id);
+        match http_metrics {
+            Some(m) => m.finish(response),
+            None => response,
+        }
+    };
+    asbru_engine::track_request(crate::edge::scope(info, serve)).await
 }
 
 /// The `asbru::request` line of a request the engine did not take, written when its answer is
@@ -154,6 +164,7 @@ pub(crate) async fn guard(state: State<AppState>, request: Request, next: Next) 
 struct GuardLine {
     method: Method,
     uri: http::Uri,
+    id: Arc<str>,
     started: Instant,
     written: bool,
 }
@@ -169,8 +180,9 @@ impl GuardLine {
         let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let path = Untrusted(self.uri.path());
         let method = Untrusted(self.method.as_str());
+        let request_id = Untrusted(&*self.id);
         let Some(response) = response else {
-            tracing::info!(target: "asbru::request", %method, %path, status = 499, latency_ms, "client_closed");
+            tracing::info!(target: "asbru::request", %request_id, %method, %path, status = 499, latency_ms, "client_closed");
             return;
         };
         let status = response.status().as_u16();
@@ -181,6 +193,7 @@ impl GuardLine {
                 .map_or("", |note| note.0.as_str());
             tracing::warn!(
                 target: "asbru::request",
+                %request_id,
                 %method,
                 %path,
                 status,
@@ -189,7 +202,7 @@ impl GuardLine {
                 "error"
             );
         } else if !is_probe(self.uri.path()) {
-            tracing::info!(target: "asbru::request", %method, %path, status, latency_ms, "success");
+            tracing::info!(target: "asbru::request", %request_id, %method, %path, status, latency_ms, "success");
         }
     }
 }

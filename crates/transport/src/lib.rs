@@ -9,6 +9,7 @@ mod anthropic;
 mod bedrock;
 mod cohere;
 mod dropin;
+mod edge;
 mod error;
 mod genai;
 mod guard;
@@ -16,6 +17,7 @@ mod openai_compat;
 mod routes;
 mod server;
 
+pub use edge::prometheus_builder;
 pub use guard::AllowedHosts;
 pub use routes::{AppState, router};
 pub use server::{DEFAULT_MAX_CONNECTIONS, ServerOptions, serve};

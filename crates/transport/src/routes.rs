@@ -246,6 +246,7 @@ pub(crate) async fn accept(
     require_json(headers)?;
     let limit = state.gateway.max_request_body_bytes();
     let body = read_body(headers, body, limit, state.body_read_timeout).await?;
+    let edge = crate::edge::current();
     let meta = RequestMeta {
         pin: KeyPin {
             id: header_str(headers, "x-bf-api-key-id"),
@@ -256,7 +257,10 @@ pub(crate) async fn accept(
         forward: state.gateway.forwarded_headers(headers),
         route_provider: None,
         dialect_fields: Vec::new(),
-        ..RequestMeta::default()
+        request_id: edge.as_ref().map(|e| Arc::clone(&e.id)),
+        route: edge.map(|e| e.route).unwrap_or_default(),
+        plugin_headers: state.gateway.plugin_headers(headers),
+        client_wait: received.elapsed(),
     };
     Ok((body, meta))
 }

@@ -16,17 +16,26 @@ pub use telemetry::TelemetryPlugin;
 /// The built-in plugins `config` enables, in the order their pre-hooks run.
 pub(crate) fn plugins(config: &Config) -> Result<Vec<Arc<dyn Plugin>>, GatewayError> {
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
-    if config.plugins.telemetry {
-        let mut labels = config.client.prometheus_labels.clone();
-        for label in &config.plugins.telemetry_custom_labels {
-            if !labels.contains(label) {
-                labels.push(label.clone());
-            }
-        }
+    if let Some(labels) = telemetry_labels(config) {
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
     }
     if let Some(mocker) = &config.plugins.mocker {
         plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
     }
     Ok(plugins)
+}
+
+/// The custom metric labels (`client.prometheus_labels`, then the telemetry plugin's
+/// `custom_labels`), or `None` when telemetry is off.
+pub(crate) fn telemetry_labels(config: &Config) -> Option<Vec<String>> {
+    if !config.plugins.telemetry {
+        return None;
+    }
+    let mut labels = config.client.prometheus_labels.clone();
+    for label in &config.plugins.telemetry_custom_labels {
+        if !labels.contains(label) {
+            labels.push(label.clone());
+        }
+    }
+    Some(labels)
 }
