@@ -99,6 +99,8 @@ struct State {
     _permit: Option<QueuePermit>,
     /// Events handed to the client so far.
     forwarded: u64,
+    /// The request's line was written and its post-hooks ran.
+    logged: bool,
     /// When the stream is cut, however lively the provider keeps it.
     deadline: Pin<Box<tokio::time::Sleep>>,
     max_duration: std::time::Duration,
@@ -149,6 +151,7 @@ impl SseStream {
             log,
             _permit: permit,
             forwarded: 0,
+            logged: false,
             deadline: Box::pin(tokio::time::sleep(max_duration)),
             max_duration,
         };
@@ -156,11 +159,19 @@ impl SseStream {
         let inner = futures_util::stream::unfold(state, |mut st| async move {
             loop {
                 if let Some(event) = st.pending.pop_front() {
+                    // The stream is over once its API's end arrived: finish (log line, metrics,
+                    // post-hooks) before handing out the last event, as a client that stops
+                    // reading there (a drop-in route after `[DONE]`) never polls again.
+                    if st.pending.is_empty() && st.inspector.ended() {
+                        st.finished = true;
+                    }
+                    if st.pending.is_empty() && st.finished {
+                        st.finish();
+                    }
                     return Some((event, st));
                 }
                 if st.finished {
-                    st.log
-                        .finish_stream(st.inspector.usage(), st.inspector.events());
+                    st.finish();
                     return None;
                 }
                 tokio::select! {
@@ -244,6 +255,15 @@ impl State {
                     return;
                 }
             }
+        }
+    }
+
+    /// Writes the request's line and runs its post-hooks, once.
+    fn finish(&mut self) {
+        if !self.logged {
+            self.logged = true;
+            self.log
+                .finish_stream(self.inspector.usage(), self.inspector.events());
         }
     }
 

@@ -43,6 +43,7 @@ mod retries;
 mod secrets;
 mod sessions;
 mod streaming;
+mod telemetry;
 mod upstream_limits;
 mod vertex;
 mod vllm;
