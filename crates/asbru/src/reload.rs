@@ -30,8 +30,9 @@ pub fn start(path: PathBuf, gateway: Arc<Gateway>, watch: bool) -> Option<WatchG
     } else {
         None
     };
-    tokio::spawn(forward_sighup(tx));
-    tokio::spawn(reload_loop(path, gateway, rx));
+    let background = gateway.background().clone();
+    background.spawn_until_shutdown(forward_sighup(tx));
+    background.spawn_until_shutdown(reload_loop(path, gateway, rx));
     watcher
 }
 
@@ -64,6 +65,8 @@ fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<WatchGuard
         tracing::warn!(error = %e, config = %path.display(), "cannot watch the config file; reload with SIGHUP");
         return None;
     }
+    // Its own handle, aborted by the guard: the watch ends with the guard, not with shutdown.
+    #[expect(clippy::disallowed_methods, reason = "owned and aborted by the WatchGuard")]
     let task = tokio::spawn(follow_file(path.to_owned(), watcher, events, tx));
     Some(WatchGuard(task))
 }

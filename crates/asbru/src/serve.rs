@@ -187,6 +187,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown,
     )
     .await;
+    // What requests left behind (log records, counters) gets the same deadline again.
+    gateway
+        .background()
+        .drain(std::time::Duration::from_secs(args.drain_timeout))
+        .await;
     tracing::info!("asbru stopped");
     Ok(())
 }

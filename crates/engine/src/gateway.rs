@@ -48,6 +48,8 @@ pub struct Gateway {
     /// Plugins given from Rust ([`GatewayOptions::plugins`]); they outlive reloads and run
     /// after the built-in plugins the config enables.
     user_plugins: Vec<Arc<dyn Plugin>>,
+    /// Work that outlives the request that started it; drained at shutdown.
+    background: crate::Background,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -263,6 +265,7 @@ impl Gateway {
                 &user_plugins,
             )?),
             user_plugins,
+            background: crate::Background::default(),
             sessions: SessionStore::default(),
             health,
             limits,
@@ -289,6 +292,12 @@ impl Gateway {
         )?;
         self.state.store(Arc::new(registry));
         Ok(())
+    }
+
+    /// The gateway's background tasks: spawn work that outlives a request here, and drain it at
+    /// shutdown.
+    pub fn background(&self) -> &crate::Background {
+        &self.background
     }
 
     /// The limits on providers' buffered answers, and the budget all requests share (for

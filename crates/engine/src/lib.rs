@@ -22,6 +22,7 @@
 //! Must not: parse HTTP requests or know routes; that is the transport's job.
 
 mod api;
+mod background;
 pub mod builtin;
 mod context;
 mod forward;
@@ -36,6 +37,7 @@ mod sessions;
 mod stream;
 
 pub use api::ChunkStream;
+pub use background::Background;
 pub use asbru_providers::Operation;
 pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,

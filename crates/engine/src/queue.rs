@@ -126,6 +126,7 @@ impl ProviderQueue {
 }
 
 #[cfg(test)]
+#[expect(clippy::disallowed_methods, reason = "tests spawn freely")]
 mod tests {
     use super::*;
 

@@ -647,6 +647,7 @@ fn from_reqwest(err: &reqwest::Error) -> TransportError {
 }
 
 #[cfg(test)]
+#[expect(clippy::disallowed_methods, reason = "tests spawn freely")]
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

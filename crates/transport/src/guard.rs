@@ -180,7 +180,7 @@ impl GuardLine {
         let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let path = Untrusted(self.uri.path());
         let method = Untrusted(self.method.as_str());
-        let request_id = Untrusted(&*self.id);
+        let request_id = Untrusted(&self.id);
         let Some(response) = response else {
             tracing::info!(target: "asbru::request", %request_id, %method, %path, status = 499, latency_ms, "client_closed");
             return;

@@ -114,6 +114,7 @@ pub async fn serve(
                 let service = TowerToHyperService::new(router.clone());
                 let watcher = graceful.watcher();
                 let mut stop = stop.clone();
+                #[expect(clippy::disallowed_methods, reason = "connections are drained by the graceful shutdown below")]
                 tokio::spawn(async move {
                     let _slot = slot;
                     let started = tokio::select! {
