@@ -35,7 +35,10 @@ async fn wait_for_admitted(gw: &TestGateway, n: usize) {
     let started = Instant::now();
     loop {
         let admitted = gw.gateway.queue_admitted();
-        if admitted.iter().any(|(name, held)| name == "openai" && *held == n) {
+        if admitted
+            .iter()
+            .any(|(name, held)| name == "openai" && *held == n)
+        {
             return;
         }
         assert!(

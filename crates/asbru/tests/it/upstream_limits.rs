@@ -38,7 +38,8 @@ fn assert_too_large(status: u16, body: &Value) {
 }
 
 #[tokio::test]
-async fn oversized_answers_get_a_specific_error_without_being_downloaded_and_the_flag_sets_the_limit() {
+async fn oversized_answers_get_a_specific_error_without_being_downloaded_and_the_flag_sets_the_limit()
+ {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     // Announces 512 MB by Content-Length: refused from the header, nothing is downloaded.
     mock.set_model_fault(
