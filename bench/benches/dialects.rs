@@ -178,6 +178,7 @@ mod passthrough {
             chunk_index: None,
             retries: 0,
             fallback_index: 0,
+            overhead_ms: None,
         };
         bencher.bench(|| append_extra_fields(black_box(&body), &extra));
     }

@@ -10,6 +10,7 @@ debug builds under $CARGO_TARGET_DIR, then under <repo>/target, are used if they
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -428,6 +429,22 @@ VALID_KEYS = [OPENAI_KEY, "sk-mistral", "sk-groq", "sk-cerebras", ANTHROPIC_KEY,
               AZURE_KEY, COHERE_KEY]
 
 
+def _start_gateway(gateway_bin: Path, config_path: Path,
+                   started: list[Server]) -> tuple[Server, str]:
+    """`asbru serve` on `config_path`, appended to `started` before it is waited for (so that
+    it is stopped whatever happens), and its URL once it is healthy."""
+    gateway = Server(
+        "asbru",
+        [str(gateway_bin), "serve", "--config", str(config_path), "--host", "127.0.0.1",
+         "--port", "0", "--log-level", "info", "--log-style", "pretty"],
+        stream="stderr",
+    )
+    started.append(gateway)
+    gateway_url = gateway.wait_for_url()
+    _wait_healthy(gateway, f"{gateway_url}/health")
+    return gateway, gateway_url
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     gateway_bin = _binary("ASBRU_BIN", "asbru")
@@ -453,15 +470,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         config_path = tmp_path_factory.mktemp("asbru") / "config.json"
         config_path.write_text(json.dumps(config, indent=2))
 
-        gateway = Server(
-            "asbru",
-            [str(gateway_bin), "serve", "--config", str(config_path), "--host", "127.0.0.1",
-             "--port", "0", "--log-level", "info", "--log-style", "pretty"],
-            stream="stderr",
-        )
-        started.append(gateway)
-        gateway_url = gateway.wait_for_url()
-        _wait_healthy(gateway, f"{gateway_url}/health")
+        gateway, gateway_url = _start_gateway(gateway_bin, config_path, started)
 
         yield Stack(
             mock=Mock(mock_url, mock_server),
@@ -473,6 +482,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     finally:
         for server in reversed(started):
             server.stop()
+
+
+@pytest.fixture
+def fresh_stack(stack: Stack) -> Stack:
+    """The session's mock behind a gateway of the test's own, with the same config.
+
+    The session gateway's circuit breakers and key health outlive requests: failures provoked by
+    one test (a 503 injected for a primary, a refused key) can open a circuit, and a later test
+    then sees that provider skipped. A test that asserts which provider or key was tried, or
+    that makes a provider fail in order to fall back, uses this gateway instead, so it neither
+    depends on the tests before it nor leaves them anything."""
+    started: list[Server] = []
+    try:
+        gateway, gateway_url = _start_gateway(_binary("ASBRU_BIN", "asbru"), stack.config_path,
+                                              started)
+        yield dataclasses.replace(stack, gateway_url=gateway_url, gateway=gateway)
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def fresh_client(fresh_stack: Stack):
+    """The official SDK pointed at the test's own gateway (see `fresh_stack`)."""
+    c = make_client(fresh_stack)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.fixture

@@ -139,13 +139,17 @@ def with_body(**fields) -> types.GenerateContentConfig:
     return types.GenerateContentConfig(http_options=types.HttpOptions(extra_body=fields))
 
 
-def test_fallbacks_ride_in_the_body(client, mock):
+def test_fallbacks_ride_in_the_body(fresh_stack, mock):
+    # A gateway of the test's own, so the primary's circuit is closed and the fault is its.
+    client = make_client(f"{fresh_stack.gateway_url}/genai")
     mock.push_fault({"type": "status", "status": 503, "message": "primary down"})
     response = client.models.generate_content(
         model="gemini-2.5-flash", contents="Say hello.",
         config=with_body(fallbacks=["openai/gpt-4o-mini"]))
     assert response.text == MOCK_CONTENT
-    assert [r["path"] for r in mock.requests()][-1] == "/v1/chat/completions"
+    # The primary was tried once, then the fallback.
+    paths = [r["path"] for r in mock.requests()]
+    assert len(paths) == 2 and paths[-1] == "/v1/chat/completions", paths
 
 
 def test_a_bad_request_names_the_field(client):

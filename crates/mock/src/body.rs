@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -17,6 +18,8 @@ use tokio::sync::watch;
 pub(crate) enum Step {
     /// Emit these bytes as one body frame.
     Frame(Bytes),
+    /// The same, adding their length to a tally once they are handed to the server.
+    Tallied(Bytes, Arc<AtomicU64>),
     /// Wait before the next step (the per-chunk stream delay).
     Sleep(Duration),
     /// Return `Pending` once, so the server flushes what it has before the next frame: each
@@ -95,6 +98,10 @@ impl Body for MockBody {
                 match steps.pop_front() {
                     None => return Poll::Ready(None),
                     Some(Step::Frame(b)) => return Poll::Ready(Some(Ok(Frame::data(b)))),
+                    Some(Step::Tallied(b, tally)) => {
+                        tally.fetch_add(b.len() as u64, Ordering::Relaxed);
+                        return Poll::Ready(Some(Ok(Frame::data(b))));
+                    }
                     Some(Step::Sleep(d)) => *wait = Some(Box::pin(tokio::time::sleep(d))),
                     Some(Step::Yield) => {
                         cx.waker().wake_by_ref();

@@ -374,7 +374,7 @@ pub(crate) async fn handle(
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Oversized { bytes, chunked }) => {
-            return oversized(dialect, bytes, chunked, ctl, seq);
+            return oversized(dialect, bytes, chunked, ctl, seq, &shared);
         }
         Some(Fault::Reset) => {
             ctl.reset();
@@ -1100,14 +1100,19 @@ fn oversized(
     chunked: bool,
     ctl: Arc<ConnCtl>,
     seq: u64,
+    shared: &Shared,
 ) -> Response<MockBody> {
     const FRAME: usize = 64 * 1024;
     let frame = Bytes::from(vec![b' '; FRAME]);
+    let tally = &shared.oversized_bytes_sent;
     let mut steps: VecDeque<Step> = (0..bytes / FRAME)
-        .map(|_| Step::Frame(frame.clone()))
+        .map(|_| Step::Tallied(frame.clone(), Arc::clone(tally)))
         .collect();
     if !bytes.is_multiple_of(FRAME) {
-        steps.push_back(Step::Frame(frame.slice(..bytes % FRAME)));
+        steps.push_back(Step::Tallied(
+            frame.slice(..bytes % FRAME),
+            Arc::clone(tally),
+        ));
     }
     let mut resp = with_request_id(
         dialect,

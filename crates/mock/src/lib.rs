@@ -301,6 +301,12 @@ impl MockServer {
         self.shared.release_streams();
     }
 
+    /// Body bytes of [`Fault::Oversized`] answers handed to the connections so far: a client that
+    /// stops reading early leaves this far below the sizes announced.
+    pub fn oversized_bytes_sent(&self) -> u64 {
+        self.shared.oversized_bytes_sent.load(Ordering::Relaxed)
+    }
+
     /// The recorded requests, oldest first (empty when recording is off).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.recorder.snapshot()

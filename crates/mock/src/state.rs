@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
 /// Faults waiting to be applied. Precedence: a per-model fault for the request's model, then a
@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     /// Bumped by `release_streams`; held streams wait for it to pass the value they started with.
     pub(crate) release: watch::Sender<u64>,
     pub(crate) open_connections: AtomicUsize,
+    /// Body bytes of `Fault::Oversized` answers handed to the server so far.
+    pub(crate) oversized_bytes_sent: Arc<AtomicU64>,
     /// Token endpoints' registered clients and issued tokens.
     pub(crate) oauth: crate::oauth::OAuthState,
     next_id: AtomicU64,
@@ -96,6 +98,7 @@ impl Shared {
             faults_armed: AtomicBool::new(false),
             release: watch::Sender::new(0),
             open_connections: AtomicUsize::new(0),
+            oversized_bytes_sent: Arc::default(),
             oauth: crate::oauth::OAuthState::default(),
             next_id: AtomicU64::new(1),
         }

@@ -949,7 +949,13 @@ async fn control_routes() {
                 .status()
         }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Held once it has arrived, whatever time passes: only the release lets it go.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the held request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::task::yield_now().await;
     assert!(!held.is_finished());
     c.post(url("release")).send().await.unwrap();
     assert_eq!(held.await.unwrap(), StatusCode::OK);

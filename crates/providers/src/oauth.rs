@@ -14,7 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+// tokio's clock (the system clock unless a test pauses it), so a test can move past a token's
+// refresh time without waiting for it.
+use tokio::time::Instant;
 
 /// Google's scope for Vertex AI.
 pub const GOOGLE_CLOUD_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";

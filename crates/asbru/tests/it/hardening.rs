@@ -95,6 +95,22 @@ async fn silent_connections_and_stalled_bodies_are_closed() {
     served.stop().await;
 }
 
+/// A connection the gateway has accepted and answered once on, and keeps open.
+async fn served_connection(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head))
+        .await
+        .expect("no answer on a connection under the cap")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    stream
+}
+
 /// Finding 3: past `--max-connections` a new connection is told 503 and closed at once, and a
 /// freed slot serves again.
 #[tokio::test]
@@ -102,9 +118,8 @@ async fn connections_past_the_cap_are_shed_with_a_503() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let (served, _dir) = serve_config(&two_keys(&mock), &["--max-connections", "2"]).await;
     let addr = host_of(&served.url);
-    let first = TcpStream::connect(&addr).await.unwrap();
-    let _second = TcpStream::connect(&addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let first = served_connection(&addr).await;
+    let _second = served_connection(&addr).await;
 
     let mut third = TcpStream::connect(&addr).await.unwrap();
     let answer = read_to_close(&mut third, Duration::from_secs(5))

@@ -121,7 +121,8 @@ async fn sigterm_lets_requests_in_flight_finish() {
 #[tokio::test]
 async fn sigterm_closes_what_outlives_the_drain_deadline() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
-    mock.push_fault(Fault::Delay(Duration::from_secs(20)));
+    // Held until released, which never comes: only the drain deadline can end it.
+    mock.push_fault(Fault::HoldStream);
     let (_dir, path) = config_file(&mock);
     let served = serve(
         &["--config", path.to_str().unwrap(), "--drain-timeout", "1"],
@@ -136,8 +137,8 @@ async fn sigterm_closes_what_outlives_the_drain_deadline() {
     let log = served.stop().await;
     let took = stopping.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
-        "exit after {took:?}; {log}"
+        took >= Duration::from_millis(900),
+        "exit before the drain deadline, after {took:?}; {log}"
     );
     assert!(
         in_flight.await.unwrap().is_err(),

@@ -30,9 +30,31 @@ async fn wait_for_upstream_requests(gw: &TestGateway, n: usize) {
     }
 }
 
+/// Waits until the provider's queue holds `n` requests (in flight plus waiting).
+async fn wait_for_admitted(gw: &TestGateway, n: usize) {
+    let started = Instant::now();
+    loop {
+        let admitted = gw.gateway.queue_admitted();
+        if admitted
+            .iter()
+            .any(|(name, held)| name == "openai" && *held == n)
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the queue never held {n} request(s): {admitted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn full_queue_with_drop_excess_answers_429_at_once() {
     let gw = std::sync::Arc::new(gateway(true).await);
+    // The first request is held upstream until released, so nothing frees room on its own.
+    gw.mock.set_default_fault(None);
+    gw.mock.push_fault(Fault::HoldStream);
     let in_flight = tokio::spawn({
         let gw = std::sync::Arc::clone(&gw);
         async move { gw.post("/v1/chat/completions", chat_body("openai/a")).await }
@@ -42,21 +64,20 @@ async fn full_queue_with_drop_excess_answers_429_at_once() {
         let gw = std::sync::Arc::clone(&gw);
         async move { gw.post("/v1/chat/completions", chat_body("openai/b")).await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_for_admitted(&gw, 2).await;
 
-    let started = Instant::now();
+    // Answered while the queue is still full: the gateway did not wait for room.
     let (status, body) = gw.post("/v1/chat/completions", chat_body("openai/c")).await;
     assert_eq!(status, 429, "{body}");
-    assert!(
-        started.elapsed() < Duration::from_millis(200),
-        "429 was not immediate"
-    );
     assert_eq!(body["error"]["code"], "queue_full");
     assert!(body["error"]["message"].as_str().unwrap().contains("queue"));
+    assert!(!in_flight.is_finished() && !queued.is_finished());
+    // Never more than `concurrency` requests upstream at once: the queued one waits.
+    assert_eq!(gw.mock.requests().len(), 1);
 
+    gw.mock.release_streams();
     assert_eq!(in_flight.await.unwrap().0, 200);
     assert_eq!(queued.await.unwrap().0, 200);
-    // Never more than `concurrency` requests upstream at once: the queued one went after.
     assert_eq!(gw.mock.requests().len(), 2);
 }
 

@@ -1,6 +1,6 @@
 //! Hot reload of the config file: on change and on SIGHUP, atomically, invalid files refused.
 
-use crate::cli::serve;
+use crate::cli::{Served, serve};
 use asbru_mock::{Fault, MockOptions, MockServer};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -54,6 +54,18 @@ async fn wait_for_key(url: &str, mock: &MockServer, key: &str) {
     }
 }
 
+/// Waits until the gateway has logged `text`, or fails after 5 s.
+async fn wait_for_log(served: &Served, text: &str) {
+    let started = Instant::now();
+    while !served.log.lock().unwrap().contains(text) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the gateway never logged {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_changed_file_is_reloaded_and_an_invalid_one_is_refused() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
@@ -70,7 +82,7 @@ async fn a_changed_file_is_reloaded_and_an_invalid_one_is_refused() {
         &path,
         &json!({"providers": {"openai": {"keys": [{"name": "k", "value": "sk-three", "weight": -1}]}}}),
     );
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_for_log(&served, "not reloaded").await;
     assert_eq!(chat(&served.url).await, 200);
     assert_eq!(
         last_key(&mock),
@@ -178,10 +190,16 @@ async fn a_reload_keeps_an_unchanged_queue_and_its_requests() {
             tokio::spawn(async move { chat(&url).await })
         })
         .collect();
-    while gw.mock.requests().is_empty() {
+    // Both admitted: one upstream, one waiting for the worker.
+    let started = Instant::now();
+    while gw.gateway.queue_admitted() != [("openai".to_owned(), 2)] {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the queue never filled: {:?}",
+            gw.gateway.queue_admitted()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
 
     gw.gateway.reload(load(config(2.0, 1))).unwrap();
     assert_eq!(
