@@ -66,7 +66,10 @@ fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<WatchGuard
         return None;
     }
     // Its own handle, aborted by the guard: the watch ends with the guard, not with shutdown.
-    #[expect(clippy::disallowed_methods, reason = "owned and aborted by the WatchGuard")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "owned and aborted by the WatchGuard"
+    )]
     let task = tokio::spawn(follow_file(path.to_owned(), watcher, events, tx));
     Some(WatchGuard(task))
 }

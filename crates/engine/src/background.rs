@@ -59,7 +59,10 @@ impl Background {
         {
             let left = self.tracker.len();
             metrics::counter!("asbru_background_tasks_abandoned_total").increment(left as u64);
-            tracing::warn!(tasks = left, "background work still running at the drain deadline");
+            tracing::warn!(
+                tasks = left,
+                "background work still running at the drain deadline"
+            );
             return left;
         }
         0
@@ -85,7 +88,10 @@ mod tests {
         background.spawn_until_shutdown(std::future::pending());
         assert_eq!(background.running(), 2);
         assert_eq!(background.drain(Duration::from_secs(5)).await, 0);
-        assert!(done.load(Ordering::SeqCst), "the work finished before drain returned");
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the work finished before drain returned"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -37,12 +37,12 @@ mod sessions;
 mod stream;
 
 pub use api::ChunkStream;
-pub use background::Background;
 pub use asbru_providers::Operation;
 pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
 };
 pub use asbru_schema::{GatewayError, Usage};
+pub use background::Background;
 pub use context::{AttemptRecord, Identity, RequestContext, Route, Timings};
 pub use forward::{EXTRA_HEADER_PREFIX, forwarded_headers};
 pub use gateway::{

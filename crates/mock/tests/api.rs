@@ -5,6 +5,7 @@
     clippy::panic,
     reason = "test helpers outside #[test] functions should fail loudly too"
 )]
+#![expect(clippy::disallowed_methods, reason = "tests spawn freely")]
 
 use asbru_mock::{Fault, MockOptions, MockServer};
 use futures_util::StreamExt;

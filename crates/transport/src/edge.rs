@@ -266,35 +266,6 @@ pub(crate) fn stamp_id(response: &mut Response, id: &str) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{dialect_of, usable_id};
-
-    #[test]
-    fn dialects_follow_the_path() {
-        assert_eq!(dialect_of("/v1/chat/completions"), "openai");
-        assert_eq!(dialect_of("/openai/v1/chat/completions"), "openai");
-        assert_eq!(dialect_of("/v1/responses"), "responses");
-        assert_eq!(dialect_of("/anthropic/v1/messages"), "anthropic");
-        assert_eq!(dialect_of("/v1/messages"), "anthropic");
-        assert_eq!(dialect_of("/litellm/anthropic/v1/messages"), "anthropic");
-        assert_eq!(
-            dialect_of("/genai/v1beta/models/m:generateContent"),
-            "genai"
-        );
-        assert_eq!(dialect_of("/model/m/converse"), "bedrock");
-        assert_eq!(dialect_of("/cohere/v2/chat"), "cohere");
-    }
-
-    #[test]
-    fn client_ids_are_kept_only_when_printable_and_short() {
-        assert!(usable_id("req-123"));
-        assert!(!usable_id(""));
-        assert!(!usable_id("has space"));
-        assert!(!usable_id(&"x".repeat(129)));
-    }
-}
-
 /// The Prometheus recorder with the histogram buckets of each request metric (Bifrost's where
 /// it sets them; without buckets the exporter would render summaries, which cannot be summed
 /// across replicas).
@@ -343,4 +314,33 @@ pub fn prometheus_builder() -> metrics_exporter_prometheus::PrometheusBuilder {
                 Err(_) => PrometheusBuilder::new(),
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dialect_of, usable_id};
+
+    #[test]
+    fn dialects_follow_the_path() {
+        assert_eq!(dialect_of("/v1/chat/completions"), "openai");
+        assert_eq!(dialect_of("/openai/v1/chat/completions"), "openai");
+        assert_eq!(dialect_of("/v1/responses"), "responses");
+        assert_eq!(dialect_of("/anthropic/v1/messages"), "anthropic");
+        assert_eq!(dialect_of("/v1/messages"), "anthropic");
+        assert_eq!(dialect_of("/litellm/anthropic/v1/messages"), "anthropic");
+        assert_eq!(
+            dialect_of("/genai/v1beta/models/m:generateContent"),
+            "genai"
+        );
+        assert_eq!(dialect_of("/model/m/converse"), "bedrock");
+        assert_eq!(dialect_of("/cohere/v2/chat"), "cohere");
+    }
+
+    #[test]
+    fn client_ids_are_kept_only_when_printable_and_short() {
+        assert!(usable_id("req-123"));
+        assert!(!usable_id(""));
+        assert!(!usable_id("has space"));
+        assert!(!usable_id(&"x".repeat(129)));
+    }
 }

@@ -6,6 +6,10 @@
     clippy::panic,
     reason = "test helpers fail the test loudly"
 )]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests run servers and clients on plain spawned tasks"
+)]
 
 mod harness;
 
