@@ -14,3 +14,5 @@ mod full;
 mod schema;
 #[cfg(test)]
 mod unknown;
+#[cfg(test)]
+mod mocker;
