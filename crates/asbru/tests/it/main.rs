@@ -33,6 +33,7 @@ mod hardening;
 mod health;
 mod keys;
 mod lifecycle;
+mod mocker;
 mod proxy;
 mod queue;
 mod reload;
