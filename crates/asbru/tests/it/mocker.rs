@@ -53,11 +53,16 @@ async fn chat_completions_json_and_stream() {
     let (status, answer) = gw.post("/v1/chat/completions", chat("Hello!", false)).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["object"], "chat.completion");
-    assert_eq!(answer["choices"][0]["message"]["content"], "Hi from openai gpt-4o");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hi from openai gpt-4o"
+    );
     assert_eq!(answer["usage"]["total_tokens"], 10);
     assert_eq!(answer["extra_fields"]["provider"], "openai");
 
-    let response = gw.post_stream("/v1/chat/completions", &chat("Hello!", true)).await;
+    let response = gw
+        .post_stream("/v1/chat/completions", &chat("Hello!", true))
+        .await;
     assert_eq!(response.status(), 200);
     let data = sse_data(response).await;
     assert_eq!(data.last().unwrap(), "[DONE]");
@@ -68,7 +73,10 @@ async fn chat_completions_json_and_stream() {
         .collect();
     assert_eq!(text, "Hi from openai gpt-4o");
     assert!(chunks.len() > 3, "{data:?}");
-    assert!(chunks.iter().any(|c| c["usage"]["total_tokens"] == 10), "{data:?}");
+    assert!(
+        chunks.iter().any(|c| c["usage"]["total_tokens"] == 10),
+        "{data:?}"
+    );
     assert!(gw.mock.requests().is_empty());
 }
 
@@ -80,7 +88,10 @@ async fn responses_json_and_stream() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["object"], "response");
     assert_eq!(answer["status"], "completed");
-    assert_eq!(answer["output"][0]["content"][0]["text"], "Hi from openai gpt-4o");
+    assert_eq!(
+        answer["output"][0]["content"][0]["text"],
+        "Hi from openai gpt-4o"
+    );
     assert_eq!(answer["usage"]["total_tokens"], 10);
 
     let mut body = body;
@@ -140,7 +151,10 @@ async fn genai_route_gets_the_gemini_shape() {
     let gw = gateway(hello_rule()).await;
     let body = json!({"contents": [{"role": "user", "parts": [{"text": "Hello!"}]}]});
     let (status, answer) = gw
-        .post("/genai/v1beta/models/openai/gpt-4o:generateContent", body.clone())
+        .post(
+            "/genai/v1beta/models/openai/gpt-4o:generateContent",
+            body.clone(),
+        )
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
@@ -168,11 +182,18 @@ async fn genai_route_gets_the_gemini_shape() {
         .filter_map(|e| e["candidates"][0]["content"]["parts"][0]["text"].as_str())
         .collect();
     assert_eq!(text, "Hi from openai gpt-4o", "{evs:#?}");
-    assert!(evs.iter().any(|e| e["usageMetadata"]["totalTokenCount"] == 10), "{evs:?}");
+    assert!(
+        evs.iter()
+            .any(|e| e["usageMetadata"]["totalTokenCount"] == 10),
+        "{evs:?}"
+    );
 
     let limited = json!({"contents": [{"role": "user", "parts": [{"text": "limit"}]}]});
     let (status, answer) = gw
-        .post("/genai/v1beta/models/openai/gpt-4o:generateContent", limited)
+        .post(
+            "/genai/v1beta/models/openai/gpt-4o:generateContent",
+            limited,
+        )
         .await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["error"]["code"], 429);
@@ -182,20 +203,29 @@ async fn genai_route_gets_the_gemini_shape() {
 #[tokio::test]
 async fn an_error_rule_answers_with_its_status_in_the_openai_shape() {
     let gw = gateway(hello_rule()).await;
-    let (status, answer) = gw.post("/v1/chat/completions", chat("over the limit", false)).await;
+    let (status, answer) = gw
+        .post("/v1/chat/completions", chat("over the limit", false))
+        .await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["error"]["message"], "Rate limit exceeded");
     assert_eq!(answer["error"]["type"], "rate_limit_error");
     assert_eq!(answer["error"]["code"], "rate_limited");
-    let (status, _) = gw.post("/v1/responses", json!({"model": "openai/gpt-4o", "input": "limit"})).await;
+    let (status, _) = gw
+        .post(
+            "/v1/responses",
+            json!({"model": "openai/gpt-4o", "input": "limit"}),
+        )
+        .await;
     assert_eq!(status, 429);
 }
 
 #[tokio::test]
 async fn an_error_that_allows_fallbacks_reaches_the_fallback_provider() {
-    let gw = gateway(json!({"rules": [{"name": "down", "conditions": {"providers": ["openai"]},
+    let gw = gateway(
+        json!({"rules": [{"name": "down", "conditions": {"providers": ["openai"]},
         "responses": [{"type": "error", "allow_fallbacks": true,
-                       "error": {"message": "primary down", "status_code": 503}}]}]}))
+                       "error": {"message": "primary down", "status_code": 503}}]}]}),
+    )
     .await;
     let mut body = chat("Hello", false);
     body["fallbacks"] = json!(["groq/llama-3.1-8b-instant"]);
@@ -212,8 +242,11 @@ async fn passthrough_reaches_the_provider_when_no_rule_matches() {
          "responses": [{"type": "success", "content": {"message": "mocked"}}]}]}))
     .await;
     let (status, answer) = gw
-        .post("/v1/chat/completions", json!({"model": "groq/llama-3.1-8b-instant",
-            "messages": [{"role": "user", "content": "Hello"}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "groq/llama-3.1-8b-instant",
+            "messages": [{"role": "user", "content": "Hello"}]}),
+        )
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["extra_fields"]["provider"], "groq");
@@ -234,12 +267,17 @@ async fn default_behavior_error_answers_unmatched_requests() {
 
 #[tokio::test]
 async fn a_rules_latency_is_waited() {
-    let gw = gateway(json!({"rules": [{"name": "slow", "latency": {"type": "fixed", "min": 300},
-        "responses": [{"type": "success", "content": {"message": "late"}}]}]}))
+    let gw = gateway(
+        json!({"rules": [{"name": "slow", "latency": {"type": "fixed", "min": 300},
+        "responses": [{"type": "success", "content": {"message": "late"}}]}]}),
+    )
     .await;
     let started = Instant::now();
     let (status, answer) = gw.post("/v1/chat/completions", chat("Hello", false)).await;
     assert_eq!(status, 200, "{answer}");
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert!(answer["extra_fields"]["latency"].as_f64().unwrap() >= 300.0, "{answer}");
+    assert!(
+        answer["extra_fields"]["latency"].as_f64().unwrap() >= 300.0,
+        "{answer}"
+    );
 }

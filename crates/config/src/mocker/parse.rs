@@ -3,8 +3,8 @@
 //! the first serde error.
 
 use super::{
-    Conditions, DefaultBehavior, ErrorContent, Latency, LatencyKind, MockRule, MockUsage,
-    MockResponse, MockerConfig, ResponseKind, SuccessContent,
+    Conditions, DefaultBehavior, ErrorContent, Latency, LatencyKind, MockResponse, MockRule,
+    MockUsage, MockerConfig, ResponseKind, SuccessContent,
 };
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -111,7 +111,10 @@ impl Reader<'_> {
                 return None;
             }
             None => {
-                self.fail(&format!("{path}.type"), "required: \"fixed\" or \"uniform\"");
+                self.fail(
+                    &format!("{path}.type"),
+                    "required: \"fixed\" or \"uniform\"",
+                );
                 return None;
             }
         };
@@ -222,14 +225,17 @@ pub(crate) fn parse(
                     if let Some(j) = parsed.iter().position(|p| p.name == rule.name) {
                         r.fail(
                             &format!("{rule_path}.name"),
-                            format!("duplicate rule name \"{}\" (rules[{j}] has it too)", rule.name),
+                            format!(
+                                "duplicate rule name \"{}\" (rules[{j}] has it too)",
+                                rule.name
+                            ),
                         );
                     }
                     parsed.push(rule);
                 }
             }
             if !rules.is_empty() {
-                parsed.sort_by(|a, b| b.priority.cmp(&a.priority));
+                parsed.sort_by_key(|r| std::cmp::Reverse(r.priority));
                 out.rules = parsed;
             }
         }
@@ -281,7 +287,10 @@ fn parse_rule(r: &mut Reader<'_>, v: &Value, path: &str) -> Option<MockRule> {
             }
         }
         Some(Value::Array(_)) | None => {
-            r.fail(&format!("{path}.responses"), "at least one response is required");
+            r.fail(
+                &format!("{path}.responses"),
+                "at least one response is required",
+            );
         }
         Some(_) => r.fail(&format!("{path}.responses"), "expected a list of responses"),
     }
@@ -308,7 +317,7 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Value, path: &str) -> Conditions {
             Ok(re) => out.message_regex = Some(re),
             Err(e) => r.fail(
                 &format!("{path}.message_regex"),
-                format!("not a valid regular expression: {}", first_line(&e.to_string())),
+                format!("not a valid regular expression: {}", reason(&e.to_string())),
             ),
         }
     }
@@ -328,10 +337,9 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Value, path: &str) -> Conditions {
 
 /// The regex crate's errors span several lines (the pattern, a caret, the reason); the last
 /// line names the reason.
-fn first_line(e: &str) -> String {
+fn reason(e: &str) -> String {
     e.lines()
-        .filter(|l| !l.trim().is_empty())
-        .next_back()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(e)
         .trim()
         .trim_start_matches("error: ")
@@ -346,7 +354,7 @@ fn parse_response(r: &mut Reader<'_>, v: &Value, path: &str) -> Option<MockRespo
             r.fail(&format!("{path}.weight"), "must be >= 0");
             1.0
         }
-        Some(w) if w == 0.0 => 1.0,
+        Some(0.0) => 1.0,
         Some(w) => w,
     };
     let allow_fallbacks = r.bool(o, "allow_fallbacks", path, true);
@@ -375,7 +383,10 @@ fn parse_response(r: &mut Reader<'_>, v: &Value, path: &str) -> Option<MockRespo
             return None;
         }
         None => {
-            r.fail(&format!("{path}.type"), "required: \"success\" or \"error\"");
+            r.fail(
+                &format!("{path}.type"),
+                "required: \"success\" or \"error\"",
+            );
             return None;
         }
     };

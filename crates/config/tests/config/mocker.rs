@@ -46,7 +46,10 @@ fn a_bifrost_config_is_read_with_rules_by_priority() {
     assert_eq!(m.default_behavior, DefaultBehavior::Success);
     let g = m.global_latency.unwrap();
     assert_eq!(g.kind, LatencyKind::Uniform);
-    assert_eq!((g.min, g.max), (Duration::from_millis(100), Duration::from_millis(1500)));
+    assert_eq!(
+        (g.min, g.max),
+        (Duration::from_millis(100), Duration::from_millis(1500))
+    );
     let names: Vec<&str> = m.rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["high", "low"]);
     let high = &m.rules[0];
@@ -59,7 +62,13 @@ fn a_bifrost_config_is_read_with_rules_by_priority() {
     assert!(!high.responses[0].allow_fallbacks);
     let low = &m.rules[1];
     assert_eq!(low.probability, 0.5);
-    assert!(low.conditions.message_regex.as_ref().unwrap().is_match("HELLO there"));
+    assert!(
+        low.conditions
+            .message_regex
+            .as_ref()
+            .unwrap()
+            .is_match("HELLO there")
+    );
     assert_eq!(low.conditions.request_size, Some((10, 5000)));
     assert_eq!(low.responses[0].weight, 2.0);
 }
@@ -96,19 +105,31 @@ fn every_fault_is_reported_with_its_path() {
     }));
     let p = "plugins[0].config";
     let expected = [
-        format!(r#"{p}.global_latency.type: unknown latency type "gaussian"; expected "fixed" or "uniform""#),
-        format!(r#"{p}.default_behavior: unknown default behavior "maybe"; expected "passthrough", "success" or "error""#),
+        format!(
+            r#"{p}.global_latency.type: unknown latency type "gaussian"; expected "fixed" or "uniform""#
+        ),
+        format!(
+            r#"{p}.default_behavior: unknown default behavior "maybe"; expected "passthrough", "success" or "error""#
+        ),
         format!("{p}.rules[0].priority: must be an integer between -1000 and 1000"),
         format!("{p}.rules[0].probability: must be between 0 and 1"),
         format!("{p}.rules[0].conditions.models[0]: expected a string"),
-        format!("{p}.rules[0].conditions.message_regex: not a valid regular expression: unclosed group"),
+        format!(
+            "{p}.rules[0].conditions.message_regex: not a valid regular expression: unclosed group"
+        ),
         format!("{p}.rules[0].conditions.request_size.max: must be >= min"),
         format!("{p}.rules[0].latency.max: must be >= min"),
         format!("{p}.rules[0].responses[0].weight: must be >= 0"),
-        format!("{p}.rules[0].responses[0].content.message: either message or message_template is required"),
+        format!(
+            "{p}.rules[0].responses[0].content.message: either message or message_template is required"
+        ),
         format!("{p}.rules[0].responses[1].error.message: required"),
-        format!("{p}.rules[0].responses[1].error.status_code: must be an HTTP status between 100 and 599"),
-        format!(r#"{p}.rules[0].responses[2].type: unknown response type "maybe"; expected "success" or "error""#),
+        format!(
+            "{p}.rules[0].responses[1].error.status_code: must be an HTTP status between 100 and 599"
+        ),
+        format!(
+            r#"{p}.rules[0].responses[2].type: unknown response type "maybe"; expected "success" or "error""#
+        ),
         format!("{p}.rules[0].responses[3].content: required for a success response"),
         format!("{p}.rules[1].name: required"),
         format!("{p}.rules[1].responses: at least one response is required"),

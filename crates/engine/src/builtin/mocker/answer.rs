@@ -119,7 +119,12 @@ pub(super) fn stream(op: Operation, r: &Reply) -> Vec<Bytes> {
             };
             let mut out: Vec<Bytes> = words(&r.text)
                 .into_iter()
-                .map(|w| chunk(json!([{"index": 0, "text": w, "finish_reason": null}]), None))
+                .map(|w| {
+                    chunk(
+                        json!([{"index": 0, "text": w, "finish_reason": null}]),
+                        None,
+                    )
+                })
                 .collect();
             out.push(chunk(
                 json!([{"index": 0, "text": "", "finish_reason": r.finish_reason}]),

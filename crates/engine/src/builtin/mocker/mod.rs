@@ -273,7 +273,11 @@ impl Plugin for MockerPlugin {
             self.counters.record(&Outcome::Passthrough);
             return Ok(PreHook::Continue);
         };
-        let delay = self.delay(rule.latency.as_ref().or(self.config.global_latency.as_ref()));
+        let delay = self.delay(
+            rule.latency
+                .as_ref()
+                .or(self.config.global_latency.as_ref()),
+        );
         let mut short = match &response.kind {
             ResponseKind::Error(e) => {
                 self.counters.record(&Outcome::Error(Some(index)));

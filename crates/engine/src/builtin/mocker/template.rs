@@ -6,8 +6,25 @@
 use rand::Rng;
 
 const LOREM: &[&str] = &[
-    "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do",
-    "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua",
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
 ];
 
 /// `template` with its variables filled in.
@@ -74,14 +91,29 @@ mod tests {
     fn fills_model_provider_and_fakers() {
         let mut rng = SmallRng::seed_from_u64(1);
         assert_eq!(
-            fill("{{provider}} says hi from {{model}}", "openai", "gpt-4o", &mut rng),
+            fill(
+                "{{provider}} says hi from {{model}}",
+                "openai",
+                "gpt-4o",
+                &mut rng
+            ),
             "openai says hi from gpt-4o"
         );
-        let n: i64 = fill("{{faker.integer:5,7}}", "", "", &mut rng).parse().unwrap();
+        let n: i64 = fill("{{faker.integer:5,7}}", "", "", &mut rng)
+            .parse()
+            .unwrap();
         assert!((5..=7).contains(&n));
-        assert_eq!(fill("{{faker.lorem_ipsum:3}}", "", "", &mut rng).split(' ').count(), 3);
+        assert_eq!(
+            fill("{{faker.lorem_ipsum:3}}", "", "", &mut rng)
+                .split(' ')
+                .count(),
+            3
+        );
         assert_eq!(fill("{{faker.uuid}}", "", "", &mut rng).len(), 36);
-        assert_eq!(fill("{{faker.name}} {{x", "", "", &mut rng), "{{faker.name}} {{x");
+        assert_eq!(
+            fill("{{faker.name}} {{x", "", "", &mut rng),
+            "{{faker.name}} {{x"
+        );
         assert_eq!(fill("no vars", "p", "m", &mut rng), "no vars");
     }
 }

@@ -87,7 +87,10 @@ fn conditions_must_all_match() {
         {"name": "big", "priority": 4, "conditions": {"request_size": {"min": 200}},
          "responses": [{"type": "success", "content": {"message": "big"}}]},
     ], "default_behavior": "success"}));
-    assert_eq!(text_of(run(&m, "openai/gpt-4o", "What's the WEATHER?", false)), "sunny");
+    assert_eq!(
+        text_of(run(&m, "openai/gpt-4o", "What's the WEATHER?", false)),
+        "sunny"
+    );
     // Wrong model, wrong text, then large enough for the size rule.
     assert_eq!(
         text_of(run(&m, "openai/gpt-4o-mini", "weather", false)),
@@ -97,7 +100,10 @@ fn conditions_must_all_match() {
         text_of(run(&m, "openai/gpt-4o", "hello", false)),
         "Mock plugin default response"
     );
-    assert_eq!(text_of(run(&m, "openai/gpt-4o", &"x".repeat(300), false)), "big");
+    assert_eq!(
+        text_of(run(&m, "openai/gpt-4o", &"x".repeat(300), false)),
+        "big"
+    );
     // A provider that is not configured is not a provider: the whole name is the model.
     assert_eq!(
         text_of(run(&m, "acme/gpt-4o", "weather", false)),
@@ -112,7 +118,10 @@ fn passthrough_when_nothing_matches_and_probability_zero_never_answers() {
             {"type": "success", "content": {"message": "x"}}]},
     ]}));
     for _ in 0..50 {
-        assert!(matches!(run(&m, "openai/gpt-4o", "hi", false), PreHook::Continue));
+        assert!(matches!(
+            run(&m, "openai/gpt-4o", "hi", false),
+            PreHook::Continue
+        ));
     }
     let stats = m.stats();
     assert_eq!(stats.passthrough_requests, 50);
@@ -121,14 +130,24 @@ fn passthrough_when_nothing_matches_and_probability_zero_never_answers() {
 
 #[test]
 fn probability_one_always_answers_and_a_half_sometimes() {
-    let always = mocker(json!({"rules": [{"name": "a", "probability": 1.0, "responses": [
-        {"type": "success", "content": {"message": "x"}}]}]}));
-    let half = mocker(json!({"rules": [{"name": "h", "probability": 0.5, "responses": [
-        {"type": "success", "content": {"message": "x"}}]}]}));
+    let always = mocker(
+        json!({"rules": [{"name": "a", "probability": 1.0, "responses": [
+        {"type": "success", "content": {"message": "x"}}]}]}),
+    );
+    let half = mocker(
+        json!({"rules": [{"name": "h", "probability": 0.5, "responses": [
+        {"type": "success", "content": {"message": "x"}}]}]}),
+    );
     let mut answered = 0;
     for _ in 0..200 {
-        assert!(matches!(run(&always, "openai/gpt-4o", "hi", false), PreHook::ShortCircuit(_)));
-        if matches!(run(&half, "openai/gpt-4o", "hi", false), PreHook::ShortCircuit(_)) {
+        assert!(matches!(
+            run(&always, "openai/gpt-4o", "hi", false),
+            PreHook::ShortCircuit(_)
+        ));
+        if matches!(
+            run(&half, "openai/gpt-4o", "hi", false),
+            PreHook::ShortCircuit(_)
+        ) {
             answered += 1;
         }
     }
@@ -150,13 +169,15 @@ fn weights_pick_responses_in_proportion() {
 
 #[test]
 fn templates_and_content_fields() {
-    let m = mocker(json!({"rules": [{"name": "t", "responses": [{"type": "success", "content": {
-        "message_template": "Hello from {{provider}}/{{model}}",
-        "model": "mock-model",
-        "finish_reason": "length",
-        "usage": {"prompt_tokens": 3, "completion_tokens": 4},
-        "custom_fields": {"mock": true, "model": "ignored"}
-    }}]}]}));
+    let m = mocker(
+        json!({"rules": [{"name": "t", "responses": [{"type": "success", "content": {
+            "message_template": "Hello from {{provider}}/{{model}}",
+            "model": "mock-model",
+            "finish_reason": "length",
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+            "custom_fields": {"mock": true, "model": "ignored"}
+        }}]}]}),
+    );
     let PreHook::ShortCircuit(short) = run(&m, "openai/gpt-4o", "hi", false) else {
         panic!("expected an answer");
     };
@@ -165,23 +186,35 @@ fn templates_and_content_fields() {
         panic!("expected JSON");
     };
     let v: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["choices"][0]["message"]["content"], "Hello from openai/gpt-4o");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "Hello from openai/gpt-4o"
+    );
     assert_eq!(v["choices"][0]["finish_reason"], "length");
     assert_eq!(v["model"], "mock-model");
-    assert_eq!(v["usage"], json!({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}));
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})
+    );
     assert_eq!(v["mock"], true);
 }
 
 #[test]
 fn errors_keep_status_type_code_and_fallbacks() {
-    let m = mocker(json!({"rules": [{"name": "e", "latency": {"type": "fixed", "min": 250},
+    let m = mocker(
+        json!({"rules": [{"name": "e", "latency": {"type": "fixed", "min": 250},
         "responses": [{"type": "error", "allow_fallbacks": false, "error": {
-            "message": "slow down", "type": "rate_limit", "code": "429", "status_code": 429}}]}]}));
+            "message": "slow down", "type": "rate_limit", "code": "429", "status_code": 429}}]}]}),
+    );
     let PreHook::ShortCircuit(short) = run(&m, "openai/gpt-4o", "hi", false) else {
         panic!("expected an answer");
     };
     assert_eq!(short.after, Some(Duration::from_millis(250)));
-    let Answer::Error { error, allow_fallbacks } = short.answer else {
+    let Answer::Error {
+        error,
+        allow_fallbacks,
+    } = short.answer
+    else {
         panic!("expected an error");
     };
     assert!(!allow_fallbacks);
