@@ -161,3 +161,16 @@ def test_genai_sdk_generate_stream_and_error(gemini):
         gemini.models.generate_content(model="gemini/gemini-2.5-flash",
                                        contents="trigger the rate limit")
     assert info.value.code == 429
+
+
+def test_hits_are_prometheus_counters(oai, gateway_url):
+    from conftest import http_json
+
+    oai.chat.completions.create(model="openai/gpt-4o",
+                                messages=[{"role": "user", "content": "Hello"}])
+    status, text = http_json("GET", f"{gateway_url}/metrics")
+    assert status == 200
+    hits = [line for line in text.splitlines()
+            if line.startswith('asbru_mocker_hits_total{rule="greeting"}')]
+    assert hits and int(float(hits[0].split()[-1])) >= 1, text
+    assert "asbru_mocker_errors_total" in text

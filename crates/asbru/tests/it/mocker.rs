@@ -281,3 +281,15 @@ async fn a_rules_latency_is_waited() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn custom_fields_and_the_model_override_reach_the_openai_answer() {
+    let gw = gateway(json!({"rules": [{"name": "c", "responses": [{"type": "success", "content": {
+        "message": "x", "model": "mock-1", "custom_fields": {"mocked": true, "id": "not-mine"}}}]}]}))
+    .await;
+    let (status, answer) = gw.post("/v1/chat/completions", chat("Hello", false)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["mocked"], true);
+    assert_ne!(answer["id"], "not-mine");
+    assert_eq!(answer["model"], "mock-1");
+}
