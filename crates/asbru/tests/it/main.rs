@@ -37,6 +37,7 @@ mod hardening;
 mod health;
 mod keys;
 mod lifecycle;
+mod mocker;
 mod plugins;
 mod proxy;
 mod queue;

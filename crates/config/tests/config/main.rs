@@ -11,6 +11,8 @@ mod errors;
 #[cfg(test)]
 mod full;
 #[cfg(test)]
+mod mocker;
+#[cfg(test)]
 mod schema;
 #[cfg(test)]
 mod unknown;

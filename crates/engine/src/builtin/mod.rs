@@ -10,7 +10,7 @@ use asbru_config::Config;
 use asbru_schema::GatewayError;
 use std::sync::Arc;
 
-pub use mocker::MockerPlugin;
+pub use mocker::{MockerPlugin, MockerStats};
 pub use telemetry::TelemetryPlugin;
 
 /// The built-in plugins `config` enables, in the order their pre-hooks run.
@@ -20,7 +20,10 @@ pub(crate) fn plugins(config: &Config) -> Result<Vec<Arc<dyn Plugin>>, GatewayEr
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
     }
     if let Some(mocker) = &config.plugins.mocker {
-        plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
+        let providers = config.providers.iter().map(|p| p.name.clone());
+        plugins.push(Arc::new(
+            MockerPlugin::new(mocker.clone())?.with_providers(providers),
+        ));
     }
     Ok(plugins)
 }
