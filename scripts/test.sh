@@ -42,6 +42,7 @@ cargo test --locked --doc --workspace --quiet
 
 echo "== the library example runs"
 cargo run --locked --quiet -p asbru-engine --example library
+cargo run --locked --quiet -p asbru-engine --example plugin
 
 echo "== Python SDK tests"
 ASBRU_BIN="$CARGO_TARGET_DIR/debug/asbru" ASBRU_MOCK_BIN="$CARGO_TARGET_DIR/debug/asbru-mock" \
