@@ -4,13 +4,13 @@ use crate::context::{RequestContext, Route, Timings};
 use crate::health::{
     Clock, Failure, Health, HealthBoard, HealthPolicy, HealthSnapshot, SystemClock, key_factors,
 };
-use crate::keys::{KeyPin, select_key};
+use crate::keys::{KeyChoice, KeyPin, KeySet};
 use crate::outcome::{ProviderTelemetry, RequestLog};
 use crate::plugin::{Answer, Plugin, Plugins, RequestBody, ShortCircuit};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
 use crate::sessions::SessionStore;
-use crate::stream::{SseStream, StreamContext, StreamKind};
+use crate::stream::{SseStream, StreamContext, StreamHealth, StreamKind};
 use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, ProviderConfig};
 use asbru_dialects::openai::responses_inspect::first_event_error;
@@ -504,8 +504,14 @@ impl Gateway {
         )
     }
 
-    /// One full attempt at `target`: its own key choice, queue slot and retries, reported into
-    /// the request's `log`.
+    /// One full attempt at `target`, reported into the request's `log`, in stages:
+    /// 1. **resolve** the target to its provider, adapter and model ([`Resolved`]);
+    /// 2. **queue**: take a slot in the provider's queue (held by a stream until it ends);
+    /// 3. **rewrite** the body for the provider (`model` replaced, gateway fields dropped);
+    /// 4. **send with retries**, choosing the key anew for each try ([`KeyChoice`]) and
+    ///    reporting each try's outcome to health;
+    /// 5. **answer**: JSON checked and stamped with `extra_fields`, or the stream handed to the
+    ///    forwarding loop.
     async fn attempt(
         &self,
         registry: &Registry,
@@ -515,52 +521,30 @@ impl Gateway {
         meta: &RequestMeta,
         log: &mut RequestLog,
     ) -> Result<GatewayResponse, GatewayError> {
-        let Target {
-            name: target,
-            fallback_index,
-        } = target;
         let stream = view.is_stream();
-        let model_ref = resolve_target(registry, target, meta.route_provider).ok_or_else(|| {
-            GatewayError::invalid_request(
-                format!(
-                    "model should be in provider/model format (got {target:?}); configured providers: {}",
-                    registry.names()
-                ),
-                Some(if fallback_index == 0 { "model" } else { "fallbacks" }),
-            )
-        })?;
-        let entry = registry.get(model_ref.provider)?;
+        let resolved = Resolved::of(registry, op, stream, target, meta.route_provider)?;
         let decorate = |e: GatewayError| {
-            e.with_provider(model_ref.provider)
-                .with_model_requested(model_ref.model)
+            e.with_provider(resolved.provider)
+                .with_model_requested(resolved.model)
         };
-        let adapter = entry.openai_adapter(op, stream).map_err(decorate)?;
-
         log.begin_attempt(
-            Arc::clone(&entry.telemetry),
-            model_ref.model,
-            fallback_index,
+            Arc::clone(&resolved.entry.telemetry),
+            resolved.model,
+            target.fallback_index,
         );
-        // Pinning headers and sessions apply to the primary model only, as in Bifrost.
-        let session = meta.session.as_ref().filter(|_| fallback_index == 0);
-        let pin = if fallback_index == 0 {
-            meta.pin.clone()
-        } else {
-            KeyPin::default()
-        };
 
         let queued = Instant::now();
-        let permit = entry.queue.acquire().await;
+        let permit = resolved.entry.queue.acquire().await;
         log.add_wait(queued.elapsed(), false);
         let permit = permit.map_err(decorate)?;
 
         // The Responses API has no usage chunk to ask for: its final event carries the usage.
-        let request_stream_usage = op != Operation::Responses && adapter.stream_usage();
+        let request_stream_usage = op != Operation::Responses && resolved.adapter.stream_usage();
         let upstream_body = Bytes::from(view.rewrite(
-            model_ref.model,
+            resolved.model,
             RewriteOptions {
                 request_stream_usage,
-                drop_fields: if adapter.takes_openai_body() {
+                drop_fields: if resolved.adapter.takes_openai_body() {
                     &meta.dialect_fields
                 } else {
                     &[]
@@ -568,16 +552,114 @@ impl Gateway {
             },
         ));
 
-        // Each try chooses its key anew, preferring keys this request has not failed on yet,
-        // so a retry after a 429 or a 5xx moves to a sibling when there is one.
+        let (sent, key) = self
+            .send_with_retries(&resolved, op, stream, upstream_body, meta, target, log)
+            .await
+            .map_err(decorate)?;
+
+        match sent {
+            Sent::Stream(first, upstream) => {
+                let kind = if op == Operation::Responses {
+                    StreamKind::Responses
+                } else {
+                    StreamKind::Chunks {
+                        drop_usage_only_chunk: request_stream_usage
+                            && !view.client_wants_stream_usage(),
+                    }
+                };
+                log.note_answering(target.name);
+                log.answered();
+                let entry = resolved.entry;
+                let health = StreamHealth {
+                    board: Arc::clone(&self.health),
+                    provider: Arc::clone(&entry.health),
+                    key: key.map(|index| Arc::clone(&entry.key_health[index])),
+                };
+                Ok(GatewayResponse::Stream {
+                    stream: SseStream::forward(
+                        (first, upstream),
+                        StreamContext {
+                            kind,
+                            request_type: op.response_type(true),
+                            model_requested: resolved.model.to_owned(),
+                            redactor: entry.redactor.clone(),
+                            max_duration: self.max_stream_duration,
+                            health: Some(health),
+                        },
+                        log.hand_over(),
+                        Some(permit),
+                    ),
+                    provider: resolved.provider.to_owned(),
+                })
+            }
+            Sent::Json(body) => {
+                drop(permit);
+                let malformed = |e: MalformedResponse| {
+                    resolved
+                        .entry
+                        .redactor
+                        .redact_error(resolved.adapter.malformed(&e))
+                };
+                let answered =
+                    answer_json(op, &body, resolved.provider, resolved.model, malformed, log);
+                match answered {
+                    Ok((body, usage)) => {
+                        log.note_answering(target.name);
+                        log.finish_ok(usage);
+                        Ok(GatewayResponse::Json {
+                            body,
+                            provider: resolved.provider.to_owned(),
+                            usage,
+                        })
+                    }
+                    Err(e) => Err(decorate(e)),
+                }
+            }
+        }
+    }
+
+    /// Sends `body` until the provider answers or retries run out: each try chooses its key
+    /// anew, preferring keys this request has not failed on yet (so a retry after a 429 or a
+    /// 5xx moves to a sibling when there is one), and reports its outcome to health. Returns
+    /// what the provider sent and the index of the key that got it.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the stages' inputs"
+    )]
+    async fn send_with_retries(
+        &self,
+        resolved: &Resolved<'_>,
+        op: Operation,
+        stream: bool,
+        body: Bytes,
+        meta: &RequestMeta,
+        target: Target<'_>,
+        log: &mut RequestLog,
+    ) -> Result<(Sent, Option<usize>), GatewayError> {
+        let Resolved {
+            entry,
+            adapter,
+            provider,
+            model,
+        } = *resolved;
+        // Pinning headers and sessions apply to the primary model only, as in Bifrost.
+        let primary = target.fallback_index == 0;
+        let session = meta.session.as_ref().filter(|_| primary);
+        let no_pin = KeyPin::default();
+        let pin = if primary { &meta.pin } else { &no_pin };
         let policy = &self.health.policy;
         let mut tried = KeySet::default();
         let mut retries = 0;
-        let result = loop {
-            let key = match self.choose_key(entry, model_ref.model, &pin, session, &tried) {
-                Ok(key) => key,
-                Err(e) => return Err(decorate(e)),
+        loop {
+            let choice = KeyChoice {
+                provider: &entry.config,
+                key_health: &entry.key_health,
+                board: &self.health,
+                sessions: &self.sessions,
             };
+            let key = self
+                .rng
+                .with(|rng| choice.choose(model, pin, session, &tried, rng))?;
             if let Some((index, config)) = key {
                 log.set_key(&config.id, &config.name);
                 tried.insert(index);
@@ -590,38 +672,29 @@ impl Gateway {
             }
             let started = Instant::now();
             let outcome = if stream {
-                open_stream(
-                    adapter,
-                    op,
-                    key,
-                    model_ref.model,
-                    upstream_body.clone(),
-                    &meta.forward,
-                )
-                .await
-                .map(|(first, rest)| Sent::Stream(first, rest))
+                open_stream(adapter, op, key, model, body.clone(), &meta.forward)
+                    .await
+                    .map(|(first, rest)| Sent::Stream(first, rest))
             } else {
                 adapter
-                    .send(
-                        op,
-                        key,
-                        model_ref.model,
-                        upstream_body.clone(),
-                        &meta.forward,
-                    )
+                    .send(op, key, model, body.clone(), &meta.forward)
                     .await
                     .map(Sent::Json)
             };
-            log.add_wait(started.elapsed(), true);
+            let waited = started.elapsed();
+            log.add_wait(waited, true);
             let now = self.health.now();
             let error = match outcome {
                 Ok(sent) => {
-                    let latency = started.elapsed();
-                    entry.health.record_success(policy, latency, now);
+                    entry.health.record_success(policy, waited, now);
                     if let Some(h) = key_health {
-                        h.record_success(policy, latency, now);
+                        h.record_success(policy, waited, now);
                     }
-                    break Ok((sent, key));
+                    log.set_retries(retries);
+                    if let (Some((id, ttl)), Some((_, config))) = (session, key) {
+                        self.sessions.remember(id, provider, &config.id, *ttl, now);
+                    }
+                    return Ok((sent, key.map(|(index, _)| index)));
                 }
                 Err(e) => entry.redactor.redact_error(e),
             };
@@ -642,10 +715,11 @@ impl Gateway {
                 .rng
                 .with(|rng| entry.retry.next_delay(retries, &error, rng));
             let Some(delay) = delay else {
-                break Err(error);
+                log.set_retries(retries);
+                return Err(error);
             };
             tracing::debug!(
-                provider = model_ref.provider,
+                provider,
                 retry = retries + 1,
                 delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 error = %Untrusted(error.message()),
@@ -655,75 +729,6 @@ impl Gateway {
             tokio::time::sleep(delay).await;
             log.add_wait(slept.elapsed(), false);
             retries += 1;
-        };
-        log.set_retries(retries);
-        let (sent, key) = match result {
-            Ok(ok) => ok,
-            Err(e) => return Err(decorate(e)),
-        };
-        if let (Some((id, ttl)), Some((_, config))) = (session, key) {
-            self.sessions
-                .remember(id, model_ref.provider, &config.id, *ttl, self.health.now());
-        }
-
-        match sent {
-            Sent::Stream(first, upstream) => {
-                let kind = if op == Operation::Responses {
-                    StreamKind::Responses
-                } else {
-                    StreamKind::Chunks {
-                        drop_usage_only_chunk: request_stream_usage
-                            && !view.client_wants_stream_usage(),
-                    }
-                };
-                log.note_answering(target);
-                log.answered();
-                log.watch_health(
-                    Arc::clone(&self.health),
-                    Arc::clone(&entry.health),
-                    key.map(|(index, _)| Arc::clone(&entry.key_health[index])),
-                );
-                Ok(GatewayResponse::Stream {
-                    stream: SseStream::forward(
-                        (first, upstream),
-                        StreamContext {
-                            kind,
-                            request_type: op.response_type(true),
-                            model_requested: model_ref.model.to_owned(),
-                            redactor: entry.redactor.clone(),
-                            max_duration: self.max_stream_duration,
-                        },
-                        log.hand_over(),
-                        Some(permit),
-                    ),
-                    provider: model_ref.provider.to_owned(),
-                })
-            }
-            Sent::Json(body) => {
-                drop(permit);
-                let malformed =
-                    |e: MalformedResponse| entry.redactor.redact_error(adapter.malformed(&e));
-                let answered = answer_json(
-                    op,
-                    &body,
-                    model_ref.provider,
-                    model_ref.model,
-                    malformed,
-                    log,
-                );
-                match answered {
-                    Ok((body, usage)) => {
-                        log.note_answering(target);
-                        log.finish_ok(usage);
-                        Ok(GatewayResponse::Json {
-                            body,
-                            provider: model_ref.provider.to_owned(),
-                            usage,
-                        })
-                    }
-                    Err(e) => Err(decorate(e)),
-                }
-            }
         }
     }
 
@@ -812,6 +817,7 @@ impl Gateway {
                             model_requested: model.to_owned(),
                             redactor: Redactor::default(),
                             max_duration: self.max_stream_duration,
+                            health: None,
                         },
                         log.hand_over(),
                         None,
@@ -820,59 +826,6 @@ impl Gateway {
                 }))
             }
         }
-    }
-
-    /// The key for one try: the pinned one; else the session's while it is healthy; else a
-    /// health-weighted random choice among keys this request has not tried yet (all of them
-    /// when it has tried every one). `None` for keyless providers.
-    fn choose_key<'e>(
-        &self,
-        entry: &'e ProviderEntry,
-        model: &str,
-        pin: &KeyPin,
-        session: Option<&(String, Duration)>,
-        tried: &KeySet,
-    ) -> Result<Option<(usize, &'e asbru_config::KeyConfig)>, GatewayError> {
-        if entry.config.is_key_less {
-            return Ok(None);
-        }
-        let keys = &entry.config.keys;
-        let policy = &self.health.policy;
-        let now = self.health.now();
-        let mut pin = pin.clone();
-        if pin.is_empty()
-            && tried.is_empty()
-            && let Some((id, _)) = session
-            && let Some(key_id) = self.sessions.key_for(id, &entry.config.name, now)
-            && let Some(index) = keys.iter().position(|k| k.id == key_id)
-            && keys[index].allows_model(model)
-            && entry.key_health[index].is_healthy(policy, now)
-        {
-            pin.id = Some(key_id);
-        }
-        let [serving, cooling] = key_factors(policy, &entry.key_health, now);
-        // Untried keys first, serving before cooling down; then the ones this request tried.
-        let untried = |factors: &[f64]| -> Vec<f64> {
-            let mut factors = factors.to_vec();
-            for (i, f) in factors.iter_mut().enumerate() {
-                if tried.contains(i) {
-                    *f = 0.0;
-                }
-            }
-            factors
-        };
-        let (serving_untried, cooling_untried);
-        let tiers: Vec<&[f64]> = if tried.is_empty() {
-            vec![&serving, &cooling]
-        } else {
-            serving_untried = untried(&serving);
-            cooling_untried = untried(&cooling);
-            vec![&serving_untried, &cooling_untried, &serving, &cooling]
-        };
-        let index = self
-            .rng
-            .with(|rng| select_key(&entry.config.name, keys, model, &pin, &tiers, rng))?;
-        Ok(Some((index, &keys[index])))
     }
 
     /// Brings `asbru_circuit_state` up to date with cool-downs that ended since the last request.
@@ -1065,6 +1018,54 @@ struct Target<'a> {
     fallback_index: u32,
 }
 
+/// A target resolved to what serves it: the provider's entry in the snapshot, its adapter for
+/// the operation, and the model as the provider names it.
+#[derive(Clone, Copy)]
+struct Resolved<'r> {
+    entry: &'r ProviderEntry,
+    adapter: OpenAiFacing<'r>,
+    provider: &'r str,
+    model: &'r str,
+}
+
+impl<'r> Resolved<'r> {
+    /// `provider/model` (or a bare model on a drop-in route) → the provider, refused with 400
+    /// when it is not one, not configured, or does not offer the operation.
+    fn of(
+        registry: &'r Registry,
+        op: Operation,
+        stream: bool,
+        target: Target<'r>,
+        route_provider: Option<&'static str>,
+    ) -> Result<Self, GatewayError> {
+        let model_ref = resolve_target(registry, target.name, route_provider).ok_or_else(|| {
+            GatewayError::invalid_request(
+                format!(
+                    "model should be in provider/model format (got {:?}); configured providers: {}",
+                    target.name,
+                    registry.names()
+                ),
+                Some(if target.fallback_index == 0 {
+                    "model"
+                } else {
+                    "fallbacks"
+                }),
+            )
+        })?;
+        let entry = registry.get(model_ref.provider)?;
+        let adapter = entry.openai_adapter(op, stream).map_err(|e| {
+            e.with_provider(model_ref.provider)
+                .with_model_requested(model_ref.model)
+        })?;
+        Ok(Self {
+            entry,
+            adapter,
+            provider: &entry.config.name,
+            model: model_ref.model,
+        })
+    }
+}
+
 fn attempt_outcome(target: &str, error: &GatewayError) -> Attempt {
     Attempt {
         target: target.to_owned(),
@@ -1139,26 +1140,6 @@ fn embedded_error(first: &[u8]) -> Option<GatewayError> {
 enum Sent {
     Json(Bytes),
     Stream(Bytes, ByteStream),
-}
-
-/// The keys one request has tried, by index (keys past the 64th are never marked).
-#[derive(Debug, Default, Clone, Copy)]
-struct KeySet(u64);
-
-impl KeySet {
-    fn insert(&mut self, index: usize) {
-        if index < 64 {
-            self.0 |= 1 << index;
-        }
-    }
-
-    fn contains(&self, index: usize) -> bool {
-        index < 64 && self.0 & (1 << index) != 0
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0 == 0
-    }
 }
 
 /// One provider's health and its keys', as the admin API shows them.

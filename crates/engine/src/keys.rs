@@ -5,9 +5,13 @@
 //! wins) or `x-bf-api-key` (by name). Kept free of IO and of the clock so the distribution can be
 //! tested with a seeded generator.
 
-use asbru_config::KeyConfig;
+use crate::health::{Health, HealthBoard, key_factors};
+use crate::sessions::SessionStore;
+use asbru_config::{KeyConfig, ProviderConfig};
 use asbru_schema::GatewayError;
-use rand::Rng;
+use rand::{Rng, RngCore};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A key the client asked for by header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +25,88 @@ pub struct KeyPin {
 impl KeyPin {
     pub fn is_empty(&self) -> bool {
         self.id.is_none() && self.name.is_none()
+    }
+}
+
+/// What choosing a provider's key for one try reads: the keys, their health, the sessions.
+pub(crate) struct KeyChoice<'a> {
+    pub(crate) provider: &'a ProviderConfig,
+    /// One per `provider.keys` entry, same order.
+    pub(crate) key_health: &'a [Arc<Health>],
+    pub(crate) board: &'a HealthBoard,
+    pub(crate) sessions: &'a SessionStore,
+}
+
+impl<'a> KeyChoice<'a> {
+    /// The key for one try: the pinned one; else the session's while it is healthy; else a
+    /// health-weighted random choice among keys this request has not tried yet (all of them
+    /// when it has tried every one). `None` for keyless providers.
+    pub(crate) fn choose(
+        &self,
+        model: &str,
+        pin: &KeyPin,
+        session: Option<&(String, Duration)>,
+        tried: &KeySet,
+        rng: &mut dyn RngCore,
+    ) -> Result<Option<(usize, &'a KeyConfig)>, GatewayError> {
+        if self.provider.is_key_less {
+            return Ok(None);
+        }
+        let keys = &self.provider.keys;
+        let policy = &self.board.policy;
+        let now = self.board.now();
+        let mut pin = pin.clone();
+        if pin.is_empty()
+            && tried.is_empty()
+            && let Some((id, _)) = session
+            && let Some(key_id) = self.sessions.key_for(id, &self.provider.name, now)
+            && let Some(index) = keys.iter().position(|k| k.id == key_id)
+            && keys[index].allows_model(model)
+            && self.key_health[index].is_healthy(policy, now)
+        {
+            pin.id = Some(key_id);
+        }
+        let [serving, cooling] = key_factors(policy, self.key_health, now);
+        // Untried keys first, serving before cooling down; then the ones this request tried.
+        let untried = |factors: &[f64]| -> Vec<f64> {
+            let mut factors = factors.to_vec();
+            for (i, f) in factors.iter_mut().enumerate() {
+                if tried.contains(i) {
+                    *f = 0.0;
+                }
+            }
+            factors
+        };
+        let (serving_untried, cooling_untried);
+        let tiers: Vec<&[f64]> = if tried.is_empty() {
+            vec![&serving, &cooling]
+        } else {
+            serving_untried = untried(&serving);
+            cooling_untried = untried(&cooling);
+            vec![&serving_untried, &cooling_untried, &serving, &cooling]
+        };
+        let index = select_key(&self.provider.name, keys, model, &pin, &tiers, rng)?;
+        Ok(Some((index, &keys[index])))
+    }
+}
+
+/// The keys one request has tried, by index (keys past the 64th are never marked).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeySet(u64);
+
+impl KeySet {
+    pub(crate) fn insert(&mut self, index: usize) {
+        if index < 64 {
+            self.0 |= 1 << index;
+        }
+    }
+
+    fn contains(&self, index: usize) -> bool {
+        index < 64 && self.0 & (1 << index) != 0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0 == 0
     }
 }
 

@@ -14,7 +14,6 @@
 //! [`engine_took_request`] whether the engine took the request's line over.
 
 use crate::context::{AttemptRecord, RequestContext};
-use crate::health::{Failure, Health, HealthBoard};
 use crate::plugin::{Finished, Plugins, RequestBody, ShortCircuit, StreamChunk};
 use asbru_schema::{GatewayError, Untrusted, Usage};
 use std::cell::Cell;
@@ -88,20 +87,10 @@ pub(crate) struct RequestLog {
     attempts: String,
     /// The line has been written (or this log was handed over to a stream).
     done: bool,
-    /// Where a stream that breaks after it started reports the failure.
-    health: Option<StreamHealth>,
     plugins: Plugins,
     /// How many plugins' pre-hooks ran: their post-hooks run, in reverse.
     plugins_ran: usize,
     overhead: Option<metrics::Histogram>,
-}
-
-/// The health a committed stream reports to if it breaks.
-#[derive(Debug)]
-struct StreamHealth {
-    board: Arc<HealthBoard>,
-    provider: Arc<Health>,
-    key: Option<Arc<Health>>,
 }
 
 impl RequestLog {
@@ -123,7 +112,6 @@ impl RequestLog {
             error: None,
             attempts: String::new(),
             done: false,
-            health: None,
             plugins,
             plugins_ran: 0,
             overhead,
@@ -295,7 +283,6 @@ impl RequestLog {
             error: None,
             attempts: String::new(),
             done: true,
-            health: None,
             plugins: Plugins::default(),
             plugins_ran: 0,
             overhead: None,
@@ -320,36 +307,8 @@ impl RequestLog {
         error
     }
 
-    /// Makes a stream's mid-way failure count against its provider's and key's health.
-    pub(crate) fn watch_health(
-        &mut self,
-        board: Arc<HealthBoard>,
-        provider: Arc<Health>,
-        key: Option<Arc<Health>>,
-    ) {
-        self.health = Some(StreamHealth {
-            board,
-            provider,
-            key,
-        });
-    }
-
+    /// Records a stream's failure after it started (the stream reports health itself).
     pub(crate) fn set_stream_error(&mut self, error: &GatewayError) {
-        self.outcome = Outcome::Error(error.status());
-        self.error = Some(error.clone());
-        if let Some(h) = &self.health {
-            let failure = Failure::of(error).unwrap_or(Failure::Transient);
-            let now = h.board.now();
-            h.provider
-                .record_failure(&h.board.policy, Failure::Transient, now);
-            if let Some(key) = &h.key {
-                key.record_failure(&h.board.policy, failure, now);
-            }
-        }
-    }
-
-    /// Records a stream the gateway cut (its maximum duration), without blaming the provider.
-    pub(crate) fn set_stream_cut(&mut self, error: &GatewayError) {
         self.outcome = Outcome::Error(error.status());
         self.error = Some(error.clone());
     }

@@ -10,6 +10,7 @@
 //! forwarded unchanged, end with `response.completed` or `response.incomplete`, and a break
 //! becomes that API's `error` and `response.failed` events.
 
+use crate::health::{Failure, Health, HealthBoard};
 use crate::outcome::RequestLog;
 use crate::plugin::StreamChunk;
 use crate::queue::QueuePermit;
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -101,6 +103,7 @@ struct State {
     forwarded: u64,
     /// The request's line was written and its post-hooks ran.
     logged: bool,
+    health: Option<StreamHealth>,
     /// When the stream is cut, however lively the provider keeps it.
     deadline: Pin<Box<tokio::time::Sleep>>,
     max_duration: std::time::Duration,
@@ -115,6 +118,29 @@ pub(crate) struct StreamContext {
     pub(crate) redactor: Redactor,
     /// The stream is cut after this long (`--max-stream-duration`).
     pub(crate) max_duration: std::time::Duration,
+    /// Where a break after the stream started is reported; `None` for a plugin's stream.
+    pub(crate) health: Option<StreamHealth>,
+}
+
+/// The health a committed stream reports to if the provider breaks it.
+#[derive(Debug)]
+pub(crate) struct StreamHealth {
+    pub(crate) board: Arc<HealthBoard>,
+    pub(crate) provider: Arc<Health>,
+    pub(crate) key: Option<Arc<Health>>,
+}
+
+impl StreamHealth {
+    /// A provider's mid-stream failure counts against it and, as classified, against the key.
+    fn record_failure(&self, error: &GatewayError) {
+        let failure = Failure::of(error).unwrap_or(Failure::Transient);
+        let now = self.board.now();
+        self.provider
+            .record_failure(&self.board.policy, Failure::Transient, now);
+        if let Some(key) = &self.key {
+            key.record_failure(&self.board.policy, failure, now);
+        }
+    }
 }
 
 impl SseStream {
@@ -133,6 +159,7 @@ impl SseStream {
             model_requested,
             redactor,
             max_duration,
+            health,
         } = context;
         let mut state = State {
             upstream,
@@ -152,6 +179,7 @@ impl SseStream {
             _permit: permit,
             forwarded: 0,
             logged: false,
+            health,
             deadline: Box::pin(tokio::time::sleep(max_duration)),
             max_duration,
         };
@@ -292,6 +320,9 @@ impl State {
             .redactor
             .redact_error(error.clone())
             .with_provider(self.log.provider());
+        if let Some(health) = &self.health {
+            health.record_failure(&error);
+        }
         self.log.set_stream_error(&error);
         let event = match &mut self.inspector {
             Inspector::Chunks(_) => error_event(&error),
@@ -311,7 +342,8 @@ impl State {
         ))
         .with_code("max_stream_duration")
         .with_provider(self.log.provider());
-        self.log.set_stream_cut(&error);
+        // The gateway's limit, not the provider's failure: health is left alone.
+        self.log.set_stream_error(&error);
         let event = match &mut self.inspector {
             Inspector::Chunks(_) => error_event(&error),
             Inspector::Responses(inspector) => inspector.failure(&error),
