@@ -18,6 +18,9 @@
 #   SCHED=fifo         fifo: load generator, mock and proxies run SCHED_FIFO (chrt -f 10) so that
 #                      other work on the machine cannot delay them; other: normal scheduling
 #   SKIP_BUILD=0       1: use the binaries already in $CARGO_TARGET_DIR/release
+#   ASBRU_PLUGINS=     a JSON array for asbru's config `plugins` (default: none, so the built-in
+#                      telemetry is on), e.g. '[{"name":"telemetry","enabled":false}]', or a
+#                      mocker answering everything: '[{"name":"mocker","config":{"rules":[]}}]'
 #   RESULTS_DIR=bench/results
 set -Eeuo pipefail
 
@@ -264,8 +267,12 @@ start_asbru() {
         return
     fi
     ASBRU_PORT=$(free_port)
+    local plugins_json=""
+    if [[ -n ${ASBRU_PLUGINS:-} ]]; then
+        plugins_json=",\"plugins\":$ASBRU_PLUGINS"
+    fi
     cat >"$TMPD/asbru.json" <<EOF
-{"providers":{"openai":{"keys":[{"name":"bench","value":"sk-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}}}}
+{"providers":{"openai":{"keys":[{"name":"bench","value":"sk-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}}}$plugins_json}
 EOF
     cp "$TMPD/asbru.json" "$OUT/asbru-config.json"
     TOKIO_WORKER_THREADS=$PROXY_THREADS "${PROXY_PIN[@]}" "${SCHED_CMD[@]}" "$BIN/asbru" serve \
