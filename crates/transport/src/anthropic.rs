@@ -12,8 +12,10 @@
 //!
 //! A model without a `provider/` prefix is served by the `anthropic` provider.
 
+use crate::accept::accept;
 use crate::dropin::{self, ChatAnswer, StreamOut, parse_json, translate_stream, write_named_event};
-use crate::routes::{AppState, RouteSet, accept, event_stream, json_response};
+use crate::respond::{event_stream, json_response};
+use crate::state::{AppState, RouteSet};
 use asbru_dialects::anthropic::StreamFromUnified;
 use asbru_dialects::anthropic::error::error_to_anthropic;
 use asbru_dialects::anthropic::request::from_anthropic;
@@ -94,7 +96,7 @@ const MAX_MODELS_PAGE: usize = 1000;
 /// requests name them) in Anthropic's list shape, paged as Anthropic pages.
 pub(crate) async fn models(
     State(state): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<crate::routes::ModelsQuery>,
+    axum::extract::Query(q): axum::extract::Query<crate::accept::ModelsQuery>,
 ) -> Response {
     let models = match state.gateway.list_models(q.provider.as_deref()).await {
         Ok(models) => models,

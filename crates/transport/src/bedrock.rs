@@ -22,8 +22,10 @@
 //! A model id without a configured `provider/` prefix (`anthropic.claude-…-v1:0`, an inference
 //! profile ARN) is served by the `bedrock` provider.
 
+use crate::accept::accept;
 use crate::dropin::{self, ChatAnswer, StreamOut, parse_json, translate_stream};
-use crate::routes::{AppState, RouteSet, accept, json_response, streaming_response};
+use crate::respond::{json_response, streaming_response};
+use crate::state::{AppState, RouteSet};
 use asbru_dialects::bedrock::error::ERROR_TYPE_HEADER;
 use asbru_dialects::bedrock::eventstream::CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE;
 use asbru_dialects::bedrock::request::from_bedrock;

@@ -14,8 +14,10 @@
 //!
 //! A model without a `provider/` prefix is served by the `cohere` provider.
 
+use crate::accept::accept;
 use crate::dropin::{self, ChatAnswer, StreamOut, json_from_engine, parse_json, translate_stream};
-use crate::routes::{AppState, RouteSet, accept, event_stream, json_response};
+use crate::respond::{event_stream, json_response};
+use crate::state::{AppState, RouteSet};
 use asbru_dialects::cohere::embed::{from_cohere_embed_request, to_cohere_embed_response};
 use asbru_dialects::cohere::request::from_cohere;
 use asbru_dialects::cohere::rerank::{from_cohere_rerank_request, to_cohere_rerank_response};

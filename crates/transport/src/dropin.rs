@@ -9,7 +9,7 @@
 //! API does not come through here: it is an engine operation of its own, which OpenAI serves
 //! natively and the other providers through chat, so fallbacks may cross between the two.)
 
-use crate::routes::AppState;
+use crate::state::AppState;
 use asbru_dialects::sse::{SseFramer, single_data_line};
 use asbru_engine::{GatewayResponse, Operation, RequestMeta, SseStream};
 use asbru_schema::GatewayError;
@@ -233,7 +233,7 @@ pub(crate) fn error_response<T: serde::Serialize>(
     body: &T,
 ) -> axum::response::Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = crate::routes::json_response(
+    let mut response = crate::respond::json_response(
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
         bytes,
     );

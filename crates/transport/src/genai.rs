@@ -28,8 +28,10 @@ mod embed;
 mod models;
 mod stream;
 
+use crate::accept::accept;
 use crate::dropin::{self, ChatAnswer, parse_json, translate_stream};
-use crate::routes::{AppState, RouteSet, accept, client_model, event_stream, json_response};
+use crate::respond::{event_stream, json_response};
+use crate::state::{AppState, RouteSet};
 use asbru_dialects::gemini::error_to_gemini;
 use asbru_dialects::gemini::request::from_gemini;
 use asbru_dialects::gemini::response::to_gemini;
@@ -59,19 +61,6 @@ pub(crate) fn routes() -> RouteSet {
         ("/v1beta/models/{*name}", post(call).get(get_model)),
         ("/v1/models", get(list_models)),
         ("/v1/models/{*name}", post(call).get(get_model)),
-    ]
-}
-
-/// The paths joined into the root and the `/litellm`, `/langchain` unions, where `/v1/models`
-/// is shared with the OpenAI API: there `GET /v1/models` (the unified list) and
-/// `GET /v1/models/{model}` answer in Gemini's shape only to Google clients
-/// ([`is_google_client`]); the Gemini methods (`POST …:generateContent`, …) have no OpenAI
-/// counterpart and are served as under `/genai`.
-pub(crate) fn shared_routes() -> RouteSet {
-    vec![
-        ("/v1beta/models", get(list_models)),
-        ("/v1beta/models/{*name}", post(call).get(get_model)),
-        ("/v1/models/{*name}", post(call).get(client_model)),
     ]
 }
 
@@ -118,7 +107,7 @@ struct CallQuery {
 }
 
 /// `POST …/models/{model}:{method}`.
-async fn call(
+pub(crate) async fn call(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     uri: Uri,

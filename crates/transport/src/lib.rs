@@ -5,6 +5,7 @@
 //! graceful shutdown, `/metrics`. Must not: hold business logic — every request goes to the
 //! engine.
 
+mod accept;
 mod anthropic;
 mod bedrock;
 mod cohere;
@@ -13,11 +14,18 @@ mod edge;
 mod error;
 mod genai;
 mod guard;
+mod hosts;
+mod openai;
 mod openai_compat;
+mod ops;
+mod respond;
 mod routes;
 mod server;
+mod shared;
+mod state;
 
 pub use edge::prometheus_builder;
-pub use guard::AllowedHosts;
-pub use routes::{AppState, router};
+pub use hosts::AllowedHosts;
+pub use routes::router;
 pub use server::{DEFAULT_MAX_CONNECTIONS, ServerOptions, serve};
+pub use state::AppState;

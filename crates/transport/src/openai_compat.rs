@@ -6,8 +6,11 @@
 //! difference from `/v1` is that a model without a configured `provider/` prefix is served by
 //! the `openai` provider (Azure paths: by `azure`, the deployment naming the model).
 
+use crate::accept::accept;
 use crate::error::ApiError;
-use crate::routes::{AppState, RouteSet, accept, answer_openai, client_models, inference_on};
+use crate::openai::{answer_openai, inference_on};
+use crate::shared::client_models;
+use crate::state::{AppState, RouteSet};
 use asbru_engine::Operation;
 use asbru_schema::GatewayError;
 use axum::body::Body;

@@ -11,8 +11,10 @@
 //! than silently dropped.
 
 use super::{ROUTE_PROVIDER, carry_gateway_fields};
+use crate::accept::accept;
 use crate::dropin::{self, parse_json};
-use crate::routes::{AppState, accept, json_response};
+use crate::respond::json_response;
+use crate::state::AppState;
 use asbru_dialects::gemini::embed::{
     from_gemini_batch_request, from_gemini_single_request, to_gemini_batch_response,
     to_gemini_single_response,

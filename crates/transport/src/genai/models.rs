@@ -7,7 +7,8 @@
 //! this gateway did not hand out is refused).
 
 use super::{ROUTE_PROVIDER, error_response, model_path};
-use crate::routes::{AppState, json_response};
+use crate::respond::json_response;
+use crate::state::AppState;
 use asbru_schema::GatewayError;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};

@@ -1,0 +1,43 @@
+//! The operator's endpoints: `/health`, `/api/providers/health`, `/metrics` (the admin API grows
+//! here).
+
+use crate::error::ApiError;
+use crate::respond::json_response;
+use crate::state::AppState;
+use asbru_schema::GatewayError;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+pub(crate) async fn health() -> Response {
+    json_response(
+        StatusCode::OK,
+        r#"{"status":"ok","components":{"db_pings":"disabled"}}"#,
+    )
+}
+
+/// Per provider and key: circuit state, error rate, latency and effective weight.
+pub(crate) async fn providers_health(State(s): State<AppState>) -> Response {
+    let body = serde_json::json!({ "providers": s.gateway.health_report() });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
+    match &s.metrics {
+        Some(handle) => {
+            s.gateway.refresh_health_gauges();
+            for (provider, admitted) in s.gateway.queue_admitted() {
+                metrics::gauge!("asbru_queue_admitted", "provider" => provider)
+                    .set(admitted as f64);
+            }
+            let mut response = Response::new(Body::from(handle.render()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            response
+        }
+        None => ApiError(GatewayError::unavailable("metrics are not enabled")).into_response(),
+    }
+}

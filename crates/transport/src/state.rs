@@ -1,0 +1,24 @@
+//! What every handler reaches: the shared state, and the shape of a route set.
+
+use asbru_engine::Gateway;
+use axum::routing::MethodRouter;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+    /// Renders `/metrics`; `None` when no recorder is installed (tests, library use).
+    pub metrics: Option<PrometheusHandle>,
+    /// The `Host` names served (`--allowed-hosts`).
+    pub allowed_hosts: crate::hosts::AllowedHosts,
+    /// Longest pause allowed while a client sends a request body (`--client-read-timeout`);
+    /// past it the request is answered 408.
+    pub body_read_timeout: Duration,
+}
+
+/// A set of routes speaking one client API, as (path, handlers) pairs, so the same set can be
+/// mounted under several prefixes and joined with others.
+pub(crate) type RouteSet = Vec<(&'static str, MethodRouter<AppState>)>;
