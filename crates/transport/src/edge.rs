@@ -195,17 +195,75 @@ struct Record {
 impl Record {
     fn write(self, response_bytes: u64) {
         let m = self.metrics;
-        let mut labels = Vec::with_capacity(3 + m.custom.len());
-        labels.push(metrics::Label::new("path", m.path));
-        labels.push(metrics::Label::new("method", m.method.as_str().to_owned()));
-        labels.push(metrics::Label::new("status", self.status.to_string()));
-        labels.extend(m.custom.into_iter().map(|(k, v)| metrics::Label::new(k, v)));
-        metrics::counter!("http_requests_total", labels.clone()).increment(1);
-        metrics::histogram!("http_request_duration_seconds", labels.clone())
-            .record(m.started.elapsed().as_secs_f64());
-        metrics::histogram!("http_request_size_bytes", labels.clone())
-            .record(m.request_bytes as f64);
-        metrics::histogram!("http_response_size_bytes", labels).record(response_bytes as f64);
+        let handles = if m.custom.is_empty() {
+            HttpHandles::kept(m.path, &m.method, self.status)
+        } else {
+            Arc::new(HttpHandles::resolve(
+                m.path,
+                &m.method,
+                self.status,
+                m.custom,
+            ))
+        };
+        handles.requests.increment(1);
+        handles.duration.record(m.started.elapsed().as_secs_f64());
+        handles.request_size.record(m.request_bytes as f64);
+        handles.response_size.record(response_bytes as f64);
+    }
+}
+
+/// The four HTTP metrics of one label set.
+struct HttpHandles {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+    request_size: metrics::Histogram,
+    response_size: metrics::Histogram,
+}
+
+/// Label sets without custom labels whose handles are kept: routes × methods × statuses is
+/// small; past this, handles are resolved per request (correct, only slower).
+const MAX_KEPT_HTTP_SERIES: usize = 4096;
+
+impl HttpHandles {
+    fn resolve(
+        path: &'static str,
+        method: &Method,
+        status: u16,
+        custom: Vec<(String, String)>,
+    ) -> Self {
+        let mut labels = Vec::with_capacity(3 + custom.len());
+        labels.push(metrics::Label::new("path", path));
+        labels.push(metrics::Label::new("method", method.as_str().to_owned()));
+        labels.push(metrics::Label::new("status", status.to_string()));
+        labels.extend(custom.into_iter().map(|(k, v)| metrics::Label::new(k, v)));
+        Self {
+            requests: metrics::counter!("http_requests_total", labels.clone()),
+            duration: metrics::histogram!("http_request_duration_seconds", labels.clone()),
+            request_size: metrics::histogram!("http_request_size_bytes", labels.clone()),
+            response_size: metrics::histogram!("http_response_size_bytes", labels),
+        }
+    }
+
+    /// The handles of a label set without custom labels, resolved once and kept: a request
+    /// then bumps atomics instead of hashing its labels for each metric.
+    fn kept(path: &'static str, method: &Method, status: u16) -> Arc<Self> {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock, PoisonError};
+        type Key = (&'static str, Method, u16);
+        static KEPT: OnceLock<Mutex<HashMap<Key, Arc<HttpHandles>>>> = OnceLock::new();
+        let mut kept = KEPT
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (path, method.clone(), status);
+        if let Some(found) = kept.get(&key) {
+            return Arc::clone(found);
+        }
+        let handles = Arc::new(Self::resolve(path, method, status, Vec::new()));
+        if kept.len() < MAX_KEPT_HTTP_SERIES {
+            kept.insert(key, Arc::clone(&handles));
+        }
+        handles
     }
 }
 
