@@ -150,6 +150,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Gateway::with_options(loaded.config, options)
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
     );
+    if let Some(handle) = metrics.clone() {
+        // Histograms keep their samples until drained: drain them even when nobody scrapes, so
+        // memory stays bounded.
+        gateway.background().spawn_until_shutdown(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
     let allowed_hosts = allowed_hosts(&args)?;
     let max_connections = max_connections(args.max_connections);
     let router = asbru_transport::router(AppState {

@@ -66,6 +66,25 @@ pub struct Identity {
     pub routing_engine: String,
 }
 
+impl Identity {
+    /// No caller identified (the case until governance fills it).
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.virtual_key_id,
+            &self.virtual_key_name,
+            &self.team_id,
+            &self.team_name,
+            &self.customer_id,
+            &self.customer_name,
+            &self.routing_rule_id,
+            &self.routing_rule_name,
+            &self.routing_engine,
+        ]
+        .iter()
+        .all(|s| s.is_empty())
+    }
+}
+
 /// One target the request tried.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {

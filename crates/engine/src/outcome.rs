@@ -74,7 +74,9 @@ enum Outcome {
 /// which all happen exactly once, in [`RequestLog::emit`].
 #[derive(Debug)]
 pub(crate) struct RequestLog {
-    pub(crate) ctx: RequestContext,
+    /// Boxed: the log lives in every request's future, which is moved as it is polled and
+    /// boxed; a pointer keeps that future small.
+    pub(crate) ctx: Box<RequestContext>,
     /// The provider of the attempt under way or last made (`None` before the first one).
     provider: Option<Arc<ProviderTelemetry>>,
     /// The attempt under way has not been counted in `asbru_requests_total` yet.
@@ -104,7 +106,7 @@ impl RequestLog {
         // Outside `track_request` (library use, engine tests) nobody else would log anyway.
         let _ = ENGINE_LOGS.try_with(|owned| owned.set(true));
         Self {
-            ctx,
+            ctx: Box::new(ctx),
             provider: None,
             attempt_open: false,
             request_type,
@@ -131,8 +133,7 @@ impl RequestLog {
         if self.plugins.is_empty() {
             return None;
         }
-        let plugins = self.plugins.clone();
-        let (ran, answer) = plugins.run_pre(&mut self.ctx, body);
+        let (ran, answer) = self.plugins.run_pre(&mut self.ctx, body);
         self.plugins_ran = ran;
         answer
     }
@@ -140,8 +141,8 @@ impl RequestLog {
     /// Hands one forwarded stream event to the plugins that follow chunks.
     pub(crate) fn chunk(&mut self, chunk: &StreamChunk<'_>) {
         if self.plugins.wants_chunks() {
-            let plugins = self.plugins.clone();
-            plugins.run_chunk(self.plugins_ran, &mut self.ctx, chunk);
+            self.plugins
+                .run_chunk(self.plugins_ran, &mut self.ctx, chunk);
         }
     }
 
@@ -275,7 +276,7 @@ impl RequestLog {
             self.ctx.timings,
         );
         let spent = Self {
-            ctx,
+            ctx: Box::new(ctx),
             provider: None,
             attempt_open: false,
             request_type: self.request_type,

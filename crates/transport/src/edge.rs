@@ -250,7 +250,8 @@ impl HttpHandles {
         use std::collections::HashMap;
         use std::sync::{Mutex, OnceLock, PoisonError};
         type Key = (&'static str, Method, u16);
-        static KEPT: OnceLock<Mutex<HashMap<Key, Arc<HttpHandles>>>> = OnceLock::new();
+        type Kept = HashMap<Key, Arc<HttpHandles>, foldhash::fast::FixedState>;
+        static KEPT: OnceLock<Mutex<Kept>> = OnceLock::new();
         let mut kept = KEPT
             .get_or_init(Mutex::default)
             .lock()

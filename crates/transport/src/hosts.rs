@@ -12,18 +12,22 @@ pub enum AllowedHosts {
     #[default]
     Any,
     /// Only these names (lower case, without port); `*.example.com` allows subdomains.
-    Only(Vec<String>),
+    /// Shared: the state that holds it is cloned for every request.
+    Only(std::sync::Arc<[String]>),
 }
 
 impl AllowedHosts {
     /// The loopback names: the default when the gateway listens on a loopback address.
     pub fn loopback() -> Self {
-        Self::Only(vec![
-            "localhost".to_owned(),
-            "*.localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ])
+        Self::Only(
+            vec![
+                "localhost".to_owned(),
+                "*.localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ]
+            .into(),
+        )
     }
 
     /// Parses `--allowed-hosts`: comma-separated names, or `*` for any.
@@ -48,7 +52,7 @@ impl AllowedHosts {
                 "--allowed-hosts: {bad:?} is not a host name (no scheme, path or port)"
             ));
         }
-        Ok(Self::Only(names))
+        Ok(Self::Only(names.into()))
     }
 
     pub(crate) fn allows(&self, host: &str) -> bool {

@@ -4,8 +4,8 @@
 //! Per request, when it is over (streams from their final usage): `bifrost_upstream_requests_total`,
 //! `bifrost_success_requests_total` or `bifrost_error_requests_total`,
 //! `bifrost_upstream_latency_seconds`, `bifrost_input_tokens_total`, `bifrost_output_tokens_total`,
-//! `bifrost_cost_total` (when the cost is known) and `bifrost_cache_hits_total` (0 until a cache
-//! answers); per stream, `bifrost_stream_first_token_latency_seconds` and, per later event,
+//! `bifrost_cost_total` (when the cost is known; `bifrost_cache_hits_total` comes with the
+//! semantic cache); per stream, `bifrost_stream_first_token_latency_seconds` and, per later event,
 //! `bifrost_stream_inter_token_latency_seconds`.
 //!
 //! Labels: `provider`, `model`, `method` (Bifrost's request type), `virtual_key_id`,
@@ -22,7 +22,7 @@ use crate::context::{Identity, RequestContext};
 use crate::plugin::{Finished, Plugin, PluginError, StreamChunk};
 use metrics::{Counter, Gauge, Histogram, Label};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Label sets whose handles are kept; past this, handles are resolved per request (correct,
@@ -34,7 +34,7 @@ pub struct TelemetryPlugin {
     custom_labels: Vec<String>,
     /// `x-bf-prom-<label>` for each custom label, same order.
     custom_headers: Vec<String>,
-    series: Mutex<HashMap<u64, Vec<Arc<Series>>>>,
+    series: Mutex<HashMap<u64, Vec<Arc<Series>>, foldhash::fast::FixedState>>,
     series_count: std::sync::atomic::AtomicUsize,
 }
 
@@ -55,7 +55,6 @@ struct Series {
     upstream_latency: Histogram,
     input_tokens: Counter,
     output_tokens: Counter,
-    cache_hits: Counter,
     cost: Gauge,
     first_token: Histogram,
     inter_token: Histogram,
@@ -69,7 +68,9 @@ struct SeriesKey {
     key_name: String,
     retries: u32,
     fallback_index: u32,
-    identity: Identity,
+    /// `None` while the caller has no identity (no governance): compared without touching its
+    /// nine empty strings.
+    identity: Option<Identity>,
     custom: Vec<String>,
 }
 
@@ -83,7 +84,7 @@ struct SeriesView<'a> {
     key_name: &'a str,
     retries: u32,
     fallback_index: u32,
-    identity: &'a Identity,
+    identity: Option<&'a Identity>,
     custom: Vec<&'a str>,
 }
 
@@ -96,7 +97,7 @@ impl SeriesKey {
             && self.key_name == v.key_name
             && self.retries == v.retries
             && self.fallback_index == v.fallback_index
-            && &self.identity == v.identity
+            && self.identity.as_ref() == v.identity
             && self.custom.len() == v.custom.len()
             && self.custom.iter().zip(&v.custom).all(|(a, b)| a == b)
     }
@@ -115,7 +116,7 @@ impl TelemetryPlugin {
         Self {
             custom_labels,
             custom_headers,
-            series: Mutex::new(HashMap::new()),
+            series: Mutex::new(HashMap::default()),
             series_count: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -130,7 +131,7 @@ impl TelemetryPlugin {
             key_name: attempt.and_then(|a| a.key_name.as_deref()).unwrap_or(""),
             retries: attempt.map_or(0, |a| a.retries),
             fallback_index: attempt.map_or(0, |a| a.fallback_index),
-            identity: &ctx.identity,
+            identity: Some(&ctx.identity).filter(|i| !i.is_empty()),
             custom: self
                 .custom_headers
                 .iter()
@@ -142,9 +143,7 @@ impl TelemetryPlugin {
     /// The handles of this request's label set: kept ones, or resolved now.
     fn series(&self, ctx: &RequestContext) -> Arc<Series> {
         let view = self.view(ctx);
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        view.hash(&mut hasher);
-        let hash = hasher.finish();
+        let hash = foldhash::fast::FixedState::default().hash_one(&view);
         let mut kept = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(found) = kept
             .get(&hash)
@@ -165,29 +164,29 @@ impl TelemetryPlugin {
     }
 
     fn resolve(&self, v: &SeriesView<'_>) -> Series {
+        let none = Identity::default();
+        let identity = v.identity.unwrap_or(&none);
         let mut labels = vec![
             Label::new("provider", v.provider.to_owned()),
             Label::new("model", v.model.to_owned()),
             Label::new("method", v.method),
-            Label::new("virtual_key_id", v.identity.virtual_key_id.clone()),
-            Label::new("virtual_key_name", v.identity.virtual_key_name.clone()),
-            Label::new("routing_engine_used", v.identity.routing_engine.clone()),
-            Label::new("routing_rule_id", v.identity.routing_rule_id.clone()),
-            Label::new("routing_rule_name", v.identity.routing_rule_name.clone()),
+            Label::new("virtual_key_id", identity.virtual_key_id.clone()),
+            Label::new("virtual_key_name", identity.virtual_key_name.clone()),
+            Label::new("routing_engine_used", identity.routing_engine.clone()),
+            Label::new("routing_rule_id", identity.routing_rule_id.clone()),
+            Label::new("routing_rule_name", identity.routing_rule_name.clone()),
             Label::new("selected_key_id", v.key_id.to_owned()),
             Label::new("selected_key_name", v.key_name.to_owned()),
             Label::new("number_of_retries", v.retries.to_string()),
             Label::new("fallback_index", v.fallback_index.to_string()),
-            Label::new("team_id", v.identity.team_id.clone()),
-            Label::new("team_name", v.identity.team_name.clone()),
-            Label::new("customer_id", v.identity.customer_id.clone()),
-            Label::new("customer_name", v.identity.customer_name.clone()),
+            Label::new("team_id", identity.team_id.clone()),
+            Label::new("team_name", identity.team_name.clone()),
+            Label::new("customer_id", identity.customer_id.clone()),
+            Label::new("customer_name", identity.customer_name.clone()),
         ];
         for (name, value) in self.custom_labels.iter().zip(&v.custom) {
             labels.push(Label::new(name.clone(), (*value).to_owned()));
         }
-        let mut cache_labels = labels.clone();
-        cache_labels.push(Label::new("cache_type", ""));
         Series {
             key: SeriesKey {
                 provider: v.provider.to_owned(),
@@ -197,7 +196,7 @@ impl TelemetryPlugin {
                 key_name: v.key_name.to_owned(),
                 retries: v.retries,
                 fallback_index: v.fallback_index,
-                identity: v.identity.clone(),
+                identity: v.identity.cloned(),
                 custom: v.custom.iter().map(|s| (*s).to_owned()).collect(),
             },
             upstream_requests: metrics::counter!("bifrost_upstream_requests_total", labels.clone()),
@@ -209,7 +208,6 @@ impl TelemetryPlugin {
             ),
             input_tokens: metrics::counter!("bifrost_input_tokens_total", labels.clone()),
             output_tokens: metrics::counter!("bifrost_output_tokens_total", labels.clone()),
-            cache_hits: metrics::counter!("bifrost_cache_hits_total", cache_labels),
             // A float total: `metrics` counters are integers, and cost is fractional USD.
             cost: metrics::gauge!("bifrost_cost_total", labels.clone()),
             first_token: metrics::histogram!(
@@ -269,7 +267,6 @@ impl Plugin for TelemetryPlugin {
             series.input_tokens.increment(usage.prompt_tokens);
             series.output_tokens.increment(usage.completion_tokens);
         }
-        series.cache_hits.increment(0);
         if let Some(cost) = ctx.cost {
             series.cost.increment(cost);
         }
