@@ -151,10 +151,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
     );
     if let Some(handle) = metrics.clone() {
-        // Histograms keep their samples until drained: drain them even when nobody scrapes, so
-        // memory stays bounded.
+        // Histograms keep their samples until drained: drain them every second even when
+        // nobody scrapes, so memory stays bounded (a second of samples at most).
         gateway.background().spawn_until_shutdown(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
             loop {
                 every.tick().await;
                 handle.run_upkeep();
