@@ -1104,7 +1104,7 @@ async fn open_stream(
 }
 
 /// `data: {"error": {...}}` at the start of a stream: the provider failed after answering 200.
-fn embedded_error(first: &[u8]) -> Option<GatewayError> {
+pub(crate) fn embedded_error(first: &[u8]) -> Option<GatewayError> {
     #[derive(serde::Deserialize)]
     struct Event {
         error: Body,

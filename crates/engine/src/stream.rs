@@ -14,7 +14,7 @@ use crate::health::{Failure, Health, HealthBoard};
 use crate::outcome::RequestLog;
 use crate::plugin::StreamChunk;
 use crate::queue::QueuePermit;
-use asbru_dialects::openai::responses_inspect::EventInspector;
+use asbru_dialects::openai::responses_inspect::{EventInspector, first_event_error};
 use asbru_dialects::openai::{ChunkAction, ExtraFields, StreamInspector};
 use asbru_dialects::sse::SseFramer;
 use asbru_providers::{ByteStream, Redactor};
@@ -103,6 +103,8 @@ struct State {
     forwarded: u64,
     /// The request's line was written and its post-hooks ran.
     logged: bool,
+    /// A provider's error event was seen and recorded as the request's outcome.
+    provider_error_noted: bool,
     health: Option<StreamHealth>,
     /// When the stream is cut, however lively the provider keeps it.
     deadline: Pin<Box<tokio::time::Sleep>>,
@@ -179,6 +181,7 @@ impl SseStream {
             _permit: permit,
             forwarded: 0,
             logged: false,
+            provider_error_noted: false,
             health,
             deadline: Box::pin(tokio::time::sleep(max_duration)),
             max_duration,
@@ -253,6 +256,7 @@ impl State {
                         Inspector::Chunks(inspector) => inspector,
                         Inspector::Responses(inspector) => {
                             inspector.inspect(&event);
+                            self.note_provider_error(&event);
                             self.hand_on(event);
                             continue;
                         }
@@ -269,6 +273,7 @@ impl State {
                         overhead_ms: Some(crate::gateway::millis(overhead)),
                     };
                     if let ChunkAction::Forward(bytes) = inspector.inspect(event, &extra) {
+                        self.note_provider_error(&bytes);
                         self.hand_on(bytes);
                     }
                 }
@@ -293,6 +298,32 @@ impl State {
             self.log
                 .finish_stream(self.inspector.usage(), self.inspector.events());
         }
+    }
+
+    /// The provider put its own error event in the stream (forwarded to the client as it is):
+    /// the request failed, whatever follows. Recorded once, from the first such event.
+    fn note_provider_error(&mut self, event: &[u8]) {
+        if self.provider_error_noted {
+            return;
+        }
+        let saw = match &self.inspector {
+            Inspector::Chunks(i) => i.saw_error(),
+            Inspector::Responses(i) => i.saw_error(),
+        };
+        if !saw {
+            return;
+        }
+        self.provider_error_noted = true;
+        let parsed = match &self.inspector {
+            Inspector::Chunks(_) => crate::gateway::embedded_error(event),
+            Inspector::Responses(_) => first_event_error(event),
+        };
+        let error = parsed
+            .unwrap_or_else(|| {
+                GatewayError::upstream_unreachable("the provider reported an error in the stream")
+            })
+            .with_provider(self.log.provider());
+        self.log.set_stream_error(&error);
     }
 
     /// Queues one event for the client, noting its timing and showing it to the plugins that

@@ -265,6 +265,21 @@ async fn post_runs_exactly_once_for_streams_that_end_break_or_are_left() {
     assert_eq!(posts(&lines).len(), 1, "{lines:?}");
     assert!(lines[1].starts_with("a.post error:"), "{lines:?}");
 
+    // The provider's own error event after it started: forwarded, and the request failed.
+    gw.mock.push_fault(Fault::StreamEvent {
+        after_chunks: 2,
+        event: "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n"
+            .to_owned(),
+    });
+    let events = sse_data(gw.post_stream("/v1/chat/completions", &body).await).await;
+    assert!(
+        events.iter().any(|e| e.contains("overloaded")),
+        "{events:?}"
+    );
+    let lines = settle(&journal, 2).await;
+    assert_eq!(posts(&lines).len(), 1, "{lines:?}");
+    assert!(lines[1].starts_with("a.post error:502"), "{lines:?}");
+
     // The client leaves after the first event.
     gw.mock.push_fault(Fault::HoldStream);
     let response = gw.post_stream("/v1/chat/completions", &body).await;
