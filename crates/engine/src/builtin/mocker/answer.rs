@@ -45,8 +45,63 @@ fn chat_usage(r: &Reply) -> Value {
     })
 }
 
+/// A chat completion, written straight from the reply (no JSON tree in between): the mocker is
+/// what load tests run against, so its common answer should cost little.
+#[derive(serde::Serialize)]
+struct ChatCompletion<'a> {
+    id: String,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [ChatChoice<'a>; 1],
+    usage: Usage,
+}
+
+#[derive(serde::Serialize)]
+struct ChatChoice<'a> {
+    index: u32,
+    message: Message<'a>,
+    finish_reason: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
 /// The answer as one JSON body.
 pub(super) fn json(op: Operation, r: &Reply) -> Bytes {
+    if op == Operation::ChatCompletion && r.custom_fields.is_empty() {
+        let completion = ChatCompletion {
+            id: id("chatcmpl-mock-"),
+            object: "chat.completion",
+            created: now(),
+            model: &r.model,
+            choices: [ChatChoice {
+                index: 0,
+                message: Message {
+                    role: "assistant",
+                    content: &r.text,
+                },
+                finish_reason: &r.finish_reason,
+            }],
+            usage: Usage {
+                prompt_tokens: r.prompt_tokens,
+                completion_tokens: r.completion_tokens,
+                total_tokens: r.total_tokens,
+            },
+        };
+        // Serialising plain data into a Vec cannot fail.
+        return Bytes::from(serde_json::to_vec(&completion).unwrap_or_default());
+    }
     let mut body = match op {
         Operation::Responses => response_object(r, &id("resp_mock_"), &id("msg_mock_"), true),
         Operation::TextCompletion => json!({
