@@ -10,7 +10,9 @@
 #   DURATION=15        measured seconds per fixed-rate run      WARMUP=2   warm-up seconds (not counted)
 #   RATES="500 2000"   requests/s                               LATENCIES="0 60"  mock latencies (ms)
 #   MAX=1              also run the max-throughput session      MAX_DURATION=$DURATION  MAX_CONCURRENCY=64
-#   TARGETS="direct nginx asbru"
+#   TARGETS="direct nginx asbru"   (also: asbru-translated — an Anthropic client on
+#                      /anthropic/v1/messages served by the gemini provider: both directions
+#                      translated; not in the default set)
 #   REPEAT=1           run each (rate, target) this many times, interleaved; the report shows medians
 #   PLACEMENT=split    split: proxy alone on PROXY_CPUS (default 1), load generator + mock on
 #                      LOAD_CPUS (default 0); one: everything on LOAD_CPUS (no cross-CPU wake-ups);
@@ -272,7 +274,7 @@ start_asbru() {
         plugins_json=",\"plugins\":$ASBRU_PLUGINS"
     fi
     cat >"$TMPD/asbru.json" <<EOF
-{"providers":{"openai":{"keys":[{"name":"bench","value":"sk-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}}}$plugins_json}
+{"providers":{"openai":{"keys":[{"name":"bench","value":"sk-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}},"gemini":{"keys":[{"name":"bench","value":"g-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}}}$plugins_json}
 EOF
     cp "$TMPD/asbru.json" "$OUT/asbru-config.json"
     TOKIO_WORKER_THREADS=$PROXY_THREADS "${PROXY_PIN[@]}" "${SCHED_CMD[@]}" "$BIN/asbru" serve \
@@ -288,7 +290,7 @@ EOF
 
 # Runs the load generator once and appends its JSON line to $JSONL.
 run_load() { # target mode(rate|max) rate mock_latency
-    local target=$1 mode=$2 rate=$3 lat=$4 url model watch=""
+    local target=$1 mode=$2 rate=$3 lat=$4 url model watch="" extra=()
     case $target in
     direct) url=http://127.0.0.1:$MOCK_PORT model=gpt-4o-mini ;;
     nginx) url=http://127.0.0.1:$NGINX_PORT model=gpt-4o-mini watch=$(nginx_pids) ;;
@@ -296,11 +298,17 @@ run_load() { # target mode(rate|max) rate mock_latency
         if [[ -z $ASBRU_PID ]]; then return 0; fi
         url=http://127.0.0.1:$ASBRU_PORT model=openai/gpt-4o-mini watch=$ASBRU_PID
         ;;
+    asbru-translated)
+        if [[ -z $ASBRU_PID ]]; then return 0; fi
+        url=http://127.0.0.1:$ASBRU_PORT model=gemini/gemini-2.0-flash watch=$ASBRU_PID
+        extra=(--dialect anthropic --path /anthropic/v1/messages)
+        ;;
     *) die "unknown target $target" ;;
     esac
     local args=(--url "$url" --target "$target" --model "$model" --warmup "$WARMUP"
         --mock-latency-ms "$lat" --mock-pid "$MOCK_PID" --clk-tck "$CLK_TCK")
     if [[ -n $watch ]]; then args+=(--watch-pid "$watch"); fi
+    args+=("${extra[@]}")
     if [[ $mode == max ]]; then
         args+=(--max --concurrency "$MAX_CONCURRENCY" --duration "$MAX_DURATION")
     else
@@ -327,7 +335,7 @@ machine_busy() {
 
 start_proxies() {
     if [[ " $TARGETS " == *" nginx "* ]]; then start_nginx; fi
-    if [[ " $TARGETS " == *" asbru "* ]]; then start_asbru; fi
+    if [[ " $TARGETS " == *" asbru "* || " $TARGETS " == *" asbru-translated "* ]]; then start_asbru; fi
 }
 
 # ---------------------------------------------------------------- run

@@ -168,7 +168,7 @@ pub mod bar {
     pub const MAX_RPS_RATIO_MIN: f64 = 0.7;
 }
 
-const TARGET_ORDER: [&str; 3] = ["direct", "nginx", "asbru"];
+const TARGET_ORDER: [&str; 4] = ["direct", "nginx", "asbru", "asbru-translated"];
 
 fn target_rank(t: &str) -> usize {
     TARGET_ORDER

@@ -61,6 +61,10 @@ struct Args {
     /// Bearer token sent in `Authorization`.
     #[arg(long, default_value = "sk-bench")]
     api_key: String,
+    /// The client API the request speaks: `openai` (a chat completion) or `anthropic` (a
+    /// Messages request, with `x-api-key` and `anthropic-version`).
+    #[arg(long, default_value = "openai")]
+    dialect: String,
     /// Label of the target in the output (`direct`, `nginx`, `asbru`).
     #[arg(long, default_value = "target")]
     target: String,
@@ -115,19 +119,30 @@ struct Template {
 impl Template {
     fn new(args: &Args, authority: &str, base_path: &str) -> Result<Self> {
         // Written out by hand to keep the field order of the issue's example.
-        let body = Bytes::from(format!(
-            r#"{{"model":{},"messages":[{{"role":"user","content":"Hello, how are you?"}}]}}"#,
-            serde_json::to_string(&args.model)?
-        ));
+        let model = serde_json::to_string(&args.model)?;
+        let body = Bytes::from(match args.dialect.as_str() {
+            "openai" => format!(
+                r#"{{"model":{model},"messages":[{{"role":"user","content":"Hello, how are you?"}}]}}"#
+            ),
+            "anthropic" => format!(
+                r#"{{"model":{model},"max_tokens":64,"messages":[{{"role":"user","content":"Hello, how are you?"}}]}}"#
+            ),
+            other => anyhow::bail!("--dialect: {other:?} is not openai or anthropic"),
+        });
         let uri: Uri = format!("{base_path}{}", args.path)
             .parse()
             .context("bad --path")?;
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_str(authority)?);
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {}", args.api_key))?,
-        );
+        if args.dialect == "anthropic" {
+            headers.insert("x-api-key", HeaderValue::from_str(&args.api_key)?);
+            headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+        } else {
+            headers.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {}", args.api_key))?,
+            );
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         Ok(Self { uri, headers, body })
