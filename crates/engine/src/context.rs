@@ -27,6 +27,9 @@ pub struct RequestContext {
     pub timings: Timings,
     /// Typed values plugins leave for their own later hooks or for each other.
     pub extensions: http::Extensions,
+    /// The primary target's configured provider and where its model starts in
+    /// `model_requested` (set by the engine before the pre-hooks).
+    primary: Option<(Arc<str>, usize)>,
 }
 
 /// Where a request entered the gateway.
@@ -106,6 +109,28 @@ pub struct AttemptRecord {
     pub short_circuit: bool,
 }
 
+impl AttemptRecord {
+    /// An attempt beginning: no key chosen, nothing retried or waited for yet.
+    pub(crate) fn new(
+        provider: Arc<str>,
+        model: &str,
+        fallback_index: u32,
+        short_circuit: bool,
+    ) -> Self {
+        Self {
+            provider,
+            model: model.to_owned(),
+            key_id: None,
+            key_name: None,
+            fallback_index,
+            retries: 0,
+            upstream_latency: Duration::ZERO,
+            status: 0,
+            short_circuit,
+        }
+    }
+}
+
 /// When things happened, for latencies and the gateway's own overhead.
 #[derive(Debug, Clone, Copy)]
 pub struct Timings {
@@ -177,6 +202,7 @@ impl RequestContext {
             cost: None,
             timings,
             extensions: http::Extensions::new(),
+            primary: None,
         }
     }
 
@@ -203,6 +229,19 @@ impl RequestContext {
     /// The declared headers the client sent.
     pub fn headers(&self) -> &http::HeaderMap {
         &self.headers
+    }
+
+    /// The request's primary target as the engine resolves it — a configured provider and the
+    /// model as that provider names it: `openai/gpt-4o` → (`openai`, `gpt-4o`); a bare model on
+    /// a drop-in route → (the route's provider, the model). `None` when the model names no
+    /// configured provider (the request then fails at its first target).
+    pub fn primary_target(&self) -> Option<(&str, &str)> {
+        let (provider, start) = self.primary.as_ref()?;
+        Some((provider, self.model_requested.get(*start..)?))
+    }
+
+    pub(crate) fn set_primary_target(&mut self, provider: Arc<str>, model_start: usize) {
+        self.primary = Some((provider, model_start));
     }
 
     /// The attempt that answered, or the last one tried.

@@ -419,11 +419,16 @@ impl Gateway {
 
         // Pre-hooks: a plugin may answer the request itself.
         let mut primary_answered = None;
+        if log.has_plugins()
+            && let Some(target) = resolve_target(&registry, view.model(), meta.route_provider)
+            && let Ok(entry) = registry.get(target.provider)
+        {
+            let model_start = view.model().len() - target.model.len();
+            log.ctx
+                .set_primary_target(Arc::clone(&entry.telemetry.name), model_start);
+        }
         if let Some(short) = log.run_pre(&RequestBody::new(body)) {
-            match self
-                .short_circuit(&registry, op, &view, short, &meta, &mut log)
-                .await
-            {
+            match self.short_circuit(op, &view, short, &mut log).await {
                 Ok(answered) => return answered,
                 Err(error) if last > 0 => primary_answered = Some(error),
                 Err(error) => {
@@ -737,11 +742,9 @@ impl Gateway {
     /// tried, as if the primary target had failed with it.
     async fn short_circuit(
         &self,
-        registry: &Registry,
         op: Operation,
         view: &RequestView<'_>,
         short: ShortCircuit,
-        meta: &RequestMeta,
         log: &mut RequestLog,
     ) -> Result<Result<GatewayResponse, GatewayError>, GatewayError> {
         let ShortCircuit {
@@ -749,11 +752,12 @@ impl Gateway {
             after,
             provider,
         } = short;
-        let primary = resolve_target(registry, view.model(), meta.route_provider);
-        let model = primary.map_or(view.model(), |r| r.model);
+        let primary = log.ctx.primary_target();
+        let model = primary.map_or(view.model(), |(_, model)| model).to_owned();
         let provider = provider
-            .or_else(|| primary.map(|r| r.provider.to_owned()))
+            .or_else(|| primary.map(|(provider, _)| provider.to_owned()))
             .unwrap_or_else(|| "-".to_owned());
+        let model = model.as_str();
         log.short_circuit_attempt(&provider, model);
         if let Some(delay) = after {
             let started = Instant::now();

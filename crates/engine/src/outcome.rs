@@ -43,7 +43,7 @@ pub fn engine_took_request() -> bool {
 /// request only bumps an atomic instead of looking its metric up by labels.
 #[derive(Debug)]
 pub(crate) struct ProviderTelemetry {
-    name: Arc<str>,
+    pub(crate) name: Arc<str>,
     success: metrics::Counter,
     error: metrics::Counter,
     client_closed: metrics::Counter,
@@ -128,6 +128,10 @@ impl RequestLog {
         self.ctx.stream = stream;
     }
 
+    pub(crate) fn has_plugins(&self) -> bool {
+        !self.plugins.is_empty()
+    }
+
     /// Runs the pre-hooks; their post-hooks will run when the request is over.
     pub(crate) fn run_pre(&mut self, body: &RequestBody<'_>) -> Option<ShortCircuit> {
         if self.plugins.is_empty() {
@@ -153,17 +157,12 @@ impl RequestLog {
         model: &str,
         fallback_index: u32,
     ) {
-        self.ctx.attempts.push(AttemptRecord {
-            provider: Arc::clone(&provider.name),
-            model: model.to_owned(),
-            key_id: None,
-            key_name: None,
+        self.ctx.attempts.push(AttemptRecord::new(
+            Arc::clone(&provider.name),
+            model,
             fallback_index,
-            retries: 0,
-            upstream_latency: std::time::Duration::ZERO,
-            status: 0,
-            short_circuit: false,
-        });
+            false,
+        ));
         self.provider = Some(provider);
         self.attempt_open = true;
     }
@@ -171,17 +170,9 @@ impl RequestLog {
     /// A plugin answers the request for `provider` and `model`: recorded as the request's
     /// attempt, but not counted as one made at the provider (`asbru_requests_total`).
     pub(crate) fn short_circuit_attempt(&mut self, provider: &str, model: &str) {
-        self.ctx.attempts.push(AttemptRecord {
-            provider: Arc::from(provider),
-            model: model.to_owned(),
-            key_id: None,
-            key_name: None,
-            fallback_index: 0,
-            retries: 0,
-            upstream_latency: std::time::Duration::ZERO,
-            status: 0,
-            short_circuit: true,
-        });
+        self.ctx
+            .attempts
+            .push(AttemptRecord::new(Arc::from(provider), model, 0, true));
     }
 
     /// An attempt at `target` failed with `error`: counted against its provider (when it got as

@@ -20,10 +20,7 @@ pub(crate) fn plugins(config: &Config) -> Result<Vec<Arc<dyn Plugin>>, GatewayEr
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
     }
     if let Some(mocker) = &config.plugins.mocker {
-        let providers = config.providers.iter().map(|p| p.name.clone());
-        plugins.push(Arc::new(
-            MockerPlugin::new(mocker.clone())?.with_providers(providers),
-        ));
+        plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
     }
     Ok(plugins)
 }

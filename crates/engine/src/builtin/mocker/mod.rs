@@ -33,9 +33,6 @@ pub use stats::MockerStats;
 #[derive(Debug)]
 pub struct MockerPlugin {
     config: MockerConfig,
-    /// Configured provider names: `x/y` names provider `x` only when `x` is one of them (as the
-    /// engine resolves targets).
-    providers: Vec<String>,
     rng: Mutex<SmallRng>,
     counters: Counters,
 }
@@ -51,17 +48,9 @@ impl MockerPlugin {
         let counters = Counters::new(config.rules.iter().map(|r| r.name.clone()));
         Ok(Self {
             config,
-            providers: Vec::new(),
             rng: Mutex::new(SmallRng::from_rng(&mut rand::rng())),
             counters,
         })
-    }
-
-    /// The configured providers' names, to tell `provider/model` from a model with a `/`.
-    #[must_use]
-    pub fn with_providers(mut self, providers: impl IntoIterator<Item = String>) -> Self {
-        self.providers = providers.into_iter().collect();
-        self
     }
 
     /// Makes probabilities, weights and latencies reproducible (tests).
@@ -83,26 +72,13 @@ impl MockerPlugin {
             .random::<f64>()
     }
 
+    /// The primary target as the engine resolved it; a model that names no configured
+    /// provider has provider `""` (only rules without provider conditions can match it).
     fn target<'a>(&self, ctx: &'a RequestContext) -> Target<'a> {
-        let requested = ctx.model_requested.as_str();
-        if let Some((provider, model)) = requested.split_once('/')
-            && self.providers.iter().any(|p| p == provider)
-        {
-            return Target { provider, model };
-        }
-        // A bare model on a drop-in route belongs to the route's provider.
-        let provider = match ctx.route().dialect {
-            "anthropic" => "anthropic",
-            "genai" => "gemini",
-            "bedrock" => "bedrock",
-            "cohere" => "cohere",
-            "openai" | "responses" => "openai",
-            _ => "",
-        };
-        Target {
-            provider,
-            model: requested,
-        }
+        let (provider, model) = ctx
+            .primary_target()
+            .unwrap_or(("", ctx.model_requested.as_str()));
+        Target { provider, model }
     }
 
     /// The first enabled rule (by priority) whose conditions all match, and its index.

@@ -16,10 +16,7 @@ fn mocker(config: Value) -> MockerPlugin {
     });
     let loaded = asbru_config::load_str(&file.to_string(), &|_: &str| None).unwrap();
     let config: MockerConfig = loaded.config.plugins.mocker.unwrap();
-    MockerPlugin::new(config)
-        .unwrap()
-        .with_providers(["openai".to_owned()])
-        .with_seed(7)
+    MockerPlugin::new(config).unwrap().with_seed(7)
 }
 
 fn ctx(model: &str, stream: bool) -> RequestContext {
@@ -32,6 +29,10 @@ fn ctx(model: &str, stream: bool) -> RequestContext {
     );
     ctx.model_requested = model.to_owned();
     ctx.stream = stream;
+    // As the engine resolves it with `openai` the one configured provider.
+    if model.starts_with("openai/") {
+        ctx.set_primary_target("openai".into(), "openai/".len());
+    }
     ctx
 }
 
