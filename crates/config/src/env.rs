@@ -187,6 +187,11 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Loaded {
             client: ClientConfig::default(),
             providers,
             plugins: PluginsConfig::default(),
+            config_store: crate::admin::StoreChoice::Default,
+            encryption_key: env("BIFROST_ENCRYPTION_KEY")
+                .filter(|k| !k.is_empty())
+                .map(secrecy::SecretString::from),
+            auth: None,
         },
         notices,
     }

@@ -9,6 +9,7 @@
 //! as [`Notice`]s, as do unknown keys and unset environment variables. Only invalid values fail,
 //! all of them reported at once as [`FieldError`]s.
 
+pub mod admin;
 mod env;
 mod error;
 pub mod mocker;
@@ -21,6 +22,7 @@ mod validate;
 
 pub use env::{ENV_BASE_URLS, ENV_PROVIDER_KEYS, OLLAMA_BASE_URL_VAR, from_env};
 pub use error::{FieldError, LoadError};
+pub use admin::{AdminPassword, AuthConfig, PostgresSettings, StoreChoice};
 pub use model::*;
 pub use notice::{Notice, NoticeKind};
 pub use validate::REQUEST_TYPES;

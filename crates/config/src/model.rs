@@ -29,6 +29,12 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// The built-in plugins the file configures, as `plugins[]` lists them.
     pub plugins: PluginsConfig,
+    /// `config_store`: where the configuration is kept once the admin API may change it.
+    pub config_store: crate::admin::StoreChoice,
+    /// `encryption_key` (or `BIFROST_ENCRYPTION_KEY`): the passphrase that seals the store.
+    pub encryption_key: Option<secrecy::SecretString>,
+    /// Admin authentication, when configured (enabled or not).
+    pub auth: Option<crate::admin::AuthConfig>,
 }
 
 /// What `plugins[]` sets for the built-in plugins asbru runs.

@@ -17,7 +17,7 @@ use crate::model::{
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
 use crate::raw::{
-    Object, RawAuthConfig, RawClient, RawConcurrency, RawConfig, RawCustomProvider, RawFramework,
+    Object, RawClient, RawConcurrency, RawConfig, RawCustomProvider, RawFramework,
     RawKey, RawNetworkConfig, RawPlugin, RawProvider, RawProxy,
 };
 use asbru_schema::KnownProvider;
@@ -25,6 +25,8 @@ use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+
+mod admin;
 
 /// Bifrost's request type names, as used by `custom_provider_config.allowed_requests` and
 /// `request_path_overrides` (from `config.schema.json`).
@@ -92,12 +94,11 @@ pub(crate) fn validate(
     };
 
     // `$schema` is informational; any value is fine.
-    if raw.encryption_key.as_deref().is_some_and(|k| !k.is_empty()) {
-        v.unsupported("encryption_key", "encryption of the config store");
-    }
-    if let Some(auth) = &raw.auth_config {
-        v.auth_config("auth_config", auth);
-    }
+    let encryption_key = v.encryption_key(raw.encryption_key.as_deref());
+    let auth = v.auth(
+        raw.auth_config.as_ref(),
+        raw.governance.as_ref().and_then(|g| g.get("auth_config")),
+    );
     let client = v.client(raw.client);
     if let Some(framework) = raw.framework {
         v.framework(framework);
@@ -110,11 +111,7 @@ pub(crate) fn validate(
         raw.vector_store.as_ref(),
         "the vector store",
     );
-    v.section(
-        "config_store",
-        raw.config_store.as_ref(),
-        "the config store",
-    );
+    let config_store = v.config_store(raw.config_store.as_ref());
     v.section("logs_store", raw.logs_store.as_ref(), "the logs store");
     v.section("cluster_config", raw.cluster_config.as_ref(), "clustering");
     v.protective_section(
@@ -147,6 +144,9 @@ pub(crate) fn validate(
                 client,
                 providers,
                 plugins,
+                config_store,
+                encryption_key,
+                auth,
             }),
             v.notices,
         )
@@ -334,7 +334,7 @@ impl Validator<'_> {
                 continue;
             }
             if key == "auth_config" {
-                self.governance_auth(part);
+                // Read by `Validator::auth`.
             } else if let Some((_, what)) = PROTECTIVE.iter().find(|(k, _)| k == key) {
                 self.unenforced(format!("governance.{key}"), what);
             } else {
@@ -343,47 +343,6 @@ impl Validator<'_> {
         }
         if !others.is_empty() {
             self.unsupported("governance", &format!("governance ({})", others.join(", ")));
-        }
-    }
-
-    /// `governance.auth_config`, kept as JSON: refused when it turns admin auth on.
-    fn governance_auth(&mut self, auth: &Value) {
-        match auth.get("is_enabled") {
-            Some(Value::Bool(true)) => self.unenforced(
-                "governance.auth_config.is_enabled",
-                "admin authentication (auth_config)",
-            ),
-            Some(Value::Bool(false)) | None => self.unsupported(
-                "governance.auth_config",
-                "admin authentication settings (turned off)",
-            ),
-            Some(_) => self.error("governance.auth_config.is_enabled", "must be a boolean"),
-        }
-    }
-
-    /// The deprecated top-level `auth_config`: refused when it turns admin auth on.
-    fn auth_config(&mut self, path: &str, auth: &RawAuthConfig) {
-        if auth.is_enabled == Some(true) {
-            self.unenforced(
-                format!("{path}.is_enabled"),
-                "admin authentication (auth_config; Bifrost now reads governance.auth_config)",
-            );
-            return;
-        }
-        let set = auth.disable_auth_on_inference == Some(true)
-            || auth
-                .admin_username
-                .as_deref()
-                .is_some_and(|s| !s.is_empty())
-            || auth
-                .admin_password
-                .as_deref()
-                .is_some_and(|s| !s.is_empty());
-        if set {
-            self.unsupported(
-                path,
-                "admin authentication settings (turned off; deprecated location: Bifrost now reads governance.auth_config)",
-            );
         }
     }
 

@@ -283,6 +283,14 @@ impl Gateway {
     /// they started with (their queue permits included); new requests use the new one. Nothing
     /// changes if building the new providers fails.
     pub fn reload(&self, config: Config) -> Result<(), GatewayError> {
+        let prepared = self.prepare(config)?;
+        self.install(prepared);
+        Ok(())
+    }
+
+    /// Builds everything a new configuration needs (provider clients, queues, plugins) without
+    /// serving it yet: a change that cannot be served fails here, before it is written anywhere.
+    pub fn prepare(&self, config: Config) -> Result<Prepared, GatewayError> {
         let registry = Registry::build(
             config,
             &self.health,
@@ -290,8 +298,12 @@ impl Gateway {
             Some(&self.state.load()),
             &self.user_plugins,
         )?;
-        self.state.store(Arc::new(registry));
-        Ok(())
+        Ok(Prepared(Arc::new(registry)))
+    }
+
+    /// Serves a prepared configuration from now on; requests in flight finish on the old one.
+    pub fn install(&self, prepared: Prepared) {
+        self.state.store(prepared.0);
     }
 
     /// The gateway's background tasks: spawn work that outlives a request here, and drain it at
@@ -1295,5 +1307,14 @@ impl ProviderEntry {
             .with_code("unsupported_operation"));
         }
         Ok(adapter)
+    }
+}
+
+/// A configuration built and checked by [`Gateway::prepare`], ready for [`Gateway::install`].
+pub struct Prepared(Arc<Registry>);
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prepared")
     }
 }

@@ -47,7 +47,7 @@ pub use context::{AttemptRecord, Identity, RequestContext, Route, Timings};
 pub use forward::{EXTRA_HEADER_PREFIX, forwarded_headers};
 pub use gateway::{
     DEFAULT_MAX_STREAM_DURATION, Gateway, GatewayOptions, GatewayResponse, KeyHealth, ModelList,
-    ModelListFailure, ProviderHealth, RequestMeta, new_request_id,
+    ModelListFailure, Prepared, ProviderHealth, RequestMeta, new_request_id,
 };
 pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock, SystemClock};
 pub use keys::KeyPin;

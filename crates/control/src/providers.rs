@@ -1,0 +1,1 @@
+//! Admin operations on providers and their keys.

@@ -1,0 +1,1 @@
+//! Admin operations on client settings.
