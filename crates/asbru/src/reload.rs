@@ -10,7 +10,7 @@
 //! file; so after each change the watch is set again on whatever file now has the path, and then
 //! the file is reloaded. Events are debounced.
 
-use asbru_engine::Gateway;
+use asbru_control::Control;
 use notify::Watcher;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 
 /// Starts reloading `path` on change (when `watch`) and on SIGHUP. The returned guard keeps the
 /// file watcher alive; drop it to stop watching.
-pub fn start(path: PathBuf, gateway: Arc<Gateway>, watch: bool) -> Option<WatchGuard> {
+pub fn start(path: PathBuf, control: Arc<Control>, watch: bool) -> Option<WatchGuard> {
     // Capacity 1: a pending reload already covers every change that follows it.
     let (tx, rx) = mpsc::channel::<()>(1);
     let watcher = if watch {
@@ -30,9 +30,9 @@ pub fn start(path: PathBuf, gateway: Arc<Gateway>, watch: bool) -> Option<WatchG
     } else {
         None
     };
-    let background = gateway.background().clone();
+    let background = control.gateway().background().clone();
     background.spawn_until_shutdown(forward_sighup(tx));
-    background.spawn_until_shutdown(reload_loop(path, gateway, rx));
+    background.spawn_until_shutdown(reload_loop(path, control, rx));
     watcher
 }
 
@@ -127,15 +127,18 @@ async fn forward_sighup(tx: mpsc::Sender<()>) {
     drop(tx);
 }
 
-async fn reload_loop(path: PathBuf, gateway: Arc<Gateway>, mut rx: mpsc::Receiver<()>) {
+async fn reload_loop(path: PathBuf, control: Arc<Control>, mut rx: mpsc::Receiver<()>) {
     while rx.recv().await.is_some() {
         tokio::time::sleep(DEBOUNCE).await;
         while rx.try_recv().is_ok() {}
-        reload_once(&path, &gateway);
+        reload_once(&path, &control).await;
     }
 }
 
-fn reload_once(path: &std::path::Path, gateway: &Gateway) {
+/// Validates the file alone first (so its own errors are reported with its paths), then hands
+/// it to the control plane: with a config store, its changed entries are seeded and the store
+/// served; without one, the file is served.
+async fn reload_once(path: &std::path::Path, control: &Control) {
     let loaded = match asbru_config::load_file(path, &|var| std::env::var(var).ok()) {
         Ok(l) => l,
         Err(e) => {
@@ -143,18 +146,29 @@ fn reload_once(path: &std::path::Path, gateway: &Gateway) {
             return;
         }
     };
+    let file = match std::fs::read_to_string(path).ok().and_then(|t| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+            t.trim_start_matches('\u{feff}'),
+        )
+        .ok()
+    }) {
+        Some(f) => f,
+        None => {
+            tracing::error!(config = %path.display(), "configuration not reloaded: the file changed while being read");
+            return;
+        }
+    };
     let notices = loaded.notices.len();
-    match gateway.reload(loaded.config) {
+    match control.file_changed(&file).await {
         Ok(()) => tracing::info!(
             config = %path.display(),
-            providers = %gateway.provider_names().join(","),
+            providers = %control.gateway().provider_names().join(","),
             notices,
             "configuration reloaded"
         ),
         Err(e) => tracing::error!(
             config = %path.display(),
-            "configuration not reloaded, keeping the running one: {}",
-            e.message()
+            "configuration not reloaded, keeping the running one: {e}"
         ),
     }
 }

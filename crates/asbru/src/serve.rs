@@ -109,6 +109,49 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     }
 }
 
+/// The config file as a JSON object (it has been validated already).
+fn read_json_object(
+    path: &std::path::Path,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    serde_json::from_str(text).with_context(|| format!("{} is not a JSON object", path.display()))
+}
+
+/// Where the config store is: `config_store` as configured; when it is not, `DIR/config.db`
+/// with `--app-dir` (Bifrost's default) and none without.
+fn store_location(
+    choice: &asbru_config::StoreChoice,
+    app_dir: Option<&std::path::Path>,
+) -> Option<asbru_store::StoreLocation> {
+    use asbru_config::StoreChoice;
+    use asbru_store::{PostgresOptions, StoreLocation};
+    let in_app_dir = || app_dir.map_or_else(|| PathBuf::from("config.db"), |d| d.join("config.db"));
+    match choice {
+        StoreChoice::Disabled => None,
+        StoreChoice::Default => app_dir.map(|d| StoreLocation::Sqlite {
+            path: d.join("config.db"),
+        }),
+        StoreChoice::Sqlite { path } => Some(StoreLocation::Sqlite {
+            path: path.clone().unwrap_or_else(in_app_dir),
+        }),
+        StoreChoice::Postgres(p) => Some(StoreLocation::Postgres(PostgresOptions {
+            host: p.host.clone(),
+            port: p.port,
+            user: p.user.clone(),
+            password: p
+                .password
+                .as_ref()
+                .map(|pw| secrecy::ExposeSecret::expose_secret(pw).to_owned()),
+            db_name: p.db_name.clone(),
+            ssl_mode: p.ssl_mode.clone(),
+            max_open_conns: p.max_open_conns,
+            max_idle_conns: p.max_idle_conns,
+        })),
+    }
+}
+
 /// One line per provider saying where its requests go.
 fn log_base_urls(config: &asbru_config::Config) {
     for p in &config.providers {
@@ -122,6 +165,43 @@ fn log_base_urls(config: &asbru_config::Config) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let loaded = load(&args)?;
     let from_file = config_path(&args);
+    // Installed first, so the config store's start-up queries are counted too.
+    let metrics = asbru_transport::prometheus_builder()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+        .ok();
+    let env: asbru_control::Env = Arc::new(|var: &str| std::env::var(var).ok());
+    let file_json = match &from_file {
+        Some(path) => Some(read_json_object(path)?),
+        None => None,
+    };
+    let location = store_location(&loaded.config.config_store, args.app_dir.as_deref());
+    let passphrase = loaded
+        .config
+        .encryption_key
+        .as_ref()
+        .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned());
+    let startup = asbru_control::startup(
+        file_json.as_ref(),
+        location.as_ref(),
+        passphrase.as_deref(),
+        &env,
+    )
+    .await
+    .map_err(|e| match &location {
+        Some(l) => anyhow::anyhow!("config store ({}): {e}", l.describe()),
+        None => anyhow::anyhow!("{e}"),
+    })?;
+    if let Some(l) = &location {
+        tracing::info!(store = %l.describe(), "config store open; the admin API's changes are kept there");
+    }
+    if let Some(report) = &startup.seeded {
+        tracing::info!(added = ?report.added, replaced = ?report.replaced, kept = ?report.kept, "config.json seeded the config store");
+    }
+    let loaded = Loaded {
+        config: startup.config.clone(),
+        notices: startup.notices.clone(),
+    };
     log_base_urls(&loaded.config);
     for notice in loaded
         .notices
@@ -141,15 +221,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              docs/configuration.md)"
         );
     }
-    let metrics = asbru_transport::prometheus_builder()
-        .install_recorder()
-        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
-        .ok();
     let options = args.gateway_options().map_err(anyhow::Error::msg)?;
     let gateway = Arc::new(
         Gateway::with_options(loaded.config, options)
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
     );
+    let control = Arc::new(asbru_control::Control::new(
+        Arc::clone(&gateway),
+        startup,
+        Arc::clone(&env),
+    ));
+    gateway
+        .background()
+        .spawn_until_shutdown(Arc::clone(&control).follow_peers());
     if let Some(handle) = metrics.clone() {
         // Histograms keep their samples until drained: drain them every second even when
         // nobody scrapes, so memory stays bounded (a second of samples at most).
@@ -168,10 +252,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         allowed_hosts: allowed_hosts.clone(),
         body_read_timeout: std::time::Duration::from_secs(args.client_read_timeout),
+        control: Some(Arc::clone(&control)),
     });
     let _watcher = from_file
         .clone()
-        .and_then(|path| crate::reload::start(path, Arc::clone(&gateway), args.watch_config));
+        .and_then(|path| crate::reload::start(path, Arc::clone(&control), args.watch_config));
     let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await

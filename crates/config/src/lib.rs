@@ -20,9 +20,9 @@ mod parse;
 mod raw;
 mod validate;
 
+pub use admin::{AdminPassword, AuthConfig, PostgresSettings, StoreChoice};
 pub use env::{ENV_BASE_URLS, ENV_PROVIDER_KEYS, OLLAMA_BASE_URL_VAR, from_env};
 pub use error::{FieldError, LoadError};
-pub use admin::{AdminPassword, AuthConfig, PostgresSettings, StoreChoice};
 pub use model::*;
 pub use notice::{Notice, NoticeKind};
 pub use validate::REQUEST_TYPES;

@@ -17,8 +17,8 @@ use crate::model::{
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
 use crate::raw::{
-    Object, RawClient, RawConcurrency, RawConfig, RawCustomProvider, RawFramework,
-    RawKey, RawNetworkConfig, RawPlugin, RawProvider, RawProxy,
+    Object, RawClient, RawConcurrency, RawConfig, RawCustomProvider, RawFramework, RawKey,
+    RawNetworkConfig, RawPlugin, RawProvider, RawProxy,
 };
 use asbru_schema::KnownProvider;
 use secrecy::SecretString;

@@ -25,3 +25,23 @@ impl Auth {
         let _ = &self.store;
     }
 }
+
+impl Auth {
+    /// Ends every admin session (the credentials changed).
+    pub async fn end_all_sessions(&self) {
+        if let Some(store) = &self.store
+            && let Err(e) = store.delete_all_sessions().await
+        {
+            tracing::warn!(error = %e, "could not end the stored admin sessions");
+        }
+    }
+}
+
+/// Hashes an admin password with Argon2id (a PHC string with its own salt).
+pub fn hash_password(clear: &str) -> Result<String, crate::AdminError> {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    argon2::Argon2::default()
+        .hash_password(clear.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map(|h| h.to_string())
+        .map_err(|_| crate::AdminError::new(500, "password hashing failed"))
+}

@@ -11,6 +11,8 @@ pub struct AdminError {
     pub message: String,
     /// The path of the field at fault, as in `config.json` (`providers.openai.keys[0].weight`).
     pub field: Option<String>,
+    /// Seconds to wait before trying again (a throttled login), sent as `Retry-After`.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl AdminError {
@@ -19,6 +21,7 @@ impl AdminError {
             status,
             message: message.into(),
             field: None,
+            retry_after_secs: None,
         }
     }
 
@@ -39,7 +42,9 @@ impl AdminError {
         tracing::warn!(error = %e, "admin write refused: the config store is unavailable");
         Self::new(
             503,
-            format!("the config store is unavailable, nothing was changed; try again when it is back ({e})"),
+            format!(
+                "the config store is unavailable, nothing was changed; try again when it is back ({e})"
+            ),
         )
     }
 
@@ -50,6 +55,7 @@ impl AdminError {
             status: 400,
             message: format!("invalid configuration: {}", listed.join("; ")),
             field: errors.first().map(|e| e.path.clone()),
+            retry_after_secs: None,
         }
     }
 }

@@ -368,6 +368,27 @@ impl Gateway {
             .collect()
     }
 
+    /// The models the configuration names (its keys' `models` lists), with the ids of the keys
+    /// that may serve each: `(provider, model, key ids)`, in provider order then by model.
+    pub fn configured_models(&self) -> Vec<(String, String, Vec<String>)> {
+        let state = self.state.load();
+        let mut out = Vec::new();
+        for p in &state.providers {
+            let mut models: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+            for key in &p.config.keys {
+                for model in &key.models {
+                    models.entry(model).or_default().push(key.id.clone());
+                }
+            }
+            out.extend(
+                models
+                    .into_iter()
+                    .map(|(m, keys)| (p.config.name.clone(), m.to_owned(), keys)),
+            );
+        }
+        out
+    }
+
     /// Requests each provider's queue holds right now (in flight plus waiting), for metrics.
     pub fn queue_admitted(&self) -> Vec<(String, usize)> {
         self.state

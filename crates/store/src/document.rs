@@ -37,7 +37,10 @@ pub struct Document {
 
 impl Document {
     pub fn provider(&self, name: &str) -> Option<&Value> {
-        self.providers.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.providers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// Replaces the provider's entry, or adds it at the end.
@@ -154,7 +157,11 @@ macro_rules! fetch_rows {
         let mut decoded = [Vec::new(), Vec::new()];
         for (out, rows) in decoded.iter_mut().zip([providers, sections]) {
             for r in &rows {
-                out.push((r.try_get("name")?, r.try_get("sealed")?, r.try_get("file_hash")?));
+                out.push((
+                    r.try_get("name")?,
+                    r.try_get("sealed")?,
+                    r.try_get("file_hash")?,
+                ));
             }
         }
         let [providers, sections] = decoded;
@@ -186,7 +193,10 @@ macro_rules! write_changes {
         let hashes: &BTreeMap<String, String> = $hashes;
         let now = now_ms();
         for (i, (name, value)) in new.providers.iter().enumerate() {
-            let same = old.providers.get(i).is_some_and(|(n, v)| n == name && v == value);
+            let same = old
+                .providers
+                .get(i)
+                .is_some_and(|(n, v)| n == name && v == value);
             let hash = hashes.get(&format!("providers.{name}"));
             if same && hash.is_none() {
                 continue;
@@ -204,7 +214,10 @@ macro_rules! write_changes {
         for (name, _) in &old.providers {
             if new.provider(name).is_none() {
                 counted(1);
-                sqlx::query(DELETE_PROVIDER).bind(name).execute(&mut *$tx).await?;
+                sqlx::query(DELETE_PROVIDER)
+                    .bind(name)
+                    .execute(&mut *$tx)
+                    .await?;
             }
         }
         for (name, value) in &new.sections {
@@ -224,16 +237,28 @@ macro_rules! write_changes {
         for name in old.sections.keys() {
             if !new.sections.contains_key(name) {
                 counted(1);
-                sqlx::query(DELETE_SECTION).bind(name).execute(&mut *$tx).await?;
+                sqlx::query(DELETE_SECTION)
+                    .bind(name)
+                    .execute(&mut *$tx)
+                    .await?;
             }
         }
         counted(2);
-        let revision: Option<String> = sqlx::query_scalar(SELECT_REVISION).fetch_optional(&mut *$tx).await?;
+        let revision: Option<String> = sqlx::query_scalar(SELECT_REVISION)
+            .fetch_optional(&mut *$tx)
+            .await?;
         let revision = revision.and_then(|r| r.parse::<i64>().ok()).unwrap_or(0) + 1;
-        sqlx::query(UPSERT_META).bind("revision").bind(revision.to_string()).execute(&mut *$tx).await?;
+        sqlx::query(UPSERT_META)
+            .bind("revision")
+            .bind(revision.to_string())
+            .execute(&mut *$tx)
+            .await?;
         if $self.pool.is_postgres() {
             counted(1);
-            sqlx::query(PG_NOTIFY).bind(format!("config:{revision}")).execute(&mut *$tx).await?;
+            sqlx::query(PG_NOTIFY)
+                .bind(format!("config:{revision}"))
+                .execute(&mut *$tx)
+                .await?;
         }
         revision
     }};
@@ -324,7 +349,10 @@ impl Store {
     }
 
     /// Opens sealed rows into a document, with each entry's recorded file hash.
-    #[expect(clippy::type_complexity, reason = "rows as read: name, sealed, file hash")]
+    #[expect(
+        clippy::type_complexity,
+        reason = "rows as read: name, sealed, file hash"
+    )]
     fn open_rows(
         &self,
         providers: Vec<(String, String, Option<String>)>,

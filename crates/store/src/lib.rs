@@ -16,7 +16,7 @@ mod pool;
 mod seal;
 mod sessions;
 
-pub use document::{Document, SeedReport, SeedSource, STORED_SECTIONS};
+pub use document::{Document, STORED_SECTIONS, SeedReport, SeedSource};
 pub use notify::{Change, Changes};
 pub use seal::{SealSource, key_file_path};
 pub use sessions::Session;
@@ -111,7 +111,10 @@ impl Store {
     /// Connects, runs the migrations, and opens (or sets up) the seal. `passphrase` is the
     /// `encryption_key`. A PostgreSQL store needs one: without it, secrets would be readable by
     /// anyone who can read the database, and asbru refuses to start rather than store them so.
-    pub async fn open(location: &StoreLocation, passphrase: Option<&str>) -> Result<Self, StoreError> {
+    pub async fn open(
+        location: &StoreLocation,
+        passphrase: Option<&str>,
+    ) -> Result<Self, StoreError> {
         let passphrase = passphrase.filter(|p| !p.is_empty());
         if matches!(location, StoreLocation::Postgres(_)) && passphrase.is_none() {
             return Err(StoreError::Seal(
@@ -163,7 +166,11 @@ async fn seal_setup(
     passphrase: Option<&str>,
 ) -> Result<Sealer, StoreError> {
     let meta = pool.meta().await?;
-    let get = |name: &str| meta.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        meta.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let key_file = match location {
         StoreLocation::Sqlite { path } => Some(key_file_path(path)),
         StoreLocation::Postgres(_) => None,
@@ -173,7 +180,10 @@ async fn seal_setup(
         let (sealer, salt) = match (passphrase, &key_file) {
             (Some(p), _) => {
                 let salt = seal::new_salt();
-                (Sealer::from_passphrase(p, &seal::decode_salt(&salt)?)?, Some(salt))
+                (
+                    Sealer::from_passphrase(p, &seal::decode_salt(&salt)?)?,
+                    Some(salt),
+                )
             }
             (None, Some(file)) => (Sealer::from_key_file(file, true)?, None),
             (None, None) => return Err(StoreError::Seal("no encryption_key".into())),
@@ -181,8 +191,8 @@ async fn seal_setup(
         pool.write_seal_meta(&sealer, salt.as_deref()).await?;
         return Ok(sealer);
     };
-    let source = SealSource::parse(source)
-        .ok_or_else(|| StoreError::Damaged(format!("seal = {source}")))?;
+    let source =
+        SealSource::parse(source).ok_or_else(|| StoreError::Damaged(format!("seal = {source}")))?;
     let check = get("key_check").ok_or_else(|| StoreError::Damaged("no key_check".into()))?;
     match source {
         SealSource::Passphrase => {

@@ -58,9 +58,8 @@ impl Pool {
         match location {
             StoreLocation::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Unavailable(format!("{}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
                 }
                 let options = SqliteConnectOptions::new()
                     .filename(path)
@@ -79,7 +78,10 @@ impl Pool {
             }
             StoreLocation::Postgres(p) => {
                 let ssl = PgSslMode::from_str(&p.ssl_mode).map_err(|_| {
-                    StoreError::Unavailable(format!("ssl_mode {:?} is not a PostgreSQL sslmode", p.ssl_mode))
+                    StoreError::Unavailable(format!(
+                        "ssl_mode {:?} is not a PostgreSQL sslmode",
+                        p.ssl_mode
+                    ))
                 })?;
                 let mut options = PgConnectOptions::new()
                     .host(&p.host)
@@ -116,7 +118,8 @@ impl Pool {
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         counted(1);
-        with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop)).map_err(Into::into)
+        with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop))
+            .map_err(Into::into)
     }
 
     pub(crate) async fn close(&self) {
@@ -156,7 +159,12 @@ impl Pool {
     }
 
     /// Re-seals every row with `new` in one transaction, and records the new seal.
-    pub(crate) async fn reseal(&self, old: &Sealer, new: &Sealer, salt: &str) -> Result<(), StoreError> {
+    pub(crate) async fn reseal(
+        &self,
+        old: &Sealer,
+        new: &Sealer,
+        salt: &str,
+    ) -> Result<(), StoreError> {
         let check = new.check_value()?;
         with_pool!(self, p => {
             let mut tx = p.begin().await?;

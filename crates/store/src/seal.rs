@@ -180,12 +180,20 @@ fn write_private(path: &Path, contents: &str) -> Result<(), StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .map_err(|e| StoreError::Seal(format!("{}: cannot write the key file: {e}", path.display())))?;
+    let mut file = options.open(path).map_err(|e| {
+        StoreError::Seal(format!(
+            "{}: cannot write the key file: {e}",
+            path.display()
+        ))
+    })?;
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| StoreError::Seal(format!("{}: cannot write the key file: {e}", path.display())))
+        .map_err(|e| {
+            StoreError::Seal(format!(
+                "{}: cannot write the key file: {e}",
+                path.display()
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -212,7 +220,10 @@ mod tests {
     fn a_key_file_is_made_once_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = key_file_path(&dir.path().join("config.db"));
-        assert!(Sealer::from_key_file(&path, false).is_err(), "no file, no create");
+        assert!(
+            Sealer::from_key_file(&path, false).is_err(),
+            "no file, no create"
+        );
         let made = Sealer::from_key_file(&path, true).unwrap();
         let read = Sealer::from_key_file(&path, false).unwrap();
         let sealed = made.seal(b"x").unwrap();

@@ -6,6 +6,7 @@
 //! engine.
 
 mod accept;
+mod admin;
 mod anthropic;
 mod bedrock;
 mod cohere;

@@ -10,11 +10,32 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
-pub(crate) async fn health() -> Response {
-    json_response(
-        StatusCode::OK,
-        r#"{"status":"ok","components":{"db_pings":"disabled"}}"#,
-    )
+/// `GET /health`: `db_pings` is `ok` when the config store answers, `disabled` without one; a
+/// store that does not answer makes it 503 (`failed`, with the reason), as Bifrost reports it.
+/// Requests are still served from memory meanwhile.
+pub(crate) async fn health(State(s): State<AppState>) -> Response {
+    let Some(control) = s.control.as_ref().filter(|c| c.has_store()) else {
+        return json_response(
+            StatusCode::OK,
+            r#"{"status":"ok","components":{"db_pings":"disabled"}}"#,
+        );
+    };
+    match control.ping_store().await {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            r#"{"status":"ok","components":{"db_pings":"ok"}}"#,
+        ),
+        Err(message) => {
+            let body = serde_json::json!({
+                "status": "error",
+                "components": {"db_pings": "failed"},
+                "is_bifrost_error": false,
+                "status_code": 503,
+                "error": {"message": message},
+            });
+            json_response(StatusCode::SERVICE_UNAVAILABLE, body.to_string())
+        }
+    }
 }
 
 /// Per provider and key: circuit state, error rate, latency and effective weight.

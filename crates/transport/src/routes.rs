@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     let all_sdks = || join(vec![crate::openai_compat::routes(), native()]);
     Router::new()
         .merge(mount(join(vec![unified, native()])))
+        .merge(mount(crate::admin::routes()))
         .nest("/openai", mount(crate::openai_compat::routes()))
         .nest("/anthropic", mount(crate::anthropic::routes()))
         .nest("/bedrock", mount(crate::bedrock::routes()))

@@ -17,6 +17,9 @@ pub struct AppState {
     /// Longest pause allowed while a client sends a request body (`--client-read-timeout`);
     /// past it the request is answered 408.
     pub body_read_timeout: Duration,
+    /// The control plane behind the admin API and admin auth; `None` when asbru is embedded
+    /// without one (the admin routes then answer 503).
+    pub control: Option<Arc<asbru_control::Control>>,
 }
 
 /// A set of routes speaking one client API, as (path, handlers) pairs, so the same set can be

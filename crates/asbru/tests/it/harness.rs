@@ -69,6 +69,7 @@ impl TestGateway {
             metrics: None,
             allowed_hosts: asbru_transport::AllowedHosts::loopback(),
             body_read_timeout: std::time::Duration::from_secs(30),
+            control: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -13,6 +13,8 @@
 
 mod harness;
 
+mod admin_api;
+
 mod anthropic;
 mod anthropic_route;
 mod azure;

@@ -12,7 +12,14 @@ const DEFAULT_MAX_OPEN_CONNS: u32 = 10;
 const DEFAULT_MAX_IDLE_CONNS: u32 = 5;
 
 /// `sslmode` values PostgreSQL accepts.
-const SSL_MODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
 
 impl Validator<'_> {
     /// A string that protects something (a password, a key): literal or `env.VAR`; an unset
@@ -86,7 +93,10 @@ impl Validator<'_> {
                 let required = |v: &mut Self, field: &str| {
                     let value = text(v, field);
                     if value.is_none() {
-                        v.error(format!("config_store.config.{field}"), "required for a postgres store");
+                        v.error(
+                            format!("config_store.config.{field}"),
+                            "required for a postgres store",
+                        );
                     }
                     value.unwrap_or_default()
                 };
@@ -112,7 +122,10 @@ impl Validator<'_> {
                     Some(n) => match n.parse::<u32>() {
                         Ok(n) if n >= 1 => n,
                         _ => {
-                            v.error(format!("config_store.config.{field}"), "must be a whole number >= 1");
+                            v.error(
+                                format!("config_store.config.{field}"),
+                                "must be a whole number >= 1",
+                            );
                             default
                         }
                     },
@@ -168,10 +181,16 @@ impl Validator<'_> {
         };
         if is_enabled {
             if username.is_none() && raw.admin_username.as_deref().is_none_or(str::is_empty) {
-                self.error(format!("{path}.admin_username"), "required when is_enabled is true");
+                self.error(
+                    format!("{path}.admin_username"),
+                    "required when is_enabled is true",
+                );
             }
             if password.is_none() && raw.admin_password.as_deref().is_none_or(str::is_empty) {
-                self.error(format!("{path}.admin_password"), "required when is_enabled is true");
+                self.error(
+                    format!("{path}.admin_password"),
+                    "required when is_enabled is true",
+                );
             }
         }
         Some(AuthConfig {

@@ -1,0 +1,140 @@
+//! One handler per admin route: take the request apart, call the control plane, answer.
+
+use super::{control, reply};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// Runs `op` on the control plane with the body parsed as JSON.
+macro_rules! with_body {
+    ($state:expr, $body:expr, |$c:ident, $json:ident| $op:expr) => {{
+        let $c = match control(&$state) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let $json = match reply::body_json(&$body) {
+            Ok(j) => j,
+            Err(r) => return r,
+        };
+        reply::result($op.await)
+    }};
+}
+
+macro_rules! with_control {
+    ($state:expr, |$c:ident| $op:expr) => {{
+        match control(&$state) {
+            Ok($c) => $op,
+            Err(r) => r,
+        }
+    }};
+}
+
+pub(crate) async fn list_providers(State(s): State<AppState>) -> Response {
+    with_control!(s, |c| reply::ok(&c.list_providers()))
+}
+
+pub(crate) async fn get_provider(State(s): State<AppState>, Path(p): Path<String>) -> Response {
+    with_control!(s, |c| reply::result(c.get_provider(&p)))
+}
+
+pub(crate) async fn create_provider(State(s): State<AppState>, body: Bytes) -> Response {
+    with_body!(s, body, |c, json| c.create_provider(json))
+}
+
+pub(crate) async fn update_provider(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_body!(s, body, |c, json| c.update_provider(&p, json))
+}
+
+pub(crate) async fn delete_provider(State(s): State<AppState>, Path(p): Path<String>) -> Response {
+    with_control!(s, |c| reply::result(c.delete_provider(&p).await))
+}
+
+pub(crate) async fn list_keys(State(s): State<AppState>, Path(p): Path<String>) -> Response {
+    with_control!(s, |c| reply::result(c.list_keys(&p)))
+}
+
+pub(crate) async fn get_key(
+    State(s): State<AppState>,
+    Path((p, k)): Path<(String, String)>,
+) -> Response {
+    with_control!(s, |c| reply::result(c.get_key(&p, &k)))
+}
+
+pub(crate) async fn create_key(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_body!(s, body, |c, json| c.create_key(&p, json))
+}
+
+pub(crate) async fn update_key(
+    State(s): State<AppState>,
+    Path((p, k)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    with_body!(s, body, |c, json| c.update_key(&p, &k, json))
+}
+
+pub(crate) async fn delete_key(
+    State(s): State<AppState>,
+    Path((p, k)): Path<(String, String)>,
+) -> Response {
+    with_control!(s, |c| reply::result(c.delete_key(&p, &k).await))
+}
+
+pub(crate) async fn all_keys(State(s): State<AppState>) -> Response {
+    with_control!(s, |c| reply::ok(&c.all_keys()))
+}
+
+pub(crate) async fn get_config(State(s): State<AppState>) -> Response {
+    with_control!(s, |c| reply::ok(&c.config_view()))
+}
+
+pub(crate) async fn update_config(State(s): State<AppState>, body: Bytes) -> Response {
+    with_body!(s, body, |c, json| c.update_config(json))
+}
+
+/// `GET /api/version`: a bare JSON string, as Bifrost answers.
+pub(crate) async fn version() -> Response {
+    reply::ok(&json!(format!("v{}", env!("CARGO_PKG_VERSION"))))
+}
+
+/// `GET /api/models` filters (Bifrost's names).
+#[derive(serde::Deserialize)]
+pub(crate) struct ModelsFilter {
+    provider: Option<String>,
+    query: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// `GET /api/models`: the models the configuration names (keys' model lists), filtered and
+/// paged: `{"models": [{"name", "provider", "accessible_by_keys"}], "total": N}`.
+pub(crate) async fn models(State(s): State<AppState>, Query(f): Query<ModelsFilter>) -> Response {
+    let needle = f.query.as_deref().map(str::to_ascii_lowercase);
+    let mut models: Vec<Value> = Vec::new();
+    for (provider, model, keys) in s.gateway.configured_models() {
+        if f.provider.as_deref().is_some_and(|p| p != provider)
+            || needle
+                .as_deref()
+                .is_some_and(|q| !model.to_ascii_lowercase().contains(q))
+        {
+            continue;
+        }
+        models.push(json!({"name": model, "provider": provider, "accessible_by_keys": keys}));
+    }
+    let total = models.len();
+    let page: Vec<Value> = models
+        .into_iter()
+        .skip(f.offset.unwrap_or(0))
+        .take(f.limit.unwrap_or(usize::MAX))
+        .collect();
+    reply::ok(&json!({"models": page, "total": total}))
+}
