@@ -315,14 +315,6 @@ fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
             "client.required_headers",
         ),
         (
-            r#"{"auth_config": {"is_enabled": true, "admin_username": "a", "admin_password": "b"}}"#,
-            "auth_config.is_enabled",
-        ),
-        (
-            r#"{"governance": {"auth_config": {"is_enabled": true}}}"#,
-            "governance.auth_config.is_enabled",
-        ),
-        (
             r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1"}]}}"#,
             "governance.virtual_keys",
         ),
@@ -345,6 +337,96 @@ fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
     ] {
         assert_eq!(error_paths(json), [path], "{json}");
     }
+}
+
+#[test]
+fn admin_auth_that_cannot_protect_is_refused() {
+    assert_eq!(
+        error_paths(r#"{"governance": {"auth_config": {"is_enabled": true}}}"#),
+        [
+            "governance.auth_config.admin_username",
+            "governance.auth_config.admin_password"
+        ]
+    );
+    assert_eq!(
+        error_paths(
+            r#"{"auth_config": {"is_enabled": true, "admin_username": "a", "admin_password": "env.UNSET_ADMIN_PASSWORD"}}"#
+        ),
+        ["auth_config.admin_password"]
+    );
+    let loaded = load_str(
+        r#"{"auth_config": {"is_enabled": true, "admin_username": "a", "admin_password": "b"}}"#,
+        &no_env,
+    )
+    .unwrap();
+    let auth = loaded.config.auth.unwrap();
+    assert!(auth.is_enabled && !auth.disable_auth_on_inference);
+    // governance.auth_config, where Bifrost reads it now, wins over the deprecated place.
+    let loaded = load_str(
+        r#"{"auth_config": {"is_enabled": false}, "governance": {"auth_config": {"is_enabled": true, "admin_username": "g", "admin_password": "p", "disable_auth_on_inference": true}}}"#,
+        &no_env,
+    )
+    .unwrap();
+    let auth = loaded.config.auth.unwrap();
+    assert_eq!(auth.admin_username, "g");
+    assert!(auth.is_enabled && auth.disable_auth_on_inference);
+}
+
+#[test]
+fn config_store_and_encryption_key_are_checked() {
+    assert_eq!(
+        error_paths(r#"{"config_store": {"enabled": true, "type": "mysql"}}"#),
+        ["config_store.type"]
+    );
+    assert_eq!(
+        error_paths(
+            r#"{"config_store": {"enabled": true, "type": "postgres", "config": {"port": "x", "ssl_mode": "sometimes"}}}"#
+        ),
+        [
+            "config_store.config.host",
+            "config_store.config.user",
+            "config_store.config.db_name",
+            "config_store.config.port",
+            "config_store.config.ssl_mode"
+        ]
+    );
+    assert_eq!(
+        error_paths(r#"{"encryption_key": "env.UNSET_ENCRYPTION_KEY"}"#),
+        ["encryption_key"]
+    );
+    let loaded = load_str(
+        r#"{"config_store": {"enabled": true, "type": "postgres", "config": {"host": "db", "port": "6432", "user": "u", "password": "env.PGPW", "db_name": "d", "max_open_conns": 3}}}"#,
+        &|v: &str| (v == "PGPW").then(|| "secret".to_owned()),
+    )
+    .unwrap();
+    let asbru_config::StoreChoice::Postgres(pg) = loaded.config.config_store else {
+        panic!("postgres expected")
+    };
+    assert_eq!(
+        (
+            pg.host.as_str(),
+            pg.port,
+            pg.max_open_conns,
+            pg.ssl_mode.as_str()
+        ),
+        ("db", 6432, 3, "disable")
+    );
+    assert!(matches!(
+        load_str(
+            r#"{"config_store": {"enabled": false, "type": "postgres"}}"#,
+            &no_env
+        )
+        .unwrap()
+        .config
+        .config_store,
+        asbru_config::StoreChoice::Disabled
+    ));
+    // BIFROST_ENCRYPTION_KEY is read when the file sets none.
+    let loaded = load_str("{}", &|v: &str| {
+        (v == "BIFROST_ENCRYPTION_KEY").then(|| "k".to_owned())
+    })
+    .unwrap();
+    assert!(loaded.config.encryption_key.is_some());
 }
 
 #[test]

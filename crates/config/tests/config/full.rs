@@ -10,8 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// The protection settings of `full.json`, which asbru does not enforce yet and therefore refuses.
-const UNENFORCED: [&str; 8] = [
-    "auth_config.is_enabled",
+const UNENFORCED: [&str; 7] = [
     "client.enforce_auth_on_inference",
     "client.required_headers",
     "governance.budgets",
@@ -72,6 +71,8 @@ fn full_env() -> impl Fn(&str) -> Option<String> {
         ("ACME_AWS_ACCESS_KEY_ID", "AKIDACME"),
         ("ACME_AWS_SECRET_ACCESS_KEY", "aws-secret-acme"),
         ("ACME_GCP_CREDENTIALS", "{\"type\": \"service_account\"}"),
+        ("ACME_GATEWAY_ENCRYPTION_KEY", "a passphrase for the store"),
+        ("ACME_ADMIN_PASSWORD", "admin-password"),
     ])
 }
 
@@ -443,8 +444,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
     let unique: BTreeSet<&str> = reported.iter().map(String::as_str).collect();
     assert_eq!(unique.len(), reported.len(), "duplicates in {reported:#?}");
     let expected: BTreeSet<&str> = [
-        "encryption_key",
-        "auth_config",
         "client.initial_pool_size",
         "client.enable_logging",
         "client.disable_content_logging",
@@ -457,7 +456,6 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "providers.openai.pricing_overrides",
         "mcp",
         "vector_store",
-        "config_store",
         "cluster_config",
         "load_balancer_config",
         "plugins[1]",
@@ -547,4 +545,30 @@ fn secrets_stay_out_of_debug_output() {
     ] {
         assert!(!debug.contains(secret), "{secret} leaked into Debug output");
     }
+}
+
+#[test]
+fn the_store_its_key_and_admin_auth_are_read() {
+    let loaded = match load_str(&fixture("full.json"), &full_env()) {
+        Ok(_) => panic!("full.json still asks for unenforced protection"),
+        Err(_) => load_full(),
+    };
+    let config = &loaded.config;
+    assert!(matches!(
+        &config.config_store,
+        asbru_config::StoreChoice::Sqlite { path: Some(p) } if p.to_str() == Some("/var/lib/acme-gateway/config.db")
+    ));
+    assert_eq!(
+        config
+            .encryption_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned())
+            .as_deref(),
+        Some("a passphrase for the store")
+    );
+    let auth = config.auth.as_ref().expect("auth_config is read");
+    assert!(
+        matches!(&auth.admin_password, asbru_config::AdminPassword::Clear(p) if p.expose_secret() == "admin-password")
+    );
+    assert!(!auth.admin_username.is_empty());
 }
