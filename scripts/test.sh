@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: Rust unit and integration tests (cargo-nextest), then the
 # compatibility tests that drive the real gateway binary with the official Python SDKs.
-# Works on a fresh machine: installs what it needs (nextest, a Python venv with the SDKs).
+# Works on a fresh machine: installs what it needs (nextest, a Python venv with the SDKs, a
+# PostgreSQL server for the config-store tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +30,9 @@ if [ ! -x "$frameworks/bin/python" ]; then
 fi
 "$frameworks/bin/python" -m pip install --quiet --disable-pip-version-check \
   -r tests/python/requirements-frameworks.txt
+
+# The config-store tests run against a real PostgreSQL.
+scripts/ensure-postgres.sh
 
 echo "== installing the Node SDKs"
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
