@@ -19,6 +19,10 @@ pub(crate) fn error(e: &AdminError) -> Response {
     }
     let body = json!({"is_bifrost_error": false, "status_code": status.as_u16(), "error": detail});
     let mut response = json_response(status, body.to_string());
+    // For the request's log line (admin messages never hold a secret).
+    response
+        .extensions_mut()
+        .insert(crate::error::ErrorNote(e.message.clone()));
     if let Some(secs) = e.retry_after_secs
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
