@@ -11,6 +11,8 @@ pub struct AdminError {
     pub message: String,
     /// The path of the field at fault, as in `config.json` (`providers.openai.keys[0].weight`).
     pub field: Option<String>,
+    /// How long to wait before trying again (login throttling), for a `Retry-After` header.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl AdminError {
@@ -19,6 +21,7 @@ impl AdminError {
             status,
             message: message.into(),
             field: None,
+            retry_after_secs: None,
         }
     }
 
@@ -34,12 +37,22 @@ impl AdminError {
         Self::new(409, message)
     }
 
+    /// Too many attempts: try again after `secs` seconds.
+    pub fn too_many(message: impl Into<String>, secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(429, message)
+        }
+    }
+
     /// The store cannot be written: the change is refused, and the gateway goes on serving.
     pub fn store_unavailable(e: &asbru_store::StoreError) -> Self {
         tracing::warn!(error = %e, "admin write refused: the config store is unavailable");
         Self::new(
             503,
-            format!("the config store is unavailable, nothing was changed; try again when it is back ({e})"),
+            format!(
+                "the config store is unavailable, nothing was changed; try again when it is back ({e})"
+            ),
         )
     }
 
@@ -50,6 +63,7 @@ impl AdminError {
             status: 400,
             message: format!("invalid configuration: {}", listed.join("; ")),
             field: errors.first().map(|e| e.path.clone()),
+            retry_after_secs: None,
         }
     }
 }

@@ -138,6 +138,8 @@ impl Control {
             .map_err(|e| AdminError::store_unavailable(&e))?;
         let ((out, prepared, config), doc) = outcome?;
         self.serve(prepared, &config, doc);
+        // A change of the admin credentials made here ends the stored sessions (every node).
+        self.auth.end_sessions_if_credentials_changed().await;
         Ok(out)
     }
 
@@ -186,7 +188,9 @@ impl Control {
                 if report.changed_anything() {
                     tracing::info!(added = ?report.added, replaced = ?report.replaced, "config.json changed: its changed entries replaced the stored ones");
                 }
-                self.resync().await
+                self.resync().await?;
+                self.auth.end_sessions_if_credentials_changed().await;
+                Ok(())
             }
             None => {
                 let doc = startup::file_document(file);
@@ -219,6 +223,8 @@ impl Control {
                     if let Err(e) = self.resync().await {
                         tracing::error!(error = %e, "could not serve the config store's configuration; keeping the running one");
                     }
+                    // The node that changed the credentials ended the stored sessions.
+                    self.auth.credentials_change_handled_elsewhere();
                     self.auth.reload_sessions().await;
                 }
             }

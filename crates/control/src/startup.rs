@@ -6,7 +6,9 @@
 
 use crate::{AdminError, Env, validate_document};
 use asbru_config::{Config, FieldError, Notice};
-use asbru_store::{Document, SeedReport, SeedSource, Store, StoreError, StoreLocation, STORED_SECTIONS};
+use asbru_store::{
+    Document, STORED_SECTIONS, SeedReport, SeedSource, Store, StoreError, StoreLocation,
+};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -84,7 +86,10 @@ pub async fn startup(
 }
 
 /// Seeds the store from the file; the stored entries get key ids.
-pub(crate) async fn seed(store: &Store, file: &Map<String, Value>) -> Result<SeedReport, StoreError> {
+pub(crate) async fn seed(
+    store: &Store,
+    file: &Map<String, Value>,
+) -> Result<SeedReport, StoreError> {
     let file = Document::from_config_json(file);
     let merge = |file: &Value, stored: Option<&Value>| with_key_ids(file.clone(), stored);
     let (report, _) = store
@@ -124,7 +129,11 @@ pub(crate) fn with_key_ids(mut entry: Value, stored: Option<&Value>) -> Value {
         .unwrap_or_default();
     if let Some(keys) = entry.get_mut("keys").and_then(Value::as_array_mut) {
         for key in keys.iter_mut().filter_map(Value::as_object_mut) {
-            if key.get("id").and_then(Value::as_str).is_some_and(|id| !id.is_empty()) {
+            if key
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| !id.is_empty())
+            {
                 continue;
             }
             let id = key
@@ -145,7 +154,10 @@ pub(crate) fn with_key_ids(mut entry: Value, stored: Option<&Value>) -> Value {
 
 impl From<AdminError> for StartupError {
     fn from(e: AdminError) -> Self {
-        Self::Invalid(vec![FieldError::new(e.field.unwrap_or_default(), e.message)])
+        Self::Invalid(vec![FieldError::new(
+            e.field.unwrap_or_default(),
+            e.message,
+        )])
     }
 }
 

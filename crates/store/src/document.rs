@@ -324,7 +324,6 @@ impl Store {
     }
 
     /// Opens sealed rows into a document, with each entry's recorded file hash.
-    #[expect(clippy::type_complexity, reason = "rows as read: name, sealed, file hash")]
     fn open_rows(
         &self,
         providers: Vec<(String, String, Option<String>)>,
