@@ -6,6 +6,11 @@
 //! engine.
 
 mod accept;
+#[expect(
+    dead_code,
+    reason = "the admin routes wire these handlers and guards in next"
+)]
+mod admin;
 mod anthropic;
 mod bedrock;
 mod cohere;
