@@ -126,9 +126,11 @@ impl Auth {
         let next = self.settings_from(config);
         let current = self.settings.load();
         let changed = !current.same_credentials(&next);
+        // Settings first, then the sessions: a login that checks the settings while holding the
+        // session map either sees the change or has its session cleared here.
         self.settings.store(Arc::new(next));
-        self.verified.clear();
         if changed {
+            self.verified.clear();
             self.write_sessions().clear();
             self.store_sessions_stale.store(true, Ordering::SeqCst);
             tracing::info!("admin credentials changed: every admin session ended");
@@ -320,14 +322,20 @@ impl Auth {
                 .await
                 .map_err(|e| AdminError::store_unavailable(&e))?;
         }
-        // The credentials changed while this login was checked: it does not count.
-        if !settings.same_credentials(&self.settings.load()) {
+        let still_valid = {
+            let mut sessions = self.write_sessions();
+            let still_valid = settings.same_credentials(&self.settings.load());
+            if still_valid {
+                sessions.retain(|_, &mut expires| expires > now);
+                sessions.insert(session.token_hash.clone(), session.expires_at_ms);
+            }
+            still_valid
+        };
+        if !still_valid {
+            // The credentials changed while this login was checked: it does not count.
             self.forget_in_store(&session.token_hash).await;
             return Err(AdminError::new(401, "invalid username or password"));
         }
-        let mut sessions = self.write_sessions();
-        sessions.retain(|_, &mut expires| expires > now);
-        sessions.insert(session.token_hash, session.expires_at_ms);
         Ok(LoginOk {
             token,
             expires_at_ms: session.expires_at_ms,
@@ -380,9 +388,15 @@ impl Auth {
         self.store_sessions_stale.store(false, Ordering::SeqCst);
     }
 
-    /// Reads the live sessions from the store again (a peer logged in or out).
+    /// Reads the live sessions from the store again (a peer logged in or out). Ending the stored
+    /// sessions after a credentials change made here is tried again first if it failed, so
+    /// that sessions from before the change are never read back.
     pub async fn reload_sessions(&self) {
         let Some(store) = &self.store else { return };
+        self.end_sessions_if_credentials_changed().await;
+        if self.store_sessions_stale.load(Ordering::SeqCst) {
+            return;
+        }
         match store.live_sessions(self.now_ms()).await {
             Ok(live) => {
                 let map = live

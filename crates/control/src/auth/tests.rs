@@ -257,3 +257,40 @@ async fn a_broken_hash_refuses_everyone() {
     assert!(!auth.check(&basic("admin", "pw")));
     assert_eq!(auth.login("admin", "pw", "").await.unwrap_err().status, 401);
 }
+
+#[tokio::test]
+async fn sessions_from_before_a_change_are_never_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let auth = Auth::new(
+        Some(&config("admin", clear("pw"), true)),
+        Some(store.clone()),
+    );
+    let ok = auth.login("admin", "pw", "").await.unwrap();
+    auth.configure(Some(&config("admin", clear("pw"), false)));
+    auth.configure(Some(&config("admin", clear("pw"), true)));
+    // The operation's own wipe has not run (or failed): reloading does it first.
+    auth.reload_sessions().await;
+    assert!(!auth.check(&bearer(&ok.token)));
+    assert!(store.live_sessions(auth.now_ms()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_peer_change_leaves_the_store_to_the_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let auth = Auth::new(
+        Some(&config("admin", clear("pw"), true)),
+        Some(store.clone()),
+    );
+    auth.configure(Some(&config("admin", clear("new"), true)));
+    auth.credentials_change_handled_elsewhere();
+    // A session the peer started with the new password survives this node's reload.
+    let peer = Auth::new(
+        Some(&config("admin", clear("new"), true)),
+        Some(store.clone()),
+    );
+    let ok = peer.login("admin", "new", "").await.unwrap();
+    auth.reload_sessions().await;
+    assert!(auth.check(&bearer(&ok.token)));
+}
