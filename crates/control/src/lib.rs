@@ -217,9 +217,11 @@ impl Control {
     }
 
     /// Follows the changes other nodes make (PostgreSQL), until shutdown. Returns at once for
-    /// SQLite, which serves one node.
+    /// SQLite, which serves one node, after the first step: reading the admin sessions kept in
+    /// the store, so that logins survive a restart (call it at startup with either store).
     pub async fn follow_peers(self: Arc<Self>) {
         let Some(store) = &self.store else { return };
+        self.auth.reload_sessions().await;
         let mut changes = loop {
             match store.changes().await {
                 Ok(Some(c)) => break c,
