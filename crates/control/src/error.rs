@@ -37,6 +37,14 @@ impl AdminError {
         Self::new(409, message)
     }
 
+    /// Too many attempts: try again in `secs` seconds (sent as `Retry-After`).
+    pub fn too_many(message: impl Into<String>, secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(429, message)
+        }
+    }
+
     /// The store cannot be written: the change is refused, and the gateway goes on serving.
     pub fn store_unavailable(e: &asbru_store::StoreError) -> Self {
         tracing::warn!(error = %e, "admin write refused: the config store is unavailable");

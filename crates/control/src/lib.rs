@@ -138,6 +138,8 @@ impl Control {
             .map_err(|e| AdminError::store_unavailable(&e))?;
         let ((out, prepared, config), doc) = outcome?;
         self.serve(prepared, &config, doc);
+        // A change of the admin credentials made here ends the stored sessions (every node).
+        self.auth.end_sessions_if_credentials_changed().await;
         Ok(out)
     }
 
@@ -158,6 +160,12 @@ impl Control {
             return Ok(());
         };
         let _one_at_a_time = self.changing.lock().await;
+        self.serve_stored(store, ChangedBy::Peer).await
+    }
+
+    /// Serves the store's document if it differs from the one served. The caller holds
+    /// `changing`.
+    async fn serve_stored(&self, store: &Store, by: ChangedBy) -> Result<(), AdminError> {
         let doc = store
             .load()
             .await
@@ -167,6 +175,12 @@ impl Control {
         }
         let (prepared, config) = self.prepare(&doc)?;
         self.serve(prepared, &config, doc);
+        match by {
+            // A change of the admin credentials made here ends the stored sessions (every node).
+            ChangedBy::ThisNode => self.auth.end_sessions_if_credentials_changed().await,
+            // The node that changed the credentials ended the stored sessions.
+            ChangedBy::Peer => self.auth.credentials_change_handled_elsewhere(),
+        }
         tracing::info!(providers = %self.gateway.provider_names().join(","), "configuration changed in the config store; now serving it");
         Ok(())
     }
@@ -177,16 +191,16 @@ impl Control {
     pub async fn file_changed(&self, file: &Map<String, Value>) -> Result<(), AdminError> {
         match &self.store {
             Some(store) => {
-                let report = {
-                    let _one_at_a_time = self.changing.lock().await;
-                    startup::seed(store, file)
-                        .await
-                        .map_err(|e| AdminError::store_unavailable(&e))?
-                };
+                // Seeding and serving under one lock, so that following our own notification
+                // cannot serve the seeded document first, as if a peer had changed it.
+                let _one_at_a_time = self.changing.lock().await;
+                let report = startup::seed(store, file)
+                    .await
+                    .map_err(|e| AdminError::store_unavailable(&e))?;
                 if report.changed_anything() {
                     tracing::info!(added = ?report.added, replaced = ?report.replaced, "config.json changed: its changed entries replaced the stored ones");
                 }
-                self.resync().await
+                self.serve_stored(store, ChangedBy::ThisNode).await
             }
             None => {
                 let doc = startup::file_document(file);
@@ -199,9 +213,11 @@ impl Control {
     }
 
     /// Follows the changes other nodes make (PostgreSQL), until shutdown. Returns at once for
-    /// SQLite, which serves one node.
+    /// SQLite, which serves one node, after the first step: reading the admin sessions kept in
+    /// the store, so that logins survive a restart (call it at startup with either store).
     pub async fn follow_peers(self: Arc<Self>) {
         let Some(store) = &self.store else { return };
+        self.auth.reload_sessions().await;
         let mut changes = loop {
             match store.changes().await {
                 Ok(Some(c)) => break c,
@@ -224,6 +240,14 @@ impl Control {
             }
         }
     }
+}
+
+/// Who made the change being served: it decides who ends the stored sessions when the admin
+/// credentials changed (the node that made the change, once).
+#[derive(Clone, Copy)]
+enum ChangedBy {
+    ThisNode,
+    Peer,
 }
 
 /// `bootstrap` ∪ `doc`, validated as one `config.json`.

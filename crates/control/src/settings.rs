@@ -92,52 +92,49 @@ impl Control {
                 });
             }
         };
-        let auth_changed = self
-            .change(|doc| {
-                for (field, section) in [
-                    ("client_config", "client"),
-                    ("framework_config", "framework"),
-                ] {
-                    match body.get(field) {
-                        Some(Value::Object(o)) => {
-                            doc.sections
-                                .insert(section.into(), Value::Object(o.clone()));
-                        }
-                        Some(Value::Null) | None => {}
-                        Some(_) => {
-                            return Err(AdminError {
-                                field: Some(field.into()),
-                                ..AdminError::bad_request(format!("{field}: must be an object"))
-                            });
-                        }
+        self.change(|doc| {
+            for (field, section) in [
+                ("client_config", "client"),
+                ("framework_config", "framework"),
+            ] {
+                match body.get(field) {
+                    Some(Value::Object(o)) => {
+                        doc.sections
+                            .insert(section.into(), Value::Object(o.clone()));
+                    }
+                    Some(Value::Null) | None => {}
+                    Some(_) => {
+                        return Err(AdminError {
+                            field: Some(field.into()),
+                            ..AdminError::bad_request(format!("{field}: must be an object"))
+                        });
                     }
                 }
-                let Some(mut auth) = new_auth else {
-                    return Ok(false);
-                };
-                let before = stored_auth(doc).cloned();
-                if auth.get("admin_password").and_then(Value::as_str) == Some(REDACTED) {
-                    let kept = before
-                        .as_ref()
-                        .and_then(|b| b.get("admin_password"))
-                        .cloned();
-                    auth.insert("admin_password".into(), kept.unwrap_or(Value::Null));
-                }
-                let auth = Value::Object(auth);
-                let governance = doc
-                    .sections
-                    .entry("governance".into())
-                    .or_insert_with(|| json!({}));
-                if let Some(g) = governance.as_object_mut() {
-                    g.insert("auth_config".into(), auth.clone());
-                }
-                doc.sections.remove("auth_config");
-                Ok(before.as_ref() != Some(&auth))
-            })
-            .await?;
-        if auth_changed {
-            self.auth.end_all_sessions().await;
-        }
+            }
+            let Some(mut auth) = new_auth else {
+                return Ok(());
+            };
+            let before = stored_auth(doc).cloned();
+            if auth.get("admin_password").and_then(Value::as_str) == Some(REDACTED) {
+                let kept = before
+                    .as_ref()
+                    .and_then(|b| b.get("admin_password"))
+                    .cloned();
+                auth.insert("admin_password".into(), kept.unwrap_or(Value::Null));
+            }
+            let auth = Value::Object(auth);
+            let governance = doc
+                .sections
+                .entry("governance".into())
+                .or_insert_with(|| json!({}));
+            if let Some(g) = governance.as_object_mut() {
+                g.insert("auth_config".into(), auth.clone());
+            }
+            doc.sections.remove("auth_config");
+            Ok(())
+        })
+        .await?;
+        // Changed credentials end every session: `change` sees to it.
         Ok(json!({"status": "success", "message": "configuration updated successfully"}))
     }
 
@@ -155,7 +152,8 @@ impl Control {
             let clear = pw.clone();
             let hashed = tokio::task::spawn_blocking(move || crate::auth::hash_password(&clear))
                 .await
-                .map_err(|_| AdminError::new(500, "password hashing failed"))??;
+                .map_err(|_| AdminError::new(500, "password hashing failed"))?
+                .map_err(|_| AdminError::new(500, "password hashing failed"))?;
             auth.insert("admin_password".into(), Value::String(hashed));
         }
         Ok(auth)

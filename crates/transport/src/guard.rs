@@ -148,7 +148,7 @@ async fn admit(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     let Some(origin) = request.headers().get(header::ORIGIN).cloned() else {
-        return catch_panic(request, next).await;
+        return authorize(&state, request, next).await;
     };
     let client = state.gateway.client_config();
     let own_authority = request_authority(&request).map(str::to_ascii_lowercase);
@@ -170,12 +170,34 @@ async fn admit(State(state): State<AppState>, request: Request, next: Next) -> R
     let mut response = if preflight {
         preflight_response(request.headers(), &client.allowed_headers)
     } else {
-        catch_panic(request, next).await
+        authorize(&state, request, next).await
     };
     let h = response.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     h.append(header::VARY, HeaderValue::from_static("origin"));
     response
+}
+
+/// Admin authentication (`auth_config`), when it is on: `/api` needs admin credentials (but the
+/// login endpoints), inference needs them too unless `disable_auth_on_inference`; `/health` and
+/// `/metrics` stay open. Then runs the rest of the stack.
+async fn authorize(state: &AppState, request: Request, next: Next) -> Response {
+    if let Some(control) = &state.control {
+        let path = request.uri().path();
+        let allowed = if path.starts_with("/api/") {
+            crate::admin::guard::admin_authorized(control, path, request.headers()).await
+        } else if matches!(path, "/health" | "/metrics") {
+            true
+        } else {
+            crate::admin::guard::inference_authorized(control, request.headers()).await
+        };
+        if !allowed {
+            metrics::counter!("asbru_requests_refused_total", "reason" => "unauthorized")
+                .increment(1);
+            return crate::admin::guard::unauthorized();
+        }
+    }
+    catch_panic(request, next).await
 }
 
 /// Runs the rest of the stack; a panic in it becomes a 500 in the OpenAI error shape.

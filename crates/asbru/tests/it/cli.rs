@@ -278,7 +278,6 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
     let log = String::from_utf8_lossy(&output.stderr);
     for path in [
         "client.enforce_auth_on_inference",
-        "governance.auth_config.is_enabled",
         "governance.virtual_keys",
     ] {
         assert!(log.contains(path), "{path} not named in:\n{log}");

@@ -14,6 +14,7 @@
 mod harness;
 
 mod admin_api;
+mod admin_auth;
 mod admin_postgres;
 
 mod anthropic;

@@ -3,11 +3,13 @@
 //! control plane's operations ([`asbru_control::Control`]) and back; what a change means, how it
 //! is validated, kept and applied lives there.
 
+pub(crate) mod guard;
 mod handlers;
 pub(crate) mod reply;
+mod session;
 
 use crate::state::{AppState, RouteSet};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 /// The admin routes (mounted at the root, with the other `/api` paths).
 pub(crate) fn routes() -> RouteSet {
@@ -32,6 +34,12 @@ pub(crate) fn routes() -> RouteSet {
         ("/api/config", get(get_config).put(update_config)),
         ("/api/version", get(version)),
         ("/api/models", get(models)),
+        ("/api/session/login", post(session::login)),
+        ("/api/session/logout", post(session::logout)),
+        (
+            "/api/session/is-auth-enabled",
+            get(session::is_auth_enabled),
+        ),
     ]
 }
 
