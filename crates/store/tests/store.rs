@@ -1,6 +1,6 @@
 //! The config store against real SQLite and the machine's PostgreSQL (127.0.0.1:5432, trust auth;
 //! `ASBRU_TEST_PG_HOST` / `_PORT` / `_USER` override). Every behaviour is checked on both.
-#![expect(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use asbru_store::{Change, Document, PostgresOptions, SeedSource, Session, Store, StoreLocation};
 use serde_json::{Value, json};
@@ -246,7 +246,10 @@ async fn sessions_are_shared_and_expire() {
         };
         store.create_session(&live, 0).await.unwrap();
         store.create_session(&ended, 0).await.unwrap();
-        assert_eq!(store.live_sessions(1_500).await.unwrap(), [live.clone()]);
+        assert_eq!(
+            store.live_sessions(1_500).await.unwrap(),
+            std::slice::from_ref(&live)
+        );
         store.delete_session(&live.token_hash).await.unwrap();
         assert!(store.live_sessions(1_500).await.unwrap().is_empty());
         store.create_session(&live, 0).await.unwrap();

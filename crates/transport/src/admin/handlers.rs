@@ -12,11 +12,11 @@ macro_rules! with_body {
     ($state:expr, $body:expr, |$c:ident, $json:ident| $op:expr) => {{
         let $c = match control(&$state) {
             Ok(c) => c,
-            Err(r) => return r,
+            Err(e) => return reply::error(&e),
         };
         let $json = match reply::body_json(&$body) {
             Ok(j) => j,
-            Err(r) => return r,
+            Err(e) => return reply::error(&e),
         };
         reply::result($op.await)
     }};
@@ -26,7 +26,7 @@ macro_rules! with_control {
     ($state:expr, |$c:ident| $op:expr) => {{
         match control(&$state) {
             Ok($c) => $op,
-            Err(r) => r,
+            Err(e) => reply::error(&e),
         }
     }};
 }

@@ -43,14 +43,11 @@ pub(crate) fn routes() -> RouteSet {
     ]
 }
 
-/// The control plane, or the answer to give when there is none (a library embedding without it).
+/// The control plane, or why there is none (a library embedding without it).
 pub(crate) fn control(
     state: &AppState,
-) -> Result<&std::sync::Arc<asbru_control::Control>, axum::response::Response> {
+) -> Result<&std::sync::Arc<asbru_control::Control>, asbru_control::AdminError> {
     state.control.as_ref().ok_or_else(|| {
-        reply::error(&asbru_control::AdminError::new(
-            503,
-            "the admin API is not available in this embedding",
-        ))
+        asbru_control::AdminError::new(503, "the admin API is not available in this embedding")
     })
 }

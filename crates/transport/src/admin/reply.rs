@@ -40,10 +40,7 @@ pub(crate) fn result(outcome: Result<Value, AdminError>) -> Response {
 }
 
 /// A request body as JSON, or a 400 saying why not.
-pub(crate) fn body_json(body: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        error(&AdminError::bad_request(format!(
-            "the body is not valid JSON: {e}"
-        )))
-    })
+pub(crate) fn body_json(body: &[u8]) -> Result<Value, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::bad_request(format!("the body is not valid JSON: {e}")))
 }

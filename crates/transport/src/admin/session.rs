@@ -29,7 +29,7 @@ struct LoginBody {
 pub(crate) async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let control = match control(&s) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return reply::error(&e),
     };
     let Ok(creds) = serde_json::from_slice::<LoginBody>(&body) else {
         return reply::error(&AdminError::bad_request(
@@ -64,7 +64,7 @@ pub(crate) async fn login(State(s): State<AppState>, headers: HeaderMap, body: B
 pub(crate) async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let control = match control(&s) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return reply::error(&e),
     };
     if let Some(token) = auth::session_token(&headers) {
         control.auth().logout(token).await;
@@ -83,7 +83,7 @@ pub(crate) async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Res
 pub(crate) async fn is_auth_enabled(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let control = match control(&s) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return reply::error(&e),
     };
     let auth = control.auth();
     let enabled = auth.is_enabled();
