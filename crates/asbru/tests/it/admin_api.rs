@@ -564,3 +564,110 @@ async fn serving_requests_runs_no_store_query() {
     assert_eq!(queries().await, before, "requests queried the store");
     served.stop().await;
 }
+
+/// A `config.json` edited while asbru runs with a store goes through the same seeding: the
+/// edited entry replaces the stored one, an untouched one keeps the API's change.
+#[tokio::test]
+async fn a_file_reloaded_while_running_is_seeded_into_the_store() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let mut config = json!({"providers": {
+        "openai": openai_entry(&mock, "sk-openai-before-reload-1"),
+        "groq": openai_entry(&mock, "gsk-groq-before-reload-01"),
+    }});
+    std::fs::write(&path, config.to_string()).unwrap();
+    let served = serve(
+        &[
+            "--app-dir",
+            dir.path().to_str().unwrap(),
+            "--watch-config",
+            "false",
+        ],
+        &[],
+    )
+    .await;
+    let admin = Admin::of(&served);
+    let (_, keys) = admin.call("GET", "/api/providers/groq/keys", None).await;
+    let id = keys["keys"][0]["id"].as_str().unwrap().to_owned();
+    let body = json!({"name": "main", "value": "gsk-groq-from-the-api-001", "weight": 1});
+    assert_eq!(
+        admin
+            .call("PUT", &format!("/api/providers/groq/keys/{id}"), Some(body))
+            .await
+            .0,
+        200
+    );
+
+    config["providers"]["openai"] = openai_entry(&mock, "sk-openai-after-reload-02");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let pid = served.child.id().unwrap();
+    let hup = tokio::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status();
+    assert!(hup.await.unwrap().success());
+    let started = std::time::Instant::now();
+    loop {
+        mock.clear_requests();
+        assert_eq!(admin.chat("openai/gpt-4o").await, 200);
+        if keys_seen(&mock) == ["sk-openai-after-reload-02"] {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never reloaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    mock.clear_requests();
+    assert_eq!(admin.chat("groq/llama").await, 200);
+    assert_eq!(
+        keys_seen(&mock),
+        ["gsk-groq-from-the-api-001"],
+        "the API's change stands"
+    );
+    served.stop().await;
+}
+
+/// CORS on `/api` follows `client.allowed_origins`, localhost always allowed, as on `/v1`.
+#[tokio::test]
+async fn the_admin_api_follows_allowed_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"client": {"allowed_origins": ["https://ops.example.com"]}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let served = serve_in(dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+    for (origin, allowed) in [
+        ("https://ops.example.com", true),
+        ("http://localhost:3000", true),
+        ("https://evil.example.net", false),
+    ] {
+        let response = client
+            .get(format!("{}/api/providers", served.url))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status() == 200, allowed, "{origin}");
+        assert_eq!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_some(),
+            allowed,
+            "{origin}"
+        );
+    }
+    let preflight = client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/providers", served.url),
+        )
+        .header("origin", "https://ops.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    served.stop().await;
+}
