@@ -84,6 +84,8 @@ pub struct ClientConfig {
     /// `prometheus_labels`: custom labels on the request metrics, valued per request by the
     /// `x-bf-prom-<label>` header (empty when absent).
     pub prometheus_labels: Vec<String>,
+    /// `disable_db_pings_in_health`: `/health` does not ping the config store.
+    pub disable_db_pings_in_health: bool,
 }
 
 impl Default for ClientConfig {
@@ -95,6 +97,7 @@ impl Default for ClientConfig {
             allowed_origins: Vec::new(),
             allowed_headers: Vec::new(),
             prometheus_labels: Vec::new(),
+            disable_db_pings_in_health: false,
         }
     }
 }

@@ -409,11 +409,7 @@ impl Validator<'_> {
             c.disable_content_logging,
             "content-free request logging",
         );
-        self.unsupported_flag(
-            "client.disable_db_pings_in_health",
-            c.disable_db_pings_in_health,
-            "database pings in /health",
-        );
+        out.disable_db_pings_in_health = c.disable_db_pings_in_health.unwrap_or(false);
         self.unsupported_int(
             "client.log_retention_days",
             c.log_retention_days,

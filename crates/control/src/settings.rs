@@ -13,7 +13,7 @@ fn client_defaults() -> Value {
         "prometheus_labels": [],
         "allowed_origins": [],
         "allowed_headers": [],
-        "enable_logging": true,
+        "enable_logging": false,
         "disable_content_logging": false,
         "disable_db_pings_in_health": false,
         "log_retention_days": 365,

@@ -12,9 +12,11 @@ use http::{HeaderValue, StatusCode, header};
 
 /// `GET /health`: `db_pings` is `ok` when the config store answers, `disabled` without one; a
 /// store that does not answer makes it 503 (`failed`, with the reason), as Bifrost reports it.
-/// Requests are still served from memory meanwhile.
+/// Requests are still served from memory meanwhile. `client.disable_db_pings_in_health` skips the
+/// ping (`disabled`).
 pub(crate) async fn health(State(s): State<AppState>) -> Response {
-    let Some(control) = s.control.as_ref().filter(|c| c.has_store()) else {
+    let pings = !s.gateway.client_config().disable_db_pings_in_health;
+    let Some(control) = s.control.as_ref().filter(|c| pings && c.has_store()) else {
         return json_response(
             StatusCode::OK,
             r#"{"status":"ok","components":{"db_pings":"disabled"}}"#,
