@@ -318,7 +318,7 @@ impl Auth {
         };
         if let Some(store) = &self.store {
             store
-                .create_session(&session, now)
+                .create_session(&session, now, asbru_store::MAX_SESSIONS)
                 .await
                 .map_err(|e| AdminError::store_unavailable(&e))?;
         }
@@ -328,6 +328,7 @@ impl Auth {
             if still_valid {
                 sessions.retain(|_, &mut expires| expires > now);
                 sessions.insert(session.token_hash.clone(), session.expires_at_ms);
+                evict_beyond_cap(&mut sessions, asbru_store::MAX_SESSIONS);
             }
             still_valid
         };
@@ -466,3 +467,32 @@ fn system_now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests;
+
+/// Keeps at most `cap` sessions, ending the ones that would end soonest
+/// (the store does the same on each login).
+fn evict_beyond_cap(sessions: &mut HashMap<String, i64>, cap: usize) {
+    while sessions.len() > cap {
+        let Some(soonest) = sessions
+            .iter()
+            .min_by_key(|(_, expires)| **expires)
+            .map(|(hash, _)| hash.clone())
+        else {
+            return;
+        };
+        sessions.remove(&soonest);
+        metrics::counter!("asbru_admin_sessions_evicted_total").increment(1);
+        tracing::info!("admin session limit reached: the oldest session was ended");
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    #[test]
+    fn the_sessions_that_end_soonest_go_first() {
+        let mut sessions: std::collections::HashMap<String, i64> =
+            [("a".into(), 30), ("b".into(), 10), ("c".into(), 20)].into();
+        super::evict_beyond_cap(&mut sessions, 2);
+        assert_eq!(sessions.len(), 2);
+        assert!(!sessions.contains_key("b"));
+    }
+}

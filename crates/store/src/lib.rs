@@ -19,7 +19,7 @@ mod sessions;
 pub use document::{Document, STORED_SECTIONS, SeedReport, SeedSource};
 pub use notify::{Change, Changes};
 pub use seal::{SealSource, key_file_path};
-pub use sessions::Session;
+pub use sessions::{MAX_SESSIONS, Session};
 
 use pool::Pool;
 use seal::Sealer;

@@ -8,6 +8,10 @@ use crate::pool::{counted, with_pool};
 use crate::{Store, StoreError};
 use sqlx::Row;
 
+/// Most sessions kept: past it, each login ends the session that would end soonest, so logins
+/// cannot grow the table (or any node's memory) without bound.
+pub const MAX_SESSIONS: usize = 10_000;
+
 /// A live session: its token's hash and when it ends (ms since the Unix epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -16,9 +20,15 @@ pub struct Session {
 }
 
 impl Store {
-    /// Records a new session and tells the other nodes.
-    pub async fn create_session(&self, session: &Session, now_ms: i64) -> Result<(), StoreError> {
-        counted(1);
+    /// Records a new session and tells the other nodes; beyond `cap` sessions, the ones that
+    /// would end soonest are ended ([`MAX_SESSIONS`] in production).
+    pub async fn create_session(
+        &self,
+        session: &Session,
+        now_ms: i64,
+        cap: usize,
+    ) -> Result<(), StoreError> {
+        counted(2);
         with_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             sqlx::query("INSERT INTO asbru_sessions (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
@@ -27,6 +37,13 @@ impl Store {
                 .bind(session.expires_at_ms)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "DELETE FROM asbru_sessions WHERE expires_at < \
+                 (SELECT expires_at FROM asbru_sessions ORDER BY expires_at DESC LIMIT 1 OFFSET $1)",
+            )
+            .bind(i64::try_from(cap).unwrap_or(i64::MAX).saturating_sub(1))
+            .execute(&mut *tx)
+            .await?;
             if self.pool.is_postgres() {
                 sqlx::query(PG_NOTIFY).bind("sessions").execute(&mut *tx).await?;
             }

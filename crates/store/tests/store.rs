@@ -244,17 +244,34 @@ async fn sessions_are_shared_and_expire() {
             token_hash: "b".repeat(64),
             expires_at_ms: 1_000,
         };
-        store.create_session(&live, 0).await.unwrap();
-        store.create_session(&ended, 0).await.unwrap();
+        store.create_session(&live, 0, 10).await.unwrap();
+        store.create_session(&ended, 0, 10).await.unwrap();
         assert_eq!(
             store.live_sessions(1_500).await.unwrap(),
             std::slice::from_ref(&live)
         );
         store.delete_session(&live.token_hash).await.unwrap();
         assert!(store.live_sessions(1_500).await.unwrap().is_empty());
-        store.create_session(&live, 0).await.unwrap();
+        store.create_session(&live, 0, 10).await.unwrap();
         store.delete_all_sessions().await.unwrap();
         assert!(store.live_sessions(0).await.unwrap().is_empty());
+        // Past the cap, the sessions that would end soonest go.
+        for (i, expires) in [30, 10, 20].into_iter().enumerate() {
+            let s = Session {
+                token_hash: format!("{i}").repeat(64),
+                expires_at_ms: expires,
+            };
+            store.create_session(&s, 0, 2).await.unwrap();
+        }
+        let mut left: Vec<i64> = store
+            .live_sessions(0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.expires_at_ms)
+            .collect();
+        left.sort_unstable();
+        assert_eq!(left, [20, 30]);
     }
 }
 
@@ -282,6 +299,7 @@ async fn postgres_nodes_are_told_of_each_others_changes() {
             expires_at_ms: i64::MAX,
         },
         0,
+        10,
     )
     .await
     .unwrap();
