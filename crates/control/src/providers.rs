@@ -235,7 +235,30 @@ impl Control {
             .iter()
             .find(|k| key_id(k) == Some(id))
             .map(|k| self.key_view(provider, k))
-            .ok_or_else(|| AdminError::not_found(format!("key not found: {id}")))
+            .ok_or_else(|| key_not_found(id))
+    }
+
+    /// Changes a provider's keys: `edit` gets them as stored now (404 when the provider is
+    /// missing) and returns the key to answer with.
+    async fn change_keys(
+        &self,
+        provider: &str,
+        edit: impl FnOnce(&mut Vec<Value>) -> Result<Value, AdminError>,
+    ) -> Result<Value, AdminError> {
+        let key = self
+            .change(|doc| {
+                let mut entry = doc
+                    .provider(provider)
+                    .cloned()
+                    .ok_or_else(|| Self::not_found(provider))?;
+                let mut keys = keys_of(&entry);
+                let key = edit(&mut keys)?;
+                entry["keys"] = Value::Array(keys);
+                doc.set_provider(provider, entry);
+                Ok(key)
+            })
+            .await?;
+        Ok(self.key_view(provider, &key))
     }
 
     /// `POST /api/providers/{provider}/keys`: adds a key (given an id when it has none).
@@ -245,23 +268,14 @@ impl Control {
         let mut wrapped = with_key_ids(json!({"keys": [key]}), None);
         let key = wrapped["keys"][0].take();
         let id = key_id(&key).unwrap_or_default().to_owned();
-        let stored = self
-            .change(|doc| {
-                let mut entry = doc
-                    .provider(provider)
-                    .cloned()
-                    .ok_or_else(|| Self::not_found(provider))?;
-                let mut keys = keys_of(&entry);
-                if keys.iter().any(|k| key_id(k) == Some(id.as_str())) {
-                    return Err(AdminError::conflict(format!("key {id} already exists")));
-                }
-                keys.push(key.clone());
-                entry["keys"] = Value::Array(keys);
-                doc.set_provider(provider, entry);
-                Ok(key)
-            })
-            .await?;
-        Ok(self.key_view(provider, &stored))
+        self.change_keys(provider, |keys| {
+            if keys.iter().any(|k| key_id(k) == Some(id.as_str())) {
+                return Err(AdminError::conflict(format!("key {id} already exists")));
+            }
+            keys.push(key.clone());
+            Ok(key)
+        })
+        .await
     }
 
     /// `PUT /api/providers/{provider}/keys/{key_id}`: replaces the key; masked secrets sent back
@@ -272,52 +286,36 @@ impl Control {
         id: &str,
         body: Value,
     ) -> Result<Value, AdminError> {
-        let body = Value::Object(object(body, "the key")?);
-        let stored = self
-            .change(|doc| {
-                let mut entry = doc
-                    .provider(provider)
-                    .cloned()
-                    .ok_or_else(|| Self::not_found(provider))?;
-                let mut keys = keys_of(&entry);
-                let slot = keys
-                    .iter_mut()
-                    .find(|k| key_id(k) == Some(id))
-                    .ok_or_else(|| AdminError::not_found(format!("key not found: {id}")))?;
-                let mut key = body.clone();
-                restore(&mut key, Some(slot), KEY_SECRETS, &self.env);
-                if let Some(fields) = key.as_object_mut() {
-                    fields.insert("id".into(), json!(id));
-                    fields.remove("provider");
-                }
-                *slot = key.clone();
-                entry["keys"] = Value::Array(keys);
-                doc.set_provider(provider, entry);
-                Ok(key)
-            })
-            .await?;
-        Ok(self.key_view(provider, &stored))
+        let mut key = Value::Object(object(body, "the key")?);
+        self.change_keys(provider, |keys| {
+            let slot = keys
+                .iter_mut()
+                .find(|k| key_id(k) == Some(id))
+                .ok_or_else(|| key_not_found(id))?;
+            restore(&mut key, Some(slot), KEY_SECRETS, &self.env);
+            if let Some(fields) = key.as_object_mut() {
+                fields.insert("id".into(), json!(id));
+                fields.remove("provider");
+            }
+            *slot = key.clone();
+            Ok(key)
+        })
+        .await
     }
 
     /// `DELETE /api/providers/{provider}/keys/{key_id}`.
     pub async fn delete_key(&self, provider: &str, id: &str) -> Result<Value, AdminError> {
-        let removed = self
-            .change(|doc| {
-                let mut entry = doc
-                    .provider(provider)
-                    .cloned()
-                    .ok_or_else(|| Self::not_found(provider))?;
-                let mut keys = keys_of(&entry);
-                let at = keys
-                    .iter()
-                    .position(|k| key_id(k) == Some(id))
-                    .ok_or_else(|| AdminError::not_found(format!("key not found: {id}")))?;
-                let removed = keys.remove(at);
-                entry["keys"] = Value::Array(keys);
-                doc.set_provider(provider, entry);
-                Ok(removed)
-            })
-            .await?;
-        Ok(self.key_view(provider, &removed))
+        self.change_keys(provider, |keys| {
+            let at = keys
+                .iter()
+                .position(|k| key_id(k) == Some(id))
+                .ok_or_else(|| key_not_found(id))?;
+            Ok(keys.remove(at))
+        })
+        .await
     }
+}
+
+fn key_not_found(id: &str) -> AdminError {
+    AdminError::not_found(format!("key not found: {id}"))
 }

@@ -50,8 +50,9 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+/// The schema's migrations. The SQL is the same on both databases for now; when a migration needs
+/// a dialect of its own, the directory splits into `migrations/sqlite` and `migrations/postgres`.
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Pool {
     pub(crate) async fn connect(location: &StoreLocation) -> Result<Self, StoreError> {
@@ -110,8 +111,8 @@ impl Pool {
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
-            Self::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
-            Self::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+            Self::Sqlite(p) => MIGRATIONS.run(p).await,
+            Self::Postgres(p) => MIGRATIONS.run(p).await,
         };
         result.map_err(|e| StoreError::Migration(e.to_string()))
     }
