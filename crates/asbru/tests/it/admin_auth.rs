@@ -258,3 +258,78 @@ async fn sessions_survive_a_restart_and_end_when_the_password_changes() {
         );
     }
 }
+
+/// Bifrost's published config at `path` (a fixture copied from its repository), its store paths
+/// pointed into `dir`.
+fn published(name: &str, dir: &Path) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/bifrost/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for store in ["config_store", "logs_store"] {
+        if let Some(config) = config[store]["config"].as_object_mut() {
+            config.insert(
+                "path".into(),
+                json!(dir.join(format!("{store}.db")).to_str().unwrap()),
+            );
+        }
+    }
+    config
+}
+
+/// Bifrost's `example-withauth.json` and `example-encryptionmigration.json` run unchanged: admin
+/// auth from the environment, and a store written before the key was set is re-sealed with it.
+#[tokio::test]
+async fn bifrosts_published_auth_and_encryption_examples_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(
+        &path,
+        published("example-withauth.json", dir.path()).to_string(),
+    )
+    .unwrap();
+    let env = [
+        ("BIFROST_ADMIN_USERNAME", "ops"),
+        ("BIFROST_ADMIN_PASSWORD", PASSWORD),
+    ];
+    let served = serve(&["--config", path.to_str().unwrap()], &env).await;
+    assert_eq!(statuses(&served.url, None).await.0, 401);
+    assert_eq!(
+        statuses(&served.url, Some(&basic("ops", PASSWORD))).await.0,
+        200
+    );
+    assert_eq!(login(&served.url, "ops", PASSWORD).await.0, 200);
+    served.stop().await;
+
+    // The encryption-migration example: a store first written without a key …
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let mut config = published("example-encryptionmigration.json", dir.path());
+    let key = config
+        .as_object_mut()
+        .unwrap()
+        .remove("encryption_key")
+        .unwrap();
+    assert_eq!(key, "<REPLACE_WITH_BASE64_KEY>");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let served = serve(&["--config", path.to_str().unwrap()], &[]).await;
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let mut body = openai_entry(&mock, "sk-written-before-the-key-1");
+    body["provider"] = json!("openai");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/providers", served.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    served.stop().await;
+    // … then given the example's key: re-sealed, and still serving what it held.
+    config["encryption_key"] = json!("c2VjcmV0LWtleS1mb3ItdGhlLWV4YW1wbGUtMzItYnl0ZXM=");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let served = serve(&["--config", path.to_str().unwrap()], &[]).await;
+    assert_eq!(statuses(&served.url, None).await.1, 200);
+    let log = served.stop().await;
+    assert!(log.contains("re-sealed with encryption_key"), "{log}");
+}
