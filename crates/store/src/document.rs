@@ -87,10 +87,6 @@ impl Document {
             sections,
         }
     }
-
-    fn is_empty(&self) -> bool {
-        self.providers.is_empty() && self.sections.is_empty()
-    }
 }
 
 /// What seeding did with each entry of the file.
@@ -340,7 +336,7 @@ impl Store {
                     new.sections.insert(name.clone(), v);
                 }
             }
-            if !take.is_empty() || (old.is_empty() && !source.file.is_empty()) {
+            if !take.is_empty() {
                 write_changes!(self, tx, &old, &new, &take);
                 tx.commit().await?;
             }
