@@ -91,7 +91,9 @@ pub(crate) async fn seed(
     file: &Map<String, Value>,
 ) -> Result<SeedReport, StoreError> {
     let file = Document::from_config_json(file);
-    let merge = |file: &Value, stored: Option<&Value>| with_key_ids(file.clone(), stored);
+    let merge = |file: &Value, stored: Option<&Value>| {
+        hash_admin_password(with_key_ids(file.clone(), stored))
+    };
     let (report, _) = store
         .seed(SeedSource {
             file: &file,
@@ -99,6 +101,30 @@ pub(crate) async fn seed(
         })
         .await?;
     Ok(report)
+}
+
+/// An admin password written in clear in the file (`auth_config.admin_password`, at the top
+/// level or under `governance`) is stored as its Argon2id hash; `env.VAR` references stay as
+/// they are (the secret then lives in the environment, not the store). Runs when an entry is
+/// seeded, so once per changed file, not per request.
+pub(crate) fn hash_admin_password(mut entry: Value) -> Value {
+    let auth = match entry.get_mut("auth_config") {
+        Some(inner) => inner,
+        None => &mut entry,
+    };
+    if let Some(Value::String(pw)) = auth.get_mut("admin_password")
+        && !pw.is_empty()
+        && !pw.starts_with("env.")
+        && !pw.starts_with("$argon2")
+    {
+        match crate::auth::hash_password(pw) {
+            Ok(hash) => *pw = hash,
+            Err(e) => {
+                tracing::error!(error = %e, "could not hash the admin password; it is stored sealed but not hashed")
+            }
+        }
+    }
+    entry
 }
 
 /// The file as a document, its keys given ids (for a gateway without a store).
@@ -158,5 +184,33 @@ impl From<AdminError> for StartupError {
             e.field.unwrap_or_default(),
             e.message,
         )])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_admin_password;
+    use serde_json::json;
+
+    #[test]
+    fn clear_admin_passwords_are_stored_hashed_and_references_kept() {
+        let governance = hash_admin_password(
+            json!({"auth_config": {"admin_password": "pw", "is_enabled": true}}),
+        );
+        let stored = governance["auth_config"]["admin_password"]
+            .as_str()
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        let top = hash_admin_password(json!({"admin_password": "pw"}));
+        assert!(
+            top["admin_password"]
+                .as_str()
+                .unwrap()
+                .starts_with("$argon2id$")
+        );
+        let reference = json!({"admin_password": "env.ADMIN_PASSWORD"});
+        assert_eq!(hash_admin_password(reference.clone()), reference);
+        let provider = json!({"keys": [{"value": "sk-1"}]});
+        assert_eq!(hash_admin_password(provider.clone()), provider);
     }
 }

@@ -167,9 +167,10 @@ async fn the_auth_matrix() {
 async fn failed_logins_are_slowed_down() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let auth =
-        json!({"is_enabled": true, "admin_username": USER, "admin_password": "env.ADMIN_PASSWORD"});
+    // A password written in clear in the file: the store keeps its hash, and it still works.
+    let auth = json!({"is_enabled": true, "admin_username": USER, "admin_password": PASSWORD});
     let served = start(dir.path(), &mock, auth).await;
+    assert_eq!(login(&served.url, USER, PASSWORD).await.0, 200);
     for _ in 0..10 {
         assert_eq!(login(&served.url, USER, "guess").await.0, 401);
     }
