@@ -11,4 +11,5 @@
 //! The gateway wires these together (looking up a virtual key, choosing which counters apply,
 //! computing cost); this crate only provides the pieces, so they can be tested without HTTP.
 
+pub mod counters;
 pub mod duration;
