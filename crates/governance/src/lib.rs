@@ -13,3 +13,5 @@
 
 pub mod counters;
 pub mod duration;
+pub mod model;
+pub mod parse;
