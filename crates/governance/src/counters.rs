@@ -19,8 +19,9 @@
 //! and tokens count themselves, money is counted in nano-dollars ([`usd_to_nanos`]).
 //!
 //! Windows renew lazily: whenever a counter is touched at or after its window's end (computed
-//! by [`crate::duration::next_reset`] from an injectable [`Clock`]), its used amount drops to
-//! zero. Reservations of requests still in flight survive the renewal — they settle into the
+//! by [`crate::duration::window`] from an injectable [`Clock`]), its used amount drops to zero.
+//! Rolling windows lie on a lattice anchored at the counter's first reset, calendar-aligned ones
+//! on the UTC calendar, so the boundaries do not depend on when a counter happens to be touched. Reservations of requests still in flight survive the renewal — they settle into the
 //! window in which they finish.
 
 use std::collections::HashMap;
@@ -224,6 +225,9 @@ pub struct Refusal {
 #[derive(Debug)]
 struct Counter {
     spec: CounterSpec,
+    /// Where the rolling lattice of windows is anchored: the loaded `last_reset`, else the
+    /// moment the counter was created.
+    anchor: Timestamp,
     window_start: Timestamp,
     window_end: Timestamp,
     used: u64,
@@ -232,11 +236,13 @@ struct Counter {
 
 impl Counter {
     fn new(spec: CounterSpec, now: Timestamp) -> Self {
-        let window_start = spec.last_reset.unwrap_or(now);
-        let window_end = duration::next_reset(window_start, spec.reset, spec.calendar_aligned);
+        let anchor = spec.last_reset.unwrap_or(now);
+        let (window_start, window_end) =
+            duration::window(anchor, anchor, spec.reset, spec.calendar_aligned);
         let used = spec.used;
         Self {
             spec,
+            anchor,
             window_start,
             window_end,
             used,
@@ -247,10 +253,9 @@ impl Counter {
     /// Starts a new window if the current one has ended.
     fn roll(&mut self, now: Timestamp) {
         if now >= self.window_end {
-            self.window_start =
-                duration::renewed_at(now, self.spec.reset, self.spec.calendar_aligned);
-            self.window_end = duration::next_reset(
-                self.window_start,
+            (self.window_start, self.window_end) = duration::window(
+                self.anchor,
+                now,
                 self.spec.reset,
                 self.spec.calendar_aligned,
             );
@@ -337,8 +342,8 @@ impl Limits {
         let mut counters = self.shared.lock();
         match counters.get_mut(&counter) {
             Some(c) => {
-                c.window_end =
-                    duration::next_reset(c.window_start, spec.reset, spec.calendar_aligned);
+                (c.window_start, c.window_end) =
+                    duration::window(c.anchor, c.window_start, spec.reset, spec.calendar_aligned);
                 c.spec = spec;
                 c.roll(now);
             }
@@ -688,11 +693,11 @@ mod tests {
         assert_eq!(s.used, 1);
         assert_eq!(s.window_start, ts("2026-01-01T10:01:00Z"));
         assert_eq!(s.window_end, ts("2026-01-01T10:02:00Z"));
-        // A long idle period: the rolling window restarts when next touched.
+        // A long idle period: the next window is the one on the lattice that contains now.
         clock.advance_secs(3_600 + 17);
         let s = limits.snapshot(&r).unwrap();
         assert_eq!(s.used, 0);
-        assert_eq!(s.window_start, ts("2026-01-01T11:01:17Z"));
+        assert_eq!(s.window_start, ts("2026-01-01T11:01:00Z"));
     }
 
     #[test]

@@ -1,19 +1,21 @@
 //! Reset durations for budgets and rate limits, and when a window ends.
 //!
 //! Bifrost writes a counter's window as a short string (`30s`, `5m`, `1h`, `1d`, `1w`, `1M`,
-//! `1Y`, any `N` before a unit, or the words `daily`/`weekly`/`monthly`/`yearly`). A window ends
-//! either a fixed length after the last reset ("rolling") or at the next calendar boundary in UTC
-//! ("calendar aligned": start of day, Monday, the 1st, 1 January). This module turns the string
-//! into a [`ResetDuration`] once, at config load, so a typo is a config error rather than a
-//! counter that never resets, and computes the end of a window with [`next_reset`].
+//! `1Y`, any `N` before a unit, or the words `daily`/`weekly`/`monthly`/`yearly`). A window is
+//! either rolling (a lattice of equal steps from the counter's first reset) or calendar aligned
+//! (UTC start of day, Monday, the 1st, 1 January). This module turns the string into a
+//! [`ResetDuration`] once, at config load, so a typo is a config error rather than a counter
+//! that never resets, and computes windows with [`window`] and [`next_reset`].
 //!
 //! Months and years are calendar months and years (`jiff` does the calendar math): a rolling
 //! `1M` from 31 January ends on the last day of February, and `1Y` from 29 February 2024 ends on
-//! 28 February 2025. Everything is UTC; no time zone database is needed.
+//! 28 February 2025. This is a deliberate difference from Bifrost, whose rolling windows count a
+//! month as 30 days and a year as 365; its calendar-aligned windows, the usual choice for
+//! monthly budgets, agree with these. Everything is UTC; no time zone database is needed.
 
 use std::fmt;
 
-use jiff::civil::{DateTime, Weekday};
+use jiff::civil::DateTime;
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Span, Timestamp};
 
@@ -145,25 +147,31 @@ fn from_utc(dt: DateTime) -> Timestamp {
     Offset::UTC.to_timestamp(dt).unwrap_or(Timestamp::MAX)
 }
 
+impl ResetDuration {
+    /// Whether the duration has a calendar boundary to snap to: whole days, weeks, months or
+    /// years. Shorter ones (`30s`, `1h`) have none; as in Bifrost, `calendar_aligned` leaves them
+    /// rolling.
+    pub fn is_calendar_alignable(self) -> bool {
+        match self {
+            Self::Months(_) => true,
+            Self::Seconds(s) => s % DAY_SECS == 0,
+        }
+    }
+}
+
 /// The start of the calendar period that contains `at`, for a calendar-aligned window.
 ///
-/// The boundary follows the duration's shape: whole weeks snap to Monday 00:00 UTC, whole days
-/// to 00:00 UTC, whole years to 1 January, other month counts to the 1st of the month. Shorter
-/// fixed lengths (`30s`, `5m`, `1h`) snap to multiples of the length counted from the Unix
-/// epoch, so an hourly window starts on the hour.
+/// Whole weeks snap to Monday 00:00 UTC, whole days to 00:00 UTC, whole years to 1 January,
+/// other month counts to the 1st of the month (Bifrost's `GetCalendarPeriodStart`). Durations
+/// without a calendar boundary return `at` unchanged.
 pub fn period_start(at: Timestamp, duration: ResetDuration) -> Timestamp {
     let dt = utc(at);
+    let midnight = jiff::civil::Time::midnight();
     match duration {
-        ResetDuration::Months(m) if m % 12 == 0 => from_utc(
-            dt.date()
-                .first_of_year()
-                .to_datetime(jiff::civil::Time::midnight()),
-        ),
-        ResetDuration::Months(_) => from_utc(
-            dt.date()
-                .first_of_month()
-                .to_datetime(jiff::civil::Time::midnight()),
-        ),
+        ResetDuration::Months(m) if m % 12 == 0 => {
+            from_utc(dt.date().first_of_year().to_datetime(midnight))
+        }
+        ResetDuration::Months(_) => from_utc(dt.date().first_of_month().to_datetime(midnight)),
         ResetDuration::Seconds(s) if s % WEEK_SECS == 0 => {
             let days_since_monday = i64::from(dt.weekday().to_monday_zero_offset());
             let day = dt.start_of_day();
@@ -173,64 +181,87 @@ pub fn period_start(at: Timestamp, duration: ResetDuration) -> Timestamp {
             from_utc(monday)
         }
         ResetDuration::Seconds(s) if s % DAY_SECS == 0 => from_utc(dt.start_of_day()),
-        ResetDuration::Seconds(s) => {
-            let len = i64::try_from(s).unwrap_or(i64::MAX);
-            let secs = at.as_second();
-            let floored = secs - secs.rem_euclid(len);
-            Timestamp::from_second(floored).unwrap_or(at)
-        }
+        ResetDuration::Seconds(_) => at,
+    }
+}
+
+/// Adds `n` durations to an instant, in UTC; saturates at the end of representable time.
+fn add_n(at: Timestamp, duration: ResetDuration, n: i64) -> Timestamp {
+    match duration {
+        ResetDuration::Seconds(s) => i64::try_from(s)
+            .ok()
+            .and_then(|s| s.checked_mul(n))
+            .and_then(|secs| at.checked_add(SignedDuration::from_secs(secs)).ok())
+            .unwrap_or(Timestamp::MAX),
+        ResetDuration::Months(m) => i64::from(m)
+            .checked_mul(n)
+            .and_then(|months| utc(at).checked_add(Span::new().months(months)).ok())
+            .map_or(Timestamp::MAX, from_utc),
     }
 }
 
 /// Adds one duration to an instant, in UTC; saturates at the end of representable time.
 pub fn add(at: Timestamp, duration: ResetDuration) -> Timestamp {
-    match duration {
-        ResetDuration::Seconds(s) => {
-            let secs = i64::try_from(s).unwrap_or(i64::MAX);
-            at.checked_add(SignedDuration::from_secs(secs))
-                .unwrap_or(Timestamp::MAX)
-        }
-        ResetDuration::Months(m) => utc(at)
-            .checked_add(Span::new().months(i64::from(m)))
-            .map_or(Timestamp::MAX, from_utc),
+    add_n(at, duration, 1)
+}
+
+/// The window `[start, end)` that contains `now`.
+///
+/// Calendar aligned (and the duration alignable): the calendar period containing `now`, ended
+/// one duration later. Otherwise rolling windows lie on a lattice anchored at `anchor` (the
+/// counter's first `last_reset`): `anchor + k·duration` for the largest whole `k` not after
+/// `now`, which is what Bifrost's newest code does (`RollingWindowStart`). The lattice makes the
+/// boundary a pure function of the anchor, so every replica computes the same windows however
+/// long a counter sat idle, and a month lattice never drifts (31 January, 28 February, 31
+/// March — each month counted from the anchor, not from the previous, clamped, boundary).
+/// A `now` before the anchor gives the anchor's own window.
+pub fn window(
+    anchor: Timestamp,
+    now: Timestamp,
+    duration: ResetDuration,
+    calendar_aligned: bool,
+) -> (Timestamp, Timestamp) {
+    if calendar_aligned && duration.is_calendar_alignable() {
+        let start = period_start(now, duration);
+        return (start, add(start, duration));
     }
+    if now <= anchor {
+        return (anchor, add(anchor, duration));
+    }
+    let k = match duration {
+        ResetDuration::Seconds(s) => {
+            let elapsed = now.duration_since(anchor).as_secs();
+            elapsed / i64::try_from(s).unwrap_or(i64::MAX)
+        }
+        ResetDuration::Months(m) => {
+            let (a, n) = (utc(anchor), utc(now));
+            let months = (i64::from(n.year()) - i64::from(a.year())) * 12
+                + (i64::from(n.month()) - i64::from(a.month()));
+            let m = i64::from(m);
+            let k = months.div_euclid(m);
+            // The day of month (or time of day) may put that lattice point after `now`.
+            if add_n(anchor, duration, k) > now {
+                k - 1
+            } else {
+                k
+            }
+        }
+    };
+    (add_n(anchor, duration, k), add_n(anchor, duration, k + 1))
 }
 
 /// When the window that began at `last_reset` ends.
 ///
-/// Rolling (`calendar_aligned == false`): exactly one duration after `last_reset`.
-/// Calendar aligned: one duration after the start of the calendar period containing
-/// `last_reset` (see [`period_start`]), so a `1M` budget reset on 17 March ends on 1 April.
+/// Rolling (`calendar_aligned == false`, or a duration without calendar boundary): exactly
+/// one duration after `last_reset`. Calendar aligned: one duration after the start of the
+/// calendar period containing `last_reset` (see [`period_start`]), so a `1M` budget reset on
+/// 17 March ends on 1 April.
 pub fn next_reset(
     last_reset: Timestamp,
     duration: ResetDuration,
     calendar_aligned: bool,
 ) -> Timestamp {
-    let start = if calendar_aligned {
-        period_start(last_reset, duration)
-    } else {
-        last_reset
-    };
-    add(start, duration)
-}
-
-/// The `last_reset` a counter takes when its window is renewed at `now`.
-///
-/// Rolling windows restart at `now` (Bifrost's behaviour: the next window is a full duration
-/// from the moment the old one was seen to expire). Calendar-aligned windows restart at the
-/// start of the period containing `now`, so they stay on the calendar grid however long the
-/// counter sat idle.
-pub fn renewed_at(now: Timestamp, duration: ResetDuration, calendar_aligned: bool) -> Timestamp {
-    if calendar_aligned {
-        period_start(now, duration)
-    } else {
-        now
-    }
-}
-
-/// Whether a weekday is Monday; the week starts on Monday in calendar-aligned windows.
-pub fn is_week_start(day: Weekday) -> bool {
-    day == Weekday::Monday
+    window(last_reset, last_reset, duration, calendar_aligned).1
 }
 
 #[cfg(test)]
@@ -350,9 +381,11 @@ mod tests {
         let last = ts("2026-03-17T10:20:30Z");
         assert_eq!(next_reset(last, p("1d"), true), ts("2026-03-18T00:00:00Z"));
         assert_eq!(next_reset(last, p("2d"), true), ts("2026-03-19T00:00:00Z"));
-        assert_eq!(next_reset(last, p("1h"), true), ts("2026-03-17T11:00:00Z"));
-        assert_eq!(next_reset(last, p("5m"), true), ts("2026-03-17T10:25:00Z"));
+        // Sub-day durations have no calendar boundary: they stay rolling, as in Bifrost.
+        assert_eq!(next_reset(last, p("1h"), true), ts("2026-03-17T11:20:30Z"));
+        assert_eq!(next_reset(last, p("5m"), true), ts("2026-03-17T10:25:30Z"));
         assert_eq!(next_reset(last, p("30s"), true), ts("2026-03-17T10:21:00Z"));
+        assert!(!p("1h").is_calendar_alignable() && p("1d").is_calendar_alignable());
         // Across a year end.
         assert_eq!(
             next_reset(ts("2026-12-31T23:59:59Z"), p("1d"), true),
@@ -381,7 +414,10 @@ mod tests {
             period_start(ts("2027-01-02T05:00:00Z"), p("1w")),
             ts("2026-12-28T00:00:00Z")
         );
-        assert!(is_week_start(utc(ts("2026-12-28T00:00:00Z")).weekday()));
+        assert_eq!(
+            utc(ts("2026-12-28T00:00:00Z")).weekday(),
+            jiff::civil::Weekday::Monday
+        );
         assert_eq!(
             next_reset(ts("2027-01-02T05:00:00Z"), p("2w"), true),
             ts("2027-01-11T00:00:00Z")
@@ -421,9 +457,83 @@ mod tests {
     }
 
     #[test]
-    fn renewal_keeps_calendar_grid() {
+    fn calendar_windows_follow_now() {
+        let anchor = ts("2026-01-01T00:00:00Z");
         let now = ts("2026-05-09T13:14:15Z");
-        assert_eq!(renewed_at(now, p("1M"), true), ts("2026-05-01T00:00:00Z"));
-        assert_eq!(renewed_at(now, p("1M"), false), now);
+        assert_eq!(
+            window(anchor, now, p("1M"), true),
+            (ts("2026-05-01T00:00:00Z"), ts("2026-06-01T00:00:00Z"))
+        );
+        assert_eq!(
+            window(anchor, now, p("1w"), true),
+            (ts("2026-05-04T00:00:00Z"), ts("2026-05-11T00:00:00Z"))
+        );
+        assert_eq!(
+            window(anchor, now, p("yearly"), true),
+            (ts("2026-01-01T00:00:00Z"), ts("2027-01-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn rolling_windows_sit_on_a_lattice_from_the_anchor() {
+        let anchor = ts("2026-01-01T10:00:30Z");
+        assert_eq!(
+            window(anchor, ts("2026-01-01T10:07:00Z"), p("5m"), false),
+            (ts("2026-01-01T10:05:30Z"), ts("2026-01-01T10:10:30Z"))
+        );
+        // Exactly on a boundary: the new window.
+        assert_eq!(
+            window(anchor, ts("2026-01-01T10:10:30Z"), p("5m"), false).0,
+            ts("2026-01-01T10:10:30Z")
+        );
+        // Alignment requested on a sub-day duration: still the lattice.
+        assert_eq!(
+            window(anchor, ts("2026-01-03T09:00:00Z"), p("1h"), true),
+            (ts("2026-01-03T08:00:30Z"), ts("2026-01-03T09:00:30Z"))
+        );
+        assert_eq!(
+            window(anchor, ts("2026-01-20T00:00:00Z"), p("1w"), false),
+            (ts("2026-01-15T10:00:30Z"), ts("2026-01-22T10:00:30Z"))
+        );
+        // Before the anchor: the anchor's window.
+        assert_eq!(
+            window(anchor, ts("2025-12-01T00:00:00Z"), p("1d"), false),
+            (anchor, ts("2026-01-02T10:00:30Z"))
+        );
+    }
+
+    #[test]
+    fn month_lattice_does_not_drift_at_month_ends() {
+        let anchor = ts("2026-01-31T12:00:00Z");
+        // Inside February's window, which ends on the clamped 28th.
+        assert_eq!(
+            window(anchor, ts("2026-03-01T00:00:00Z"), p("1M"), false),
+            (ts("2026-02-28T12:00:00Z"), ts("2026-03-31T12:00:00Z"))
+        );
+        // Before the day of month in the current month: still the previous window.
+        assert_eq!(
+            window(anchor, ts("2026-03-30T00:00:00Z"), p("1M"), false).0,
+            ts("2026-02-28T12:00:00Z")
+        );
+        assert_eq!(
+            window(anchor, ts("2026-03-31T12:00:00Z"), p("1M"), false).0,
+            ts("2026-03-31T12:00:00Z")
+        );
+        // Leap day anchor with yearly windows.
+        let leap = ts("2024-02-29T00:00:00Z");
+        assert_eq!(
+            window(leap, ts("2027-06-01T00:00:00Z"), p("1Y"), false),
+            (ts("2027-02-28T00:00:00Z"), ts("2028-02-29T00:00:00Z"))
+        );
+        // Quarterly.
+        assert_eq!(
+            window(
+                ts("2026-01-15T00:00:00Z"),
+                ts("2026-08-01T00:00:00Z"),
+                p("3M"),
+                false
+            ),
+            (ts("2026-07-15T00:00:00Z"), ts("2026-10-15T00:00:00Z"))
+        );
     }
 }
