@@ -121,6 +121,9 @@ pub struct Customer {
     pub budget_ids: BudgetIds,
     /// Rate limit applied to the customer as a whole.
     pub rate_limit_id: Option<String>,
+    /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
+    /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
+    pub calendar_aligned: bool,
 }
 
 /// A team.
@@ -136,6 +139,9 @@ pub struct Team {
     pub budget_ids: BudgetIds,
     /// Rate limit applied to the team as a whole.
     pub rate_limit_id: Option<String>,
+    /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
+    /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
+    pub calendar_aligned: bool,
     /// `profile`, `config`, `claims`: free-form, kept as written.
     pub profile: Option<Value>,
     /// See [`Team::profile`].
@@ -174,6 +180,9 @@ pub struct VirtualKey {
     pub budget_ids: BudgetIds,
     /// The key's own rate limit.
     pub rate_limit_id: Option<String>,
+    /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
+    /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
+    pub calendar_aligned: bool,
     /// Which providers the key may use, and their limits.
     pub provider_configs: Vec<ProviderConfig>,
     /// Which MCP clients and tools the key may use; kept as written for the MCP component.
@@ -185,8 +194,8 @@ pub struct VirtualKey {
 pub struct ProviderConfig {
     /// Provider name, e.g. `openai`.
     pub provider: String,
-    /// Load-balancing weight. Absent in the config means 1.0 (the schema's default); an
-    /// explicit `null` is `None`: allowed, but not chosen by weighted routing.
+    /// Load-balancing weight. `None` (absent or `null`, as with Bifrost's `*float64`) means
+    /// the provider is allowed but not chosen by weighted routing.
     pub weight: Option<f64>,
     /// Models allowed through this provider, as written (`*` and empty lists keep whatever
     /// meaning the router gives them).
@@ -201,6 +210,9 @@ pub struct ProviderConfig {
     pub budget_ids: BudgetIds,
     /// Rate limit for this key on this provider.
     pub rate_limit_id: Option<String>,
+    /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
+    /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
+    pub calendar_aligned: bool,
 }
 
 /// Limits on one model, everywhere or on one provider.
@@ -216,6 +228,9 @@ pub struct ModelConfig {
     pub budget_ids: BudgetIds,
     /// Rate limit.
     pub rate_limit_id: Option<String>,
+    /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
+    /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
+    pub calendar_aligned: bool,
 }
 
 /// Limits on one provider for all traffic.
@@ -227,6 +242,9 @@ pub struct ProviderGovernance {
     pub budget_ids: BudgetIds,
     /// Rate limit.
     pub rate_limit_id: Option<String>,
+    /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
+    /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
+    pub calendar_aligned: bool,
 }
 
 impl Governance {

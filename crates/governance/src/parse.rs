@@ -459,6 +459,19 @@ impl Parser<'_> {
             }
         }
 
+        // Calendar alignment set on owners applies to their budgets and rate limits; a budget
+        // shared by an aligned and a rolling owner is aligned (it can only have one window).
+        for (budgets, rate_limit) in &refs.aligned {
+            for b in g.budgets.iter_mut().filter(|b| budgets.contains(&b.id)) {
+                b.calendar_aligned = true;
+            }
+            if let Some(id) = rate_limit {
+                for r in g.rate_limits.iter_mut().filter(|r| &r.id == id) {
+                    r.calendar_aligned = true;
+                }
+            }
+        }
+
         g.ignored = std::mem::take(&mut self.ignored);
         g
     }
@@ -579,29 +592,47 @@ impl Parser<'_> {
     }
 
     /// Reads an owner's budget and rate-limit references and records them for checking.
-    fn limits_of(&mut self, o: &mut Obj<'_>, refs: &mut Refs) -> (BudgetIds, Option<String>) {
+    ///
+    /// Also reads the owner's `calendar_aligned` (Bifrost's newer data model puts it on the
+    /// owner, not the budget); `inherited` is the parent's flag, for a virtual key's provider
+    /// configs. An aligned owner's budgets and rate limit are stamped aligned after parsing.
+    fn limits_of(&mut self, o: &mut Obj<'_>, refs: &mut Refs, inherited: bool) -> Limits {
         let id_paths = self.budget_ids(o);
-        let budget_ids = id_paths.iter().map(|(_, id)| id.clone()).collect();
+        let budget_ids: BudgetIds = id_paths.iter().map(|(_, id)| id.clone()).collect();
         refs.budgets.push((o.path.clone(), id_paths));
         let rate_limit_id = self.string(o, "rate_limit_id");
         if let Some(id) = &rate_limit_id {
             refs.rate_limits
                 .push((o.field_path("rate_limit_id"), id.clone()));
         }
-        (budget_ids, rate_limit_id)
+        let calendar_aligned = self.bool(o, "calendar_aligned", false) || inherited;
+        if calendar_aligned {
+            refs.aligned
+                .push((budget_ids.clone(), rate_limit_id.clone()));
+        }
+        Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        }
     }
 
     fn customer(&mut self, v: &Value, path: &str, refs: &mut Refs) -> Option<Customer> {
         let mut o = self.object(v, path.to_owned())?;
         let id = self.required(&mut o, "id");
         let name = self.required(&mut o, "name");
-        let (budget_ids, rate_limit_id) = self.limits_of(&mut o, refs);
+        let Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        } = self.limits_of(&mut o, refs, false);
         self.finish(o);
         let c = Customer {
             id: id?,
             name: name?,
             budget_ids,
             rate_limit_id,
+            calendar_aligned,
         };
         refs.customer_paths.push(path.to_owned());
         Some(c)
@@ -616,7 +647,11 @@ impl Parser<'_> {
             refs.customers
                 .push((o.field_path("customer_id"), c.clone()));
         }
-        let (budget_ids, rate_limit_id) = self.limits_of(&mut o, refs);
+        let Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        } = self.limits_of(&mut o, refs, false);
         let profile = o.get("profile").cloned();
         let config = o.get("config").cloned();
         let claims = o.get("claims").cloned();
@@ -627,6 +662,7 @@ impl Parser<'_> {
             customer_id,
             budget_ids,
             rate_limit_id,
+            calendar_aligned,
             profile,
             config,
             claims,
@@ -660,11 +696,17 @@ impl Parser<'_> {
             }
             (None, None) => Owner::None,
         };
-        let (budget_ids, rate_limit_id) = self.limits_of(&mut o, refs);
+        let Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        } = self.limits_of(&mut o, refs, false);
         let pc_path = o.field_path("provider_configs");
         let mut provider_configs = Vec::new();
         for (i, pc) in self.array(&mut o, "provider_configs").iter().enumerate() {
-            if let Some(pc) = self.provider_config(pc, format!("{pc_path}[{i}]"), refs) {
+            if let Some(pc) =
+                self.provider_config(pc, format!("{pc_path}[{i}]"), refs, calendar_aligned)
+            {
                 provider_configs.push(pc);
             }
         }
@@ -680,6 +722,7 @@ impl Parser<'_> {
             owner,
             budget_ids,
             rate_limit_id,
+            calendar_aligned,
             provider_configs,
             mcp_configs,
         })
@@ -710,24 +753,11 @@ impl Parser<'_> {
         v: &Value,
         path: String,
         refs: &mut Refs,
+        vk_aligned: bool,
     ) -> Option<ProviderConfig> {
         let mut o = self.object(v, path)?;
         let provider = self.required(&mut o, "provider");
-        let weight_path = o.field_path("weight");
-        let weight = match o.map.get("weight") {
-            None => Some(1.0),
-            Some(Value::Null) => {
-                o.used.push("weight");
-                None
-            }
-            Some(_) => {
-                let w = self.non_negative_f64(&mut o, "weight");
-                if w.is_none() && !self.issues.iter().any(|i| i.path == weight_path) {
-                    self.issue(weight_path, "expected a number");
-                }
-                w
-            }
-        };
+        let weight = self.non_negative_f64(&mut o, "weight");
         let allowed_models = self.string_list(&mut o, "allowed_models");
         let mut keys = self.string_list(&mut o, "allowed_keys");
         keys.extend(self.string_list(&mut o, "key_ids"));
@@ -755,7 +785,11 @@ impl Parser<'_> {
             allow_all_keys = true;
             keys.retain(|k| k != "*");
         }
-        let (budget_ids, rate_limit_id) = self.limits_of(&mut o, refs);
+        let Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        } = self.limits_of(&mut o, refs, vk_aligned);
         // Bifrost's storage fields; they carry nothing a config file decides.
         o.used.extend(["id", "virtual_key_id"]);
         self.finish(o);
@@ -767,6 +801,7 @@ impl Parser<'_> {
             allow_all_keys,
             budget_ids,
             rate_limit_id,
+            calendar_aligned,
         })
     }
 
@@ -775,7 +810,11 @@ impl Parser<'_> {
         let id = self.required(&mut o, "id");
         let model_name = self.required(&mut o, "model_name");
         let provider = self.string(&mut o, "provider");
-        let (budget_ids, rate_limit_id) = self.limits_of(&mut o, refs);
+        let Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        } = self.limits_of(&mut o, refs, false);
         self.finish(o);
         Some(ModelConfig {
             id: id?,
@@ -783,6 +822,7 @@ impl Parser<'_> {
             provider,
             budget_ids,
             rate_limit_id,
+            calendar_aligned,
         })
     }
 
@@ -794,19 +834,33 @@ impl Parser<'_> {
     ) -> Option<ProviderGovernance> {
         let mut o = self.object(v, path.to_owned())?;
         let name = self.required(&mut o, "name");
-        let (budget_ids, rate_limit_id) = self.limits_of(&mut o, refs);
+        let Limits {
+            budget_ids,
+            rate_limit_id,
+            calendar_aligned,
+        } = self.limits_of(&mut o, refs, false);
         self.finish(o);
         Some(ProviderGovernance {
             name: name?,
             budget_ids,
             rate_limit_id,
+            calendar_aligned,
         })
     }
+}
+
+/// An owner's limits as read by `limits_of`.
+struct Limits {
+    budget_ids: BudgetIds,
+    rate_limit_id: Option<String>,
+    calendar_aligned: bool,
 }
 
 /// References written in the section, with the path of each, checked once everything is read.
 #[derive(Default)]
 struct Refs {
+    /// Budgets and rate limits of calendar-aligned owners.
+    aligned: Vec<(BudgetIds, Option<String>)>,
     /// Per owner: its path, then (path, id) for each budget reference.
     budgets: Vec<(String, Vec<(String, String)>)>,
     rate_limits: Vec<(String, String)>,

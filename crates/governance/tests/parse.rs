@@ -128,12 +128,15 @@ fn full() -> Value {
             {"id": "b-vk-month", "max_limit": 50, "reset_duration": "monthly"},
             {"id": "b-pc", "max_limit": 5, "reset_duration": "1h"},
             {"id": "b-model", "max_limit": 20, "reset_duration": "1d"},
-            {"id": "b-prov", "max_limit": 500, "reset_duration": "1Y"}
+            {"id": "b-prov", "max_limit": 500, "reset_duration": "1Y"},
+            {"id": "b-vk2", "max_limit": 1, "reset_duration": "1d"},
+            {"id": "b-pc2", "max_limit": 1, "reset_duration": "1M"}
         ],
         "rate_limits": [
             {"id": "rl-vk", "request_max_limit": 100, "request_reset_duration": "1m", "token_max_limit": 50000, "token_reset_duration": "1h", "token_current_usage": 7},
             {"id": "rl-pc", "request_max_limit": 10, "request_reset_duration": "30s"},
-            {"id": "rl-team", "token_max_limit": 1000000, "token_reset_duration": "1d"}
+            {"id": "rl-team", "token_max_limit": 1000000, "token_reset_duration": "1d"},
+            {"id": "rl-vk2", "request_max_limit": 5, "request_reset_duration": "1d"}
         ],
         "customers": [{"id": "c1", "name": "Acme", "budget_id": "b-cust"}],
         "teams": [{"id": "t1", "name": "Search", "customer_id": "c1", "budget_ids": ["b-team"], "rate_limit_id": "rl-team", "profile": {"x": 1}}],
@@ -148,7 +151,9 @@ fn full() -> Value {
                 ],
                 "mcp_configs": [{"mcp_client_name": "weather", "tools_to_execute": ["*"]}]
             },
-            {"id": "vk2", "value": "sk-bf-2", "customer_id": "c1", "is_active": false}
+            {"id": "vk2", "value": "sk-bf-2", "customer_id": "c1", "is_active": false,
+             "calendar_aligned": true, "budget_id": "b-vk2", "rate_limit_id": "rl-vk2",
+             "provider_configs": [{"provider": "openai", "budget_id": "b-pc2"}]}
         ],
         "model_configs": [{"id": "m1", "model_name": "gpt-4o", "provider": "openai", "budget_id": "b-model"}],
         "providers": [{"name": "openai", "budget_id": "b-prov", "send_back_raw_request": true}],
@@ -159,7 +164,7 @@ fn full() -> Value {
 #[test]
 fn every_entity_and_both_data_model_shapes() {
     let g = ok(&full());
-    assert_eq!(g.budgets.len(), 8, "seven declared plus one inline");
+    assert_eq!(g.budgets.len(), 10, "nine declared plus one inline");
     let team_budget = g.budget("b-team").unwrap();
     assert_eq!(
         team_budget.reset_duration,
@@ -198,6 +203,17 @@ fn every_entity_and_both_data_model_shapes() {
     );
     assert_eq!(g.virtual_keys[1].owner, Owner::Customer("c1".into()));
     assert!(!g.virtual_keys[1].is_active);
+    assert!(
+        g.virtual_keys[1].calendar_aligned
+            && g.virtual_keys[1].provider_configs[0].calendar_aligned
+    );
+    assert_eq!(
+        g.virtual_keys[1].provider_configs[0].weight, None,
+        "absent weight: not load balanced"
+    );
+    assert!(g.budget("b-pc2").unwrap().calendar_aligned);
+    assert!(g.rate_limit("rl-vk2").unwrap().calendar_aligned);
+    assert!(!g.budget("b-vk").unwrap().calendar_aligned);
     assert_eq!(g.virtual_keys[1].name, "vk2");
     assert_eq!(g.model_configs[0].provider.as_deref(), Some("openai"));
     assert_eq!(g.routing_rules.len(), 1);
@@ -210,8 +226,39 @@ fn counters_come_from_the_config() {
     let clock = std::sync::Arc::new(ManualClock::new("2026-03-18T12:00:00Z".parse().unwrap()));
     let limits = Limits::new(clock);
     g.load_into(&limits);
-    // 8 budgets, rl-vk (2 windows), rl-pc (requests), rl-team (tokens).
-    assert_eq!(g.counter_specs().len(), 12);
+    // 10 budgets, rl-vk (2 windows), rl-pc (requests), rl-team (tokens), rl-vk2 (requests).
+    assert_eq!(g.counter_specs().len(), 15);
+    // vk2 is calendar aligned: its budget, its provider config's budget and its rate limit
+    // reset at midnight / on the 1st.
+    assert_eq!(
+        limits
+            .snapshot(&CounterRef::budget("b-vk2"))
+            .unwrap()
+            .window_end,
+        "2026-03-19T00:00:00Z".parse().unwrap()
+    );
+    assert_eq!(
+        limits
+            .snapshot(&CounterRef::budget("b-pc2"))
+            .unwrap()
+            .window_end,
+        "2026-04-01T00:00:00Z".parse().unwrap()
+    );
+    assert_eq!(
+        limits
+            .snapshot(&CounterRef::requests("rl-vk2"))
+            .unwrap()
+            .window_start,
+        "2026-03-18T00:00:00Z".parse().unwrap()
+    );
+    // vk1 is not: its daily budget rolls from when it was loaded.
+    assert_eq!(
+        limits
+            .snapshot(&CounterRef::budget("b-vk"))
+            .unwrap()
+            .window_end,
+        "2026-03-19T12:00:00Z".parse().unwrap()
+    );
     let team = limits.snapshot(&CounterRef::budget("b-team")).unwrap();
     assert_eq!(team.used, usd_to_nanos(12.25));
     assert_eq!(team.window_end, "2026-03-23T00:00:00Z".parse().unwrap());
