@@ -210,7 +210,7 @@ impl Usage {
 
 /// Why a request was refused: the first counter without headroom.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{counter} exhausted: {used} used of {limit}, resets in {retry_after_secs}s")]
+#[error("{counter} exhausted: {} used of {}, resets in {retry_after_secs}s", self.amount(self.used), self.amount(self.limit))]
 pub struct Refusal {
     /// The counter that refused.
     pub counter: CounterRef,
@@ -220,6 +220,17 @@ pub struct Refusal {
     pub limit: u64,
     /// Whole seconds until the window renews, rounded up and at least 1 (for `Retry-After`).
     pub retry_after_secs: u64,
+}
+
+impl Refusal {
+    /// An amount in this counter's unit, for people: dollars for budgets, counts otherwise.
+    pub fn amount(&self, units: u64) -> String {
+        match self.counter.kind {
+            CounterKind::Budget => format!("${:.6}", nanos_to_usd(units)),
+            CounterKind::Requests => format!("{units} requests"),
+            CounterKind::Tokens => format!("{units} tokens"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -541,6 +552,37 @@ mod tests {
         assert_eq!(refusal.used, usd_to_nanos(1.0));
         assert_eq!(refusal.limit, usd_to_nanos(0.01));
         assert_eq!(refusal.retry_after_secs, 86_400);
+    }
+
+    #[test]
+    fn refusal_reads_in_the_counter_unit() {
+        let r = Refusal {
+            counter: CounterRef::budget("b1"),
+            used: usd_to_nanos(10.5),
+            limit: usd_to_nanos(10.0),
+            retry_after_secs: 42,
+        };
+        assert_eq!(
+            r.to_string(),
+            "budget \"b1\" exhausted: $10.500000 used of $10.000000, resets in 42s"
+        );
+        let r = Refusal {
+            counter: CounterRef::tokens("rl"),
+            used: 7,
+            limit: 5,
+            retry_after_secs: 1,
+        };
+        assert_eq!(
+            r.to_string(),
+            "token \"rl\" exhausted: 7 tokens used of 5 tokens, resets in 1s"
+        );
+    }
+
+    #[test]
+    fn registry_and_admissions_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Limits>();
+        send_sync::<Admission>();
     }
 
     #[test]

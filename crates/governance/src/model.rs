@@ -183,8 +183,11 @@ pub struct VirtualKey {
     /// Whether this owner's budgets and rate limit reset on UTC calendar boundaries (Bifrost's
     /// newer owner-level flag; the parser stamps it onto the budgets and rate limit).
     pub calendar_aligned: bool,
-    /// Which providers the key may use, and their limits.
+    /// Which providers the key may use, and their limits. Bifrost denies by default: no
+    /// provider configs means no provider, unless `allow_all_providers`.
     pub provider_configs: Vec<ProviderConfig>,
+    /// Bifrost v2.1's `allow_all_providers`: every provider is allowed, configured or not.
+    pub allow_all_providers: bool,
     /// Which MCP clients and tools the key may use; kept as written for the MCP component.
     pub mcp_configs: Vec<Value>,
 }

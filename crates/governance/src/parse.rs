@@ -710,6 +710,7 @@ impl Parser<'_> {
                 provider_configs.push(pc);
             }
         }
+        let allow_all_providers = self.bool(&mut o, "allow_all_providers", false);
         let mcp_configs = self.array(&mut o, "mcp_configs").to_vec();
         self.finish(o);
         let id = id?;
@@ -724,6 +725,7 @@ impl Parser<'_> {
             rate_limit_id,
             calendar_aligned,
             provider_configs,
+            allow_all_providers,
             mcp_configs,
         })
     }

@@ -152,7 +152,7 @@ fn full() -> Value {
                 "mcp_configs": [{"mcp_client_name": "weather", "tools_to_execute": ["*"]}]
             },
             {"id": "vk2", "value": "sk-bf-2", "customer_id": "c1", "is_active": false,
-             "calendar_aligned": true, "budget_id": "b-vk2", "rate_limit_id": "rl-vk2",
+             "calendar_aligned": true, "budget_id": "b-vk2", "rate_limit_id": "rl-vk2", "allow_all_providers": true,
              "provider_configs": [{"provider": "openai", "budget_id": "b-pc2"}]}
         ],
         "model_configs": [{"id": "m1", "model_name": "gpt-4o", "provider": "openai", "budget_id": "b-model"}],
@@ -203,6 +203,7 @@ fn every_entity_and_both_data_model_shapes() {
     );
     assert_eq!(g.virtual_keys[1].owner, Owner::Customer("c1".into()));
     assert!(!g.virtual_keys[1].is_active);
+    assert!(g.virtual_keys[1].allow_all_providers && !vk.allow_all_providers);
     assert!(
         g.virtual_keys[1].calendar_aligned
             && g.virtual_keys[1].provider_configs[0].calendar_aligned
