@@ -75,7 +75,9 @@ impl ResetDuration {
         while !rest.is_empty() {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if digits == 0 {
-                return Err(err("expected a number before each unit"));
+                return Err(err(
+                    "expected a number and a unit (s, m, h, d, w, M, Y) such as 30s, 1d or 1M, or daily, weekly, monthly, yearly",
+                ));
             }
             let (num, tail) = rest.split_at(digits);
             let n: u64 = num.parse().map_err(|_| err("number too large"))?;

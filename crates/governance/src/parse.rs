@@ -52,6 +52,7 @@ pub fn parse(
         ignored: Vec::new(),
         env,
         inline_budgets: Vec::new(),
+        declared: Vec::new(),
     };
     let g = p.section(section);
     if p.issues.is_empty() {
@@ -86,6 +87,9 @@ struct Parser<'e> {
     env: &'e dyn Fn(&str) -> Option<String>,
     /// Budgets declared inline in an owner's `budgets[]`, with the path they came from.
     inline_budgets: Vec<(String, Budget)>,
+    /// Every (kind, id) written, even on entities that failed to parse, so a reference to a
+    /// declared-but-broken entity is not reported a second time as unknown.
+    declared: Vec<(&'static str, String)>,
 }
 
 impl Parser<'_> {
@@ -94,6 +98,16 @@ impl Parser<'_> {
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    fn declare(&mut self, kind: &'static str, id: Option<&String>) {
+        if let Some(id) = id {
+            self.declared.push((kind, id.clone()));
+        }
+    }
+
+    fn is_declared(&self, kind: &str, id: &str) -> bool {
+        self.declared.iter().any(|(k, d)| *k == kind && d == id)
     }
 
     fn object<'a>(&mut self, v: &'a Value, path: String) -> Option<Obj<'a>> {
@@ -390,6 +404,18 @@ impl Parser<'_> {
             "value",
             "virtual key value",
         );
+        // Names are unique in Bifrost's store too; a repeated id already reported covers its
+        // (defaulted) name.
+        let names: Vec<&str> = g
+            .virtual_keys
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let id_repeated = g.virtual_keys[..i].iter().any(|w| w.id == v.id);
+                if id_repeated { "" } else { v.name.as_str() }
+            })
+            .collect();
+        self.unique(names.iter().copied(), &vk_paths, "name", "virtual key name");
         self.unique(
             g.model_configs.iter().map(|m| m.id.as_str()),
             &model_paths,
@@ -421,6 +447,7 @@ impl Parser<'_> {
             let mut durations: Vec<(ResetDuration, &str)> = Vec::new();
             for (id_path, id) in owner_budgets {
                 match budget_ids.get(id.as_str()) {
+                    None if self.is_declared("budget", id) => {}
                     None => self.issue(id_path.clone(), format!("unknown budget {id:?}")),
                     Some(b) => {
                         if let Some((_, other)) =
@@ -442,19 +469,19 @@ impl Parser<'_> {
         }
         let rate_limit_ids: Vec<&str> = g.rate_limits.iter().map(|r| r.id.as_str()).collect();
         for (path, id) in &refs.rate_limits {
-            if !rate_limit_ids.contains(&id.as_str()) {
+            if !rate_limit_ids.contains(&id.as_str()) && !self.is_declared("rate limit", id) {
                 self.issue(path.clone(), format!("unknown rate limit {id:?}"));
             }
         }
         let team_ids: Vec<&str> = g.teams.iter().map(|t| t.id.as_str()).collect();
         for (path, id) in &refs.teams {
-            if !team_ids.contains(&id.as_str()) {
+            if !team_ids.contains(&id.as_str()) && !self.is_declared("team", id) {
                 self.issue(path.clone(), format!("unknown team {id:?}"));
             }
         }
         let customer_ids: Vec<&str> = g.customers.iter().map(|c| c.id.as_str()).collect();
         for (path, id) in &refs.customers {
-            if !customer_ids.contains(&id.as_str()) {
+            if !customer_ids.contains(&id.as_str()) && !self.is_declared("customer", id) {
                 self.issue(path.clone(), format!("unknown customer {id:?}"));
             }
         }
@@ -476,7 +503,7 @@ impl Parser<'_> {
         g
     }
 
-    /// Reports every repeat of a key after its first occurrence.
+    /// Reports every repeat of a key after its first occurrence; empty keys are skipped.
     fn unique<'s>(
         &mut self,
         keys: impl Iterator<Item = &'s str>,
@@ -486,6 +513,9 @@ impl Parser<'_> {
     ) {
         let mut first: HashMap<&str, usize> = HashMap::new();
         for (i, k) in keys.enumerate() {
+            if k.is_empty() {
+                continue; // nothing to compare (the entry's own issue is reported elsewhere)
+            }
             if let Some(&j) = first.get(k) {
                 let (Some(here), Some(there)) = (paths.get(i), paths.get(j)) else {
                     continue;
@@ -512,6 +542,7 @@ impl Parser<'_> {
         } else {
             self.required(&mut o, "id")
         };
+        self.declare("budget", id.as_ref());
         let max_path = o.field_path("max_limit");
         let present = o.map.get("max_limit").is_some_and(|v| !v.is_null());
         let max_limit = self.non_negative_f64(&mut o, "max_limit");
@@ -579,6 +610,7 @@ impl Parser<'_> {
     fn rate_limit(&mut self, v: &Value, path: String) -> Option<RateLimit> {
         let mut o = self.object(v, path)?;
         let id = self.required(&mut o, "id");
+        self.declare("rate limit", id.as_ref());
         let tokens = self.window(&mut o, "token");
         let requests = self.window(&mut o, "request");
         let calendar_aligned = self.bool(&mut o, "calendar_aligned", false);
@@ -620,6 +652,7 @@ impl Parser<'_> {
     fn customer(&mut self, v: &Value, path: &str, refs: &mut Refs) -> Option<Customer> {
         let mut o = self.object(v, path.to_owned())?;
         let id = self.required(&mut o, "id");
+        self.declare("customer", id.as_ref());
         let name = self.required(&mut o, "name");
         let Limits {
             budget_ids,
@@ -641,6 +674,7 @@ impl Parser<'_> {
     fn team(&mut self, v: &Value, path: &str, refs: &mut Refs) -> Option<Team> {
         let mut o = self.object(v, path.to_owned())?;
         let id = self.required(&mut o, "id");
+        self.declare("team", id.as_ref());
         let name = self.required(&mut o, "name");
         let customer_id = self.string(&mut o, "customer_id");
         if let Some(c) = &customer_id {

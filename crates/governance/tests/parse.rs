@@ -464,3 +464,34 @@ fn empty_section_is_fine() {
     let g = ok(&json!({}));
     assert!(g.virtual_keys.is_empty() && g.budgets.is_empty());
 }
+
+#[test]
+fn a_broken_entity_is_reported_once_not_again_at_each_reference() {
+    let found = issues(&json!({
+        "budgets": [{"id": "b1", "max_limit": 5, "reset_duration": "fortnightly"}],
+        "rate_limits": [{"id": "r1", "request_max_limit": -3, "request_reset_duration": "1m"}],
+        "teams": [{"id": "t1"}],
+        "virtual_keys": [
+            {"id": "vk1", "value": "a", "budget_id": "b1", "rate_limit_id": "r1", "team_id": "t1"},
+            {"id": "vk2", "name": "vk1", "value": "b"}
+        ]
+    }));
+    assert_eq!(
+        found,
+        [
+            (
+                "governance.budgets[0].reset_duration".to_owned(),
+                "invalid reset duration \"fortnightly\": expected a number and a unit (s, m, h, d, w, M, Y) such as 30s, 1d or 1M, or daily, weekly, monthly, yearly".to_owned()
+            ),
+            (
+                "governance.rate_limits[0].request_max_limit".to_owned(),
+                "must not be negative (got -3)".to_owned()
+            ),
+            ("governance.teams[0].name".to_owned(), "is required".to_owned()),
+            (
+                "governance.virtual_keys[1].name".to_owned(),
+                "duplicate virtual key name \"vk1\" (first at governance.virtual_keys[0])".to_owned()
+            ),
+        ]
+    );
+}
