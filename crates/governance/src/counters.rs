@@ -185,7 +185,7 @@ pub struct Usage {
     pub cost_nanos: u64,
     /// Tokens (input plus output).
     pub tokens: u64,
-    /// Requests; normally 1.
+    /// Requests; 1 for a request (a reservation of 0 would not hold a request-limit slot).
     pub requests: u64,
 }
 
@@ -367,7 +367,8 @@ impl Limits {
     }
 
     /// Removes a counter (its budget or rate limit was deleted). Requests in flight against it
-    /// settle as no-ops.
+    /// settle into whatever counter has that name when they finish: none (a no-op), or a new
+    /// one added since, which then sees their usage but never a negative reservation.
     pub fn remove(&self, counter: &CounterRef) {
         self.shared.lock().remove(counter);
     }
