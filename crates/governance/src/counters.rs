@@ -825,4 +825,47 @@ mod tests {
         let s = limits.snapshot(&t).unwrap();
         assert_eq!((s.used, s.reserved), (30, 0));
     }
+
+    #[test]
+    fn removal_and_lowered_limit_during_flight() {
+        let (_, limits) = setup("2026-01-01T00:00:00Z");
+        let b = CounterRef::budget("b");
+        limits.upsert(b.clone(), spec(100, "1d"));
+        let a = limits
+            .admit(
+                std::slice::from_ref(&b),
+                Usage {
+                    cost_nanos: 60,
+                    ..Usage::default()
+                },
+            )
+            .unwrap();
+        limits.remove(&b);
+        a.settle(Usage {
+            cost_nanos: 60,
+            ..Usage::default()
+        });
+        assert!(limits.snapshot(&b).is_none());
+
+        limits.upsert(b.clone(), spec(100, "1d"));
+        limits
+            .admit(
+                std::slice::from_ref(&b),
+                Usage {
+                    cost_nanos: 50,
+                    ..Usage::default()
+                },
+            )
+            .unwrap()
+            .settle(Usage {
+                cost_nanos: 50,
+                ..Usage::default()
+            });
+        // A reload lowers the limit below what is already spent: usage is kept, new requests wait.
+        limits.upsert(b.clone(), spec(40, "1d"));
+        let r = limits
+            .admit(std::slice::from_ref(&b), Usage::default())
+            .unwrap_err();
+        assert_eq!((r.used, r.limit), (50, 40));
+    }
 }
