@@ -1,0 +1,17 @@
+//! Governance foundation for asbru: Bifrost-compatible virtual keys, budgets and rate limits.
+//!
+//! Three parts, each with one job, none doing I/O:
+//! - [`model`] and [`parse`]: the typed entities of Bifrost's `governance` config section and a
+//!   parser that reports every problem at once, with the JSON path of each;
+//! - [`duration`]: reset durations (`1h`, `1M`, `monthly`, ...) and when a window ends, rolling
+//!   or aligned to the UTC calendar;
+//! - [`counters`]: exact in-process admission against budgets and rate limits, reserving the
+//!   worst case up front so concurrent requests cannot overshoot a limit together.
+//!
+//! The gateway wires these together (looking up a virtual key, choosing which counters apply,
+//! computing cost); this crate only provides the pieces, so they can be tested without HTTP.
+
+pub mod counters;
+pub mod duration;
+pub mod model;
+pub mod parse;
