@@ -1,7 +1,9 @@
 //! Admin operations on providers and their keys, in Bifrost's shapes (newest: a provider's keys
 //! are managed under `/api/providers/{provider}/keys`, and its answer does not list them).
 
-use crate::redact::{KEY_SECRETS, PROVIDER_SECRETS, redact, restore};
+use crate::redact::{
+    KEY_SECRETS, PROVIDER_SECRETS, redact, redact_headers, restore, restore_headers,
+};
 use crate::startup::with_key_ids;
 use crate::{AdminError, Control};
 use serde_json::{Map, Value, json};
@@ -50,6 +52,7 @@ impl Control {
     /// A provider as the API shows it (secrets masked, defaults filled in, keys left out).
     fn provider_view(&self, name: &str, entry: &Value) -> Value {
         let mut view = redact(entry, PROVIDER_SECRETS, &self.env);
+        redact_headers(&mut view, &self.env);
         let Some(fields) = view.as_object_mut() else {
             return json!({"name": name});
         };
@@ -182,6 +185,7 @@ impl Control {
                     }
                 }
                 restore(&mut entry, Some(&current), PROVIDER_SECRETS, &self.env);
+                restore_headers(&mut entry, Some(&current), &self.env);
                 doc.set_provider(&name, entry.clone());
                 Ok(entry)
             })

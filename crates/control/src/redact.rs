@@ -158,6 +158,68 @@ pub(crate) fn restore(
     }
 }
 
+/// Header names whose values are credentials more often than not; their values in a provider's
+/// `network_config.extra_headers` are masked like the other secrets (the others, such as
+/// `OpenAI-Organization`, stay readable).
+fn sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "authorization",
+        "key",
+        "token",
+        "secret",
+        "cookie",
+        "password",
+        "signature",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+fn extra_headers_mut(entry: &mut Value) -> Option<&mut Map<String, Value>> {
+    entry
+        .get_mut("network_config")?
+        .get_mut("extra_headers")?
+        .as_object_mut()
+}
+
+/// Masks credential-like `extra_headers` values of a provider entry.
+pub(crate) fn redact_headers(entry: &mut Value, env: &Env) {
+    let Some(headers) = extra_headers_mut(entry) else {
+        return;
+    };
+    for (name, value) in headers.iter_mut() {
+        if let Value::String(v) = value
+            && sensitive_header(name)
+        {
+            *v = mask(&resolved(v, env));
+        }
+    }
+}
+
+/// A masked `extra_headers` value sent back unchanged keeps the stored one.
+pub(crate) fn restore_headers(incoming: &mut Value, stored: Option<&Value>, env: &Env) {
+    let stored = stored
+        .and_then(|s| s.get("network_config"))
+        .and_then(|n| n.get("extra_headers"));
+    let Some(headers) = extra_headers_mut(incoming) else {
+        return;
+    };
+    for (name, value) in headers.iter_mut() {
+        let current = stored
+            .and_then(|s| s.get(name.as_str()))
+            .and_then(Value::as_str);
+        if let (Value::String(sent), Some(current)) = (&*value, current)
+            && sensitive_header(name)
+            && sent.contains('*')
+            && *sent == mask(&resolved(current, env))
+        {
+            *value = Value::String(current.to_owned());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +227,20 @@ mod tests {
 
     fn env() -> Env {
         Arc::new(|var| (var == "OPENAI_KEY").then(|| "sk-from-the-environment-1234".to_owned()))
+    }
+
+    #[test]
+    fn credential_headers_are_masked_and_kept_when_sent_back() {
+        let stored = json!({"network_config": {"extra_headers": {
+            "Authorization": "Bearer upstream-secret-token-123", "OpenAI-Organization": "org-1"}}});
+        let mut shown = stored.clone();
+        redact_headers(&mut shown, &env());
+        let headers = &shown["network_config"]["extra_headers"];
+        assert!(!headers.to_string().contains("upstream-secret-token-123"));
+        assert_eq!(headers["OpenAI-Organization"], "org-1");
+        let mut back = shown.clone();
+        restore_headers(&mut back, Some(&stored), &env());
+        assert_eq!(back, stored);
     }
 
     #[test]

@@ -324,6 +324,8 @@ async fn secrets_are_neither_stored_nor_shown_nor_logged_in_clear() {
     body["keys"][0]["azure_key_config"] = json!(null);
     body["proxy_config"] =
         json!({"type": "http", "url": "http://127.0.0.1:3128", "password": proxy_password});
+    let header_secret = "header-secret-distinctive-77";
+    body["network_config"]["extra_headers"] = json!({"X-Upstream-Token": header_secret});
     let (status, created) = admin.call("POST", "/api/providers", Some(body)).await;
     assert_eq!(status, 200, "{created}");
     for path in [
@@ -336,7 +338,9 @@ async fn secrets_are_neither_stored_nor_shown_nor_logged_in_clear() {
         let (_, shown) = admin.call("GET", path, None).await;
         let text = shown.to_string();
         assert!(
-            !text.contains(secret) && !text.contains(proxy_password),
+            !text.contains(secret)
+                && !text.contains(proxy_password)
+                && !text.contains(header_secret),
             "{path} shows a secret: {text}"
         );
     }
@@ -349,6 +353,10 @@ async fn secrets_are_neither_stored_nor_shown_nor_logged_in_clear() {
     assert!(files.iter().any(|(name, _)| name == "config.db"));
     for (name, bytes) in &files {
         assert!(!contains(bytes, secret), "{name} holds the key in clear");
+        assert!(
+            !contains(bytes, header_secret),
+            "{name} holds a header secret in clear"
+        );
         assert!(
             !contains(bytes, proxy_password),
             "{name} holds the proxy password in clear"
