@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// cannot reach a local gateway by DNS rebinding), any host otherwise.
     #[arg(long, env = "ASBRU_ALLOWED_HOSTS")]
     pub allowed_hosts: Option<String>,
+    /// Lets clients on other machines use the admin API (`/api`) while admin authentication
+    /// (`auth_config`) is off. Off by default: without auth, `/api` answers only loopback
+    /// clients, since whoever can change a provider's base URL can have its keys sent anywhere.
+    #[arg(long, env = "ASBRU_ADMIN_API_WITHOUT_AUTH", default_value_t = false)]
+    pub admin_api_without_auth: bool,
     /// How long, in seconds, a client may take to send its first bytes, its request headers,
     /// and each piece of its request body before its connection is closed (408 for a body).
     #[arg(long, env = "ASBRU_CLIENT_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -253,6 +253,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allowed_hosts: allowed_hosts.clone(),
         body_read_timeout: std::time::Duration::from_secs(args.client_read_timeout),
         control: Some(Arc::clone(&control)),
+        admin_api_without_auth: args.admin_api_without_auth,
     });
     let _watcher = from_file
         .clone()

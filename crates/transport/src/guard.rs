@@ -180,11 +180,26 @@ async fn admit(State(state): State<AppState>, request: Request, next: Next) -> R
 
 /// Admin authentication (`auth_config`), when it is on: `/api` needs admin credentials (but the
 /// login endpoints), inference needs them too unless `disable_auth_on_inference`; `/health` and
-/// `/metrics` stay open. Then runs the rest of the stack.
+/// `/metrics` stay open. When it is off, `/api` answers only clients on this machine (unless
+/// `--admin-api-without-auth`): changing a provider's base URL is enough to have its keys sent
+/// anywhere. Then runs the rest of the stack.
 async fn authorize(state: &AppState, request: Request, next: Next) -> Response {
     if let Some(control) = &state.control {
         let path = request.uri().path();
         let allowed = if path.starts_with("/api/") {
+            if !control.auth().is_enabled()
+                && !state.admin_api_without_auth
+                && !from_this_machine(&request)
+            {
+                metrics::counter!("asbru_requests_refused_total", "reason" => "admin_remote")
+                    .increment(1);
+                return crate::admin::reply::error(&asbru_control::AdminError::new(
+                    403,
+                    "the admin API answers only clients on this machine while admin authentication is off: \
+                     turn on auth_config (admin_username, admin_password, is_enabled) to use it from elsewhere \
+                     (or start with --admin-api-without-auth, which lets anyone who reaches the port reconfigure the gateway)",
+                ));
+            }
             crate::admin::guard::admin_authorized(control, path, request.headers()).await
         } else if matches!(path, "/health" | "/metrics") {
             true
@@ -198,6 +213,14 @@ async fn authorize(state: &AppState, request: Request, next: Next) -> Response {
         }
     }
     catch_panic(request, next).await
+}
+
+/// Whether the request's connection comes from this machine.
+fn from_this_machine(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<crate::state::LoopbackPeer>()
+        .is_some_and(|p| p.0)
 }
 
 /// Runs the rest of the stack; a panic in it becomes a 500 in the OpenAI error shape.

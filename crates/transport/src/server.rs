@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 /// Tuning of the listener.
 #[derive(Debug, Clone)]
@@ -88,8 +89,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok((stream, peer)) => (stream, peer),
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning,
                         // and say so once in a while rather than on every try.
@@ -111,7 +112,15 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 metrics::gauge!("asbru_connections_open").increment(1.0);
                 let builder = builder.clone();
-                let service = TowerToHyperService::new(router.clone());
+                // Whether the client is on this machine: the admin API without admin auth
+                // answers only such clients.
+                let loopback = crate::state::LoopbackPeer(peer.ip().to_canonical().is_loopback());
+                let service = TowerToHyperService::new(router.clone().map_request(
+                    move |mut request: http::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(loopback);
+                        request
+                    },
+                ));
                 let watcher = graceful.watcher();
                 let mut stop = stop.clone();
                 #[expect(clippy::disallowed_methods, reason = "connections are drained by the graceful shutdown below")]

@@ -20,7 +20,15 @@ pub struct AppState {
     /// The control plane behind the admin API and admin auth; `None` when asbru is embedded
     /// without one (the admin routes then answer 503).
     pub control: Option<Arc<asbru_control::Control>>,
+    /// `--admin-api-without-auth`: clients on other machines may use `/api` while admin auth is
+    /// off (by default only loopback clients may).
+    pub admin_api_without_auth: bool,
 }
+
+/// Whether the client's connection comes from this machine (set on every request by the accept
+/// loop; absent when the router is driven without it, as in some tests, which counts as remote).
+#[derive(Debug, Clone, Copy)]
+pub struct LoopbackPeer(pub bool);
 
 /// A set of routes speaking one client API, as (path, handlers) pairs, so the same set can be
 /// mounted under several prefixes and joined with others.

@@ -334,3 +334,80 @@ async fn bifrosts_published_auth_and_encryption_examples_run() {
     let log = served.stop().await;
     assert!(log.contains("re-sealed with encryption_key"), "{log}");
 }
+
+/// This machine's address on its network (not loopback), as another machine would reach it.
+fn network_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    // No packet is sent: connecting a UDP socket only picks the route and its source address.
+    socket.connect("192.0.2.1:9").unwrap();
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(
+        !ip.is_loopback() && !ip.is_unspecified(),
+        "no network address: {ip}"
+    );
+    ip
+}
+
+/// Without admin auth, `/api` answers only clients on this machine: whoever can change a
+/// provider's base URL can have its keys sent anywhere. Auth on, or the explicit flag, opens it.
+#[tokio::test]
+async fn without_admin_auth_the_admin_api_answers_only_this_machine() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let ip = network_address();
+    for (auth, flag, remote_status) in [
+        (json!({"is_enabled": false}), false, 403),
+        (json!({"is_enabled": false}), true, 200),
+        (
+            json!({"is_enabled": true, "admin_username": USER, "admin_password": "env.ADMIN_PASSWORD"}),
+            false,
+            200,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = json!({
+            "providers": {"openai": openai_entry(&mock, "sk-remote-admin-00000001")},
+            "governance": {"auth_config": auth},
+        });
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_asbru"));
+        command
+            .args(["serve", "--host", "0.0.0.0", "--port", "0", "--app-dir"])
+            .arg(dir.path())
+            .env_clear()
+            .env("ADMIN_PASSWORD", PASSWORD);
+        if flag {
+            command.arg("--admin-api-without-auth");
+        }
+        let served = crate::cli::start(command).await;
+        let port = served.url.rsplit(':').next().unwrap().to_owned();
+        let remote = format!("http://{ip}:{port}");
+        let local = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let get = |base: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .get(format!("{base}/api/providers"))
+                    .header("authorization", basic(USER, PASSWORD))
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let answer = get(remote.clone()).await;
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        assert_eq!(status, remote_status, "{auth} flag={flag}: {text}");
+        if status == 403 {
+            assert!(text.contains("auth_config"), "{text}");
+        }
+        assert_eq!(
+            get(local).await.status(),
+            200,
+            "this machine is always answered"
+        );
+        // Inference is not affected.
+        assert_eq!(statuses(&remote, Some(&basic(USER, PASSWORD))).await.1, 200);
+        served.stop().await;
+    }
+}

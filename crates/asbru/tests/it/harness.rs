@@ -70,6 +70,7 @@ impl TestGateway {
             allowed_hosts: asbru_transport::AllowedHosts::loopback(),
             body_read_timeout: std::time::Duration::from_secs(30),
             control: None,
+            admin_api_without_auth: false,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
