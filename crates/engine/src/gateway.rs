@@ -6,13 +6,14 @@ use crate::health::{
 };
 use crate::keys::{KeyChoice, KeyPin, KeySet};
 use crate::outcome::{ProviderTelemetry, RequestLog};
-use crate::plugin::{Answer, Plugin, Plugins, RequestBody, ShortCircuit};
+use crate::plugin::{Answer, Plugin, Plugins, RequestBody, ShortCircuit, TargetLimits};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
 use crate::sessions::SessionStore;
 use crate::stream::{SseStream, StreamContext, StreamHealth, StreamKind};
 use arc_swap::ArcSwap;
-use asbru_config::{ClientConfig, Config, ProviderConfig};
+use asbru_config::{ClientConfig, Config, KeyConfig, ProviderConfig};
+use asbru_governance::counters::Limits;
 use asbru_dialects::openai::responses_inspect::first_event_error;
 use asbru_dialects::openai::{
     ExtraFields, MalformedResponse, RequestView, RewriteOptions, append_extra_fields,
@@ -50,6 +51,8 @@ pub struct Gateway {
     user_plugins: Vec<Arc<dyn Plugin>>,
     /// Work that outlives the request that started it; drained at shutdown.
     background: crate::Background,
+    /// Governance's rate-limit counters: they outlive reloads, keeping their usage.
+    governance: Arc<Limits>,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -72,6 +75,8 @@ pub struct GatewayOptions {
     /// Plugins of the program embedding the engine, run after the built-in ones (in this order;
     /// see [`Plugin`]).
     pub plugins: Vec<Arc<dyn Plugin>>,
+    /// The clock of governance's rate-limit windows; `None`: the system clock.
+    pub governance_clock: Option<Arc<dyn asbru_governance::counters::Clock>>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -256,6 +261,11 @@ impl Gateway {
             )?,
         );
         let user_plugins = options.plugins;
+        let governance = Arc::new(Limits::new(
+            options
+                .governance_clock
+                .unwrap_or_else(|| Arc::new(asbru_governance::counters::SystemClock)),
+        ));
         Ok(Self {
             state: ArcSwap::from_pointee(Registry::build(
                 config,
@@ -263,7 +273,9 @@ impl Gateway {
                 &limits,
                 None,
                 &user_plugins,
+                &governance,
             )?),
+            governance,
             user_plugins,
             background: crate::Background::default(),
             sessions: SessionStore::default(),
@@ -297,6 +309,7 @@ impl Gateway {
             &self.limits,
             Some(&self.state.load()),
             &self.user_plugins,
+            &self.governance,
         )?;
         Ok(Prepared(Arc::new(registry)))
     }
@@ -565,6 +578,11 @@ impl Gateway {
             e.with_provider(resolved.provider)
                 .with_model_requested(resolved.model)
         };
+        if let Some(TargetLimits(guard)) = log.ctx.extensions.get::<TargetLimits>() {
+            guard
+                .check_target(resolved.provider, resolved.model)
+                .map_err(decorate)?;
+        }
         log.begin_attempt(
             Arc::clone(&resolved.entry.telemetry),
             resolved.model,
@@ -688,6 +706,12 @@ impl Gateway {
         let policy = &self.health.policy;
         let mut tried = KeySet::default();
         let mut retries = 0;
+        let guard = log.ctx.extensions.get::<TargetLimits>().cloned();
+        let allowed = |key: &KeyConfig| {
+            guard
+                .as_ref()
+                .is_none_or(|TargetLimits(g)| g.allows_key(provider, key))
+        };
         loop {
             let choice = KeyChoice {
                 provider: &entry.config,
@@ -697,7 +721,7 @@ impl Gateway {
             };
             let key = self
                 .rng
-                .with(|rng| choice.choose(model, pin, session, &tried, rng))?;
+                .with(|rng| choice.choose(model, pin, session, &tried, &allowed, rng))?;
             if let Some((index, config)) = key {
                 log.set_key(&config.id, &config.name);
                 tried.insert(index);
@@ -1217,8 +1241,9 @@ impl Registry {
         limits: &ResponseLimits,
         previous: Option<&Registry>,
         user_plugins: &[Arc<dyn Plugin>],
+        governance: &Arc<Limits>,
     ) -> Result<Self, GatewayError> {
-        let mut plugins = crate::builtin::plugins(&config)?;
+        let mut plugins = crate::builtin::plugins(&config, governance)?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());

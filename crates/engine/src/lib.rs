@@ -54,6 +54,9 @@ pub use keys::KeyPin;
 pub use outcome::{engine_took_request, track_request};
 pub use plugin::{
     Answer, Finished, Plugin, PluginError, Plugins, PreHook, RequestBody, ShortCircuit, StreamChunk,
+    TargetGuard, TargetLimits,
 };
+/// The governance foundation (counters and their clocks), for embedders and tests.
+pub use asbru_governance;
 pub use sessions::{DEFAULT_SESSION_TTL, MAX_SESSION_TTL};
 pub use stream::SseStream;

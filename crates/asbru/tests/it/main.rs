@@ -36,6 +36,7 @@ mod fallbacks;
 mod first_run;
 mod forwarding;
 mod gemini;
+mod governance;
 mod genai_route;
 mod hardening;
 mod health;

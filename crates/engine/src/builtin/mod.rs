@@ -1,23 +1,39 @@
 //! The built-in plugins, in Bifrost's order: `telemetry` first (always, unless the config
-//! disables it), then `mocker` when configured. (Bifrost's `logging`, `governance`, `otel` and
-//! `semantic_cache` take their places here as they land.)
+//! disables it), then `governance` when the config has virtual keys or requires one, then
+//! `mocker` when configured. (Bifrost's `logging`, `otel` and `semantic_cache` take their
+//! places here as they land.)
 
+mod governance;
 mod mocker;
 mod telemetry;
 
 use crate::plugin::Plugin;
 use asbru_config::Config;
+use asbru_governance::counters::Limits;
 use asbru_schema::GatewayError;
 use std::sync::Arc;
 
+pub use governance::GovernancePlugin;
 pub use mocker::{MockerPlugin, MockerStats};
 pub use telemetry::TelemetryPlugin;
 
 /// The built-in plugins `config` enables, in the order their pre-hooks run.
-pub(crate) fn plugins(config: &Config) -> Result<Vec<Arc<dyn Plugin>>, GatewayError> {
+/// `limits` holds the governance counters, which outlive config reloads.
+pub(crate) fn plugins(
+    config: &Config,
+    limits: &Arc<Limits>,
+) -> Result<Vec<Arc<dyn Plugin>>, GatewayError> {
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
     if let Some(labels) = telemetry_labels(config) {
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
+    }
+    if config.governance.is_some() || config.requires_virtual_key() {
+        let governance = config.governance.clone().unwrap_or_default();
+        plugins.push(Arc::new(GovernancePlugin::new(
+            governance,
+            config.requires_virtual_key(),
+            Arc::clone(limits),
+        )));
     }
     if let Some(mocker) = &config.plugins.mocker {
         plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
