@@ -4,7 +4,7 @@
 use crate::harness::{TestGateway, chat_body};
 use asbru_engine::GatewayOptions;
 use asbru_engine::asbru_governance::counters::ManualClock;
-use asbru_mock::{MockOptions, MockServer};
+use asbru_mock::{Fault, MockOptions, MockServer};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,11 +19,16 @@ fn config(mock: &MockServer, request_limit: u64) -> Value {
                     {"name": "second", "value": "sk-test-2", "models": [], "weight": 1.0}
                 ],
                 "network_config": {"base_url": mock.base_url()}
+            },
+            "groq": {
+                "keys": [{"name": "g", "value": "gsk-g", "models": [], "weight": 1.0}],
+                "network_config": {"base_url": mock.base_url()}
             }
         },
         "governance": {
             "rate_limits": [
-                {"id": "rl-vk", "request_max_limit": request_limit, "request_reset_duration": "1m"}
+                {"id": "rl-vk", "request_max_limit": request_limit, "request_reset_duration": "1m"},
+                {"id": "rl-tok", "token_max_limit": 1, "token_reset_duration": "1h"}
             ],
             "customers": [{"id": "cust-1", "name": "Acme"}],
             "teams": [{"id": "team-1", "name": "ML", "customer_id": "cust-1"}],
@@ -35,7 +40,9 @@ fn config(mock: &MockServer, request_limit: u64) -> Value {
                  "provider_configs": [{"provider": "openai"}]},
                 {"id": "vk-none", "name": "none", "value": "sk-bf-none"},
                 {"id": "vk-lim", "name": "limited", "value": "sk-bf-lim", "rate_limit_id": "rl-vk",
-                 "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}
+                 "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
+                {"id": "vk-tok", "name": "tokens", "value": "sk-bf-tok",
+                 "provider_configs": [{"provider": "openai", "rate_limit_id": "rl-tok"}]}
             ]
         }
     })
@@ -230,4 +237,49 @@ async fn a_reload_keeps_the_counters() {
     assert_eq!(status, 200, "{answer}");
     let (status, _) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-lim")]).await;
     assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn a_fallback_to_a_provider_the_key_may_not_use_is_not_tried() {
+    let gw = gateway_with(100, None).await;
+    gw.mock.push_fault(Fault::Status {
+        status: 503,
+        message: "down".into(),
+    });
+    let mut body = chat_body("openai/gpt-4o");
+    body["fallbacks"] = json!(["groq/llama-3.1-8b-instant"]);
+    let (status, answer) = gw
+        .post_with("/v1/chat/completions", body, &[("x-bf-vk", "sk-bf-ml")])
+        .await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(gw.mock.requests().len(), 1, "groq was never called");
+    let attempts = answer["extra_fields"]["attempts"].to_string();
+    assert!(attempts.contains("403"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_token_limit_counts_the_tokens_answered() {
+    let gw = gateway_with(100, None).await;
+    // Headroom at first (0 used of 1): admitted, and settled with the real usage.
+    let (status, answer) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-tok")]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["usage"]["total_tokens"].as_u64().unwrap() > 1);
+    let response = gw
+        .client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .header("x-bf-vk", "sk-bf-tok")
+        .json(&chat_body("openai/gpt-4o"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3590..=3600).contains(&retry_after), "{retry_after}");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "token_limited");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("rl-tok"));
 }
