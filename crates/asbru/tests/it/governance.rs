@@ -283,3 +283,47 @@ async fn a_token_limit_counts_the_tokens_answered() {
     assert_eq!(answer["error"]["code"], "token_limited");
     assert!(answer["error"]["message"].as_str().unwrap().contains("rl-tok"));
 }
+
+#[tokio::test]
+async fn the_binary_enforces_virtual_keys_and_labels_metrics_with_the_caller() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config(&mock, 100).to_string()).unwrap();
+    let served = crate::cli::serve(&["--config", path.to_str().unwrap()], &[]).await;
+    let client = reqwest::Client::new();
+    let post = |vk: Option<&str>| {
+        let mut request = client
+            .post(format!("{}/v1/chat/completions", served.url))
+            .json(&chat_body("openai/gpt-4o"));
+        if let Some(vk) = vk {
+            request = request.header("x-bf-vk", vk);
+        }
+        request.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    assert_eq!(post(Some("sk-bf-ml")).await.unwrap().status(), 200);
+    let metrics = client
+        .get(format!("{}/metrics", served.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("bifrost_success_requests_total{"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    for label in [
+        "virtual_key_id=\"vk-ml\"",
+        "virtual_key_name=\"ml\"",
+        "team_id=\"team-1\"",
+        "team_name=\"ML\"",
+        "customer_id=\"cust-1\"",
+        "customer_name=\"Acme\"",
+    ] {
+        assert!(line.contains(label), "{label} missing: {line}");
+    }
+    served.stop().await;
+}
