@@ -125,6 +125,8 @@ struct Registry {
     overhead: metrics::Histogram,
     /// The custom metric labels when telemetry is on (for the transport's HTTP metrics).
     telemetry_labels: Option<Arc<[String]>>,
+    /// The governance plugin, also asked about requests that run no plugins (model lists).
+    governance: Option<Arc<crate::builtin::GovernancePlugin>>,
 }
 
 #[derive(Debug)]
@@ -927,6 +929,16 @@ impl Gateway {
             .collect()
     }
 
+    /// For requests that run no plugins (model lists, and any other non-inference route): the
+    /// 401 or 403 when a virtual key is required (`enforce_auth_on_inference`, `is_vk_mandatory`)
+    /// and `headers` carry no known, active one.
+    pub fn check_virtual_key(&self, headers: &http::HeaderMap) -> Result<(), GatewayError> {
+        match &self.state.load().governance {
+            Some(governance) => governance.check_headers(headers),
+            None => Ok(()),
+        }
+    }
+
     /// Models of every configured provider (or only `provider`), as OpenAI model objects whose
     /// `id` is `provider/model` so it can be sent back as-is.
     ///
@@ -1243,7 +1255,7 @@ impl Registry {
         user_plugins: &[Arc<dyn Plugin>],
         governance: &Arc<Limits>,
     ) -> Result<Self, GatewayError> {
-        let mut plugins = crate::builtin::plugins(&config, governance)?;
+        let (mut plugins, governance) = crate::builtin::plugins(&config, governance)?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());
@@ -1302,6 +1314,7 @@ impl Registry {
             plugins: Plugins::new(plugins),
             overhead: metrics::histogram!("asbru_overhead_seconds"),
             telemetry_labels,
+            governance,
         })
     }
 

@@ -327,3 +327,37 @@ async fn the_binary_enforces_virtual_keys_and_labels_metrics_with_the_caller() {
     }
     served.stop().await;
 }
+
+#[tokio::test]
+async fn model_lists_need_the_required_virtual_key() {
+    let gw = gateway_with(100, None).await;
+    for path in ["/v1/models", "/anthropic/v1/models", "/genai/v1beta/models"] {
+        let response = gw
+            .client
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], "access_not_found", "{path}");
+        let response = gw
+            .client
+            .get(format!("{}{path}", gw.url))
+            .header("x-bf-vk", "sk-bf-off")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let response = gw
+        .client
+        .get(format!("{}/v1/models", gw.url))
+        .header("x-bf-vk", "sk-bf-ml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, _) = gw.get("/health").await;
+    assert_eq!(status, 200);
+}

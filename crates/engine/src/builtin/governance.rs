@@ -55,6 +55,27 @@ impl std::fmt::Debug for GovernancePlugin {
 }
 
 impl GovernancePlugin {
+    /// For requests that do not go through the plugins (model lists): when a virtual key is
+    /// required, the 401 or 403 for headers without a known, active one.
+    pub fn check_headers(&self, headers: &http::HeaderMap) -> Result<(), GatewayError> {
+        if !self.required {
+            return Ok(());
+        }
+        let value = virtual_key_in(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let Some(value) = value else {
+            return Err(missing_key());
+        };
+        let Some(&index) = self.by_value.get(value) else {
+            return Err(unknown_key());
+        };
+        let vk = &self.governance.virtual_keys[index];
+        if vk.is_active {
+            Ok(())
+        } else {
+            Err(inactive_key(vk))
+        }
+    }
+
     /// The plugin for `governance` (empty when the config has none), refusing requests without
     /// a virtual key when `required`, counting in `limits` (which outlive config reloads).
     pub fn new(governance: Arc<Governance>, required: bool, limits: Arc<Limits>) -> Self {
@@ -76,15 +97,20 @@ impl GovernancePlugin {
 
 /// The virtual key the request carries, if any.
 fn virtual_key(ctx: &RequestContext) -> Option<&str> {
-    if let Some(v) = ctx.header("x-bf-vk").map(str::trim).filter(|v| !v.is_empty()) {
+    virtual_key_in(|name| ctx.header(name))
+}
+
+/// The virtual key among headers read by `header`.
+fn virtual_key_in<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<&'h str> {
+    if let Some(v) = header("x-bf-vk").map(str::trim).filter(|v| !v.is_empty()) {
         return Some(v);
     }
-    let bearer = ctx.header("authorization").and_then(|v| {
+    let bearer = header("authorization").and_then(|v| {
         let v = v.trim();
         let (scheme, rest) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
     });
-    [bearer, ctx.header("x-api-key"), ctx.header("x-goog-api-key")]
+    [bearer, header("x-api-key"), header("x-goog-api-key")]
         .into_iter()
         .flatten()
         .map(str::trim)
@@ -98,6 +124,29 @@ fn reserved_tokens(body: &RequestBody<'_>) -> u64 {
         .into_iter()
         .find_map(|k| json.get(k).and_then(serde_json::Value::as_u64))
         .unwrap_or(0)
+}
+
+fn missing_key() -> GatewayError {
+    GatewayError::unauthorized(
+        "virtual key required: send it in the x-bf-vk header (or as \
+         Authorization: Bearer sk-bf-…, x-api-key: sk-bf-… or x-goog-api-key: sk-bf-…)",
+        "access_not_found",
+    )
+}
+
+fn unknown_key() -> GatewayError {
+    GatewayError::unauthorized(
+        "virtual key not found: check the value sent in x-bf-vk (or Authorization: \
+         Bearer, x-api-key, x-goog-api-key)",
+        "access_not_found",
+    )
+}
+
+fn inactive_key(vk: &VirtualKey) -> GatewayError {
+    GatewayError::forbidden(
+        format!("virtual key '{}' is blocked (inactive)", vk.name),
+        "access_blocked",
+    )
 }
 
 fn refuse(error: GatewayError) -> PreHook {
@@ -280,20 +329,12 @@ impl Plugin for GovernancePlugin {
     ) -> Result<PreHook, PluginError> {
         let Some(value) = virtual_key(ctx) else {
             if self.required {
-                return Ok(refuse(GatewayError::unauthorized(
-                    "virtual key required: send it in the x-bf-vk header (or as \
-                     Authorization: Bearer sk-bf-…, x-api-key: sk-bf-… or x-goog-api-key: sk-bf-…)",
-                    "access_not_found",
-                )));
+                return Ok(refuse(missing_key()));
             }
             return Ok(PreHook::Continue);
         };
         let Some(&index) = self.by_value.get(value) else {
-            return Ok(refuse(GatewayError::unauthorized(
-                "virtual key not found: check the value sent in x-bf-vk (or Authorization: \
-                 Bearer, x-api-key, x-goog-api-key)",
-                "access_not_found",
-            )));
+            return Ok(refuse(unknown_key()));
         };
         let g = &self.governance;
         let vk = &g.virtual_keys[index];
@@ -318,10 +359,7 @@ impl Plugin for GovernancePlugin {
             ..std::mem::take(&mut ctx.identity)
         };
         if !vk.is_active {
-            return Ok(refuse(GatewayError::forbidden(
-                format!("virtual key '{}' is blocked (inactive)", vk.name),
-                "access_blocked",
-            )));
+            return Ok(refuse(inactive_key(vk)));
         }
         let governed = Arc::new(Governed {
             governance: Arc::clone(g),

@@ -18,27 +18,30 @@ pub use mocker::{MockerPlugin, MockerStats};
 pub use telemetry::TelemetryPlugin;
 
 /// The built-in plugins `config` enables, in the order their pre-hooks run.
-/// `limits` holds the governance counters, which outlive config reloads.
+/// `limits` holds the governance counters, which outlive config reloads. Also returns the
+/// governance plugin, when there is one, for the requests that do not run plugins.
 pub(crate) fn plugins(
     config: &Config,
     limits: &Arc<Limits>,
-) -> Result<Vec<Arc<dyn Plugin>>, GatewayError> {
+) -> Result<(Vec<Arc<dyn Plugin>>, Option<Arc<GovernancePlugin>>), GatewayError> {
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
     if let Some(labels) = telemetry_labels(config) {
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
     }
+    let mut governance = None;
     if config.governance.is_some() || config.requires_virtual_key() {
-        let governance = config.governance.clone().unwrap_or_default();
-        plugins.push(Arc::new(GovernancePlugin::new(
-            governance,
+        let plugin = Arc::new(GovernancePlugin::new(
+            config.governance.clone().unwrap_or_default(),
             config.requires_virtual_key(),
             Arc::clone(limits),
-        )));
+        ));
+        plugins.push(Arc::clone(&plugin) as Arc<dyn Plugin>);
+        governance = Some(plugin);
     }
     if let Some(mocker) = &config.plugins.mocker {
         plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
     }
-    Ok(plugins)
+    Ok((plugins, governance))
 }
 
 /// The custom metric labels (`client.prometheus_labels`, then the telemetry plugin's
