@@ -317,7 +317,10 @@ impl Validator<'_> {
     /// limits (`model_configs`) and per-provider limits (`providers`). Routing rules and the
     /// fields the parser does not interpret are reported as not supported yet. `None` when the
     /// section defines no virtual key (nothing can then be attributed to an owner).
-    fn governance(&mut self, value: Option<&Object>) -> Option<Arc<asbru_governance::model::Governance>> {
+    fn governance(
+        &mut self,
+        value: Option<&Object>,
+    ) -> Option<Arc<asbru_governance::model::Governance>> {
         let obj = value?;
         let section = Value::Object(obj.clone());
         let g = match asbru_governance::parse::parse(&section, self.env) {

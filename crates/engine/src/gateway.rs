@@ -13,12 +13,12 @@ use crate::sessions::SessionStore;
 use crate::stream::{SseStream, StreamContext, StreamHealth, StreamKind};
 use arc_swap::ArcSwap;
 use asbru_config::{ClientConfig, Config, KeyConfig, ProviderConfig};
-use asbru_governance::counters::Limits;
 use asbru_dialects::openai::responses_inspect::first_event_error;
 use asbru_dialects::openai::{
     ExtraFields, MalformedResponse, RequestView, RewriteOptions, append_extra_fields,
     check_response, check_responses_answer,
 };
+use asbru_governance::counters::Limits;
 use asbru_providers::ByteStream;
 use asbru_providers::{Adapter, OpenAiFacing, Operation, Redactor, ResponseLimits};
 use asbru_schema::{Attempt, GatewayError, ModelRef, Untrusted, Usage};
@@ -263,11 +263,10 @@ impl Gateway {
             )?,
         );
         let user_plugins = options.plugins;
-        let governance = Arc::new(Limits::new(
-            options
-                .governance_clock
-                .unwrap_or_else(|| Arc::new(asbru_governance::counters::SystemClock)),
-        ));
+        let governance =
+            Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
+                Arc::new(asbru_governance::counters::SystemClock)
+            })));
         Ok(Self {
             state: ArcSwap::from_pointee(Registry::build(
                 config,

@@ -171,11 +171,7 @@ fn select_key_among<R: Rng + ?Sized>(
             return Ok(weighted_pick(keys, &usable, total, scaled, rng));
         }
     }
-    let total: f64 = keys
-        .iter()
-        .filter(|k| usable(k))
-        .map(|k| k.weight)
-        .sum();
+    let total: f64 = keys.iter().filter(|k| usable(k)).map(|k| k.weight).sum();
     if total <= 0.0 {
         if keys.iter().any(|k| k.allows_model(model) && k.weight > 0.0) {
             return Err(GatewayError::forbidden(

@@ -319,7 +319,15 @@ impl Plugins {
                     .iter()
                     .any(|p| n.starts_with(p.as_str()))
             {
-                kept.append(name.clone(), value.clone());
+                let mut value = value.clone();
+                // Credentials (a virtual key, a client's API key) never show in debug output.
+                if matches!(
+                    n,
+                    "authorization" | "x-api-key" | "x-goog-api-key" | "x-bf-vk"
+                ) {
+                    value.set_sensitive(true);
+                }
+                kept.append(name.clone(), value);
             }
         }
         kept

@@ -196,13 +196,7 @@ impl GatewayError {
     /// 429: a limit of the gateway's own (governance's rate limits) refuses the request; say
     /// when to come back with [`GatewayError::with_retry_after`].
     pub fn rate_limited(message: impl Into<String>, code: &str) -> Self {
-        Self::gateway(
-            ErrorKind::InvalidRequest,
-            429,
-            "rate_limit_error",
-            message,
-        )
-        .with_code(code)
+        Self::gateway(ErrorKind::InvalidRequest, 429, "rate_limit_error", message).with_code(code)
     }
 
     /// 408: the client stopped sending its request body.

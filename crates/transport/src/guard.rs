@@ -190,8 +190,7 @@ async fn authorize(state: &AppState, request: Request, next: Next) -> Response {
         && !matches!(path, "/health" | "/metrics")
         && let Err(e) = state.gateway.check_virtual_key(request.headers())
     {
-        metrics::counter!("asbru_requests_refused_total", "reason" => "virtual_key")
-            .increment(1);
+        metrics::counter!("asbru_requests_refused_total", "reason" => "virtual_key").increment(1);
         return ApiError(e).into_response();
     }
     if let Some(control) = &state.control {

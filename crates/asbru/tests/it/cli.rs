@@ -295,9 +295,6 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
         .unwrap();
     assert!(!check.status.success());
     let text = String::from_utf8(check.stdout).unwrap();
-    assert!(
-        text.contains("error: client.required_headers"),
-        "{text}"
-    );
+    assert!(text.contains("error: client.required_headers"), "{text}");
     assert!(text.contains("error: governance.budgets"), "{text}");
 }

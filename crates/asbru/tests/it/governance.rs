@@ -93,9 +93,17 @@ async fn decisions_on_the_openai_route() {
     assert_eq!(answer["error"]["code"], "model_blocked");
 
     // A bearer token without the virtual-key prefix is not a virtual key.
-    let (status, _) = chat(&gw, "openai/gpt-4o", &[("authorization", "Bearer sk-other")]).await;
+    let (status, _) = chat(
+        &gw,
+        "openai/gpt-4o",
+        &[("authorization", "Bearer sk-other")],
+    )
+    .await;
     assert_eq!(status, 401);
-    assert!(gw.mock.requests().is_empty(), "no refused request reached the provider");
+    assert!(
+        gw.mock.requests().is_empty(),
+        "no refused request reached the provider"
+    );
 
     for _ in 0..10 {
         let (status, answer) = chat(
@@ -125,10 +133,19 @@ async fn decisions_on_the_anthropic_route() {
     let (status, answer) = gw.post("/anthropic/v1/messages", body.clone()).await;
     assert_eq!(status, 401, "{answer}");
     assert_eq!(answer["type"], "error");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("x-bf-vk"));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-bf-vk")
+    );
 
     let (status, answer) = gw
-        .post_with("/anthropic/v1/messages", body.clone(), &[("x-api-key", "sk-bf-off")])
+        .post_with(
+            "/anthropic/v1/messages",
+            body.clone(),
+            &[("x-api-key", "sk-bf-off")],
+        )
         .await;
     assert_eq!(status, 403, "{answer}");
     assert_eq!(answer["type"], "error");
@@ -281,7 +298,12 @@ async fn a_token_limit_counts_the_tokens_answered() {
     assert!((3590..=3600).contains(&retry_after), "{retry_after}");
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["error"]["code"], "token_limited");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("rl-tok"));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rl-tok")
+    );
 }
 
 #[tokio::test]

@@ -367,7 +367,9 @@ fn governance_that_is_enforced_loads() {
     }
     // Governance problems are errors at their paths.
     assert_eq!(
-        error_paths(r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1", "rate_limit_id": "nope"}]}}"#),
+        error_paths(
+            r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1", "rate_limit_id": "nope"}]}}"#
+        ),
         ["governance.virtual_keys[0].rate_limit_id"]
     );
 }

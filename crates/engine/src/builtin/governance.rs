@@ -271,8 +271,13 @@ impl Governed {
 
     /// Settles every admission with the request's real usage.
     fn settle(&self, tokens: u64) {
-        let admissions =
-            std::mem::take(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner).admissions);
+        let admissions = std::mem::take(
+            &mut self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admissions,
+        );
         for a in admissions {
             a.settle(Usage {
                 cost_nanos: 0,
@@ -391,9 +396,8 @@ impl Plugin for GovernancePlugin {
         if let Err(e) = governed.admit(&ids) {
             return Ok(refuse(e));
         }
-        ctx.extensions.insert(TargetLimits(
-            Arc::clone(&governed) as Arc<dyn TargetGuard>
-        ));
+        ctx.extensions
+            .insert(TargetLimits(Arc::clone(&governed) as Arc<dyn TargetGuard>));
         ctx.extensions.insert(GovernedSlot(governed));
         Ok(PreHook::Continue)
     }
@@ -415,5 +419,52 @@ impl Plugin for GovernancePlugin {
         });
         governed.settle(tokens);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_in(headers: &[(&str, &str)]) -> Option<String> {
+        virtual_key_in(|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn the_virtual_key_comes_from_x_bf_vk_then_prefixed_credentials() {
+        assert_eq!(
+            key_in(&[("x-bf-vk", "anything")]).as_deref(),
+            Some("anything")
+        );
+        assert_eq!(
+            key_in(&[("x-bf-vk", "vk-a"), ("authorization", "Bearer sk-bf-b")]).as_deref(),
+            Some("vk-a")
+        );
+        assert_eq!(
+            key_in(&[("authorization", "bearer sk-bf-b")]).as_deref(),
+            Some("sk-bf-b")
+        );
+        assert_eq!(key_in(&[("authorization", "Bearer sk-openai")]), None);
+        assert_eq!(key_in(&[("authorization", "Basic sk-bf-b")]), None);
+        assert_eq!(
+            key_in(&[("x-api-key", "sk-ant"), ("x-goog-api-key", "sk-bf-g")]).as_deref(),
+            Some("sk-bf-g")
+        );
+        assert_eq!(
+            key_in(&[("x-api-key", "sk-bf-a")]).as_deref(),
+            Some("sk-bf-a")
+        );
+        assert_eq!(key_in(&[("x-bf-vk", "  ")]), None);
+    }
+
+    #[test]
+    fn the_reservation_is_the_output_cap() {
+        let tokens = |body: &str| reserved_tokens(&RequestBody::new(body.as_bytes()));
+        assert_eq!(tokens(r#"{"max_tokens": 40}"#), 40);
+        assert_eq!(tokens(r#"{"max_completion_tokens": 30}"#), 30);
+        assert_eq!(tokens(r#"{"max_output_tokens": 20}"#), 20);
+        assert_eq!(tokens(r#"{"model": "m"}"#), 0);
+        assert_eq!(tokens("not json"), 0);
     }
 }
