@@ -17,13 +17,13 @@ pub use governance::GovernancePlugin;
 pub use mocker::{MockerPlugin, MockerStats};
 pub use telemetry::TelemetryPlugin;
 
-/// The built-in plugins `config` enables, in the order their pre-hooks run.
-/// `limits` holds the governance counters, which outlive config reloads. Also returns the
-/// governance plugin, when there is one, for the requests that do not run plugins.
-pub(crate) fn plugins(
-    config: &Config,
-    limits: &Arc<Limits>,
-) -> Result<(Vec<Arc<dyn Plugin>>, Option<Arc<GovernancePlugin>>), GatewayError> {
+/// The built-in plugins in order, and the governance plugin among them, if any.
+pub(crate) type BuiltIn = (Vec<Arc<dyn Plugin>>, Option<Arc<GovernancePlugin>>);
+
+/// The built-in plugins `config` enables, in the order their pre-hooks run. `limits` holds the
+/// governance counters, which outlive config reloads. Also returns the governance plugin, when
+/// there is one, for the requests that do not run plugins.
+pub(crate) fn plugins(config: &Config, limits: &Arc<Limits>) -> Result<BuiltIn, GatewayError> {
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
     if let Some(labels) = telemetry_labels(config) {
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
