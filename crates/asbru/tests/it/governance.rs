@@ -186,6 +186,10 @@ async fn decisions_on_the_genai_route() {
 async fn a_request_limit_is_exact_under_concurrency_and_resets_with_its_window() {
     let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
     let gw = Arc::new(gateway_with(50, Some(Arc::clone(&clock))).await);
+    // Every admitted request is still in flight while the others arrive: the limit holds by
+    // reservation, not by settled counts.
+    gw.mock
+        .set_default_fault(Some(Fault::Delay(std::time::Duration::from_millis(300))));
     let mut tasks = Vec::new();
     for _ in 0..200 {
         let gw = Arc::clone(&gw);
@@ -223,6 +227,7 @@ async fn a_request_limit_is_exact_under_concurrency_and_resets_with_its_window()
         }
     }
     assert_eq!((ok, limited), (50, 150));
+    gw.mock.set_default_fault(None);
 
     clock.advance_secs(30);
     let (status, _) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-lim")]).await;
@@ -382,4 +387,25 @@ async fn model_lists_need_the_required_virtual_key() {
     assert_eq!(response.status(), 200);
     let (status, _) = gw.get("/health").await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_stream_settles_the_tokens_of_its_last_usage_event() {
+    let gw = gateway_with(100, None).await;
+    let mut body = chat_body("openai/gpt-4o");
+    body["stream"] = json!(true);
+    let response = gw
+        .client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .header("x-bf-vk", "sk-bf-tok")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = crate::harness::sse_data(response).await;
+    assert!(!events.is_empty());
+    let (status, answer) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-tok")]).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"]["code"], "token_limited");
 }
