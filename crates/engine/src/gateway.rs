@@ -267,15 +267,12 @@ impl Gateway {
             Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
                 Arc::new(asbru_governance::counters::SystemClock)
             })));
+        let registry = Registry::build(config, &health, &limits, None, &user_plugins, &governance)?;
+        if let Some(plugin) = &registry.governance {
+            plugin.load_counters();
+        }
         Ok(Self {
-            state: ArcSwap::from_pointee(Registry::build(
-                config,
-                &health,
-                &limits,
-                None,
-                &user_plugins,
-                &governance,
-            )?),
+            state: ArcSwap::from_pointee(registry),
             governance,
             user_plugins,
             background: crate::Background::default(),
@@ -317,6 +314,9 @@ impl Gateway {
 
     /// Serves a prepared configuration from now on; requests in flight finish on the old one.
     pub fn install(&self, prepared: Prepared) {
+        if let Some(governance) = &prepared.0.governance {
+            governance.load_counters();
+        }
         self.state.store(prepared.0);
     }
 

@@ -55,6 +55,13 @@ impl std::fmt::Debug for GovernancePlugin {
 }
 
 impl GovernancePlugin {
+    /// Registers this config's rate-limit windows in the shared counters, or reconfigures the
+    /// existing ones (which keep their usage): done when the config starts serving, so a config
+    /// prepared but never installed changes nothing.
+    pub fn load_counters(&self) {
+        self.governance.load_into(&self.limits);
+    }
+
     /// For requests that do not go through the plugins (model lists): when a virtual key is
     /// required, the 401 or 403 for headers without a known, active one.
     pub fn check_headers(&self, headers: &http::HeaderMap) -> Result<(), GatewayError> {
@@ -78,8 +85,9 @@ impl GovernancePlugin {
 
     /// The plugin for `governance` (empty when the config has none), refusing requests without
     /// a virtual key when `required`, counting in `limits` (which outlive config reloads).
+    /// Its counters are registered (or reconfigured) by [`GovernancePlugin::load_counters`],
+    /// when the config is installed.
     pub fn new(governance: Arc<Governance>, required: bool, limits: Arc<Limits>) -> Self {
-        governance.load_into(&limits);
         let by_value = governance
             .virtual_keys
             .iter()
