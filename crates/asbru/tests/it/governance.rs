@@ -340,8 +340,12 @@ async fn the_binary_enforces_virtual_keys_and_labels_metrics_with_the_caller() {
         .unwrap();
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("bifrost_success_requests_total{"))
+        .find(|l| {
+            l.starts_with("bifrost_success_requests_total{")
+                && l.contains("virtual_key_id=\"vk-ml\"")
+        })
         .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(line.ends_with(" 1"), "{line}");
     for label in [
         "virtual_key_id=\"vk-ml\"",
         "virtual_key_name=\"ml\"",
