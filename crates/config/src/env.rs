@@ -192,6 +192,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Loaded {
                 .filter(|k| !k.is_empty())
                 .map(secrecy::SecretString::from),
             auth: None,
+            governance: None,
         },
         notices,
     }

@@ -35,6 +35,17 @@ pub struct Config {
     pub encryption_key: Option<secrecy::SecretString>,
     /// Admin authentication, when configured (enabled or not).
     pub auth: Option<crate::admin::AuthConfig>,
+    /// The `governance` section, when it defines at least one virtual key.
+    pub governance: Option<std::sync::Arc<asbru_governance::model::Governance>>,
+}
+
+impl Config {
+    /// Whether an inference request without a virtual key is refused (401):
+    /// `client.enforce_auth_on_inference` (or a deprecated alias) or the governance plugin's
+    /// `is_vk_mandatory`.
+    pub fn requires_virtual_key(&self) -> bool {
+        self.client.enforce_auth_on_inference || self.plugins.governance_vk_mandatory
+    }
 }
 
 /// What `plugins[]` sets for the built-in plugins asbru runs.
@@ -46,6 +57,8 @@ pub struct PluginsConfig {
     pub telemetry_custom_labels: Vec<String>,
     /// `mocker`, when an enabled entry configures it.
     pub mocker: Option<crate::mocker::MockerConfig>,
+    /// The governance plugin's `is_vk_mandatory` (on an enabled entry).
+    pub governance_vk_mandatory: bool,
 }
 
 impl Default for PluginsConfig {
@@ -54,6 +67,7 @@ impl Default for PluginsConfig {
             telemetry: true,
             telemetry_custom_labels: Vec::new(),
             mocker: None,
+            governance_vk_mandatory: false,
         }
     }
 }
@@ -86,6 +100,9 @@ pub struct ClientConfig {
     pub prometheus_labels: Vec<String>,
     /// `disable_db_pings_in_health`: `/health` does not ping the config store.
     pub disable_db_pings_in_health: bool,
+    /// `enforce_auth_on_inference` (or its deprecated aliases `enforce_governance_header`,
+    /// `enforce_scim_auth`): inference requests need a virtual key.
+    pub enforce_auth_on_inference: bool,
 }
 
 impl Default for ClientConfig {
@@ -98,6 +115,7 @@ impl Default for ClientConfig {
             allowed_headers: Vec::new(),
             prometheus_labels: Vec::new(),
             disable_db_pings_in_health: false,
+            enforce_auth_on_inference: false,
         }
     }
 }

@@ -24,6 +24,7 @@ use asbru_schema::KnownProvider;
 use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 mod admin;
@@ -104,7 +105,7 @@ pub(crate) fn validate(
         v.framework(framework);
     }
     let providers = v.providers(raw.providers.unwrap_or_default());
-    v.governance(raw.governance.as_ref());
+    let governance = v.governance(raw.governance.as_ref());
     v.section("mcp", raw.mcp.as_ref(), "MCP");
     v.section(
         "vector_store",
@@ -142,6 +143,7 @@ pub(crate) fn validate(
         (
             Ok(Config {
                 client,
+                governance,
                 providers,
                 plugins,
                 config_store,
@@ -229,13 +231,6 @@ impl Validator<'_> {
         );
     }
 
-    /// A protection flag whose harmless value is `false`.
-    fn unenforced_flag(&mut self, path: &str, value: Option<bool>, what: &str) {
-        if value == Some(true) {
-            self.unenforced(path, what);
-        }
-    }
-
     /// Checks an integer against its schema range; `None` when absent or out of range.
     fn int(&mut self, path: &str, value: Option<i64>, min: i64, max: Option<i64>) -> Option<i64> {
         let v = value?;
@@ -314,35 +309,110 @@ impl Validator<'_> {
         }
     }
 
-    /// `governance`: the parts that protect (virtual keys, the budgets and rate limits of their
-    /// owners, models and providers, admin auth) are refused until governance is enforced; the
-    /// rest (routing rules, pricing overrides, …) is reported as not supported yet.
-    fn governance(&mut self, value: Option<&Object>) {
-        let Some(obj) = value else { return };
-        const PROTECTIVE: [(&str, &str); 7] = [
-            ("virtual_keys", "virtual keys"),
-            ("budgets", "budgets"),
-            ("rate_limits", "rate limits"),
-            ("customers", "customers with budgets"),
-            ("teams", "teams with budgets"),
-            ("model_configs", "per-model budgets and rate limits"),
-            ("providers", "per-provider budgets and rate limits"),
-        ];
-        let mut others = Vec::new();
-        for (key, part) in obj {
-            if !meaningful(part) {
-                continue;
+    /// `governance`: parsed whole by [`asbru_governance::parse`] (every issue reported at its
+    /// path). Enforced: virtual keys (identity, `is_active`, allowed providers, models and
+    /// provider keys), the request and token rate limits of keys, their provider configs, teams
+    /// and customers, and the ownership that names them. Still refused as unenforced: budgets
+    /// (asbru has no price list to cost a request with yet) and any owner's budget, per-model
+    /// limits (`model_configs`) and per-provider limits (`providers`). Routing rules and the
+    /// fields the parser does not interpret are reported as not supported yet. `None` when the
+    /// section defines no virtual key (nothing can then be attributed to an owner).
+    fn governance(
+        &mut self,
+        value: Option<&Object>,
+    ) -> Option<Arc<asbru_governance::model::Governance>> {
+        let obj = value?;
+        let section = Value::Object(obj.clone());
+        let g = match asbru_governance::parse::parse(&section, self.env) {
+            Ok(g) => g,
+            Err(issues) => {
+                for issue in issues {
+                    self.error(issue.path, issue.message);
+                }
+                return None;
             }
-            if key == "auth_config" {
-                // Read by `Validator::auth`.
-            } else if let Some((_, what)) = PROTECTIVE.iter().find(|(k, _)| k == key) {
-                self.unenforced(format!("governance.{key}"), what);
-            } else {
-                others.push(key.as_str());
+        };
+        const WHY_BUDGETS: &str = "budgets (spending limits: asbru cannot cost a request yet)";
+        if obj.get("budgets").is_some_and(meaningful) {
+            self.unenforced("governance.budgets", WHY_BUDGETS);
+        }
+        // Every owner that names a budget, at the key it used.
+        let budget_ref = |list: &str, i: usize| -> String {
+            let entry = obj
+                .get(list)
+                .and_then(|l| l.get(i))
+                .and_then(Value::as_object);
+            let key = ["budget_id", "budget_ids", "budgets"]
+                .into_iter()
+                .find(|k| entry.is_some_and(|e| e.get(*k).is_some_and(meaningful)))
+                .unwrap_or("budget_ids");
+            format!("governance.{list}[{i}].{key}")
+        };
+        let mut owners = Vec::new();
+        for (i, c) in g.customers.iter().enumerate() {
+            if !c.budget_ids.is_empty() {
+                owners.push(budget_ref("customers", i));
             }
         }
-        if !others.is_empty() {
-            self.unsupported("governance", &format!("governance ({})", others.join(", ")));
+        for (i, t) in g.teams.iter().enumerate() {
+            if !t.budget_ids.is_empty() {
+                owners.push(budget_ref("teams", i));
+            }
+        }
+        for (i, vk) in g.virtual_keys.iter().enumerate() {
+            if !vk.budget_ids.is_empty() {
+                owners.push(budget_ref("virtual_keys", i));
+            }
+            let pcs = obj
+                .get("virtual_keys")
+                .and_then(|l| l.get(i))
+                .and_then(|v| v.get("provider_configs"));
+            for (j, pc) in vk.provider_configs.iter().enumerate() {
+                if !pc.budget_ids.is_empty() {
+                    let entry = pcs.and_then(|l| l.get(j)).and_then(Value::as_object);
+                    let key = ["budget_id", "budget_ids", "budgets"]
+                        .into_iter()
+                        .find(|k| entry.is_some_and(|e| e.get(*k).is_some_and(meaningful)))
+                        .unwrap_or("budget_ids");
+                    owners.push(format!(
+                        "governance.virtual_keys[{i}].provider_configs[{j}].{key}"
+                    ));
+                }
+            }
+        }
+        for path in owners {
+            self.unenforced(path, WHY_BUDGETS);
+        }
+        if !g.model_configs.is_empty() {
+            self.unenforced(
+                "governance.model_configs",
+                "per-model budgets and rate limits",
+            );
+        }
+        if !g.providers.is_empty() {
+            self.unenforced(
+                "governance.providers",
+                "per-provider budgets and rate limits",
+            );
+        }
+        if !g.routing_rules.is_empty() {
+            self.unsupported("governance.routing_rules", "routing rules");
+        }
+        for path in &g.ignored {
+            self.unsupported(path.clone(), "this governance field");
+        }
+        for (i, vk) in g.virtual_keys.iter().enumerate() {
+            if !vk.mcp_configs.is_empty() {
+                self.unsupported(
+                    format!("governance.virtual_keys[{i}].mcp_configs"),
+                    "MCP access per virtual key (asbru serves no MCP tools)",
+                );
+            }
+        }
+        if g.virtual_keys.is_empty() {
+            None
+        } else {
+            Some(Arc::new(g))
         }
     }
 
@@ -417,21 +487,13 @@ impl Validator<'_> {
             365,
             "log retention",
         );
-        self.unenforced_flag(
-            "client.enforce_governance_header",
+        // Enforced by the governance plugin: a request without a virtual key gets a 401.
+        out.enforce_auth_on_inference = [
             c.enforce_governance_header,
-            "requiring auth on inference (deprecated key: Bifrost now reads enforce_auth_on_inference)",
-        );
-        self.unenforced_flag(
-            "client.enforce_auth_on_inference",
             c.enforce_auth_on_inference,
-            "requiring auth on inference",
-        );
-        self.unenforced_flag(
-            "client.enforce_scim_auth",
             c.enforce_scim_auth,
-            "requiring auth on inference (deprecated key: Bifrost now reads enforce_auth_on_inference)",
-        );
+        ]
+        .contains(&Some(true));
         self.unsupported_flag(
             "client.allow_direct_keys",
             c.allow_direct_keys,
@@ -602,11 +664,12 @@ impl Validator<'_> {
                         .as_ref()
                         .and_then(|c| c.get("is_vk_mandatory"))
                         .is_some_and(|v| v == &Value::Bool(true));
-                    if name == "governance" && enabled && vk_mandatory {
-                        self.unenforced(
-                            format!("{path}.config.is_vk_mandatory"),
-                            "requiring a virtual key on inference",
-                        );
+                    if name == "governance" {
+                        // Governance is built in; its entry is read only for `is_vk_mandatory`,
+                        // enforced by the governance plugin (401 without a virtual key).
+                        if enabled && vk_mandatory {
+                            out.governance_vk_mandatory = true;
+                        }
                         continue;
                     }
                     let state = if enabled {

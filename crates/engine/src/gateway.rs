@@ -6,18 +6,19 @@ use crate::health::{
 };
 use crate::keys::{KeyChoice, KeyPin, KeySet};
 use crate::outcome::{ProviderTelemetry, RequestLog};
-use crate::plugin::{Answer, Plugin, Plugins, RequestBody, ShortCircuit};
+use crate::plugin::{Answer, Plugin, Plugins, RequestBody, ShortCircuit, TargetLimits};
 use crate::queue::ProviderQueue;
 use crate::retry::RetryPolicy;
 use crate::sessions::SessionStore;
 use crate::stream::{SseStream, StreamContext, StreamHealth, StreamKind};
 use arc_swap::ArcSwap;
-use asbru_config::{ClientConfig, Config, ProviderConfig};
+use asbru_config::{ClientConfig, Config, KeyConfig, ProviderConfig};
 use asbru_dialects::openai::responses_inspect::first_event_error;
 use asbru_dialects::openai::{
     ExtraFields, MalformedResponse, RequestView, RewriteOptions, append_extra_fields,
     check_response, check_responses_answer,
 };
+use asbru_governance::counters::Limits;
 use asbru_providers::ByteStream;
 use asbru_providers::{Adapter, OpenAiFacing, Operation, Redactor, ResponseLimits};
 use asbru_schema::{Attempt, GatewayError, ModelRef, Untrusted, Usage};
@@ -50,6 +51,8 @@ pub struct Gateway {
     user_plugins: Vec<Arc<dyn Plugin>>,
     /// Work that outlives the request that started it; drained at shutdown.
     background: crate::Background,
+    /// Governance's rate-limit counters: they outlive reloads, keeping their usage.
+    governance: Arc<Limits>,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -72,6 +75,8 @@ pub struct GatewayOptions {
     /// Plugins of the program embedding the engine, run after the built-in ones (in this order;
     /// see [`Plugin`]).
     pub plugins: Vec<Arc<dyn Plugin>>,
+    /// The clock of governance's rate-limit windows; `None`: the system clock.
+    pub governance_clock: Option<Arc<dyn asbru_governance::counters::Clock>>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -120,6 +125,8 @@ struct Registry {
     overhead: metrics::Histogram,
     /// The custom metric labels when telemetry is on (for the transport's HTTP metrics).
     telemetry_labels: Option<Arc<[String]>>,
+    /// The governance plugin, also asked about requests that run no plugins (model lists).
+    governance: Option<Arc<crate::builtin::GovernancePlugin>>,
 }
 
 #[derive(Debug)]
@@ -256,14 +263,17 @@ impl Gateway {
             )?,
         );
         let user_plugins = options.plugins;
+        let governance =
+            Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
+                Arc::new(asbru_governance::counters::SystemClock)
+            })));
+        let registry = Registry::build(config, &health, &limits, None, &user_plugins, &governance)?;
+        if let Some(plugin) = &registry.governance {
+            plugin.load_counters();
+        }
         Ok(Self {
-            state: ArcSwap::from_pointee(Registry::build(
-                config,
-                &health,
-                &limits,
-                None,
-                &user_plugins,
-            )?),
+            state: ArcSwap::from_pointee(registry),
+            governance,
             user_plugins,
             background: crate::Background::default(),
             sessions: SessionStore::default(),
@@ -297,12 +307,16 @@ impl Gateway {
             &self.limits,
             Some(&self.state.load()),
             &self.user_plugins,
+            &self.governance,
         )?;
         Ok(Prepared(Arc::new(registry)))
     }
 
     /// Serves a prepared configuration from now on; requests in flight finish on the old one.
     pub fn install(&self, prepared: Prepared) {
+        if let Some(governance) = &prepared.0.governance {
+            governance.load_counters();
+        }
         self.state.store(prepared.0);
     }
 
@@ -565,6 +579,11 @@ impl Gateway {
             e.with_provider(resolved.provider)
                 .with_model_requested(resolved.model)
         };
+        if let Some(TargetLimits(guard)) = log.ctx.extensions.get::<TargetLimits>() {
+            guard
+                .check_target(resolved.provider, resolved.model)
+                .map_err(decorate)?;
+        }
         log.begin_attempt(
             Arc::clone(&resolved.entry.telemetry),
             resolved.model,
@@ -688,6 +707,12 @@ impl Gateway {
         let policy = &self.health.policy;
         let mut tried = KeySet::default();
         let mut retries = 0;
+        let guard = log.ctx.extensions.get::<TargetLimits>().cloned();
+        let allowed = |key: &KeyConfig| {
+            guard
+                .as_ref()
+                .is_none_or(|TargetLimits(g)| g.allows_key(provider, key))
+        };
         loop {
             let choice = KeyChoice {
                 provider: &entry.config,
@@ -697,7 +722,7 @@ impl Gateway {
             };
             let key = self
                 .rng
-                .with(|rng| choice.choose(model, pin, session, &tried, rng))?;
+                .with(|rng| choice.choose(model, pin, session, &tried, &allowed, rng))?;
             if let Some((index, config)) = key {
                 log.set_key(&config.id, &config.name);
                 tried.insert(index);
@@ -901,6 +926,16 @@ impl Gateway {
                 }
             })
             .collect()
+    }
+
+    /// For requests that run no plugins (model lists, and any other non-inference route): the
+    /// 401 or 403 when a virtual key is required (`enforce_auth_on_inference`, `is_vk_mandatory`)
+    /// and `headers` carry no known, active one.
+    pub fn check_virtual_key(&self, headers: &http::HeaderMap) -> Result<(), GatewayError> {
+        match &self.state.load().governance {
+            Some(governance) => governance.check_headers(headers),
+            None => Ok(()),
+        }
     }
 
     /// Models of every configured provider (or only `provider`), as OpenAI model objects whose
@@ -1217,8 +1252,9 @@ impl Registry {
         limits: &ResponseLimits,
         previous: Option<&Registry>,
         user_plugins: &[Arc<dyn Plugin>],
+        governance: &Arc<Limits>,
     ) -> Result<Self, GatewayError> {
-        let mut plugins = crate::builtin::plugins(&config)?;
+        let (mut plugins, governance) = crate::builtin::plugins(&config, governance)?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());
@@ -1277,6 +1313,7 @@ impl Registry {
             plugins: Plugins::new(plugins),
             overhead: metrics::histogram!("asbru_overhead_seconds"),
             telemetry_labels,
+            governance,
         })
     }
 

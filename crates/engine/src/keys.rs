@@ -47,6 +47,7 @@ impl<'a> KeyChoice<'a> {
         pin: &KeyPin,
         session: Option<&(String, Duration)>,
         tried: &KeySet,
+        allowed: &dyn Fn(&KeyConfig) -> bool,
         rng: &mut dyn RngCore,
     ) -> Result<Option<(usize, &'a KeyConfig)>, GatewayError> {
         if self.provider.is_key_less {
@@ -62,6 +63,7 @@ impl<'a> KeyChoice<'a> {
             && let Some(key_id) = self.sessions.key_for(id, &self.provider.name, now)
             && let Some(index) = keys.iter().position(|k| k.id == key_id)
             && keys[index].allows_model(model)
+            && allowed(&keys[index])
             && self.key_health[index].is_healthy(policy, now)
         {
             pin.id = Some(key_id);
@@ -85,7 +87,7 @@ impl<'a> KeyChoice<'a> {
             cooling_untried = untried(&cooling);
             vec![&serving_untried, &cooling_untried, &serving, &cooling]
         };
-        let index = select_key(&self.provider.name, keys, model, &pin, &tiers, rng)?;
+        let index = select_key_among(&self.provider.name, keys, model, &pin, &tiers, allowed, rng)?;
         Ok(Some((index, &keys[index])))
     }
 }
@@ -115,6 +117,7 @@ impl KeySet {
 /// `tiers` scale each key's configured weight by health (see [`crate::health`]): the first tier
 /// that leaves any key a weight decides. When none does — every key is open or cooling down —
 /// the configured weights apply unchanged: trying a doubtful key beats refusing the request.
+#[cfg(test)]
 pub fn select_key<R: Rng + ?Sized>(
     provider: &str,
     keys: &[KeyConfig],
@@ -123,11 +126,26 @@ pub fn select_key<R: Rng + ?Sized>(
     tiers: &[&[f64]],
     rng: &mut R,
 ) -> Result<usize, GatewayError> {
+    select_key_among(provider, keys, model, pin, tiers, &|_| true, rng)
+}
+
+/// [`select_key`] among the keys `allowed` accepts (a virtual key's `keys` restriction): the
+/// others are never chosen, pinned or not.
+fn select_key_among<R: Rng + ?Sized>(
+    provider: &str,
+    keys: &[KeyConfig],
+    model: &str,
+    pin: &KeyPin,
+    tiers: &[&[f64]],
+    allowed: &dyn Fn(&KeyConfig) -> bool,
+    rng: &mut R,
+) -> Result<usize, GatewayError> {
+    let usable = |k: &KeyConfig| k.allows_model(model) && allowed(k);
     if let Some((header, what, index)) = pinned(keys, pin) {
         // One answer whether the key does not exist or exists but may not serve the model, and
         // never a list of keys: a client must not learn which key names or ids are configured.
         return index
-            .filter(|&i| keys[i].allows_model(model))
+            .filter(|&i| usable(&keys[i]))
             .ok_or_else(|| {
                 GatewayError::invalid_request(
                     format!(
@@ -146,19 +164,24 @@ pub fn select_key<R: Rng + ?Sized>(
         let total: f64 = keys
             .iter()
             .enumerate()
-            .filter(|(_, k)| k.allows_model(model))
+            .filter(|(_, k)| usable(k))
             .map(|(i, k)| scaled(i, k))
             .sum();
         if total > 0.0 {
-            return Ok(weighted_pick(keys, model, total, scaled, rng));
+            return Ok(weighted_pick(keys, &usable, total, scaled, rng));
         }
     }
-    let total: f64 = keys
-        .iter()
-        .filter(|k| k.allows_model(model))
-        .map(|k| k.weight)
-        .sum();
+    let total: f64 = keys.iter().filter(|k| usable(k)).map(|k| k.weight).sum();
     if total <= 0.0 {
+        if keys.iter().any(|k| k.allows_model(model) && k.weight > 0.0) {
+            return Err(GatewayError::forbidden(
+                format!(
+                    "the virtual key may not use any key of provider '{provider}' that serves model '{model}'"
+                ),
+                "key_blocked",
+            )
+            .with_provider(provider));
+        }
         let why = if keys.is_empty() {
             "it has no usable keys (check that they are enabled and their env variables are set)"
         } else {
@@ -172,14 +195,14 @@ pub fn select_key<R: Rng + ?Sized>(
         .with_code("no_key_for_model")
         .with_provider(provider));
     }
-    Ok(weighted_pick(keys, model, total, |_, k| k.weight, rng))
+    Ok(weighted_pick(keys, &usable, total, |_, k| k.weight, rng))
 }
 
-/// A random index among the keys allowing `model`, each as likely as its `weight_of` share of
+/// A random index among the `usable` keys, each as likely as its `weight_of` share of
 /// `total`.
 fn weighted_pick<R: Rng + ?Sized>(
     keys: &[KeyConfig],
-    model: &str,
+    usable: &dyn Fn(&KeyConfig) -> bool,
     total: f64,
     weight_of: impl Fn(usize, &KeyConfig) -> f64,
     rng: &mut R,
@@ -187,7 +210,7 @@ fn weighted_pick<R: Rng + ?Sized>(
     let mut point = rng.random_range(0.0..total);
     let mut last = 0;
     for (i, key) in keys.iter().enumerate() {
-        if !key.allows_model(model) {
+        if !usable(key) {
             continue;
         }
         let weight = weight_of(i, key);

@@ -37,6 +37,8 @@ mod sessions;
 mod stream;
 
 pub use api::ChunkStream;
+/// The governance foundation (counters and their clocks), for embedders and tests.
+pub use asbru_governance;
 pub use asbru_providers::Operation;
 pub use asbru_schema::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
@@ -53,7 +55,8 @@ pub use health::{CircuitState, Clock, HealthPolicy, HealthSnapshot, ManualClock,
 pub use keys::KeyPin;
 pub use outcome::{engine_took_request, track_request};
 pub use plugin::{
-    Answer, Finished, Plugin, PluginError, Plugins, PreHook, RequestBody, ShortCircuit, StreamChunk,
+    Answer, Finished, Plugin, PluginError, Plugins, PreHook, RequestBody, ShortCircuit,
+    StreamChunk, TargetGuard, TargetLimits,
 };
 pub use sessions::{DEFAULT_SESSION_TTL, MAX_SESSION_TTL};
 pub use stream::SseStream;

@@ -95,6 +95,29 @@ impl fmt::Debug for dyn Plugin {
     }
 }
 
+/// Limits a pre-hook puts on which targets and provider keys may serve the request (the
+/// governance plugin's virtual keys), left in [`RequestContext::extensions`] as
+/// [`TargetLimits`]. The engine asks before each target (fallbacks included) and while
+/// choosing a provider key.
+pub trait TargetGuard: Send + Sync {
+    /// `Err` when this target may not serve the request: the error counts as the target's
+    /// failure (the next fallback, if any, is tried).
+    fn check_target(&self, provider: &str, model: &str) -> Result<(), GatewayError>;
+
+    /// Whether `key` of `provider` may serve the request.
+    fn allows_key(&self, provider: &str, key: &asbru_config::KeyConfig) -> bool;
+}
+
+/// The [`TargetGuard`] of a request, in its context's extensions.
+#[derive(Clone)]
+pub struct TargetLimits(pub Arc<dyn TargetGuard>);
+
+impl fmt::Debug for TargetLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TargetLimits")
+    }
+}
+
 /// What a pre-hook decided.
 #[derive(Debug)]
 pub enum PreHook {
@@ -296,7 +319,15 @@ impl Plugins {
                     .iter()
                     .any(|p| n.starts_with(p.as_str()))
             {
-                kept.append(name.clone(), value.clone());
+                let mut value = value.clone();
+                // Credentials (a virtual key, a client's API key) never show in debug output.
+                if matches!(
+                    n,
+                    "authorization" | "x-api-key" | "x-goog-api-key" | "x-bf-vk"
+                ) {
+                    value.set_sensitive(true);
+                }
+                kept.append(name.clone(), value);
             }
         }
         kept

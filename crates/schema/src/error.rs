@@ -181,6 +181,24 @@ impl GatewayError {
         .with_code(code)
     }
 
+    /// 401: the request carries no credential the gateway accepts (governance: no virtual key,
+    /// or an unknown one).
+    pub fn unauthorized(message: impl Into<String>, code: &str) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            401,
+            "authentication_error",
+            message,
+        )
+        .with_code(code)
+    }
+
+    /// 429: a limit of the gateway's own (governance's rate limits) refuses the request; say
+    /// when to come back with [`GatewayError::with_retry_after`].
+    pub fn rate_limited(message: impl Into<String>, code: &str) -> Self {
+        Self::gateway(ErrorKind::InvalidRequest, 429, "rate_limit_error", message).with_code(code)
+    }
+
     /// 408: the client stopped sending its request body.
     pub fn request_timeout(message: impl Into<String>) -> Self {
         Self::gateway(

@@ -40,4 +40,13 @@ pub(crate) fn note_error(response: &mut Response, error: &GatewayError) {
     response
         .extensions_mut()
         .insert(ErrorNote(error.message().to_owned()));
+    // The gateway's own rate limits (governance) say when to come back.
+    if error.status() == 429
+        && let Some(wait) = error.retry_after()
+    {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
 }

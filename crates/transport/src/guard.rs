@@ -182,10 +182,20 @@ async fn admit(State(state): State<AppState>, request: Request, next: Next) -> R
 /// login endpoints), inference needs them too unless `disable_auth_on_inference`; `/health` and
 /// `/metrics` stay open. When it is off, `/api` answers only clients on this machine (unless
 /// `--admin-api-without-auth`): changing a provider's base URL is enough to have its keys sent
-/// anywhere. Then runs the rest of the stack.
+/// anywhere. When a virtual key is required (`enforce_auth_on_inference`), requests the
+/// governance plugin does not see (every method but `POST`: model lists) need one here. Then
+/// runs the rest of the stack.
 async fn authorize(state: &AppState, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if request.method() != http::Method::POST
+        && !path.starts_with("/api/")
+        && !matches!(path, "/health" | "/metrics")
+        && let Err(e) = state.gateway.check_virtual_key(request.headers())
+    {
+        metrics::counter!("asbru_requests_refused_total", "reason" => "virtual_key").increment(1);
+        return ApiError(e).into_response();
+    }
     if let Some(control) = &state.control {
-        let path = request.uri().path();
         let allowed = if path.starts_with("/api/") {
             if !control.auth().is_enabled()
                 && !state.admin_api_without_auth

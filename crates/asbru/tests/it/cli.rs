@@ -247,10 +247,11 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
     let path = write_config(
         dir.path(),
         &json!({
-            "client": {"enforce_auth_on_inference": true},
+            "client": {"required_headers": ["x-team"]},
             "governance": {
                 "auth_config": {"is_enabled": true, "admin_username": "admin", "admin_password": "pw"},
-                "virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1"}]
+                "budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}],
+                "virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1", "budget_id": "b"}]
             },
             "providers": {
                 "openai": {"keys": [{"name": "k", "value": "sk-1", "weight": 1}], "network_config": {"base_url": mock.base_url()}}
@@ -277,8 +278,9 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stderr);
     for path in [
-        "client.enforce_auth_on_inference",
-        "governance.virtual_keys",
+        "client.required_headers",
+        "governance.budgets",
+        "governance.virtual_keys[0].budget_id",
     ] {
         assert!(log.contains(path), "{path} not named in:\n{log}");
     }
@@ -293,9 +295,6 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
         .unwrap();
     assert!(!check.status.success());
     let text = String::from_utf8(check.stdout).unwrap();
-    assert!(
-        text.contains("error: client.enforce_auth_on_inference"),
-        "{text}"
-    );
-    assert!(text.contains("error: governance.virtual_keys"), "{text}");
+    assert!(text.contains("error: client.required_headers"), "{text}");
+    assert!(text.contains("error: governance.budgets"), "{text}");
 }

@@ -37,6 +37,7 @@ mod first_run;
 mod forwarding;
 mod gemini;
 mod genai_route;
+mod governance;
 mod hardening;
 mod health;
 mod keys;

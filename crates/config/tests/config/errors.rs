@@ -299,32 +299,24 @@ fn error_paths(json: &str) -> Vec<String> {
 fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
     for (json, path) in [
         (
-            r#"{"client": {"enforce_auth_on_inference": true}}"#,
-            "client.enforce_auth_on_inference",
-        ),
-        (
-            r#"{"client": {"enforce_governance_header": true}}"#,
-            "client.enforce_governance_header",
-        ),
-        (
-            r#"{"client": {"enforce_scim_auth": true}}"#,
-            "client.enforce_scim_auth",
-        ),
-        (
             r#"{"client": {"required_headers": ["x-team"]}}"#,
             "client.required_headers",
         ),
         (
-            r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1"}]}}"#,
-            "governance.virtual_keys",
-        ),
-        (
-            r#"{"governance": {"budgets": [{"id": "b", "max_limit": 1}]}}"#,
+            r#"{"governance": {"budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}]}}"#,
             "governance.budgets",
         ),
         (
-            r#"{"plugins": [{"name": "governance", "enabled": true, "config": {"is_vk_mandatory": true}}]}"#,
-            "plugins[0].config.is_vk_mandatory",
+            r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1", "budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}]}]}}"#,
+            "governance.virtual_keys[0].budgets",
+        ),
+        (
+            r#"{"governance": {"rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}], "model_configs": [{"id": "m", "model_name": "gpt-4o", "rate_limit_id": "r"}]}}"#,
+            "governance.model_configs",
+        ),
+        (
+            r#"{"governance": {"rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}], "providers": [{"name": "openai", "rate_limit_id": "r"}]}}"#,
+            "governance.providers",
         ),
         (
             r#"{"saml_config": {"enabled": true, "provider": "okta"}}"#,
@@ -337,6 +329,63 @@ fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
     ] {
         assert_eq!(error_paths(json), [path], "{json}");
     }
+}
+
+#[test]
+fn governance_that_is_enforced_loads() {
+    let loaded = load_str(
+        r#"{"client": {"enforce_auth_on_inference": true},
+            "governance": {
+              "rate_limits": [{"id": "r", "request_max_limit": 5, "request_reset_duration": "1m",
+                               "token_max_limit": 1000, "token_reset_duration": "1h"}],
+              "customers": [{"id": "c", "name": "Acme", "rate_limit_id": "r"}],
+              "teams": [{"id": "t", "name": "ML", "customer_id": "c", "rate_limit_id": "r"}],
+              "virtual_keys": [{"id": "vk", "value": "sk-bf-1", "team_id": "t", "rate_limit_id": "r",
+                                "provider_configs": [{"provider": "openai", "allowed_models": ["gpt-4o"],
+                                                      "key_ids": ["k1"], "rate_limit_id": "r"}]}]}}"#,
+        &no_env,
+    )
+    .unwrap();
+    let config = loaded.config;
+    assert!(config.requires_virtual_key());
+    let g = config.governance.unwrap();
+    assert_eq!(g.virtual_keys[0].provider_configs[0].keys, ["k1"]);
+    assert_eq!(g.rate_limits.len(), 1);
+
+    for (json, required) in [
+        (r#"{"client": {"enforce_governance_header": true}}"#, true),
+        (r#"{"client": {"enforce_scim_auth": true}}"#, true),
+        (
+            r#"{"plugins": [{"name": "governance", "enabled": true, "config": {"is_vk_mandatory": true}}]}"#,
+            true,
+        ),
+        (r#"{"governance": {"virtual_keys": []}}"#, false),
+    ] {
+        let config = load_str(json, &no_env).unwrap().config;
+        assert_eq!(config.requires_virtual_key(), required, "{json}");
+        assert!(config.governance.is_none(), "{json}");
+    }
+    // Governance problems are errors at their paths.
+    assert_eq!(
+        error_paths(
+            r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1", "rate_limit_id": "nope"}]}}"#
+        ),
+        ["governance.virtual_keys[0].rate_limit_id"]
+    );
+}
+
+#[test]
+fn the_published_virtual_keys_example_loads() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../governance/tests/fixtures/example-withvirtualkeys.governance.json"
+    ))
+    .unwrap();
+    // The fixture is the example's `governance` section as published (`{"governance": …}`).
+    let loaded = load_str(&text, &|_| Some("set".to_owned())).unwrap();
+    let g = loaded.config.governance.unwrap();
+    assert_eq!(g.virtual_keys.len(), 2);
+    assert!(g.budgets.is_empty());
 }
 
 #[test]

@@ -9,14 +9,12 @@ use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The protection settings of `full.json`, which asbru does not enforce yet and therefore refuses.
-const UNENFORCED: [&str; 7] = [
-    "client.enforce_auth_on_inference",
+/// The protection settings of `full.json`, which asbru does not enforce yet and therefore refuses
+/// (its virtual key, rate limit, team and `enforce_auth_on_inference` are enforced).
+const UNENFORCED: [&str; 4] = [
     "client.required_headers",
     "governance.budgets",
-    "governance.rate_limits",
-    "governance.teams",
-    "governance.virtual_keys",
+    "governance.teams[0].budget_id",
     "guardrails_config",
 ];
 

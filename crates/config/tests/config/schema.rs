@@ -122,7 +122,7 @@ fn fixtures_load_from_files() {
     let err = load_file(&dir.join("full.json"), &|_: &str| None).unwrap_err();
     assert!(
         err.to_string()
-            .contains("client.enforce_auth_on_inference: requiring auth on inference"),
+            .contains("governance.budgets: budgets (spending limits"),
         "{err}"
     );
 

@@ -63,7 +63,7 @@ fn unknown_keys_inside_sections_kept_as_json_are_not_reported() {
     assert!(paths_of(&loaded, NoticeKind::UnknownKey).is_empty());
     assert_eq!(
         paths_of(&loaded, NoticeKind::NotSupportedYet),
-        ["governance"]
+        ["governance.routing_rules"]
     );
 }
 

@@ -1,28 +1,47 @@
 //! The built-in plugins, in Bifrost's order: `telemetry` first (always, unless the config
-//! disables it), then `mocker` when configured. (Bifrost's `logging`, `governance`, `otel` and
-//! `semantic_cache` take their places here as they land.)
+//! disables it), then `governance` when the config has virtual keys or requires one, then
+//! `mocker` when configured. (Bifrost's `logging`, `otel` and `semantic_cache` take their
+//! places here as they land.)
 
+mod governance;
 mod mocker;
 mod telemetry;
 
 use crate::plugin::Plugin;
 use asbru_config::Config;
+use asbru_governance::counters::Limits;
 use asbru_schema::GatewayError;
 use std::sync::Arc;
 
+pub use governance::GovernancePlugin;
 pub use mocker::{MockerPlugin, MockerStats};
 pub use telemetry::TelemetryPlugin;
 
-/// The built-in plugins `config` enables, in the order their pre-hooks run.
-pub(crate) fn plugins(config: &Config) -> Result<Vec<Arc<dyn Plugin>>, GatewayError> {
+/// The built-in plugins in order, and the governance plugin among them, if any.
+pub(crate) type BuiltIn = (Vec<Arc<dyn Plugin>>, Option<Arc<GovernancePlugin>>);
+
+/// The built-in plugins `config` enables, in the order their pre-hooks run. `limits` holds the
+/// governance counters, which outlive config reloads. Also returns the governance plugin, when
+/// there is one, for the requests that do not run plugins.
+pub(crate) fn plugins(config: &Config, limits: &Arc<Limits>) -> Result<BuiltIn, GatewayError> {
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
     if let Some(labels) = telemetry_labels(config) {
         plugins.push(Arc::new(TelemetryPlugin::new(labels)));
     }
+    let mut governance = None;
+    if config.governance.is_some() || config.requires_virtual_key() {
+        let plugin = Arc::new(GovernancePlugin::new(
+            config.governance.clone().unwrap_or_default(),
+            config.requires_virtual_key(),
+            Arc::clone(limits),
+        ));
+        plugins.push(Arc::clone(&plugin) as Arc<dyn Plugin>);
+        governance = Some(plugin);
+    }
     if let Some(mocker) = &config.plugins.mocker {
         plugins.push(Arc::new(MockerPlugin::new(mocker.clone())?));
     }
-    Ok(plugins)
+    Ok((plugins, governance))
 }
 
 /// The custom metric labels (`client.prometheus_labels`, then the telemetry plugin's

@@ -1,0 +1,478 @@
+//! The `governance` plugin: Bifrost's virtual keys and rate limits, enforced in process.
+//!
+//! Pre-hook, in Bifrost's order (`plugins/governance/main.go`, newest `decide`):
+//! 1. the virtual key, from `x-bf-vk` (any value), else `Authorization: Bearer sk-bf-…`,
+//!    `x-api-key: sk-bf-…` or `x-goog-api-key: sk-bf-…`. None while one is required, or an
+//!    unknown one: 401 `access_not_found`; none and not required: the request is not governed;
+//! 2. inactive key: 403 `access_blocked`;
+//! 3. the primary target's provider not allowed to the key: 403 `provider_blocked`; its model
+//!    not allowed on that provider: 403 `model_blocked`;
+//! 4. rate limits of the key's provider config, the key, its team and its customer: every
+//!    request and token window needs headroom, else 429 `request_limited` / `token_limited`
+//!    with `Retry-After`. Admission reserves one request and the body's output-token cap.
+//!
+//! None of these errors lets the request's fallbacks be tried. The fallbacks themselves are
+//! held to the same rules when they are tried ([`TargetGuard`]): a provider or model the key may
+//! not use fails that target, and a fallback provider's own rate limit is admitted then. Which
+//! provider keys may serve the request (`provider_configs[].keys`) is enforced in key
+//! selection through the same guard.
+//!
+//! Post-hook: every admission is settled with one request and the tokens the answer reported
+//! (0 when none were).
+
+use crate::context::{Identity, RequestContext};
+use crate::plugin::{
+    Answer, Finished, Plugin, PluginError, PreHook, RequestBody, ShortCircuit, TargetGuard,
+    TargetLimits,
+};
+use asbru_config::KeyConfig;
+use asbru_governance::counters::{Admission, CounterKind, CounterRef, Limits, Refusal, Usage};
+use asbru_governance::model::{Governance, Owner, ProviderConfig, VirtualKey};
+use asbru_schema::GatewayError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// The prefix of virtual-key values in the shared credential headers.
+const VK_PREFIX: &str = "sk-bf-";
+
+/// Bifrost's governance plugin (virtual keys and rate limits).
+pub struct GovernancePlugin {
+    governance: Arc<Governance>,
+    /// Virtual-key value → index in `governance.virtual_keys`.
+    by_value: HashMap<String, usize>,
+    required: bool,
+    limits: Arc<Limits>,
+}
+
+impl std::fmt::Debug for GovernancePlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GovernancePlugin")
+            .field("virtual_keys", &self.governance.virtual_keys.len())
+            .field("required", &self.required)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GovernancePlugin {
+    /// Registers this config's rate-limit windows in the shared counters, or reconfigures the
+    /// existing ones (which keep their usage): done when the config starts serving, so a config
+    /// prepared but never installed changes nothing.
+    pub fn load_counters(&self) {
+        self.governance.load_into(&self.limits);
+    }
+
+    /// For requests that do not go through the plugins (model lists): when a virtual key is
+    /// required, the 401 or 403 for headers without a known, active one.
+    pub fn check_headers(&self, headers: &http::HeaderMap) -> Result<(), GatewayError> {
+        if !self.required {
+            return Ok(());
+        }
+        let value = virtual_key_in(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let Some(value) = value else {
+            return Err(missing_key());
+        };
+        let Some(&index) = self.by_value.get(value) else {
+            return Err(unknown_key());
+        };
+        let vk = &self.governance.virtual_keys[index];
+        if vk.is_active {
+            Ok(())
+        } else {
+            Err(inactive_key(vk))
+        }
+    }
+
+    /// The plugin for `governance` (empty when the config has none), refusing requests without
+    /// a virtual key when `required`, counting in `limits` (which outlive config reloads).
+    /// Its counters are registered (or reconfigured) by [`GovernancePlugin::load_counters`],
+    /// when the config is installed.
+    pub fn new(governance: Arc<Governance>, required: bool, limits: Arc<Limits>) -> Self {
+        let by_value = governance
+            .virtual_keys
+            .iter()
+            .enumerate()
+            .map(|(i, vk)| (vk.value.clone(), i))
+            .collect();
+        Self {
+            governance,
+            by_value,
+            required,
+            limits,
+        }
+    }
+}
+
+/// The virtual key the request carries, if any.
+fn virtual_key(ctx: &RequestContext) -> Option<&str> {
+    virtual_key_in(|name| ctx.header(name))
+}
+
+/// The virtual key among headers read by `header`.
+fn virtual_key_in<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<&'h str> {
+    if let Some(v) = header("x-bf-vk").map(str::trim).filter(|v| !v.is_empty()) {
+        return Some(v);
+    }
+    let bearer = header("authorization").and_then(|v| {
+        let v = v.trim();
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    [bearer, header("x-api-key"), header("x-goog-api-key")]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|v| v.starts_with(VK_PREFIX))
+}
+
+/// The output-token cap the body asks for: what admission reserves on token windows.
+fn reserved_tokens(body: &RequestBody<'_>) -> u64 {
+    let Some(json) = body.json() else { return 0 };
+    ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        .into_iter()
+        .find_map(|k| json.get(k).and_then(serde_json::Value::as_u64))
+        .unwrap_or(0)
+}
+
+fn missing_key() -> GatewayError {
+    GatewayError::unauthorized(
+        "virtual key required: send it in the x-bf-vk header (or as \
+         Authorization: Bearer sk-bf-…, x-api-key: sk-bf-… or x-goog-api-key: sk-bf-…)",
+        "access_not_found",
+    )
+}
+
+fn unknown_key() -> GatewayError {
+    GatewayError::unauthorized(
+        "virtual key not found: check the value sent in x-bf-vk (or Authorization: \
+         Bearer, x-api-key, x-goog-api-key)",
+        "access_not_found",
+    )
+}
+
+fn inactive_key(vk: &VirtualKey) -> GatewayError {
+    GatewayError::forbidden(
+        format!("virtual key '{}' is blocked (inactive)", vk.name),
+        "access_blocked",
+    )
+}
+
+fn refuse(error: GatewayError) -> PreHook {
+    PreHook::ShortCircuit(ShortCircuit::new(Answer::Error {
+        error,
+        allow_fallbacks: false,
+    }))
+}
+
+/// The 429 for a refused admission.
+fn rate_limited(refusal: &Refusal) -> GatewayError {
+    let (what, code) = match refusal.counter.kind {
+        CounterKind::Tokens => ("token", "token_limited"),
+        CounterKind::Requests => ("request", "request_limited"),
+        CounterKind::Budget => ("budget", "budget_exceeded"),
+    };
+    GatewayError::rate_limited(
+        format!(
+            "Rate limit exceeded: {what} limit of rate limit '{}' reached ({} used of {}); resets in {}s",
+            refusal.counter.id,
+            refusal.amount(refusal.used),
+            refusal.amount(refusal.limit),
+            refusal.retry_after_secs
+        ),
+        code,
+    )
+    .with_retry_after(Some(Duration::from_secs(refusal.retry_after_secs)))
+}
+
+/// The rate-limit counters of a rate limit id (both windows; absent ones impose nothing).
+fn counters_of(id: &str, out: &mut Vec<CounterRef>) {
+    out.push(CounterRef::requests(id));
+    out.push(CounterRef::tokens(id));
+}
+
+/// A request governed by a virtual key: what its targets and keys may be, and its admissions.
+struct Governed {
+    governance: Arc<Governance>,
+    vk: usize,
+    limits: Arc<Limits>,
+    reservation: Usage,
+    state: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    admissions: Vec<Admission>,
+    /// Rate-limit ids already admitted for this request.
+    admitted: Vec<String>,
+}
+
+impl Governed {
+    fn vk(&self) -> &VirtualKey {
+        &self.governance.virtual_keys[self.vk]
+    }
+
+    fn provider_config(&self, provider: &str) -> Option<&ProviderConfig> {
+        self.vk()
+            .provider_configs
+            .iter()
+            .find(|pc| pc.provider == provider)
+    }
+
+    /// 403 when the key may not use `provider`, or `model` on it.
+    fn check_access(&self, provider: &str, model: &str) -> Result<(), GatewayError> {
+        let vk = self.vk();
+        let Some(pc) = self.provider_config(provider) else {
+            if vk.allow_all_providers {
+                return Ok(());
+            }
+            return Err(GatewayError::forbidden(
+                format!(
+                    "virtual key '{}' is not allowed to use provider '{provider}'",
+                    vk.name
+                ),
+                "provider_blocked",
+            ));
+        };
+        let qualified = format!("{provider}/{model}");
+        let allowed = pc.allowed_models.is_empty()
+            || pc
+                .allowed_models
+                .iter()
+                .any(|m| m == "*" || m == model || *m == qualified);
+        if allowed {
+            Ok(())
+        } else {
+            Err(GatewayError::forbidden(
+                format!(
+                    "virtual key '{}' is not allowed to use model '{model}' on provider '{provider}'",
+                    vk.name
+                ),
+                "model_blocked",
+            ))
+        }
+    }
+
+    /// Admits the rate limits among `ids` not yet admitted for this request.
+    fn admit(&self, ids: &[&str]) -> Result<(), GatewayError> {
+        let mut held = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut new: Vec<&str> = Vec::new();
+        for id in ids {
+            if !held.admitted.iter().any(|a| a == id) && !new.contains(id) {
+                new.push(id);
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut counters = Vec::with_capacity(2 * new.len());
+        for id in &new {
+            counters_of(id, &mut counters);
+        }
+        let admission = self
+            .limits
+            .admit(&counters, self.reservation)
+            .map_err(|r| rate_limited(&r))?;
+        held.admissions.push(admission);
+        held.admitted.extend(new.iter().map(|s| (*s).to_owned()));
+        Ok(())
+    }
+
+    /// Settles every admission with the request's real usage.
+    fn settle(&self, tokens: u64) {
+        let admissions = std::mem::take(
+            &mut self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admissions,
+        );
+        for a in admissions {
+            a.settle(Usage {
+                cost_nanos: 0,
+                tokens,
+                requests: 1,
+            });
+        }
+    }
+}
+
+impl TargetGuard for Governed {
+    fn check_target(&self, provider: &str, model: &str) -> Result<(), GatewayError> {
+        self.check_access(provider, model)?;
+        if let Some(id) = self
+            .provider_config(provider)
+            .and_then(|pc| pc.rate_limit_id.as_deref())
+        {
+            self.admit(&[id])?;
+        }
+        Ok(())
+    }
+
+    fn allows_key(&self, provider: &str, key: &KeyConfig) -> bool {
+        match self.provider_config(provider) {
+            None => true,
+            Some(pc) => {
+                pc.allow_all_keys
+                    || pc.keys.is_empty()
+                    || pc.keys.iter().any(|k| *k == key.id || *k == key.name)
+            }
+        }
+    }
+}
+
+/// The governed request's state, for the post-hook.
+#[derive(Clone)]
+struct GovernedSlot(Arc<Governed>);
+
+impl Plugin for GovernancePlugin {
+    fn name(&self) -> &str {
+        "governance"
+    }
+
+    fn headers(&self) -> Vec<String> {
+        ["x-bf-vk", "authorization", "x-api-key", "x-goog-api-key"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    fn pre(
+        &self,
+        ctx: &mut RequestContext,
+        body: &RequestBody<'_>,
+    ) -> Result<PreHook, PluginError> {
+        let Some(value) = virtual_key(ctx) else {
+            if self.required {
+                return Ok(refuse(missing_key()));
+            }
+            return Ok(PreHook::Continue);
+        };
+        let Some(&index) = self.by_value.get(value) else {
+            return Ok(refuse(unknown_key()));
+        };
+        let g = &self.governance;
+        let vk = &g.virtual_keys[index];
+        let (team, customer) = match &vk.owner {
+            Owner::None => (None, None),
+            Owner::Team(t) => {
+                let team = g.teams.iter().find(|x| &x.id == t);
+                let customer = team
+                    .and_then(|t| t.customer_id.as_ref())
+                    .and_then(|c| g.customers.iter().find(|x| &x.id == c));
+                (team, customer)
+            }
+            Owner::Customer(c) => (None, g.customers.iter().find(|x| &x.id == c)),
+        };
+        ctx.identity = Identity {
+            virtual_key_id: vk.id.clone(),
+            virtual_key_name: vk.name.clone(),
+            team_id: team.map(|t| t.id.clone()).unwrap_or_default(),
+            team_name: team.map(|t| t.name.clone()).unwrap_or_default(),
+            customer_id: customer.map(|c| c.id.clone()).unwrap_or_default(),
+            customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
+            ..std::mem::take(&mut ctx.identity)
+        };
+        if !vk.is_active {
+            return Ok(refuse(inactive_key(vk)));
+        }
+        let governed = Arc::new(Governed {
+            governance: Arc::clone(g),
+            vk: index,
+            limits: Arc::clone(&self.limits),
+            reservation: Usage {
+                cost_nanos: 0,
+                tokens: reserved_tokens(body),
+                requests: 1,
+            },
+            state: Mutex::new(Held::default()),
+        });
+        // Rate limits: the primary provider's config, the key, its team, its customer.
+        let mut ids: Vec<&str> = Vec::new();
+        if let Some((provider, model)) = ctx.primary_target() {
+            if let Err(e) = governed.check_access(provider, model) {
+                return Ok(refuse(e));
+            }
+            if let Some(id) = governed
+                .provider_config(provider)
+                .and_then(|pc| pc.rate_limit_id.as_deref())
+            {
+                ids.push(id);
+            }
+        }
+        ids.extend(vk.rate_limit_id.as_deref());
+        ids.extend(team.and_then(|t| t.rate_limit_id.as_deref()));
+        ids.extend(customer.and_then(|c| c.rate_limit_id.as_deref()));
+        if let Err(e) = governed.admit(&ids) {
+            return Ok(refuse(e));
+        }
+        ctx.extensions
+            .insert(TargetLimits(Arc::clone(&governed) as Arc<dyn TargetGuard>));
+        ctx.extensions.insert(GovernedSlot(governed));
+        Ok(PreHook::Continue)
+    }
+
+    fn post(&self, ctx: &mut RequestContext, finished: &Finished<'_>) -> Result<(), PluginError> {
+        let Some(GovernedSlot(governed)) = ctx.extensions.remove::<GovernedSlot>() else {
+            return Ok(());
+        };
+        let usage = match finished {
+            Finished::Success { usage } => usage.as_ref().or(ctx.usage.as_ref()),
+            _ => ctx.usage.as_ref(),
+        };
+        let tokens = usage.map_or(0, |u| {
+            if u.total_tokens > 0 {
+                u.total_tokens
+            } else {
+                u.prompt_tokens + u.completion_tokens
+            }
+        });
+        governed.settle(tokens);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_in(headers: &[(&str, &str)]) -> Option<String> {
+        virtual_key_in(|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn the_virtual_key_comes_from_x_bf_vk_then_prefixed_credentials() {
+        assert_eq!(
+            key_in(&[("x-bf-vk", "anything")]).as_deref(),
+            Some("anything")
+        );
+        assert_eq!(
+            key_in(&[("x-bf-vk", "vk-a"), ("authorization", "Bearer sk-bf-b")]).as_deref(),
+            Some("vk-a")
+        );
+        assert_eq!(
+            key_in(&[("authorization", "bearer sk-bf-b")]).as_deref(),
+            Some("sk-bf-b")
+        );
+        assert_eq!(key_in(&[("authorization", "Bearer sk-openai")]), None);
+        assert_eq!(key_in(&[("authorization", "Basic sk-bf-b")]), None);
+        assert_eq!(
+            key_in(&[("x-api-key", "sk-ant"), ("x-goog-api-key", "sk-bf-g")]).as_deref(),
+            Some("sk-bf-g")
+        );
+        assert_eq!(
+            key_in(&[("x-api-key", "sk-bf-a")]).as_deref(),
+            Some("sk-bf-a")
+        );
+        assert_eq!(key_in(&[("x-bf-vk", "  ")]), None);
+    }
+
+    #[test]
+    fn the_reservation_is_the_output_cap() {
+        let tokens = |body: &str| reserved_tokens(&RequestBody::new(body.as_bytes()));
+        assert_eq!(tokens(r#"{"max_tokens": 40}"#), 40);
+        assert_eq!(tokens(r#"{"max_completion_tokens": 30}"#), 30);
+        assert_eq!(tokens(r#"{"max_output_tokens": 20}"#), 20);
+        assert_eq!(tokens(r#"{"model": "m"}"#), 0);
+        assert_eq!(tokens("not json"), 0);
+    }
+}
