@@ -231,6 +231,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         startup,
         Arc::clone(&env),
     ));
+    // The admin sessions kept in the store are known before the first request is taken.
+    control.auth().reload_sessions().await;
     gateway
         .background()
         .spawn_until_shutdown(Arc::clone(&control).follow_peers());

@@ -13,6 +13,7 @@
 
 pub mod auth;
 mod error;
+mod governance;
 mod providers;
 mod redact;
 mod settings;

@@ -679,3 +679,147 @@ async fn the_admin_api_follows_allowed_origins() {
     assert!(preflight.status().is_success());
     served.stop().await;
 }
+
+/// Virtual keys through `/api/governance/virtual-keys`: made with a value shown once, enforced
+/// at once on inference (rate limit included), deactivated, deleted, kept across restarts.
+#[tokio::test]
+async fn virtual_keys_are_managed_through_the_admin_api() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({
+        "providers": {"openai": openai_entry(&mock, "sk-provider-key-00000001")},
+        "client": {"enforce_auth_on_inference": true},
+    });
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let served = serve_in(dir.path(), &[]).await;
+    let admin = Admin::of(&served);
+    let chat_with = |vk: String, url: String| async move {
+        reqwest::Client::new()
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(vk)
+            .json(
+                &json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        admin.chat("openai/gpt-4o").await,
+        401,
+        "a virtual key is required"
+    );
+
+    let body = json!({
+        "name": "team-a",
+        "provider_configs": [{"provider": "openai", "allowed_models": ["gpt-4o"]}],
+        "rate_limit": {"request_max_limit": 2, "request_reset_duration": "1h"},
+    });
+    let (status, created) = admin
+        .call("POST", "/api/governance/virtual-keys", Some(body))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let vk = created["virtual_key"]["value"].as_str().unwrap().to_owned();
+    let id = created["virtual_key"]["id"].as_str().unwrap().to_owned();
+    assert!(vk.starts_with("sk-bf-"), "{vk}");
+    assert_eq!(created["virtual_key"]["rate_limit"]["request_max_limit"], 2);
+
+    // Shown whole only once.
+    let (_, list) = admin
+        .call("GET", "/api/governance/virtual-keys", None)
+        .await;
+    assert_eq!(list["total_count"], 1);
+    assert!(!list.to_string().contains(&vk), "{list}");
+    let (_, one) = admin
+        .call("GET", &format!("/api/governance/virtual-keys/{id}"), None)
+        .await;
+    assert_eq!(one["virtual_key"]["name"], "team-a");
+
+    // Served at once, with its rate limit.
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 200);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 200);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 429);
+
+    // A team that does not exist is refused with its path, and nothing changes.
+    let (status, answer) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{id}"),
+            Some(json!({"team_id": "nope"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["param"],
+        "governance.virtual_keys[0].team_id"
+    );
+    assert_eq!(
+        chat_with(vk.clone(), served.url.clone()).await,
+        429,
+        "the counter is intact"
+    );
+
+    // Raised limit: served again; deactivated: 403.
+    let (status, _) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{id}"),
+            Some(json!({"rate_limit": {"request_max_limit": 10, "request_reset_duration": "1h"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 200);
+    let (status, _) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{id}"),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 403);
+    let (status, _) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{id}"),
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    served.stop().await;
+
+    // Kept across a restart (the file's governance section is unchanged, so the store wins).
+    let served = serve_in(dir.path(), &[]).await;
+    let admin = Admin::of(&served);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 200);
+    let (status, _) = admin
+        .call(
+            "DELETE",
+            &format!("/api/governance/virtual-keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        chat_with(vk.clone(), served.url.clone()).await,
+        401,
+        "deleted"
+    );
+    let (status, _) = admin
+        .call(
+            "DELETE",
+            &format!("/api/governance/virtual-keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    served.stop().await;
+    for (name, bytes) in app_dir_bytes(dir.path()) {
+        assert!(
+            !contains(&bytes, &vk),
+            "{name} holds the virtual key in clear"
+        );
+    }
+}

@@ -138,3 +138,45 @@ pub(crate) async fn models(State(s): State<AppState>, Query(f): Query<ModelsFilt
         .collect();
     reply::ok(&json!({"models": page, "total": total}))
 }
+
+/// `GET /api/governance/virtual-keys` filters and paging.
+#[derive(serde::Deserialize)]
+pub(crate) struct VirtualKeysQuery {
+    search: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+pub(crate) async fn list_virtual_keys(
+    State(s): State<AppState>,
+    Query(q): Query<VirtualKeysQuery>,
+) -> Response {
+    with_control!(s, |c| reply::ok(&c.list_virtual_keys(
+        q.search.as_deref(),
+        q.limit,
+        q.offset
+    )))
+}
+
+pub(crate) async fn get_virtual_key(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    with_control!(s, |c| reply::result(c.get_virtual_key(&id)))
+}
+
+pub(crate) async fn create_virtual_key(State(s): State<AppState>, body: Bytes) -> Response {
+    with_body!(s, body, |c, json| c.create_virtual_key(json))
+}
+
+pub(crate) async fn update_virtual_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_body!(s, body, |c, json| c.update_virtual_key(&id, json))
+}
+
+pub(crate) async fn delete_virtual_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    with_control!(s, |c| reply::result(c.delete_virtual_key(&id).await))
+}

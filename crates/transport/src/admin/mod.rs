@@ -34,6 +34,16 @@ pub(crate) fn routes() -> RouteSet {
         ("/api/config", get(get_config).put(update_config)),
         ("/api/version", get(version)),
         ("/api/models", get(models)),
+        (
+            "/api/governance/virtual-keys",
+            get(list_virtual_keys).post(create_virtual_key),
+        ),
+        (
+            "/api/governance/virtual-keys/{vk_id}",
+            get(get_virtual_key)
+                .put(update_virtual_key)
+                .delete(delete_virtual_key),
+        ),
         ("/api/session/login", post(session::login)),
         ("/api/session/logout", post(session::logout)),
         (
