@@ -110,7 +110,9 @@ impl StreamInspector {
 }
 
 /// Prices a usage (the provider and model are the caller's).
-struct CostFn(Box<dyn Fn(&Usage) -> Option<f64> + Send + Sync>);
+struct CostFn(Box<PriceUsage>);
+
+type PriceUsage = dyn Fn(&Usage) -> Option<f64> + Send + Sync;
 
 impl std::fmt::Debug for CostFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
