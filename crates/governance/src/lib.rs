@@ -1,6 +1,6 @@
 //! Governance foundation for asbru: Bifrost-compatible virtual keys, budgets and rate limits.
 //!
-//! Three parts, each with one job, none doing I/O:
+//! Four parts, each with one job, none doing I/O:
 //! - [`model`] and [`parse`]: the typed entities of Bifrost's `governance` config section and a
 //!   parser that reports every problem at once, with the JSON path of each;
 //! - [`duration`]: reset durations (`1h`, `1M`, `monthly`, ...) and when a window ends, rolling

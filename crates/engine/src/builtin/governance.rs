@@ -1,4 +1,4 @@
-//! The `governance` plugin: Bifrost's virtual keys and rate limits, enforced in process.
+//! The `governance` plugin: Bifrost's virtual keys, rate limits and budgets, enforced in process.
 //!
 //! Pre-hook, in Bifrost's order (`plugins/governance/main.go`, newest `decide`):
 //! 1. the virtual key, from `x-bf-vk` (any value), else `Authorization: Bearer sk-bf-…`,
@@ -9,16 +9,18 @@
 //!    not allowed on that provider: 403 `model_blocked`;
 //! 4. rate limits of the key's provider config, the key, its team and its customer: every
 //!    request and token window needs headroom, else 429 `request_limited` / `token_limited`
-//!    with `Retry-After`. Admission reserves one request and the body's output-token cap.
+//!    with `Retry-After`; then their budgets, else 402 `budget_exceeded`. Admission reserves one
+//!    request, the body's output-token cap and the request's worst-case cost at the primary
+//!    model's price.
 //!
 //! None of these errors lets the request's fallbacks be tried. The fallbacks themselves are
 //! held to the same rules when they are tried ([`TargetGuard`]): a provider or model the key may
-//! not use fails that target, and a fallback provider's own rate limit is admitted then. Which
+//! not use fails that target, and a fallback provider's own rate limit and budgets are admitted then. Which
 //! provider keys may serve the request (`provider_configs[].keys`) is enforced in key
 //! selection through the same guard.
 //!
-//! Post-hook: every admission is settled with one request and the tokens the answer reported
-//! (0 when none were).
+//! Post-hook: every admission is settled with one request, the tokens the answer reported and
+//! the request's cost (0 when either is unknown).
 
 use crate::context::{Identity, RequestContext};
 use crate::plugin::{
