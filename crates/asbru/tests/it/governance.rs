@@ -517,3 +517,27 @@ async fn a_budget_refuses_on_the_anthropic_route_in_its_shape() {
     assert_eq!(body["type"], "error");
     assert_eq!(body["error"]["type"], "billing_error", "{body}");
 }
+
+#[tokio::test]
+async fn a_stream_is_charged_to_its_budgets() {
+    let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+    // Smaller than any request: the stream passes on headroom, and its cost, settled from its
+    // last usage event, spends the budget.
+    let gw = budget_gateway(1e-9, clock).await;
+    let mut body = chat_body("openai/gpt-4o");
+    body["stream"] = json!(true);
+    let response = gw
+        .client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .header("x-bf-vk", "sk-bf-budget")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("[DONE]"), "{text}");
+    let (status, refused) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+    assert_eq!(status, 402, "{refused}");
+    assert_eq!(refused["error"]["code"], "budget_exceeded");
+}
