@@ -23,6 +23,9 @@
 #   ASBRU_PLUGINS=     a JSON array for asbru's config `plugins` (default: none, so the built-in
 #                      telemetry is on), e.g. '[{"name":"telemetry","enabled":false}]', or a
 #                      mocker answering everything: '[{"name":"mocker","config":{"rules":[]}}]'
+#   ASBRU_GOVERNANCE=0 1: asbru requires a virtual key on every request (enforce_auth_on_inference)
+#                      and the load generator sends one, with a request and a token rate limit
+#                      and a budget, none of which is reached; the configuration users run
 #   RESULTS_DIR=bench/results
 set -Eeuo pipefail
 
@@ -273,6 +276,13 @@ start_asbru() {
     if [[ -n ${ASBRU_PLUGINS:-} ]]; then
         plugins_json=",\"plugins\":$ASBRU_PLUGINS"
     fi
+    if [[ ${ASBRU_GOVERNANCE:-0} == 1 ]]; then
+        plugins_json+=',"client":{"enforce_auth_on_inference":true},"governance":{'
+        plugins_json+='"rate_limits":[{"id":"bench","request_max_limit":1000000000,"request_reset_duration":"1h","token_max_limit":1000000000000,"token_reset_duration":"1h"}],'
+        plugins_json+='"budgets":[{"id":"bench","max_limit":1000000000,"reset_duration":"1M"}],'
+        plugins_json+='"virtual_keys":[{"id":"bench","name":"bench","value":"sk-bf-bench","rate_limit_id":"bench","budget_id":"bench",'
+        plugins_json+='"provider_configs":[{"provider":"openai"},{"provider":"gemini"}]}]}'
+    fi
     cat >"$TMPD/asbru.json" <<EOF
 {"providers":{"openai":{"keys":[{"name":"bench","value":"sk-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}},"gemini":{"keys":[{"name":"bench","value":"g-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}}}$plugins_json}
 EOF
@@ -305,6 +315,9 @@ run_load() { # target mode(rate|max) rate mock_latency
         ;;
     *) die "unknown target $target" ;;
     esac
+    if [[ ${ASBRU_GOVERNANCE:-0} == 1 && $target == asbru* ]]; then
+        extra+=(--api-key sk-bf-bench)
+    fi
     local args=(--url "$url" --target "$target" --model "$model" --warmup "$WARMUP"
         --mock-latency-ms "$lat" --mock-pid "$MOCK_PID" --clk-tck "$CLK_TCK")
     if [[ -n $watch ]]; then args+=(--watch-pid "$watch"); fi

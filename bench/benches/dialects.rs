@@ -179,6 +179,7 @@ mod passthrough {
             retries: 0,
             fallback_index: 0,
             overhead_ms: None,
+            cost: None,
         };
         bencher.bench(|| append_extra_fields(black_box(&body), &extra));
     }

@@ -311,10 +311,10 @@ impl Validator<'_> {
 
     /// `governance`: parsed whole by [`asbru_governance::parse`] (every issue reported at its
     /// path). Enforced: virtual keys (identity, `is_active`, allowed providers, models and
-    /// provider keys), the request and token rate limits of keys, their provider configs, teams
-    /// and customers, and the ownership that names them. Still refused as unenforced: budgets
-    /// (asbru has no price list to cost a request with yet) and any owner's budget, per-model
-    /// limits (`model_configs`) and per-provider limits (`providers`). Routing rules and the
+    /// provider keys), the request and token rate limits and the budgets of keys, their provider
+    /// configs, teams and customers, and the ownership that names them (budgets are costed
+    /// with the built-in price list). Still refused as unenforced: per-model limits
+    /// (`model_configs`) and per-provider limits (`providers`). Routing rules and the
     /// fields the parser does not interpret are reported as not supported yet. `None` when the
     /// section defines no virtual key (nothing can then be attributed to an owner).
     fn governance(
@@ -332,57 +332,6 @@ impl Validator<'_> {
                 return None;
             }
         };
-        const WHY_BUDGETS: &str = "budgets (spending limits: asbru cannot cost a request yet)";
-        if obj.get("budgets").is_some_and(meaningful) {
-            self.unenforced("governance.budgets", WHY_BUDGETS);
-        }
-        // Every owner that names a budget, at the key it used.
-        let budget_ref = |list: &str, i: usize| -> String {
-            let entry = obj
-                .get(list)
-                .and_then(|l| l.get(i))
-                .and_then(Value::as_object);
-            let key = ["budget_id", "budget_ids", "budgets"]
-                .into_iter()
-                .find(|k| entry.is_some_and(|e| e.get(*k).is_some_and(meaningful)))
-                .unwrap_or("budget_ids");
-            format!("governance.{list}[{i}].{key}")
-        };
-        let mut owners = Vec::new();
-        for (i, c) in g.customers.iter().enumerate() {
-            if !c.budget_ids.is_empty() {
-                owners.push(budget_ref("customers", i));
-            }
-        }
-        for (i, t) in g.teams.iter().enumerate() {
-            if !t.budget_ids.is_empty() {
-                owners.push(budget_ref("teams", i));
-            }
-        }
-        for (i, vk) in g.virtual_keys.iter().enumerate() {
-            if !vk.budget_ids.is_empty() {
-                owners.push(budget_ref("virtual_keys", i));
-            }
-            let pcs = obj
-                .get("virtual_keys")
-                .and_then(|l| l.get(i))
-                .and_then(|v| v.get("provider_configs"));
-            for (j, pc) in vk.provider_configs.iter().enumerate() {
-                if !pc.budget_ids.is_empty() {
-                    let entry = pcs.and_then(|l| l.get(j)).and_then(Value::as_object);
-                    let key = ["budget_id", "budget_ids", "budgets"]
-                        .into_iter()
-                        .find(|k| entry.is_some_and(|e| e.get(*k).is_some_and(meaningful)))
-                        .unwrap_or("budget_ids");
-                    owners.push(format!(
-                        "governance.virtual_keys[{i}].provider_configs[{j}].{key}"
-                    ));
-                }
-            }
-        }
-        for path in owners {
-            self.unenforced(path, WHY_BUDGETS);
-        }
         if !g.model_configs.is_empty() {
             self.unenforced(
                 "governance.model_configs",

@@ -1052,6 +1052,9 @@ fn answer_json(
         retries: log.retries(),
         fallback_index: log.fallback_index(),
         overhead_ms: Some(millis(overhead)),
+        cost: checked
+            .usage
+            .and_then(|u| asbru_governance::pricing::cost(provider, model, &u)),
     };
     let stamped = append_extra_fields(body, &extra).ok_or_else(|| {
         GatewayError::upstream_unreachable(format!(

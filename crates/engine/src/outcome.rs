@@ -380,6 +380,11 @@ impl RequestLog {
         } else {
             line!(info);
         }
+        if self.ctx.cost.is_none()
+            && let (Some(usage), Some(a)) = (self.ctx.usage, self.ctx.last_attempt())
+        {
+            self.ctx.cost = asbru_governance::pricing::cost(&a.provider, &a.model, &usage);
+        }
         if self.plugins_ran > 0 {
             // Every failure records its error; the fallback only keeps the match total.
             let unrecorded;

@@ -169,7 +169,18 @@ impl SseStream {
             inspector: match kind {
                 StreamKind::Chunks {
                     drop_usage_only_chunk,
-                } => Inspector::Chunks(StreamInspector::new(drop_usage_only_chunk)),
+                } => {
+                    let price = log.ctx.last_attempt().and_then(|a| {
+                        asbru_governance::pricing::Catalog::builtin()
+                            .price(&a.provider, &a.model)
+                            .copied()
+                    });
+                    let inspector = StreamInspector::new(drop_usage_only_chunk);
+                    Inspector::Chunks(match price {
+                        Some(price) => inspector.with_cost(move |u| Some(price.cost(u))),
+                        None => inspector,
+                    })
+                }
                 StreamKind::Responses => Inspector::Responses(EventInspector::new()),
             },
             pending: VecDeque::new(),
@@ -271,6 +282,7 @@ impl State {
                         retries: self.log.retries(),
                         fallback_index: self.log.fallback_index(),
                         overhead_ms: Some(crate::gateway::millis(overhead)),
+                        cost: None,
                     };
                     if let ChunkAction::Forward(bytes) = inspector.inspect(event, &extra) {
                         self.note_provider_error(&bytes);

@@ -1,10 +1,11 @@
 //! Governance foundation for asbru: Bifrost-compatible virtual keys, budgets and rate limits.
 //!
-//! Three parts, each with one job, none doing I/O:
+//! Four parts, each with one job, none doing I/O:
 //! - [`model`] and [`parse`]: the typed entities of Bifrost's `governance` config section and a
 //!   parser that reports every problem at once, with the JSON path of each;
 //! - [`duration`]: reset durations (`1h`, `1M`, `monthly`, ...) and when a window ends, rolling
 //!   or aligned to the UTC calendar;
+//! - [`pricing`]: the built-in price list and what a request cost from its usage;
 //! - [`counters`]: exact in-process admission against budgets and rate limits, reserving the
 //!   worst case up front so concurrent requests cannot overshoot a limit together.
 //!
@@ -15,3 +16,4 @@ pub mod counters;
 pub mod duration;
 pub mod model;
 pub mod parse;
+pub mod pricing;

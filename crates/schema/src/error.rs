@@ -199,6 +199,17 @@ impl GatewayError {
         Self::gateway(ErrorKind::InvalidRequest, 429, "rate_limit_error", message).with_code(code)
     }
 
+    /// 402: a spending limit of the gateway's own (governance's budgets) refuses the request.
+    pub fn budget_exceeded(message: impl Into<String>) -> Self {
+        Self::gateway(
+            ErrorKind::InvalidRequest,
+            402,
+            "insufficient_quota",
+            message,
+        )
+        .with_code("budget_exceeded")
+    }
+
     /// 408: the client stopped sending its request body.
     pub fn request_timeout(message: impl Into<String>) -> Self {
         Self::gateway(

@@ -46,6 +46,20 @@ pub(crate) async fn providers_health(State(s): State<AppState>) -> Response {
     json_response(StatusCode::OK, body.to_string())
 }
 
+/// Float totals the `metrics` crate can only hold as gauges (its counters are integers), only
+/// ever incremented: exported with Prometheus's counter type, as Bifrost exports them.
+const FLOAT_COUNTERS: &[&str] = &["bifrost_cost_total"];
+
+fn as_counters(mut text: String) -> String {
+    for name in FLOAT_COUNTERS {
+        let gauge = format!("# TYPE {name} gauge\n");
+        if let Some(at) = text.find(&gauge) {
+            text.replace_range(at..at + gauge.len(), &format!("# TYPE {name} counter\n"));
+        }
+    }
+    text
+}
+
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
     match &s.metrics {
         Some(handle) => {
@@ -54,7 +68,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
                 metrics::gauge!("asbru_queue_admitted", "provider" => provider)
                     .set(admitted as f64);
             }
-            let mut response = Response::new(Body::from(handle.render()));
+            let mut response = Response::new(Body::from(as_counters(handle.render())));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -62,5 +76,17 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             response
         }
         None => ApiError(GatewayError::unavailable("metrics are not enabled")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod float_counter_tests {
+    #[test]
+    fn the_cost_total_is_typed_as_a_counter() {
+        let text = "# TYPE a gauge\na 1\n# TYPE bifrost_cost_total gauge\nbifrost_cost_total{p=\"x\"} 0.5\n";
+        assert_eq!(
+            super::as_counters(text.to_owned()),
+            "# TYPE a gauge\na 1\n# TYPE bifrost_cost_total counter\nbifrost_cost_total{p=\"x\"} 0.5\n"
+        );
     }
 }

@@ -788,6 +788,26 @@ async fn virtual_keys_are_managed_through_the_admin_api() {
         )
         .await;
     assert_eq!(status, 200);
+    // A budget smaller than one request: the first is served (there was headroom), then 402.
+    let (status, answer) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{id}"),
+            Some(json!({"budget": {"max_limit": 0.000001, "reset_duration": "1h"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["virtual_key"]["budget"]["max_limit"], 0.000001);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 200);
+    assert_eq!(chat_with(vk.clone(), served.url.clone()).await, 402);
+    let (status, _) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{id}"),
+            Some(json!({"budget": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
     served.stop().await;
 
     // Kept across a restart (the file's governance section is unchanged, so the store wins).

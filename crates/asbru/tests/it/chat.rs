@@ -27,6 +27,12 @@ async fn chat_completion_round_trip() {
     assert_eq!(body["extra_fields"]["model_requested"], "gpt-4o-mini");
     assert_eq!(body["extra_fields"]["request_type"], "chat.completion");
     assert!(body["extra_fields"]["latency"].is_u64());
+    // gpt-4o-mini at the built-in prices: $0.15 / 1M input, $0.60 / 1M output.
+    let prompt = body["usage"]["prompt_tokens"].as_f64().unwrap();
+    let completion = body["usage"]["completion_tokens"].as_f64().unwrap();
+    let cost = body["extra_fields"]["cost"].as_f64().unwrap();
+    let expected = prompt * 0.15e-6 + completion * 0.6e-6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} != {expected}");
 
     let requests = gw.mock.requests();
     assert_eq!(requests.len(), 1);

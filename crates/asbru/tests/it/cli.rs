@@ -250,8 +250,9 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
             "client": {"required_headers": ["x-team"]},
             "governance": {
                 "auth_config": {"is_enabled": true, "admin_username": "admin", "admin_password": "pw"},
-                "budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}],
-                "virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1", "budget_id": "b"}]
+                "rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}],
+                "model_configs": [{"id": "m", "model_name": "gpt-4o", "rate_limit_id": "r"}],
+                "virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-1"}]
             },
             "providers": {
                 "openai": {"keys": [{"name": "k", "value": "sk-1", "weight": 1}], "network_config": {"base_url": mock.base_url()}}
@@ -277,11 +278,7 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
         .unwrap();
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stderr);
-    for path in [
-        "client.required_headers",
-        "governance.budgets",
-        "governance.virtual_keys[0].budget_id",
-    ] {
+    for path in ["client.required_headers", "governance.model_configs"] {
         assert!(log.contains(path), "{path} not named in:\n{log}");
     }
     assert!(!log.contains("listening on"), "{log}");
@@ -296,5 +293,5 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
     assert!(!check.status.success());
     let text = String::from_utf8(check.stdout).unwrap();
     assert!(text.contains("error: client.required_headers"), "{text}");
-    assert!(text.contains("error: governance.budgets"), "{text}");
+    assert!(text.contains("error: governance.model_configs"), "{text}");
 }

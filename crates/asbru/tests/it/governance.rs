@@ -1,5 +1,5 @@
 //! Governance through the real router: virtual keys, their decisions in each route's error
-//! shape, allowed provider keys, exact rate limits under concurrency, windows and reloads.
+//! shape, allowed provider keys, exact rate limits under concurrency, windows and reloads, budgets.
 
 use crate::harness::{TestGateway, chat_body};
 use asbru_engine::GatewayOptions;
@@ -412,4 +412,132 @@ async fn a_stream_settles_the_tokens_of_its_last_usage_event() {
     let (status, answer) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-tok")]).await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["error"]["code"], "token_limited");
+}
+
+/// A gateway whose key `sk-bf-budget` (team `team-b`) spends against budgets of `max_usd`:
+/// the team's resets hourly; the key's own is larger.
+async fn budget_gateway(max_usd: f64, clock: Arc<ManualClock>) -> TestGateway {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let config = json!({
+        "providers": {
+            "openai": {
+                "keys": [{"name": "main", "value": "sk-test-1", "models": [], "weight": 1.0}],
+                "network_config": {"base_url": mock.base_url()}
+            }
+        },
+        "governance": {
+            "budgets": [
+                {"id": "b-team", "max_limit": max_usd, "reset_duration": "1h"},
+                {"id": "b-key", "max_limit": 1000.0, "reset_duration": "1d"}
+            ],
+            "rate_limits": [
+                {"id": "rl-free", "request_max_limit": 1000, "request_reset_duration": "1h"}
+            ],
+            "teams": [{"id": "team-b", "name": "B", "budget_id": "b-team"}],
+            "virtual_keys": [
+                {"id": "vk-b", "name": "budgeted", "value": "sk-bf-budget", "team_id": "team-b",
+                 "budget_id": "b-key", "rate_limit_id": "rl-free",
+                 "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
+                {"id": "vk-free", "name": "free", "value": "sk-bf-free",
+                 "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}
+            ]
+        }
+    });
+    let options = GatewayOptions {
+        governance_clock: Some(clock as _),
+        ..GatewayOptions::default()
+    };
+    TestGateway::start_with_options(mock, config, HashMap::new(), options).await
+}
+
+#[tokio::test]
+async fn a_budget_serves_what_it_covers_then_402_and_resets_with_its_window() {
+    let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+    // What one request costs: the mock's usage at gpt-4o's price ($2.50 / 1M input, $10 / 1M
+    // output), as the answer reports it.
+    let probe = budget_gateway(1000.0, Arc::clone(&clock)).await;
+    let (status, answer) = chat(&probe, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-free")]).await;
+    assert_eq!(status, 200, "{answer}");
+    let prompt = answer["usage"]["prompt_tokens"].as_f64().unwrap();
+    let completion = answer["usage"]["completion_tokens"].as_f64().unwrap();
+    let cost = answer["extra_fields"]["cost"].as_f64().unwrap();
+    let expected = prompt * 2.5e-6 + completion * 10e-6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} != {expected}");
+    assert!(cost > 0.0);
+
+    // A budget of 2.5 requests: admitted while spent < limit, so the third request (spent 2
+    // × cost) still passes and the fourth is refused.
+    let gw = budget_gateway(cost * 2.5, Arc::clone(&clock)).await;
+    for i in 0..3 {
+        let (status, answer) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+        assert_eq!(status, 200, "request {i}: {answer}");
+    }
+    let (status, refused) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+    assert_eq!(status, 402, "{refused}");
+    assert_eq!(refused["error"]["code"], "budget_exceeded");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Budget exceeded: budget 'b-team'"),
+        "{message}"
+    );
+    assert!(message.contains("resets in"), "{message}");
+    assert_eq!(
+        gw.mock.requests().len(),
+        3,
+        "the refused request never went upstream"
+    );
+    // Another key is not charged to this team.
+    let (status, _) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-free")]).await;
+    assert_eq!(status, 200);
+
+    clock.advance_secs(1800);
+    let (status, _) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+    assert_eq!(status, 402, "the window has not ended yet");
+    clock.advance_secs(1800);
+    let (status, answer) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+    assert_eq!(status, 200, "a new window: {answer}");
+}
+
+#[tokio::test]
+async fn a_budget_refuses_on_the_anthropic_route_in_its_shape() {
+    let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+    // Smaller than any request: the first passes on headroom, the next is refused.
+    let gw = budget_gateway(1e-9, clock).await;
+    let (status, _) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+    assert_eq!(status, 200);
+    let (status, body) = gw
+        .post_with(
+            "/anthropic/v1/messages",
+            json!({"model": "openai/gpt-4o", "max_tokens": 20,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+            &[("x-bf-vk", "sk-bf-budget")],
+        )
+        .await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "billing_error", "{body}");
+}
+
+#[tokio::test]
+async fn a_stream_is_charged_to_its_budgets() {
+    let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+    // Smaller than any request: the stream passes on headroom, and its cost, settled from its
+    // last usage event, spends the budget.
+    let gw = budget_gateway(1e-9, clock).await;
+    let mut body = chat_body("openai/gpt-4o");
+    body["stream"] = json!(true);
+    let response = gw
+        .client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .header("x-bf-vk", "sk-bf-budget")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("[DONE]"), "{text}");
+    let (status, refused) = chat(&gw, "openai/gpt-4o", &[("x-bf-vk", "sk-bf-budget")]).await;
+    assert_eq!(status, 402, "{refused}");
+    assert_eq!(refused["error"]["code"], "budget_exceeded");
 }

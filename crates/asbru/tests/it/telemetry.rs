@@ -125,6 +125,7 @@ async fn bifrost_metrics_count_exactly_what_was_sent_on_every_route() {
         );
     }
     // /v1 chat, streamed: 2 for team blue.
+    let mut blue_cost = 0.0;
     for _ in 0..2 {
         let text = post(
             "/v1/chat/completions",
@@ -137,12 +138,18 @@ async fn bifrost_metrics_count_exactly_what_was_sent_on_every_route() {
         .text()
         .await
         .unwrap();
-        let usage = events(&text)
+        let chunk = events(&text)
             .into_iter()
             .find(|e| e["usage"].is_object())
-            .unwrap()["usage"]
-            .clone();
+            .unwrap();
+        let usage = chunk["usage"].clone();
         seen.add(&usage["prompt_tokens"], &usage["completion_tokens"]);
+        // gpt-4o-mini: $0.15 / 1M input, $0.60 / 1M output; the usage chunk carries the cost.
+        let cost = usage["prompt_tokens"].as_f64().unwrap() * 0.15e-6
+            + usage["completion_tokens"].as_f64().unwrap() * 0.6e-6;
+        let stamped = chunk["extra_fields"]["cost"].as_f64().unwrap();
+        assert!((stamped - cost).abs() < 1e-12, "{stamped} != {cost}");
+        blue_cost += cost;
     }
     // The Responses API, JSON.
     let r: Value = post(
@@ -234,6 +241,13 @@ async fn bifrost_metrics_count_exactly_what_was_sent_on_every_route() {
         .unwrap();
     let m = parse(&text);
     let n = |name: &str, labels: &[(&str, &str)]| total(&m, name, labels);
+
+    // Cost: a counter, the sum of each priced request's cost.
+    assert!(text.contains("# TYPE bifrost_cost_total counter"), "{text}");
+    let blue = n("bifrost_cost_total", &[("team", "blue")]);
+    assert!((blue - blue_cost).abs() < 1e-9, "{blue} != {blue_cost}");
+    assert!(n("bifrost_cost_total", &[("provider", "anthropic")]) > 0.0);
+    assert!(n("bifrost_cost_total", &[("provider", "gemini")]) > 0.0);
 
     // Requests, by provider and method, and outcomes.
     assert_eq!(n("bifrost_upstream_requests_total", &[]), 11.0, "{text}");

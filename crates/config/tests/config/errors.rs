@@ -303,14 +303,6 @@ fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
             "client.required_headers",
         ),
         (
-            r#"{"governance": {"budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}]}}"#,
-            "governance.budgets",
-        ),
-        (
-            r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1", "budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}]}]}}"#,
-            "governance.virtual_keys[0].budgets",
-        ),
-        (
             r#"{"governance": {"rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}], "model_configs": [{"id": "m", "model_name": "gpt-4o", "rate_limit_id": "r"}]}}"#,
             "governance.model_configs",
         ),
@@ -372,6 +364,21 @@ fn governance_that_is_enforced_loads() {
         ),
         ["governance.virtual_keys[0].rate_limit_id"]
     );
+}
+
+#[test]
+fn budgets_are_enforced_so_they_load() {
+    let loaded = load_str(
+        r#"{"governance": {"budgets": [{"id": "b", "max_limit": 1, "reset_duration": "1d"}],
+            "teams": [{"id": "t", "name": "t", "budget_id": "b"}],
+            "virtual_keys": [{"id": "vk", "value": "sk-bf-1", "team_id": "t",
+                "budgets": [{"id": "b2", "max_limit": 2, "reset_duration": "1h"}],
+                "provider_configs": [{"provider": "openai", "budget_id": "b"}]}]}}"#,
+        &no_env,
+    )
+    .unwrap();
+    let g = loaded.config.governance.unwrap();
+    assert_eq!(g.budgets.len(), 2);
 }
 
 #[test]

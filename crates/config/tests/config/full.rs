@@ -10,13 +10,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// The protection settings of `full.json`, which asbru does not enforce yet and therefore refuses
-/// (its virtual key, rate limit, team and `enforce_auth_on_inference` are enforced).
-const UNENFORCED: [&str; 4] = [
-    "client.required_headers",
-    "governance.budgets",
-    "governance.teams[0].budget_id",
-    "guardrails_config",
-];
+/// (its virtual key, rate limit, budget, team and `enforce_auth_on_inference` are enforced).
+const UNENFORCED: [&str; 2] = ["client.required_headers", "guardrails_config"];
 
 /// `full.json` without its protection settings, so that everything else can be checked. Edited
 /// as text, since a `serde_json::Value` would reorder the keys whose order the tests check.

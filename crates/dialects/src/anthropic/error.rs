@@ -107,6 +107,7 @@ pub fn status_for_error_type(kind: &str) -> u16 {
 pub fn error_type_for_status(status: u16) -> &'static str {
     match status {
         401 => "authentication_error",
+        402 => "billing_error",
         403 => "permission_error",
         404 => "not_found_error",
         413 => "request_too_large",

@@ -29,6 +29,11 @@ pub struct ExtraFields<'a> {
     /// client's body and waiting for the provider (asbru's own field).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overhead_ms: Option<f64>,
+    /// What the request cost in USD, from its usage and the built-in price list: on a JSON
+    /// answer, and on the stream chunk that carries the usage; absent when the usage or the
+    /// model's price is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -165,6 +170,7 @@ mod tests {
             retries: 0,
             fallback_index: 0,
             overhead_ms: None,
+            cost: None,
         }
     }
 

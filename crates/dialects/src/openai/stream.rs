@@ -20,6 +20,7 @@ pub enum ChunkAction {
 #[derive(Debug, Default)]
 pub struct StreamInspector {
     drop_usage_only_chunk: bool,
+    cost_of: Option<CostFn>,
     usage: Option<Usage>,
     chunk_index: u64,
     saw_done: bool,
@@ -36,6 +37,15 @@ impl StreamInspector {
         }
     }
 
+    /// Prices the usage: the chunk that carries it gets `extra_fields.cost`.
+    pub fn with_cost(
+        mut self,
+        cost_of: impl Fn(&Usage) -> Option<f64> + Send + Sync + 'static,
+    ) -> Self {
+        self.cost_of = Some(CostFn(Box::new(cost_of)));
+        self
+    }
+
     /// Handles one complete event. `extra` is filled by the caller; its `chunk_index` is set here.
     pub fn inspect(&mut self, event: Bytes, extra: &ExtraFields<'_>) -> ChunkAction {
         let Some(data) = single_data_line(&event) else {
@@ -50,16 +60,19 @@ impl StreamInspector {
             return ChunkAction::Forward(event);
         }
         // Only chunks that carry a non-null `usage` are parsed, and only that object.
+        let mut cost = None;
         if memmem::find(data, b"\"usage\"").is_some()
             && let Ok(Some(usage)) = find_usage(data)
         {
             self.usage = Some(usage);
+            cost = self.cost_of.as_ref().and_then(|f| (f.0)(&usage));
             if self.drop_usage_only_chunk && has_empty_choices(data) {
                 return ChunkAction::Drop;
             }
         }
         let extra = ExtraFields {
             chunk_index: Some(self.chunk_index),
+            cost: cost.or(extra.cost),
             ..extra.clone()
         };
         self.chunk_index += 1;
@@ -96,6 +109,17 @@ impl StreamInspector {
     }
 }
 
+/// Prices a usage (the provider and model are the caller's).
+struct CostFn(Box<PriceUsage>);
+
+type PriceUsage = dyn Fn(&Usage) -> Option<f64> + Send + Sync;
+
+impl std::fmt::Debug for CostFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CostFn")
+    }
+}
+
 /// Whether the chunk's `choices` is an empty array (the usage-only chunk at the end of a stream).
 fn has_empty_choices(data: &[u8]) -> bool {
     let Some(at) = memmem::find(data, b"\"choices\"") else {
@@ -126,6 +150,7 @@ mod tests {
             retries: 0,
             fallback_index: 0,
             overhead_ms: None,
+            cost: None,
         }
     }
 

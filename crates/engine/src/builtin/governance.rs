@@ -1,4 +1,4 @@
-//! The `governance` plugin: Bifrost's virtual keys and rate limits, enforced in process.
+//! The `governance` plugin: Bifrost's virtual keys, rate limits and budgets, enforced in process.
 //!
 //! Pre-hook, in Bifrost's order (`plugins/governance/main.go`, newest `decide`):
 //! 1. the virtual key, from `x-bf-vk` (any value), else `Authorization: Bearer sk-bf-…`,
@@ -9,16 +9,18 @@
 //!    not allowed on that provider: 403 `model_blocked`;
 //! 4. rate limits of the key's provider config, the key, its team and its customer: every
 //!    request and token window needs headroom, else 429 `request_limited` / `token_limited`
-//!    with `Retry-After`. Admission reserves one request and the body's output-token cap.
+//!    with `Retry-After`; then their budgets, else 402 `budget_exceeded`. Admission reserves one
+//!    request, the body's output-token cap and the request's worst-case cost at the primary
+//!    model's price.
 //!
 //! None of these errors lets the request's fallbacks be tried. The fallbacks themselves are
 //! held to the same rules when they are tried ([`TargetGuard`]): a provider or model the key may
-//! not use fails that target, and a fallback provider's own rate limit is admitted then. Which
+//! not use fails that target, and a fallback provider's own rate limit and budgets are admitted then. Which
 //! provider keys may serve the request (`provider_configs[].keys`) is enforced in key
 //! selection through the same guard.
 //!
-//! Post-hook: every admission is settled with one request and the tokens the answer reported
-//! (0 when none were).
+//! Post-hook: every admission is settled with one request, the tokens the answer reported and
+//! the request's cost (0 when either is unknown).
 
 use crate::context::{Identity, RequestContext};
 use crate::plugin::{
@@ -26,7 +28,9 @@ use crate::plugin::{
     TargetLimits,
 };
 use asbru_config::KeyConfig;
-use asbru_governance::counters::{Admission, CounterKind, CounterRef, Limits, Refusal, Usage};
+use asbru_governance::counters::{
+    Admission, CounterKind, CounterRef, Limits, Refusal, Usage, usd_to_nanos,
+};
 use asbru_governance::model::{Governance, Owner, ProviderConfig, VirtualKey};
 use asbru_schema::GatewayError;
 use std::collections::HashMap;
@@ -127,11 +131,30 @@ fn virtual_key_in<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<&'h st
 
 /// The output-token cap the body asks for: what admission reserves on token windows.
 fn reserved_tokens(body: &RequestBody<'_>) -> u64 {
-    let Some(json) = body.json() else { return 0 };
+    output_cap(body).unwrap_or(0)
+}
+
+fn output_cap(body: &RequestBody<'_>) -> Option<u64> {
+    let json = body.json()?;
     ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .into_iter()
         .find_map(|k| json.get(k).and_then(serde_json::Value::as_u64))
-        .unwrap_or(0)
+}
+
+/// Output tokens a budget reservation assumes when the body sets no cap.
+const DEFAULT_OUTPUT_RESERVATION: u64 = 4096;
+
+/// The worst case a budget reserves for a request to `provider`'s `model`, in USD: the body's
+/// size / 4 as input tokens at the input price, plus the output cap (else
+/// [`DEFAULT_OUTPUT_RESERVATION`]) at the output price. 0 when the model has no price (the
+/// request is then admitted on headroom alone and settles at 0).
+fn reserved_cost(provider: &str, model: &str, body: &RequestBody<'_>) -> f64 {
+    let Some(price) = asbru_governance::pricing::Catalog::builtin().price(provider, model) else {
+        return 0.0;
+    };
+    let input = (body.bytes().len() as u64).div_ceil(4);
+    let output = output_cap(body).unwrap_or(DEFAULT_OUTPUT_RESERVATION);
+    input as f64 * price.input + output as f64 * price.output
 }
 
 fn missing_key() -> GatewayError {
@@ -164,12 +187,21 @@ fn refuse(error: GatewayError) -> PreHook {
     }))
 }
 
-/// The 429 for a refused admission.
+/// The 429 for a refused rate limit, the 402 for a refused budget.
 fn rate_limited(refusal: &Refusal) -> GatewayError {
     let (what, code) = match refusal.counter.kind {
         CounterKind::Tokens => ("token", "token_limited"),
         CounterKind::Requests => ("request", "request_limited"),
-        CounterKind::Budget => ("budget", "budget_exceeded"),
+        CounterKind::Budget => {
+            return GatewayError::budget_exceeded(format!(
+                "Budget exceeded: budget '{}' reached ({} used of {}); resets in {}s",
+                refusal.counter.id,
+                refusal.amount(refusal.used),
+                refusal.amount(refusal.limit),
+                refusal.retry_after_secs
+            ))
+            .with_retry_after(Some(Duration::from_secs(refusal.retry_after_secs)));
+        }
     };
     GatewayError::rate_limited(
         format!(
@@ -202,8 +234,17 @@ struct Governed {
 #[derive(Default)]
 struct Held {
     admissions: Vec<Admission>,
-    /// Rate-limit ids already admitted for this request.
-    admitted: Vec<String>,
+    /// Counters (rate-limit windows and budgets) already admitted for this request.
+    admitted: Vec<CounterRef>,
+}
+
+/// The counters of an owner (provider config, key, team, customer): its rate limit's windows
+/// and its budgets.
+fn owner_counters(rate_limit_id: Option<&str>, budget_ids: &[String], out: &mut Vec<CounterRef>) {
+    if let Some(id) = rate_limit_id {
+        counters_of(id, out);
+    }
+    out.extend(budget_ids.iter().map(|b| CounterRef::budget(b.as_str())));
 }
 
 impl Governed {
@@ -252,33 +293,30 @@ impl Governed {
         }
     }
 
-    /// Admits the rate limits among `ids` not yet admitted for this request.
-    fn admit(&self, ids: &[&str]) -> Result<(), GatewayError> {
+    /// Admits the counters (rate-limit windows, budgets) not yet admitted for this request;
+    /// the counters check rate limits before budgets.
+    fn admit(&self, counters: Vec<CounterRef>) -> Result<(), GatewayError> {
         let mut held = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut new: Vec<&str> = Vec::new();
-        for id in ids {
-            if !held.admitted.iter().any(|a| a == id) && !new.contains(id) {
-                new.push(id);
+        let mut new: Vec<CounterRef> = Vec::with_capacity(counters.len());
+        for c in counters {
+            if !held.admitted.contains(&c) && !new.contains(&c) {
+                new.push(c);
             }
         }
         if new.is_empty() {
             return Ok(());
         }
-        let mut counters = Vec::with_capacity(2 * new.len());
-        for id in &new {
-            counters_of(id, &mut counters);
-        }
         let admission = self
             .limits
-            .admit(&counters, self.reservation)
+            .admit(&new, self.reservation)
             .map_err(|r| rate_limited(&r))?;
         held.admissions.push(admission);
-        held.admitted.extend(new.iter().map(|s| (*s).to_owned()));
+        held.admitted.extend(new);
         Ok(())
     }
 
-    /// Settles every admission with the request's real usage.
-    fn settle(&self, tokens: u64) {
+    /// Settles every admission with the request's real usage and cost.
+    fn settle(&self, tokens: u64, cost_usd: f64) {
         let admissions = std::mem::take(
             &mut self
                 .state
@@ -288,7 +326,7 @@ impl Governed {
         );
         for a in admissions {
             a.settle(Usage {
-                cost_nanos: 0,
+                cost_nanos: usd_to_nanos(cost_usd),
                 tokens,
                 requests: 1,
             });
@@ -299,11 +337,10 @@ impl Governed {
 impl TargetGuard for Governed {
     fn check_target(&self, provider: &str, model: &str) -> Result<(), GatewayError> {
         self.check_access(provider, model)?;
-        if let Some(id) = self
-            .provider_config(provider)
-            .and_then(|pc| pc.rate_limit_id.as_deref())
-        {
-            self.admit(&[id])?;
+        if let Some(pc) = self.provider_config(provider) {
+            let mut counters = Vec::new();
+            owner_counters(pc.rate_limit_id.as_deref(), &pc.budget_ids, &mut counters);
+            self.admit(counters)?;
         }
         Ok(())
     }
@@ -379,29 +416,34 @@ impl Plugin for GovernancePlugin {
             vk: index,
             limits: Arc::clone(&self.limits),
             reservation: Usage {
-                cost_nanos: 0,
+                cost_nanos: usd_to_nanos(
+                    ctx.primary_target()
+                        .map_or(0.0, |(p, m)| reserved_cost(p, m, body)),
+                ),
                 tokens: reserved_tokens(body),
                 requests: 1,
             },
             state: Mutex::new(Held::default()),
         });
-        // Rate limits: the primary provider's config, the key, its team, its customer.
-        let mut ids: Vec<&str> = Vec::new();
+        // Rate limits, then budgets: the primary provider's config, the key, its team, its
+        // customer.
+        let mut counters = Vec::new();
         if let Some((provider, model)) = ctx.primary_target() {
             if let Err(e) = governed.check_access(provider, model) {
                 return Ok(refuse(e));
             }
-            if let Some(id) = governed
-                .provider_config(provider)
-                .and_then(|pc| pc.rate_limit_id.as_deref())
-            {
-                ids.push(id);
+            if let Some(pc) = governed.provider_config(provider) {
+                owner_counters(pc.rate_limit_id.as_deref(), &pc.budget_ids, &mut counters);
             }
         }
-        ids.extend(vk.rate_limit_id.as_deref());
-        ids.extend(team.and_then(|t| t.rate_limit_id.as_deref()));
-        ids.extend(customer.and_then(|c| c.rate_limit_id.as_deref()));
-        if let Err(e) = governed.admit(&ids) {
+        owner_counters(vk.rate_limit_id.as_deref(), &vk.budget_ids, &mut counters);
+        if let Some(t) = team {
+            owner_counters(t.rate_limit_id.as_deref(), &t.budget_ids, &mut counters);
+        }
+        if let Some(c) = customer {
+            owner_counters(c.rate_limit_id.as_deref(), &c.budget_ids, &mut counters);
+        }
+        if let Err(e) = governed.admit(counters) {
             return Ok(refuse(e));
         }
         ctx.extensions
@@ -425,7 +467,7 @@ impl Plugin for GovernancePlugin {
                 u.prompt_tokens + u.completion_tokens
             }
         });
-        governed.settle(tokens);
+        governed.settle(tokens, ctx.cost.unwrap_or(0.0));
         Ok(())
     }
 }
@@ -464,6 +506,26 @@ mod tests {
             Some("sk-bf-a")
         );
         assert_eq!(key_in(&[("x-bf-vk", "  ")]), None);
+    }
+
+    #[test]
+    fn a_budget_reserves_the_worst_case_at_the_model_price() {
+        let body = r#"{"max_tokens": 100}"#; // 19 bytes: 5 input tokens
+        let cost = reserved_cost("openai", "gpt-4o", &RequestBody::new(body.as_bytes()));
+        // 5 × 2.5e-6 + 100 × 10e-6 = 0.0000125 + 0.001
+        assert!((cost - 0.001_012_5).abs() < 1e-12, "{cost}");
+        let body = r#"{"model": "gpt-4o"}"#; // 19 bytes, no cap: 4096 output tokens
+        let cost = reserved_cost("openai", "gpt-4o", &RequestBody::new(body.as_bytes()));
+        // 5 × 2.5e-6 + 4096 × 10e-6 = 0.0000125 + 0.04096
+        assert!((cost - 0.040_972_5).abs() < 1e-12, "{cost}");
+        assert_eq!(
+            reserved_cost(
+                "openai",
+                "no-such-model",
+                &RequestBody::new(body.as_bytes())
+            ),
+            0.0
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Per request, when it is over (streams from their final usage): `bifrost_upstream_requests_total`,
 //! `bifrost_success_requests_total` or `bifrost_error_requests_total`,
 //! `bifrost_upstream_latency_seconds`, `bifrost_input_tokens_total`, `bifrost_output_tokens_total`,
-//! `bifrost_cost_total` (when the cost is known; `bifrost_cache_hits_total` comes with the
+//! `bifrost_cost_total` (each priced request's cost, in USD; `bifrost_cache_hits_total` comes with the
 //! semantic cache); per stream, `bifrost_stream_first_token_latency_seconds` and, per later event,
 //! `bifrost_stream_inter_token_latency_seconds`.
 //!
@@ -208,7 +208,8 @@ impl TelemetryPlugin {
             ),
             input_tokens: metrics::counter!("bifrost_input_tokens_total", labels.clone()),
             output_tokens: metrics::counter!("bifrost_output_tokens_total", labels.clone()),
-            // A float total: `metrics` counters are integers, and cost is fractional USD.
+            // A float total only ever incremented: `metrics` counters are integers, and cost is
+            // fractional USD. `/metrics` exports it with the counter type.
             cost: metrics::gauge!("bifrost_cost_total", labels.clone()),
             first_token: metrics::histogram!(
                 "bifrost_stream_first_token_latency_seconds",
