@@ -22,6 +22,7 @@ OPEN = "sk-bf-open-0000000000000000000001"
 INACTIVE = "sk-bf-inactive-00000000000000001"
 OPENAI_ONLY = "sk-bf-openai-only-00000000000001"
 LIMITED = {sdk: f"sk-bf-limited-{sdk}-000000000001" for sdk in ("openai", "anthropic", "genai")}
+BUDGETED = {sdk: f"sk-bf-budgeted-{sdk}-00000000001" for sdk in ("openai", "anthropic", "genai")}
 
 
 def _config(dead_url: str) -> dict:
@@ -34,6 +35,10 @@ def _config(dead_url: str) -> dict:
     limited = [{"id": f"vk-limited-{sdk}", "name": f"limited-{sdk}", "value": value,
                 "rate_limit_id": f"two-per-hour-{sdk}", "provider_configs": everything}
                for sdk, value in LIMITED.items()]
+    # A budget smaller than one request: the first is served (there was headroom), then 402.
+    budgeted = [{"id": f"vk-budgeted-{sdk}", "name": f"budgeted-{sdk}", "value": value,
+                 "budget_id": f"tiny-{sdk}", "provider_configs": everything}
+                for sdk, value in BUDGETED.items()]
     return {
         "client": {"enforce_auth_on_inference": True},
         "providers": {"openai": provider("sk-openai"), "anthropic": provider("sk-ant"),
@@ -41,6 +46,8 @@ def _config(dead_url: str) -> dict:
         "governance": {
             "rate_limits": [{"id": f"two-per-hour-{sdk}", "request_max_limit": 2,
                              "request_reset_duration": "1h"} for sdk in LIMITED],
+            "budgets": [{"id": f"tiny-{sdk}", "max_limit": 0.000001, "reset_duration": "1d"}
+                        for sdk in BUDGETED],
             "virtual_keys": [
                 {"id": "vk-open", "name": "open", "value": OPEN, "provider_configs": everything},
                 {"id": "vk-inactive", "name": "inactive", "value": INACTIVE, "is_active": False,
@@ -48,6 +55,7 @@ def _config(dead_url: str) -> dict:
                 {"id": "vk-openai-only", "name": "openai-only", "value": OPENAI_ONLY,
                  "provider_configs": [{"provider": "openai", "allowed_models": ["gpt-4o-mini"]}]},
                 *limited,
+                *budgeted,
             ],
         },
         "plugins": [{"name": "mocker", "enabled": True,
@@ -158,3 +166,24 @@ def test_genai_sdk_decisions_and_rate_limit(gateway_url):
     with pytest.raises(errors.ClientError) as info:
         generate(limited)
     assert info.value.code == 429
+
+
+def test_budgets_through_each_sdk(gateway_url):
+    client = oai(gateway_url, BUDGETED["openai"])
+    answer = chat(client, "openai/gpt-4o")
+    assert answer.model_extra["extra_fields"]["cost"] > 0
+    with pytest.raises(openai.APIStatusError) as info:
+        chat(client, "openai/gpt-4o")
+    assert info.value.status_code == 402 and info.value.code == "budget_exceeded"
+
+    limited = claude(gateway_url, BUDGETED["anthropic"])
+    message(limited)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        message(limited)
+    assert info.value.status_code == 402
+
+    limited = gemini(gateway_url, BUDGETED["genai"])
+    generate(limited)
+    with pytest.raises(errors.ClientError) as info:
+        generate(limited)
+    assert info.value.code == 402
