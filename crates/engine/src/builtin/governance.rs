@@ -130,15 +130,29 @@ fn virtual_key_in<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<&'h st
 }
 
 /// The output-token cap the body asks for: what admission reserves on token windows.
+#[cfg(test)]
 fn reserved_tokens(body: &RequestBody<'_>) -> u64 {
     output_cap(body).unwrap_or(0)
 }
 
+/// The body's output cap, read without building a JSON tree: every governed request pays for
+/// this, and a typed read that skips the other fields allocates nothing.
 fn output_cap(body: &RequestBody<'_>) -> Option<u64> {
-    let json = body.json()?;
-    ["max_tokens", "max_completion_tokens", "max_output_tokens"]
-        .into_iter()
-        .find_map(|k| json.get(k).and_then(serde_json::Value::as_u64))
+    #[derive(serde::Deserialize)]
+    struct Caps {
+        max_tokens: Option<serde_json::Number>,
+        max_completion_tokens: Option<serde_json::Number>,
+        max_output_tokens: Option<serde_json::Number>,
+    }
+    let caps: Caps = serde_json::from_slice(body.bytes()).ok()?;
+    [
+        caps.max_tokens,
+        caps.max_completion_tokens,
+        caps.max_output_tokens,
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|n| n.as_u64())
 }
 
 /// Output tokens a budget reservation assumes when the body sets no cap.
@@ -148,12 +162,18 @@ const DEFAULT_OUTPUT_RESERVATION: u64 = 4096;
 /// size / 4 as input tokens at the input price, plus the output cap (else
 /// [`DEFAULT_OUTPUT_RESERVATION`]) at the output price. 0 when the model has no price (the
 /// request is then admitted on headroom alone and settles at 0).
+#[cfg(test)]
 fn reserved_cost(provider: &str, model: &str, body: &RequestBody<'_>) -> f64 {
+    reserved_cost_of(provider, model, body.bytes().len(), output_cap(body))
+}
+
+/// [`reserved_cost`] for a body of `body_len` bytes with output cap `cap` (read once per request).
+fn reserved_cost_of(provider: &str, model: &str, body_len: usize, cap: Option<u64>) -> f64 {
     let Some(price) = asbru_governance::pricing::Catalog::builtin().price(provider, model) else {
         return 0.0;
     };
-    let input = (body.bytes().len() as u64).div_ceil(4);
-    let output = output_cap(body).unwrap_or(DEFAULT_OUTPUT_RESERVATION);
+    let input = (body_len as u64).div_ceil(4);
+    let output = cap.unwrap_or(DEFAULT_OUTPUT_RESERVATION);
     input as f64 * price.input + output as f64 * price.output
 }
 
@@ -411,16 +431,16 @@ impl Plugin for GovernancePlugin {
         if !vk.is_active {
             return Ok(refuse(inactive_key(vk)));
         }
+        let cap = output_cap(body);
         let governed = Arc::new(Governed {
             governance: Arc::clone(g),
             vk: index,
             limits: Arc::clone(&self.limits),
             reservation: Usage {
-                cost_nanos: usd_to_nanos(
-                    ctx.primary_target()
-                        .map_or(0.0, |(p, m)| reserved_cost(p, m, body)),
-                ),
-                tokens: reserved_tokens(body),
+                cost_nanos: usd_to_nanos(ctx.primary_target().map_or(0.0, |(p, m)| {
+                    reserved_cost_of(p, m, body.bytes().len(), cap)
+                })),
+                tokens: cap.unwrap_or(0),
                 requests: 1,
             },
             state: Mutex::new(Held::default()),
