@@ -10,6 +10,7 @@ debug builds under $CARGO_TARGET_DIR, then under <repo>/target, are used if they
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -614,3 +615,20 @@ def pytest_sessionfinish(session, exitstatus):
 def _provider_names() -> list[str]:
     from test_providers import PROVIDERS
     return sorted(PROVIDERS)
+
+
+@contextlib.contextmanager
+def gateway_with_config(config: dict, directory: Path):
+    """Runs `asbru serve` with `config` (written into `directory`) and yields its URL once
+    healthy; stops it afterwards. For tests that need a gateway of their own."""
+    config_path = directory / "config.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    server = Server("asbru", [str(_binary("ASBRU_BIN", "asbru")), "serve", "--config",
+                              str(config_path), "--host", "127.0.0.1", "--port", "0"],
+                    stream="stderr")
+    try:
+        url = server.wait_for_url()
+        _wait_healthy(server, f"{url}/health")
+        yield url
+    finally:
+        server.stop()

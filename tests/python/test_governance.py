@@ -8,7 +8,6 @@ provider points at an address nothing listens on.
 
 from __future__ import annotations
 
-import json
 
 import anthropic
 import openai
@@ -16,7 +15,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from conftest import Server, _binary, _unused_port, _wait_healthy
+from conftest import _unused_port, gateway_with_config
 
 OPEN = "sk-bf-open-0000000000000000000001"
 INACTIVE = "sk-bf-inactive-00000000000000001"
@@ -65,17 +64,9 @@ def _config(dead_url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def gateway_url(tmp_path_factory: pytest.TempPathFactory):
-    config_path = tmp_path_factory.mktemp("governance") / "config.json"
-    config_path.write_text(json.dumps(_config(f"http://127.0.0.1:{_unused_port()}"), indent=2))
-    server = Server("asbru", [str(_binary("ASBRU_BIN", "asbru")), "serve", "--config",
-                              str(config_path), "--host", "127.0.0.1", "--port", "0"],
-                    stream="stderr")
-    try:
-        url = server.wait_for_url()
-        _wait_healthy(server, f"{url}/health")
+    config = _config(f"http://127.0.0.1:{_unused_port()}")
+    with gateway_with_config(config, tmp_path_factory.mktemp("governance")) as url:
         yield url
-    finally:
-        server.stop()
 
 
 def oai(url: str, key: str) -> openai.OpenAI:

@@ -7,7 +7,6 @@ The gateway is started here with its own config (a mocker in `plugins[]`), not t
 
 from __future__ import annotations
 
-import json
 
 import anthropic
 import openai
@@ -15,7 +14,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from conftest import Server, _binary, _unused_port, _wait_healthy
+from conftest import _unused_port, gateway_with_config
 
 GREETING = "Hello! I am a mock {{model}} answering for {{provider}}."
 
@@ -50,17 +49,9 @@ def _config(dead_url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def gateway_url(tmp_path_factory: pytest.TempPathFactory):
-    config_path = tmp_path_factory.mktemp("mocker") / "config.json"
-    config_path.write_text(json.dumps(_config(f"http://127.0.0.1:{_unused_port()}"), indent=2))
-    server = Server("asbru", [str(_binary("ASBRU_BIN", "asbru")), "serve", "--config",
-                              str(config_path), "--host", "127.0.0.1", "--port", "0"],
-                    stream="stderr")
-    try:
-        url = server.wait_for_url()
-        _wait_healthy(server, f"{url}/health")
+    config = _config(f"http://127.0.0.1:{_unused_port()}")
+    with gateway_with_config(config, tmp_path_factory.mktemp("mocker")) as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

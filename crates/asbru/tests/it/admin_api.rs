@@ -76,6 +76,12 @@ async fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Served {
     serve(&args, env).await
 }
 
+/// Writes `config` as the app dir's `config.json` and starts asbru on that app dir.
+async fn serve_config(dir: &Path, config: &Value) -> Served {
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    serve_in(dir, &[]).await
+}
+
 /// Every file of the app dir, as bytes (the database, its WAL and shared memory).
 fn app_dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)
@@ -143,8 +149,7 @@ async fn a_key_rotated_through_the_api_is_the_only_one_used_afterwards() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"providers": {"openai": openai_entry(&mock, "sk-old-key-000000000001")}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let admin = Admin::of(&served);
     assert_eq!(admin.chat("openai/gpt-4o").await, 200);
 
@@ -207,8 +212,7 @@ async fn invalid_payloads_are_refused_with_the_field_and_change_nothing() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"providers": {"openai": openai_entry(&mock, "sk-valid-key-0000000001")}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let admin = Admin::of(&served);
     let (_, before) = admin.call("GET", "/api/providers/openai", None).await;
     let (_, keys_before) = admin.call("GET", "/api/providers/openai/keys", None).await;
@@ -284,8 +288,7 @@ async fn concurrent_writes_do_not_lose_updates() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"providers": {"openai": openai_entry(&mock, "sk-first-key-00000000001")}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let url = served.url.clone();
     let writes: Vec<_> = (0..16)
         .map(|i| {
@@ -502,8 +505,7 @@ async fn version_models_health_and_config_answer_in_bifrost_shapes() {
     let mut entry = openai_entry(&mock, "sk-shapes-00000000000001");
     entry["keys"][0]["models"] = json!(["gpt-4o", "gpt-4o-mini"]);
     let config = json!({"providers": {"openai": entry}, "client": {"drop_excess_requests": true}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let admin = Admin::of(&served);
     let (status, version) = admin.call("GET", "/api/version", None).await;
     assert_eq!(status, 200);
@@ -548,8 +550,7 @@ async fn serving_requests_runs_no_store_query() {
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"providers": {"openai": openai_entry(&mock, "sk-no-store-io-000000001")}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let admin = Admin::of(&served);
     let queries = || async {
         let text = reqwest::get(format!("{}/metrics", served.url))
@@ -642,8 +643,7 @@ async fn a_file_reloaded_while_running_is_seeded_into_the_store() {
 async fn the_admin_api_follows_allowed_origins() {
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"client": {"allowed_origins": ["https://ops.example.com"]}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let client = reqwest::Client::new();
     for (origin, allowed) in [
         ("https://ops.example.com", true),
@@ -690,8 +690,7 @@ async fn virtual_keys_are_managed_through_the_admin_api() {
         "providers": {"openai": openai_entry(&mock, "sk-provider-key-00000001")},
         "client": {"enforce_auth_on_inference": true},
     });
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let served = serve_in(dir.path(), &[]).await;
+    let served = serve_config(dir.path(), &config).await;
     let admin = Admin::of(&served);
     let chat_with = |vk: String, url: String| async move {
         reqwest::Client::new()
