@@ -18,6 +18,7 @@ mod providers;
 mod redact;
 mod settings;
 mod startup;
+mod usage;
 
 pub use auth::Auth;
 pub use error::AdminError;

@@ -113,6 +113,27 @@ pub enum CounterKind {
     Tokens,
 }
 
+impl CounterKind {
+    /// The name this kind is saved and shared under: `budget`, `requests` or `tokens`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Budget => "budget",
+            Self::Requests => "requests",
+            Self::Tokens => "tokens",
+        }
+    }
+
+    /// The kind saved under `key` ([`CounterKind::key`]).
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "budget" => Some(Self::Budget),
+            "requests" => Some(Self::Requests),
+            "tokens" => Some(Self::Tokens),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for CounterKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -477,7 +498,8 @@ impl Limits {
             let now = limits.shared.clock.now();
             // What Redis must check: each known counter's window and limit, as this node
             // computes them (every node computes the same windows).
-            let mut plan: Vec<(CounterRef, RemoteCounter, Timestamp)> = Vec::with_capacity(refs.len());
+            let mut plan: Vec<(CounterRef, RemoteCounter, Timestamp)> =
+                Vec::with_capacity(refs.len());
             {
                 let mut map = limits.shared.lock();
                 for r in refs {
@@ -562,7 +584,9 @@ impl Limits {
     pub fn restore(&self, counter: &CounterRef, used: u64, window_start: Timestamp) {
         let now = self.shared.clock.now();
         let mut map = self.shared.lock();
-        let Some(c) = map.get_mut(counter) else { return };
+        let Some(c) = map.get_mut(counter) else {
+            return;
+        };
         c.roll(now);
         if c.window_start == window_start && used > c.used {
             c.used = used;
@@ -590,27 +614,21 @@ fn in_admission_order(counters: &[CounterRef]) -> Vec<CounterRef> {
     refs
 }
 
-fn kind_key(kind: CounterKind) -> &'static str {
-    match kind {
-        CounterKind::Budget => "budget",
-        CounterKind::Requests => "requests",
-        CounterKind::Tokens => "tokens",
-    }
-}
-
 fn remote_used_key(remote: &RedisCounters, r: &CounterRef, window_start: Timestamp) -> String {
-    remote.used_key(kind_key(r.kind), &r.id, window_start.as_second())
+    remote.used_key(r.kind.key(), &r.id, window_start.as_second())
 }
 
 fn remote_held_key(remote: &RedisCounters, r: &CounterRef) -> String {
-    remote.held_key(kind_key(r.kind), &r.id)
+    remote.held_key(r.kind.key(), &r.id)
 }
 
 /// How long Redis keeps a window's usage: to the window's end, plus an hour for nodes whose
 /// clocks run a little behind.
 fn ttl_ms(c: &Counter, now: Timestamp) -> u64 {
     let left = c.window_end.duration_since(now).as_millis().max(0);
-    u64::try_from(left).unwrap_or(u64::MAX).saturating_add(3_600_000)
+    u64::try_from(left)
+        .unwrap_or(u64::MAX)
+        .saturating_add(3_600_000)
 }
 
 fn retry_after_secs(window_end: Timestamp, now: Timestamp) -> u64 {

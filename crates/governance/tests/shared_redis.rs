@@ -1,5 +1,10 @@
 //! Shared counters against the machine's real Redis (127.0.0.1:6379): several `Limits` in one
 //! process stand for several nodes; each test uses its own key prefix.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the tests run nodes' writers on plain spawned tasks"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +54,9 @@ fn budget(limit_usd: f64) -> CounterSpec {
 }
 
 fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse::<Timestamp>().unwrap()))
+    Arc::new(ManualClock::new(
+        "2026-03-01T12:00:00Z".parse::<Timestamp>().unwrap(),
+    ))
 }
 
 async fn cleanup(prefix: &str) {
@@ -61,7 +68,11 @@ async fn cleanup(prefix: &str) {
         .await
         .unwrap();
     for key in keys {
-        let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
     }
 }
 
@@ -156,7 +167,10 @@ async fn many_concurrent_requests_on_three_nodes_overshoot_by_at_most_one() {
     for t in tasks {
         admitted += u64::from(t.await.unwrap());
     }
-    assert_eq!(admitted, 150, "exactly the request limit, across three nodes");
+    assert_eq!(
+        admitted, 150,
+        "exactly the request limit, across three nodes"
+    );
     // Every node's settle has landed: the shared total is exactly what was admitted.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let client = redis::Client::open(REDIS).unwrap();

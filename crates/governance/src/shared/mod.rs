@@ -95,7 +95,11 @@ pub(crate) struct RemoteSettle {
 enum Op {
     Settle(Vec<RemoteSettle>),
     /// Starts a window's usage at this amount unless some node already did.
-    Seed { key: String, amount: u64, ttl_ms: u64 },
+    Seed {
+        key: String,
+        amount: u64,
+        ttl_ms: u64,
+    },
 }
 
 /// The Redis side of shared counters; owned by [`crate::counters::Limits`].
@@ -200,10 +204,7 @@ impl RedisCounters {
 
     /// Admits against Redis. `Err` when Redis is down or did not answer in time (the caller
     /// then admits on its own counters).
-    pub(crate) async fn admit(
-        &self,
-        counters: &[RemoteCounter],
-    ) -> Result<RemoteAdmission, ()> {
+    pub(crate) async fn admit(&self, counters: &[RemoteCounter]) -> Result<RemoteAdmission, ()> {
         if !self.is_up() {
             return Err(());
         }
@@ -244,7 +245,9 @@ impl RedisCounters {
                 for c in counters.iter().filter(|c| c.amount > 0) {
                     *outstanding.entry(c.held_key.clone()).or_default() += c.amount;
                 }
-                Ok(RemoteAdmission::Admitted(used.iter().map(|&v| number(v)).collect()))
+                Ok(RemoteAdmission::Admitted(
+                    used.iter().map(|&v| number(v)).collect(),
+                ))
             }
             Some((&index, rest)) => Ok(RemoteAdmission::Refused {
                 index: usize::try_from(index - 1).unwrap_or(0),
@@ -287,7 +290,11 @@ impl RedisCounters {
     /// store, written once so that restarting one node does not count it twice).
     pub(crate) fn seed(&self, key: String, amount: u64, ttl_ms: u64) {
         if amount > 0 {
-            let _ = self.queue.try_send(Op::Seed { key, amount, ttl_ms });
+            let _ = self.queue.try_send(Op::Seed {
+                key,
+                amount,
+                ttl_ms,
+            });
         }
     }
 
@@ -499,13 +506,21 @@ impl RedisCounters {
 
     /// Writes a batch of queued operations; on failure they are deferred.
     async fn write(&self, batch: Vec<Op>) {
-        let conn = if self.is_up() { self.connection() } else { None };
+        let conn = if self.is_up() {
+            self.connection()
+        } else {
+            None
+        };
         let mut parts = Vec::new();
         let mut seeds = Vec::new();
         for op in batch {
             match op {
                 Op::Settle(p) => parts.extend(p),
-                Op::Seed { key, amount, ttl_ms } => seeds.push((key, amount, ttl_ms)),
+                Op::Seed {
+                    key,
+                    amount,
+                    ttl_ms,
+                } => seeds.push((key, amount, ttl_ms)),
             }
         }
         let Some(mut conn) = conn else {
@@ -565,9 +580,11 @@ impl RedisCounters {
         for key in &keys {
             pipe.cmd("HDEL").arg(key).arg(&self.node).ignore();
         }
-        pipe.cmd("HDEL").arg(self.nodes_key()).arg(&self.node).ignore();
-        let _ =
-            tokio::time::timeout(self.options.timeout, pipe.query_async::<()>(&mut conn)).await;
+        pipe.cmd("HDEL")
+            .arg(self.nodes_key())
+            .arg(&self.node)
+            .ignore();
+        let _ = tokio::time::timeout(self.options.timeout, pipe.query_async::<()>(&mut conn)).await;
     }
 }
 
