@@ -580,15 +580,25 @@ impl Limits {
 
     /// Puts back usage saved before a restart: `used` counted in the window that began at
     /// `window_start`. Ignored when that window is over (the usage has reset since) or when
-    /// the counter is unknown (its budget or limit was removed).
+    /// the counter is unknown (its budget or limit was removed). A rolling window resumes on
+    /// the saved lattice, so a restart neither shortens nor restarts the window.
     pub fn restore(&self, counter: &CounterRef, used: u64, window_start: Timestamp) {
         let now = self.shared.clock.now();
         let mut map = self.shared.lock();
         let Some(c) = map.get_mut(counter) else {
             return;
         };
-        c.roll(now);
-        if c.window_start == window_start && used > c.used {
+        let (start, end) =
+            duration::window(window_start, now, c.spec.reset, c.spec.calendar_aligned);
+        if start != window_start {
+            return;
+        }
+        if c.window_start != start {
+            c.anchor = window_start;
+            (c.window_start, c.window_end) = (start, end);
+            c.used = 0;
+        }
+        if used > c.used {
             c.used = used;
             if let Some(remote) = &self.shared.remote {
                 remote.seed(
@@ -745,6 +755,26 @@ mod tests {
         let clock = Arc::new(ManualClock::new(ts(at)));
         let limits = Limits::new(clock.clone());
         (clock, limits)
+    }
+
+    #[test]
+    fn restored_usage_resumes_its_window_and_ended_windows_are_dropped() {
+        let (clock, limits) = setup("2026-01-01T10:30:00Z");
+        limits.upsert(CounterRef::requests("r"), spec(5, "1h"));
+        // Saved by the previous process: 4 requests in the window that began at 10:00.
+        limits.restore(&CounterRef::requests("r"), 4, ts("2026-01-01T10:00:00Z"));
+        let snapshot = limits.snapshot(&CounterRef::requests("r")).unwrap();
+        assert_eq!(snapshot.used, 4);
+        assert_eq!(snapshot.window_end, ts("2026-01-01T11:00:00Z"));
+        // A window that has ended since is not restored.
+        limits.upsert(CounterRef::requests("old"), spec(5, "1h"));
+        limits.restore(&CounterRef::requests("old"), 4, ts("2026-01-01T09:00:00Z"));
+        assert_eq!(
+            limits.snapshot(&CounterRef::requests("old")).unwrap().used,
+            0
+        );
+        clock.advance_secs(1800);
+        assert_eq!(limits.snapshot(&CounterRef::requests("r")).unwrap().used, 0);
     }
 
     #[test]
