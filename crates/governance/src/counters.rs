@@ -265,6 +265,11 @@ struct Counter {
     window_end: Timestamp,
     used: u64,
     reserved: u64,
+    /// What every node had settled, and held in flight, in this window when Redis last
+    /// answered (shared counters only): while Redis is away this node admits a share of what
+    /// was left then.
+    shared_used: u64,
+    shared_held: u64,
 }
 
 impl Counter {
@@ -282,6 +287,8 @@ impl Counter {
             window_end,
             used,
             reserved: 0,
+            shared_used: 0,
+            shared_held: 0,
         }
     }
 
@@ -295,11 +302,25 @@ impl Counter {
                 self.spec.calendar_aligned,
             );
             self.used = 0;
+            self.shared_used = 0;
+            self.shared_held = 0;
         }
     }
 
-    fn has_headroom(&self) -> bool {
-        self.used.saturating_add(self.reserved) < self.spec.limit
+    /// Whether a request fits, on this node alone, when `nodes` nodes share the counter and
+    /// cannot reach each other: each then gets an equal share of what was left when Redis last
+    /// answered, so together they still stay within the limit.
+    fn has_headroom(&self, nodes: u64) -> bool {
+        let limit = if nodes > 1 {
+            let left = self
+                .spec
+                .limit
+                .saturating_sub(self.shared_used.saturating_add(self.shared_held));
+            self.shared_used.saturating_add(left / nodes)
+        } else {
+            self.spec.limit
+        };
+        self.used.saturating_add(self.reserved) < limit
     }
 
     fn retry_after_secs(&self, now: Timestamp) -> u64 {
@@ -449,13 +470,14 @@ impl Limits {
     /// config says applies, and a budget removed by a concurrent reload simply stops counting.
     pub fn admit(&self, counters: &[CounterRef], reservation: Usage) -> Result<Admission, Refusal> {
         let refs = in_admission_order(counters);
+        let nodes = self.shared.remote.as_ref().map_or(1, |r| r.live_nodes());
         let now = self.shared.clock.now();
         let mut map = self.shared.lock();
         let mut held = Vec::with_capacity(refs.len());
         for r in refs {
             let Some(c) = map.get_mut(&r) else { continue };
             c.roll(now);
-            if !c.has_headroom() {
+            if !c.has_headroom(nodes) {
                 return Err(Refusal {
                     used: c.used.saturating_add(c.reserved),
                     limit: c.spec.limit,
@@ -523,9 +545,11 @@ impl Limits {
                     // Keep this node's counters close to the shared figures, so that falling
                     // back to them starts from what all nodes have spent.
                     let mut map = limits.shared.lock();
-                    for ((r, _, _), used) in plan.iter().zip(used) {
+                    for ((r, _, _), (used, held)) in plan.iter().zip(used) {
                         if let Some(c) = map.get_mut(r) {
                             c.used = used;
+                            c.shared_used = used;
+                            c.shared_held = held;
                         }
                     }
                     drop(map);

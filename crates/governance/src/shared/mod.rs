@@ -15,12 +15,17 @@
 //! cannot hold headroom forever.
 //!
 //! When Redis cannot be reached, the node says so (`asbru_governance_redis_up` 0, `/health`)
-//! and admits on its own counters, which start from the usage it last saw in Redis. What it
-//! settles meanwhile, and settles it could not send, are kept and written to Redis when it
-//! returns (the node's outstanding reservations are rewritten to what it really holds).
+//! and admits on its own counters, which start from the usage it last saw in Redis, each node
+//! taking an equal share of what was left then (the nodes alive at the last heartbeat), so that
+//! together they still stay within the limit. What it settles meanwhile, and settles it could
+//! not send, are kept and written to Redis when it returns; the node's reservations are then
+//! rewritten to what it really holds.
+//!
+//! A settle whose answer was lost may have been applied: each batch carries a sequence number
+//! and Redis remembers the last one applied per node, so a batch sent again is applied once.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -76,8 +81,9 @@ pub(crate) struct RemoteCounter {
 /// What Redis answered to an admission.
 #[derive(Debug)]
 pub(crate) enum RemoteAdmission {
-    /// Admitted: each counter's settled usage in its window.
-    Admitted(Vec<u64>),
+    /// Admitted: each counter's settled usage in its window, and every node's reservations on
+    /// it (this request's included).
+    Admitted(Vec<(u64, u64)>),
     /// Refused by the counter at this index, with its usage plus reservations.
     Refused { index: usize, used: u64 },
 }
@@ -102,6 +108,9 @@ enum Op {
     },
 }
 
+/// A settle batch sent (or to be sent) with its sequence number.
+type Batch = (u64, Vec<RemoteSettle>);
+
 /// The Redis side of shared counters; owned by [`crate::counters::Limits`].
 pub struct RedisCounters {
     client: Client,
@@ -109,17 +118,29 @@ pub struct RedisCounters {
     node: String,
     conn: Mutex<Option<ConnectionManager>>,
     up: AtomicBool,
+    /// Nodes alive at the last admission or heartbeat (this one included): while Redis is away
+    /// each node admits only its share of what was left.
+    live_nodes: AtomicU64,
     admit: Script,
     settle: Script,
+    heartbeat: Script,
     queue: mpsc::Sender<Op>,
     receiver: Mutex<Option<mpsc::Receiver<Op>>>,
+    /// Settles the full queue could not take; the writer takes them first. Past [`QUEUE`] of
+    /// them Redis is not keeping up: the node counts on its own until it does.
+    overflow: Mutex<Vec<Vec<RemoteSettle>>>,
     /// What this node holds reserved in Redis, per held key.
     outstanding: Mutex<HashMap<String, u64>>,
-    /// Usage to add to Redis once it can be written (settled offline or not sent), per used key,
-    /// with the longest ttl asked for.
-    deferred_used: Mutex<HashMap<String, (u64, u64)>>,
-    /// Held keys whose reservation in Redis must be rewritten to `outstanding`.
-    deferred_held: Mutex<Vec<String>>,
+    /// Every held key this node ever sent a reservation for (one per counter): rewritten from
+    /// `outstanding` when Redis returns, which also clears a reservation whose answer was lost.
+    touched: Mutex<HashSet<String>>,
+    /// Usage settled on this node's own counters while Redis was away, per used key (amount,
+    /// longest ttl asked for).
+    offline: Mutex<HashMap<String, (u64, u64)>>,
+    /// Batches not confirmed by Redis, in sequence order: sent again, in order, before anything
+    /// new (Redis skips those it had applied).
+    unconfirmed: Mutex<VecDeque<Batch>>,
+    next_seq: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -134,6 +155,10 @@ impl std::fmt::Debug for RedisCounters {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl RedisCounters {
@@ -153,19 +178,29 @@ impl RedisCounters {
             node,
             conn: Mutex::new(None),
             up: AtomicBool::new(false),
+            live_nodes: AtomicU64::new(1),
             admit: Script::new(include_str!("admit.lua")),
             settle: Script::new(include_str!("settle.lua")),
+            heartbeat: Script::new(include_str!("heartbeat.lua")),
             queue,
             receiver: Mutex::new(Some(receiver)),
+            overflow: Mutex::new(Vec::new()),
             outstanding: Mutex::new(HashMap::new()),
-            deferred_used: Mutex::new(HashMap::new()),
-            deferred_held: Mutex::new(Vec::new()),
+            touched: Mutex::new(HashSet::new()),
+            offline: Mutex::new(HashMap::new()),
+            unconfirmed: Mutex::new(VecDeque::new()),
+            next_seq: AtomicU64::new(1),
         }))
     }
 
     /// Whether admissions currently go through Redis.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+
+    /// Nodes sharing the counters when Redis last answered, this one included (at least 1).
+    pub fn live_nodes(&self) -> u64 {
+        self.live_nodes.load(Ordering::Relaxed).max(1)
     }
 
     /// The key prefix.
@@ -185,6 +220,10 @@ impl RedisCounters {
 
     fn nodes_key(&self) -> String {
         format!("{}:nodes", self.options.prefix)
+    }
+
+    fn applied_key(&self) -> String {
+        format!("{}:applied", self.options.prefix)
     }
 
     fn connection(&self) -> Option<ConnectionManager> {
@@ -211,10 +250,17 @@ impl RedisCounters {
         let Some(mut conn) = self.connection() else {
             return Err(());
         };
+        {
+            // Before sending: if the answer is lost, the reservation may still have been made.
+            let mut touched = lock(&self.touched);
+            for c in counters.iter().filter(|c| c.amount > 0) {
+                if !touched.contains(&c.held_key) {
+                    touched.insert(c.held_key.clone());
+                }
+            }
+        }
         let mut invocation = self.admit.key(self.nodes_key());
-        invocation
-            .arg(&self.node)
-            .arg(u64::try_from(STALE_AFTER.as_millis()).unwrap_or(u64::MAX));
+        invocation.arg(&self.node).arg(millis(STALE_AFTER));
         for c in counters {
             invocation
                 .key(&c.used_key)
@@ -239,49 +285,63 @@ impl RedisCounters {
             }
         };
         let number = |v: i64| u64::try_from(v).unwrap_or(0);
-        match reply.split_first() {
-            Some((0, used)) => {
-                let mut outstanding = lock(&self.outstanding);
-                for c in counters.iter().filter(|c| c.amount > 0) {
-                    *outstanding.entry(c.held_key.clone()).or_default() += c.amount;
-                }
-                Ok(RemoteAdmission::Admitted(
-                    used.iter().map(|&v| number(v)).collect(),
-                ))
+        let (Some(&decision), Some(&nodes)) = (reply.first(), reply.get(1)) else {
+            self.mark_down(&"short reply from the admission script");
+            return Err(());
+        };
+        self.live_nodes
+            .store(number(nodes).max(1), Ordering::Relaxed);
+        let figures = &reply[2..];
+        if decision == 0 {
+            let mut outstanding = lock(&self.outstanding);
+            for c in counters.iter().filter(|c| c.amount > 0) {
+                *outstanding.entry(c.held_key.clone()).or_default() += c.amount;
             }
-            Some((&index, rest)) => Ok(RemoteAdmission::Refused {
-                index: usize::try_from(index - 1).unwrap_or(0),
-                used: rest.first().map_or(0, |&v| number(v)),
-            }),
-            None => {
-                self.mark_down(&"empty reply from the admission script");
-                Err(())
-            }
+            Ok(RemoteAdmission::Admitted(
+                figures
+                    .chunks_exact(2)
+                    .map(|pair| (number(pair[0]), number(pair[1])))
+                    .collect(),
+            ))
+        } else {
+            Ok(RemoteAdmission::Refused {
+                index: usize::try_from(decision - 1).unwrap_or(0),
+                used: figures.first().map_or(0, |&v| number(v)),
+            })
         }
     }
 
     /// Queues a settle for the writer; this node stops counting the reservation as its own at
-    /// once. A full queue defers it (written later, counted).
+    /// once. A full queue keeps it aside for the writer (counted); a second full queue's worth
+    /// means Redis is not keeping up, and the node counts on its own until it does.
     pub(crate) fn settle(&self, parts: Vec<RemoteSettle>) {
         self.release_outstanding(&parts);
-        if let Err(e) = self.queue.try_send(Op::Settle(parts)) {
-            metrics::counter!("asbru_governance_settles_deferred_total").increment(1);
-            let Op::Settle(parts) = (match e {
-                mpsc::error::TrySendError::Full(op) | mpsc::error::TrySendError::Closed(op) => op,
-            }) else {
-                return;
-            };
-            self.defer(&parts);
+        let Err(e) = self.queue.try_send(Op::Settle(parts)) else {
+            return;
+        };
+        metrics::counter!("asbru_governance_settles_deferred_total").increment(1);
+        let (mpsc::error::TrySendError::Full(op) | mpsc::error::TrySendError::Closed(op)) = e;
+        let Op::Settle(parts) = op else { return };
+        let mut overflow = lock(&self.overflow);
+        if overflow.len() < QUEUE {
+            overflow.push(parts);
+            return;
         }
+        drop(overflow);
+        // What Redis never got is added when it is back; the reservation is rewritten then.
+        for p in &parts {
+            self.settled_offline(p.used_key.clone(), p.add, p.ttl_ms);
+        }
+        self.mark_down(&"the settle queue is full");
     }
 
-    /// Records usage settled on this node's own counters (Redis was down) for Redis.
+    /// Records usage settled on this node's own counters (Redis was away), for Redis.
     pub(crate) fn settled_offline(&self, used_key: String, add: u64, ttl_ms: u64) {
         if add == 0 {
             return;
         }
-        let mut deferred = lock(&self.deferred_used);
-        let entry = deferred.entry(used_key).or_default();
+        let mut offline = lock(&self.offline);
+        let entry = offline.entry(used_key).or_default();
         entry.0 = entry.0.saturating_add(add);
         entry.1 = entry.1.max(ttl_ms);
     }
@@ -306,18 +366,6 @@ impl RedisCounters {
                 if *held == 0 {
                     outstanding.remove(&p.held_key);
                 }
-            }
-        }
-    }
-
-    fn defer(&self, parts: &[RemoteSettle]) {
-        for p in parts {
-            self.settled_offline(p.used_key.clone(), p.add, p.ttl_ms);
-        }
-        let mut held = lock(&self.deferred_held);
-        for p in parts.iter().filter(|p| p.release > 0) {
-            if !held.contains(&p.held_key) {
-                held.push(p.held_key.clone());
             }
         }
     }
@@ -352,9 +400,13 @@ impl RedisCounters {
                         since_heartbeat += RETRY;
                         if since_heartbeat >= HEARTBEAT {
                             since_heartbeat = Duration::ZERO;
-                            self.heartbeat().await;
+                            self.beat().await;
                         }
-                        self.reconcile().await;
+                        if let Some(conn) = self.connection()
+                            && !self.flush(&conn).await
+                        {
+                            self.mark_down(&"writing settles failed");
+                        }
                     } else if self.connect().await {
                         since_heartbeat = Duration::ZERO;
                     }
@@ -365,15 +417,13 @@ impl RedisCounters {
         while let Ok(op) = receiver.try_recv() {
             rest.push(op);
         }
-        while !rest.is_empty() {
-            let batch: Vec<Op> = rest.drain(..rest.len().min(BATCH)).collect();
-            self.write(batch).await;
-        }
+        self.write(rest).await;
         self.withdraw().await;
     }
 
     /// Connects (or reconnects), reconciles, and marks Redis up. `false` when it is still
-    /// unreachable.
+    /// unreachable. Nothing is admitted through Redis meanwhile, so rewriting this node's
+    /// reservations races with no admission.
     async fn connect(&self) -> bool {
         let conn = match self.connection() {
             Some(conn) => conn,
@@ -405,22 +455,12 @@ impl RedisCounters {
         if !matches!(pong, Ok(Ok(_))) {
             return false;
         }
-        // Rewrite every reservation this node holds, then add what was settled meanwhile.
-        {
-            let outstanding = lock(&self.outstanding);
-            let mut held = lock(&self.deferred_held);
-            for key in outstanding.keys() {
-                if !held.contains(key) {
-                    held.push(key.clone());
-                }
-            }
-        }
-        if !self.reconcile_with(&conn).await {
+        if !self.flush(&conn).await || !self.rewrite_reservations(&conn).await {
             return false;
         }
         self.up.store(true, Ordering::Release);
         set_up_gauge(true);
-        self.heartbeat().await;
+        self.beat().await;
         tracing::info!(
             prefix = %self.options.prefix,
             "governance: counters shared through Redis"
@@ -428,30 +468,44 @@ impl RedisCounters {
         true
     }
 
-    async fn reconcile(&self) {
-        if let Some(conn) = self.connection()
-            && !self.reconcile_with(&conn).await
-        {
-            self.mark_down(&"reconciling failed");
+    /// Sends, in order, the batches not confirmed yet, then what was settled offline. `false`
+    /// on a Redis error (what was not confirmed stays for the next try).
+    async fn flush(&self, conn: &ConnectionManager) -> bool {
+        let offline: Vec<RemoteSettle> = lock(&self.offline)
+            .drain()
+            .map(|(used_key, (add, ttl_ms))| RemoteSettle {
+                used_key,
+                held_key: String::new(),
+                release: 0,
+                add,
+                ttl_ms,
+            })
+            .collect();
+        if !offline.is_empty() {
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            lock(&self.unconfirmed).push_back((seq, offline));
+        }
+        loop {
+            let Some((seq, parts)) = lock(&self.unconfirmed).front().cloned() else {
+                return true;
+            };
+            if !self.send(conn, seq, &parts).await {
+                return false;
+            }
+            lock(&self.unconfirmed).pop_front();
         }
     }
 
-    /// Writes deferred usage and rewrites deferred reservations. `false` on a Redis error (what
-    /// was not written stays deferred).
-    async fn reconcile_with(&self, conn: &ConnectionManager) -> bool {
-        let used: Vec<(String, (u64, u64))> = lock(&self.deferred_used).drain().collect();
-        let held: Vec<String> = std::mem::take(&mut *lock(&self.deferred_held));
-        if used.is_empty() && held.is_empty() {
-            return true;
-        }
+    /// Sets this node's reservation on every held key it touched to what it really holds.
+    async fn rewrite_reservations(&self, conn: &ConnectionManager) -> bool {
         let mut pipe = redis::pipe();
-        for (key, (add, ttl)) in &used {
-            pipe.cmd("INCRBY").arg(key).arg(*add).ignore();
-            pipe.cmd("PEXPIRE").arg(key).arg(*ttl).ignore();
-        }
         {
+            let touched = lock(&self.touched);
+            if touched.is_empty() {
+                return true;
+            }
             let outstanding = lock(&self.outstanding);
-            for key in &held {
+            for key in touched.iter() {
                 match outstanding.get(key) {
                     Some(amount) => pipe.cmd("HSET").arg(key).arg(&self.node).arg(*amount),
                     None => pipe.cmd("HDEL").arg(key).arg(&self.node),
@@ -460,60 +514,70 @@ impl RedisCounters {
             }
         }
         let mut conn = conn.clone();
-        let result =
-            tokio::time::timeout(self.options.timeout, pipe.query_async::<()>(&mut conn)).await;
-        if matches!(result, Ok(Ok(()))) {
-            return true;
-        }
-        let mut deferred = lock(&self.deferred_used);
-        for (key, (add, ttl)) in used {
-            let entry = deferred.entry(key).or_default();
-            entry.0 = entry.0.saturating_add(add);
-            entry.1 = entry.1.max(ttl);
-        }
-        drop(deferred);
-        let mut deferred = lock(&self.deferred_held);
-        for key in held {
-            if !deferred.contains(&key) {
-                deferred.push(key);
-            }
-        }
-        false
+        matches!(
+            tokio::time::timeout(self.options.timeout, pipe.query_async::<()>(&mut conn)).await,
+            Ok(Ok(()))
+        )
     }
 
-    async fn heartbeat(&self) {
-        let Some(mut conn) = self.connection() else {
-            return;
-        };
-        let beat = Script::new(
-            "local t = redis.call('TIME') \
-             redis.call('HSET', KEYS[1], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) \
-             return 1",
-        );
+    /// Applies one settle batch (skipped by Redis if it already applied this sequence number).
+    async fn send(&self, conn: &ConnectionManager, seq: u64, parts: &[RemoteSettle]) -> bool {
+        let mut invocation = self.settle.key(self.applied_key());
+        invocation.arg(&self.node).arg(seq);
+        for p in parts {
+            invocation
+                .key(&p.used_key)
+                .key(&p.held_key)
+                .arg(p.release)
+                .arg(p.add)
+                .arg(p.ttl_ms);
+        }
+        let mut conn = conn.clone();
         let result = tokio::time::timeout(
             self.options.timeout,
-            beat.key(self.nodes_key())
-                .arg(&self.node)
-                .invoke_async::<i64>(&mut conn),
+            invocation.invoke_async::<i64>(&mut conn),
         )
         .await;
         match result {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                self.mark_down(&e);
+                false
+            }
+            Err(_) => {
+                self.mark_down(&"settle timed out");
+                false
+            }
+        }
+    }
+
+    async fn beat(&self) {
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        let result = tokio::time::timeout(
+            self.options.timeout,
+            self.heartbeat
+                .key(self.nodes_key())
+                .key(self.applied_key())
+                .arg(&self.node)
+                .arg(millis(STALE_AFTER))
+                .invoke_async::<u64>(&mut conn),
+        )
+        .await;
+        match result {
+            Ok(Ok(live)) => self.live_nodes.store(live.max(1), Ordering::Relaxed),
             Ok(Err(e)) => self.mark_down(&e),
             Err(_) => self.mark_down(&"heartbeat timed out"),
         }
     }
 
-    /// Writes a batch of queued operations; on failure they are deferred.
-    async fn write(&self, batch: Vec<Op>) {
-        let conn = if self.is_up() {
-            self.connection()
-        } else {
-            None
-        };
-        let mut parts = Vec::new();
+    /// Writes queued operations (and the settles the queue could not take). Settles become one
+    /// numbered batch, confirmed or kept for [`RedisCounters::flush`].
+    async fn write(&self, ops: Vec<Op>) {
+        let mut parts: Vec<RemoteSettle> = lock(&self.overflow).drain(..).flatten().collect();
         let mut seeds = Vec::new();
-        for op in batch {
+        for op in ops {
             match op {
                 Op::Settle(p) => parts.extend(p),
                 Op::Seed {
@@ -523,50 +587,33 @@ impl RedisCounters {
                 } => seeds.push((key, amount, ttl_ms)),
             }
         }
-        let Some(mut conn) = conn else {
-            self.defer(&parts);
-            return;
+        let conn = if self.is_up() {
+            self.connection()
+        } else {
+            None
         };
-        for (key, amount, ttl) in seeds {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&key).arg(amount).arg("NX");
-            if ttl > 0 {
-                cmd.arg("PX").arg(ttl);
+        if let Some(conn) = &conn {
+            for (key, amount, ttl) in seeds {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg(amount).arg("NX");
+                if ttl > 0 {
+                    cmd.arg("PX").arg(ttl);
+                }
+                let mut conn = conn.clone();
+                let _ = tokio::time::timeout(
+                    self.options.timeout,
+                    cmd.query_async::<Option<String>>(&mut conn),
+                )
+                .await;
             }
-            let _ = tokio::time::timeout(
-                self.options.timeout,
-                cmd.query_async::<Option<String>>(&mut conn),
-            )
-            .await;
         }
-        if parts.is_empty() {
-            return;
+        for chunk in parts.chunks(BATCH) {
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            lock(&self.unconfirmed).push_back((seq, chunk.to_vec()));
         }
-        let mut invocation = self.settle.prepare_invoke();
-        invocation.arg(&self.node);
-        for p in &parts {
-            invocation
-                .key(&p.used_key)
-                .key(&p.held_key)
-                .arg(p.release)
-                .arg(p.add)
-                .arg(p.ttl_ms);
-        }
-        let result = tokio::time::timeout(
-            self.options.timeout,
-            invocation.invoke_async::<i64>(&mut conn),
-        )
-        .await;
-        match result {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                self.mark_down(&e);
-                self.defer(&parts);
-            }
-            Err(_) => {
-                self.mark_down(&"settle timed out");
-                self.defer(&parts);
-            }
+        if let Some(conn) = conn {
+            // In order: batches kept from before go first.
+            let _ = self.flush(&conn).await;
         }
     }
 
@@ -575,7 +622,7 @@ impl RedisCounters {
         let Some(mut conn) = self.connection() else {
             return;
         };
-        let keys: Vec<String> = lock(&self.outstanding).drain().map(|(k, _)| k).collect();
+        let keys: Vec<String> = lock(&self.touched).drain().collect();
         let mut pipe = redis::pipe();
         for key in &keys {
             pipe.cmd("HDEL").arg(key).arg(&self.node).ignore();

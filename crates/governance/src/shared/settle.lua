@@ -1,17 +1,24 @@
--- Settles one admitted request: releases its reservations and adds its real usage.
+-- Settles admitted requests: releases their reservations and adds their real usage. Applied at
+-- most once: a batch sent again after a lost answer carries the same sequence number.
 --
--- KEYS[2i-1], KEYS[2i]   counter i: its used amount in the window the request ends in, and
---                        the hash of reservations in flight
--- ARGV[1]                this node's id
--- ARGV[1+3i-2..1+3i]     counter i: the amount reserved, the amount used, and how long (ms)
---                        the used amount must be kept (to the window's end, with a margin)
+-- KEYS[1]                the hash of the last batch applied per node (node id -> sequence)
+-- KEYS[2i], KEYS[2i+1]   part i: the used amount in the window the request ended in, and the
+--                        hash of reservations in flight (empty for usage settled offline)
+-- ARGV[1], ARGV[2]       this node's id, and the batch's sequence number
+-- ARGV[3i..3i+2]         part i: the amount reserved, the amount used, and how long (ms) the
+--                        used amount must be kept (to the window's end, with a margin)
 local node = ARGV[1]
-local n = #KEYS / 2
+local seq = tonumber(ARGV[2])
+if seq <= tonumber(redis.call('HGET', KEYS[1], node) or '0') then
+  return 0
+end
+redis.call('HSET', KEYS[1], node, seq)
+local n = (#KEYS - 1) / 2
 for i = 1, n do
-  local used_key, held_key = KEYS[2 * i - 1], KEYS[2 * i]
-  local release = tonumber(ARGV[3 * i - 1])
-  local add = tonumber(ARGV[3 * i])
-  local ttl = tonumber(ARGV[3 * i + 1])
+  local used_key, held_key = KEYS[2 * i], KEYS[2 * i + 1]
+  local release = tonumber(ARGV[3 * i])
+  local add = tonumber(ARGV[3 * i + 1])
+  local ttl = tonumber(ARGV[3 * i + 2])
   if release > 0 then
     local left = redis.call('HINCRBY', held_key, node, -release)
     if left <= 0 then
@@ -20,9 +27,9 @@ for i = 1, n do
   end
   if add > 0 then
     redis.call('INCRBY', used_key, add)
-  end
-  if ttl > 0 then
-    redis.call('PEXPIRE', used_key, ttl)
+    if ttl > 0 then
+      redis.call('PEXPIRE', used_key, ttl)
+    end
   end
 end
 return n
