@@ -21,6 +21,7 @@ mod startup;
 
 pub use auth::Auth;
 pub use error::AdminError;
+pub use governance::ListQuery;
 pub use startup::{Startup, StartupError, startup};
 
 use asbru_config::Config;

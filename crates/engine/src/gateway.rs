@@ -326,6 +326,12 @@ impl Gateway {
         &self.background
     }
 
+    /// The governance counters (budgets and rate limits), for showing live usage read-only
+    /// (the admin API); admission and settling stay inside the gateway.
+    pub fn governance_limits(&self) -> &Arc<Limits> {
+        &self.governance
+    }
+
     /// The limits on providers' buffered answers, and the budget all requests share (for
     /// metrics and tests: [`ResponseLimits::buffered_bytes`]).
     pub fn response_limits(&self) -> &ResponseLimits {

@@ -77,7 +77,7 @@ async fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Served {
 }
 
 /// Writes `config` as the app dir's `config.json` and starts asbru on that app dir.
-async fn serve_config(dir: &Path, config: &Value) -> Served {
+pub(crate) async fn serve_config(dir: &Path, config: &Value) -> Served {
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     serve_in(dir, &[]).await
 }

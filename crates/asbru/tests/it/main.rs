@@ -14,6 +14,7 @@
 mod harness;
 
 mod admin_api;
+mod admin_governance;
 mod admin_auth;
 mod admin_postgres;
 

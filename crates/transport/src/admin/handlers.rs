@@ -2,6 +2,7 @@
 
 use super::{control, reply};
 use crate::state::AppState;
+use asbru_control::ListQuery;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
@@ -139,23 +140,14 @@ pub(crate) async fn models(State(s): State<AppState>, Query(f): Query<ModelsFilt
     reply::ok(&json!({"models": page, "total": total}))
 }
 
-/// `GET /api/governance/virtual-keys` filters and paging.
-#[derive(serde::Deserialize)]
-pub(crate) struct VirtualKeysQuery {
-    search: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-}
+// Governance: `/api/governance/*`. Lists take Bifrost's query (`search`, `limit`, `offset`
+// and the list's own filters) as one [`ListQuery`].
 
 pub(crate) async fn list_virtual_keys(
     State(s): State<AppState>,
-    Query(q): Query<VirtualKeysQuery>,
+    Query(q): Query<ListQuery>,
 ) -> Response {
-    with_control!(s, |c| reply::ok(&c.list_virtual_keys(
-        q.search.as_deref(),
-        q.limit,
-        q.offset
-    )))
+    with_control!(s, |c| reply::ok(&c.list_virtual_keys(&q)))
 }
 
 pub(crate) async fn get_virtual_key(State(s): State<AppState>, Path(id): Path<String>) -> Response {
@@ -179,4 +171,87 @@ pub(crate) async fn delete_virtual_key(
     Path(id): Path<String>,
 ) -> Response {
     with_control!(s, |c| reply::result(c.delete_virtual_key(&id).await))
+}
+
+/// The five handlers of one id-keyed governance entity, named `<verb>_<name>`, calling the
+/// control plane's operations of the same names.
+macro_rules! entity_handlers {
+    ($list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
+        pub(crate) async fn $list(
+            State(s): State<AppState>,
+            Query(q): Query<ListQuery>,
+        ) -> Response {
+            with_control!(s, |c| reply::ok(&c.$list(&q)))
+        }
+
+        pub(crate) async fn $get(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+            with_control!(s, |c| reply::result(c.$get(&id)))
+        }
+
+        pub(crate) async fn $create(State(s): State<AppState>, body: Bytes) -> Response {
+            with_body!(s, body, |c, json| c.$create(json))
+        }
+
+        pub(crate) async fn $update(
+            State(s): State<AppState>,
+            Path(id): Path<String>,
+            body: Bytes,
+        ) -> Response {
+            with_body!(s, body, |c, json| c.$update(&id, json))
+        }
+
+        pub(crate) async fn $delete(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+            with_control!(s, |c| reply::result(c.$delete(&id).await))
+        }
+    };
+}
+
+entity_handlers!(list_teams, get_team, create_team, update_team, delete_team);
+entity_handlers!(
+    list_customers,
+    get_customer,
+    create_customer,
+    update_customer,
+    delete_customer
+);
+entity_handlers!(
+    list_model_configs,
+    get_model_config,
+    create_model_config,
+    update_model_config,
+    delete_model_config
+);
+entity_handlers!(
+    list_routing_rules,
+    get_routing_rule,
+    create_routing_rule,
+    update_routing_rule,
+    delete_routing_rule
+);
+
+pub(crate) async fn list_budgets(State(s): State<AppState>) -> Response {
+    with_control!(s, |c| reply::ok(&c.list_budgets()))
+}
+
+pub(crate) async fn list_rate_limits(State(s): State<AppState>) -> Response {
+    with_control!(s, |c| reply::ok(&c.list_rate_limits()))
+}
+
+pub(crate) async fn list_provider_governance(State(s): State<AppState>) -> Response {
+    with_control!(s, |c| reply::ok(&c.list_provider_governance()))
+}
+
+pub(crate) async fn update_provider_governance(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_body!(s, body, |c, json| c.update_provider_governance(&p, json))
+}
+
+pub(crate) async fn delete_provider_governance(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+) -> Response {
+    with_control!(s, |c| reply::result(c.delete_provider_governance(&p).await))
 }
