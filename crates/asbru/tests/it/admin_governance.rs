@@ -76,7 +76,11 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
     let admin = Admin::of(&served);
 
     let (status, customer) = admin
-        .call("POST", "/api/governance/customers", Some(json!({"name": "acme"})))
+        .call(
+            "POST",
+            "/api/governance/customers",
+            Some(json!({"name": "acme"})),
+        )
         .await;
     assert_eq!(status, 200, "{customer}");
     let customer_id = customer["customer"]["id"].as_str().unwrap().to_owned();
@@ -106,7 +110,11 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
     assert_eq!(team["budget"]["reset_duration"], "1h");
     assert_eq!(team["rate_limit"], Value::Null);
     let (status, _) = admin
-        .call("POST", "/api/governance/teams", Some(json!({"name": "research"})))
+        .call(
+            "POST",
+            "/api/governance/teams",
+            Some(json!({"name": "research"})),
+        )
         .await;
     assert_eq!(status, 200);
 
@@ -151,7 +159,11 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
     // Bad requests name their field and change nothing.
     assert_refused(
         &admin
-            .call("POST", "/api/governance/teams", Some(json!({"budget": null})))
+            .call(
+                "POST",
+                "/api/governance/teams",
+                Some(json!({"budget": null})),
+            )
             .await,
         "name",
     );
@@ -170,7 +182,9 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
             .call(
                 "POST",
                 "/api/governance/teams",
-                Some(json!({"name": "x", "budget": {"max_limit": 5, "reset_duration": "fortnight"}})),
+                Some(
+                    json!({"name": "x", "budget": {"max_limit": 5, "reset_duration": "fortnight"}}),
+                ),
             )
             .await,
         "budget.reset_duration",
@@ -200,10 +214,12 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
     assert_eq!(all["total_count"], 2, "nothing was added: {all}");
 
     // Unknown ids.
-    for (method, body) in [("GET", None), ("PUT", Some(json!({"name": "y"}))), ("DELETE", None)] {
-        let (status, answer) = admin
-            .call(method, "/api/governance/teams/nope", body)
-            .await;
+    for (method, body) in [
+        ("GET", None),
+        ("PUT", Some(json!({"name": "y"}))),
+        ("DELETE", None),
+    ] {
+        let (status, answer) = admin.call(method, "/api/governance/teams/nope", body).await;
         assert_eq!(status, 404, "{method}: {answer}");
     }
 
@@ -234,7 +250,10 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
         .find(|b| b["id"] == format!("{team_id}-budget"))
         .unwrap_or_else(|| panic!("{budgets}"));
     assert_eq!(budget["current_usage"].as_f64(), Some(used));
-    assert_eq!(budgets["count"], budgets["budgets"].as_array().unwrap().len());
+    assert_eq!(
+        budgets["count"],
+        budgets["budgets"].as_array().unwrap().len()
+    );
     let (_, rate_limits) = admin.call("GET", "/api/governance/rate-limits", None).await;
     let rate_limit = rate_limits["rate_limits"]
         .as_array()
@@ -279,7 +298,11 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
         "{budgets}"
     );
     let (_, key) = admin
-        .call("GET", &format!("/api/governance/virtual-keys/{vk_id}"), None)
+        .call(
+            "GET",
+            &format!("/api/governance/virtual-keys/{vk_id}"),
+            None,
+        )
         .await;
     assert!(key["virtual_key"].get("team_id").is_none(), "{key}");
     assert_eq!(chat_with(&served.url, &vk).await, 200);
@@ -313,10 +336,17 @@ async fn customers_are_managed_through_the_admin_api_and_deleting_one_detaches_w
     let id = created["customer"]["id"].as_str().unwrap().to_owned();
     assert_eq!(created["customer"]["budget"]["max_limit"], 50);
     assert_eq!(created["customer"]["rate_limit"]["request_max_limit"], 2);
-    assert_eq!(created["customer"]["rate_limit_id"], format!("{id}-rate-limit"));
+    assert_eq!(
+        created["customer"]["rate_limit_id"],
+        format!("{id}-rate-limit")
+    );
     for name in ["globex", "initech"] {
         let (status, _) = admin
-            .call("POST", "/api/governance/customers", Some(json!({"name": name})))
+            .call(
+                "POST",
+                "/api/governance/customers",
+                Some(json!({"name": name})),
+            )
             .await;
         assert_eq!(status, 200);
     }
@@ -343,7 +373,11 @@ async fn customers_are_managed_through_the_admin_api_and_deleting_one_detaches_w
     // Bad requests name their field; unknown ids are 404.
     assert_refused(
         &admin
-            .call("POST", "/api/governance/customers", Some(json!({"name": ""})))
+            .call(
+                "POST",
+                "/api/governance/customers",
+                Some(json!({"name": ""})),
+            )
             .await,
         "name",
     );
@@ -367,7 +401,11 @@ async fn customers_are_managed_through_the_admin_api_and_deleting_one_detaches_w
             .await,
         "rate_limit.token_reset_duration",
     );
-    for (method, body) in [("GET", None), ("PUT", Some(json!({"name": "y"}))), ("DELETE", None)] {
+    for (method, body) in [
+        ("GET", None),
+        ("PUT", Some(json!({"name": "y"}))),
+        ("DELETE", None),
+    ] {
         let (status, _) = admin
             .call(method, "/api/governance/customers/nope", body)
             .await;
@@ -392,7 +430,10 @@ async fn customers_are_managed_through_the_admin_api_and_deleting_one_detaches_w
     let (_, one) = admin
         .call("GET", &format!("/api/governance/customers/{id}"), None)
         .await;
-    assert_eq!(one["customer"]["rate_limit"]["request_current_usage"], 2, "{one}");
+    assert_eq!(
+        one["customer"]["rate_limit"]["request_current_usage"], 2,
+        "{one}"
+    );
 
     // Update: an object without limits removes the rate limit (Bifrost's removal request).
     let (status, updated) = admin
@@ -442,7 +483,11 @@ async fn routing_rules_are_managed_through_the_admin_api() {
     let served = gateway(&mock, dir.path()).await;
     let admin = Admin::of(&served);
     let (_, team) = admin
-        .call("POST", "/api/governance/teams", Some(json!({"name": "platform"})))
+        .call(
+            "POST",
+            "/api/governance/teams",
+            Some(json!({"name": "platform"})),
+        )
         .await;
     let team_id = team["team"]["id"].as_str().unwrap().to_owned();
 
@@ -487,7 +532,9 @@ async fn routing_rules_are_managed_through_the_admin_api() {
     let team_rule_id = created["rule"]["id"].as_str().unwrap().to_owned();
 
     // List: scope and scope_id filters, search, paging.
-    let (_, all) = admin.call("GET", "/api/governance/routing-rules", None).await;
+    let (_, all) = admin
+        .call("GET", "/api/governance/routing-rules", None)
+        .await;
     assert_eq!(all["total_count"], 2, "{all}");
     let (_, scoped) = admin
         .call(
@@ -534,8 +581,14 @@ async fn routing_rules_are_managed_through_the_admin_api() {
             json!({"name": "r", "targets": [{"provider": "openai", "weight": 0}]}),
             "targets[0].weight",
         ),
-        (json!({"name": "r", "targets": target, "scope": "planet"}), "scope"),
-        (json!({"name": "r", "targets": target, "scope": "team"}), "scope_id"),
+        (
+            json!({"name": "r", "targets": target, "scope": "planet"}),
+            "scope",
+        ),
+        (
+            json!({"name": "r", "targets": target, "scope": "team"}),
+            "scope_id",
+        ),
     ] {
         assert_refused(
             &admin
@@ -544,7 +597,11 @@ async fn routing_rules_are_managed_through_the_admin_api() {
             param,
         );
     }
-    for (method, body) in [("GET", None), ("PUT", Some(json!({"priority": 1}))), ("DELETE", None)] {
+    for (method, body) in [
+        ("GET", None),
+        ("PUT", Some(json!({"priority": 1}))),
+        ("DELETE", None),
+    ] {
         let (status, _) = admin
             .call(method, "/api/governance/routing-rules/nope", body)
             .await;
@@ -576,7 +633,9 @@ async fn routing_rules_are_managed_through_the_admin_api() {
         .await;
     assert_eq!(status, 200, "{deleted}");
     assert_eq!(deleted["message"], "Routing rule deleted successfully");
-    let (_, all) = admin.call("GET", "/api/governance/routing-rules", None).await;
+    let (_, all) = admin
+        .call("GET", "/api/governance/routing-rules", None)
+        .await;
     assert_eq!(ids(&all, "rules"), vec![global_id]);
     served.stop().await;
 }
@@ -590,7 +649,9 @@ async fn model_configs_and_provider_limits_refuse_bad_requests() {
     let served = gateway(&mock, dir.path()).await;
     let admin = Admin::of(&served);
 
-    let (_, list) = admin.call("GET", "/api/governance/model-configs", None).await;
+    let (_, list) = admin
+        .call("GET", "/api/governance/model-configs", None)
+        .await;
     assert_eq!(list["total_count"], 0, "{list}");
     assert_eq!(list["model_configs"], json!([]));
     assert_refused(
@@ -613,7 +674,11 @@ async fn model_configs_and_provider_limits_refuse_bad_requests() {
             .await,
         "budget.max_limit",
     );
-    for (method, body) in [("GET", None), ("PUT", Some(json!({"model_name": "x"}))), ("DELETE", None)] {
+    for (method, body) in [
+        ("GET", None),
+        ("PUT", Some(json!({"model_name": "x"}))),
+        ("DELETE", None),
+    ] {
         let (status, _) = admin
             .call(method, "/api/governance/model-configs/nope", body)
             .await;
@@ -668,7 +733,10 @@ async fn model_configs_are_managed_through_the_admin_api_and_govern_requests() {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["message"], "Model config created successfully");
     let id = created["model_config"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(created["model_config"]["rate_limit"]["request_max_limit"], 1);
+    assert_eq!(
+        created["model_config"]["rate_limit"]["request_max_limit"],
+        1
+    );
     assert_eq!(created["model_config"]["budget"]["max_limit"], 10);
     let (status, _) = admin
         .call(
@@ -690,7 +758,9 @@ async fn model_configs_are_managed_through_the_admin_api_and_govern_requests() {
     assert_eq!(status, 409, "{answer}");
 
     // List, search, paging; get.
-    let (_, all) = admin.call("GET", "/api/governance/model-configs", None).await;
+    let (_, all) = admin
+        .call("GET", "/api/governance/model-configs", None)
+        .await;
     assert_eq!(all["total_count"], 2, "{all}");
     let (_, searched) = admin
         .call("GET", "/api/governance/model-configs?search=mini", None)
@@ -698,7 +768,11 @@ async fn model_configs_are_managed_through_the_admin_api_and_govern_requests() {
     assert_eq!(searched["count"], 1);
     assert_eq!(searched["model_configs"][0]["model_name"], "gpt-4o-mini");
     let (_, page) = admin
-        .call("GET", "/api/governance/model-configs?limit=1&offset=1", None)
+        .call(
+            "GET",
+            "/api/governance/model-configs?limit=1&offset=1",
+            None,
+        )
         .await;
     assert_eq!(page["count"], 1);
     assert_eq!(page["offset"], 1);
@@ -721,18 +795,29 @@ async fn model_configs_are_managed_through_the_admin_api_and_govern_requests() {
         )
         .await;
     assert_eq!(status, 200, "{updated}");
-    assert_eq!(updated["model_config"]["rate_limit"]["request_max_limit"], 10);
+    assert_eq!(
+        updated["model_config"]["rate_limit"]["request_max_limit"],
+        10
+    );
     assert_eq!(chat_with(&served.url, &vk).await, 200);
 
     // Delete: the config and its limits go.
     let (status, _) = admin
-        .call("DELETE", &format!("/api/governance/model-configs/{id}"), None)
+        .call(
+            "DELETE",
+            &format!("/api/governance/model-configs/{id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     let (_, rate_limits) = admin.call("GET", "/api/governance/rate-limits", None).await;
     assert!(!rate_limits.to_string().contains(&id), "{rate_limits}");
     let (status, _) = admin
-        .call("DELETE", &format!("/api/governance/model-configs/{id}"), None)
+        .call(
+            "DELETE",
+            &format!("/api/governance/model-configs/{id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
     served.stop().await;
@@ -758,7 +843,10 @@ async fn provider_limits_are_managed_through_the_admin_api_and_govern_requests()
         )
         .await;
     assert_eq!(status, 200, "{updated}");
-    assert_eq!(updated["message"], "Provider governance updated successfully");
+    assert_eq!(
+        updated["message"],
+        "Provider governance updated successfully"
+    );
     assert_eq!(updated["provider"]["provider"], "openai");
     assert_eq!(updated["provider"]["budget"]["max_limit"], 10);
     let (_, list) = admin.call("GET", "/api/governance/providers", None).await;
@@ -795,7 +883,10 @@ async fn provider_limits_are_managed_through_the_admin_api_and_govern_requests()
     let (_, list) = admin.call("GET", "/api/governance/providers", None).await;
     assert_eq!(list["count"], 0, "{list}");
     let (_, budgets) = admin.call("GET", "/api/governance/budgets", None).await;
-    assert!(!budgets.to_string().contains("provider-openai"), "{budgets}");
+    assert!(
+        !budgets.to_string().contains("provider-openai"),
+        "{budgets}"
+    );
     assert_eq!(chat_with(&served.url, &vk).await, 200);
     served.stop().await;
 }

@@ -14,8 +14,8 @@
 mod harness;
 
 mod admin_api;
-mod admin_governance;
 mod admin_auth;
+mod admin_governance;
 mod admin_postgres;
 
 mod anthropic;

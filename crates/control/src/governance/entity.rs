@@ -10,6 +10,9 @@ use crate::{AdminError, Control};
 use asbru_store::Document;
 use serde_json::{Map, Value, json};
 
+/// Checks an entity once a request is applied to it, given the other entities of its list.
+pub(super) type Check = fn(&mut Map<String, Value>, &[Value]) -> Result<(), AdminError>;
+
 /// What one entity kind is.
 pub(super) struct Kind {
     /// The governance list it is stored in (`teams`).
@@ -31,7 +34,7 @@ pub(super) struct Kind {
     /// Fills in the defaults of a new entity (before the request is applied).
     pub defaults: fn(&mut Map<String, Value>),
     /// Checks the entity once the request is applied (`others`: the other entities of the list).
-    pub check: fn(&mut Map<String, Value>, &[Value]) -> Result<(), AdminError>,
+    pub check: Check,
     /// Undoes what refers to a deleted entity elsewhere in the governance section.
     pub detach: fn(&mut Map<String, Value>, &str),
 }
@@ -49,7 +52,10 @@ pub(super) fn no_detach(_: &mut Map<String, Value>, _: &str) {}
 
 impl Kind {
     fn not_found(&self, id: &str) -> AdminError {
-        AdminError::not_found(format!("{} not found: {id}", self.label.to_ascii_lowercase()))
+        AdminError::not_found(format!(
+            "{} not found: {id}",
+            self.label.to_ascii_lowercase()
+        ))
     }
 
     /// Applies a create or update request to `entry` (and to its own limits).
@@ -116,7 +122,11 @@ impl Control {
     }
 
     /// `POST`: a new entity under a generated id.
-    pub(super) async fn create_entity(&self, kind: &Kind, body: Value) -> Result<Value, AdminError> {
+    pub(super) async fn create_entity(
+        &self,
+        kind: &Kind,
+        body: Value,
+    ) -> Result<Value, AdminError> {
         let body = body_object(body)?;
         if !body.contains_key(kind.required) {
             return Err(field_error(kind.required, "is required"));

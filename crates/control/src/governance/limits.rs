@@ -106,7 +106,12 @@ fn apply_one(
     let own = limit.own_id(owner_id);
     let request = match request {
         Value::Null => None,
-        Value::Object(o) if limit.maxima().iter().all(|f| o.get(*f).is_none_or(Value::is_null)) => {
+        Value::Object(o)
+            if limit
+                .maxima()
+                .iter()
+                .all(|f| o.get(*f).is_none_or(Value::is_null)) =>
+        {
             None
         }
         Value::Object(o) => Some(o),
@@ -156,7 +161,10 @@ fn check(limit: Limit, entry: &Map<String, Value>) -> Result<(), AdminError> {
             Some(Value::String(s)) => ResetDuration::parse(s)
                 .map(|_| ())
                 .map_err(|e| field_error(&at(f), e)),
-            Some(_) => Err(field_error(&at(f), "must be a duration such as \"1h\" or \"1M\"")),
+            Some(_) => Err(field_error(
+                &at(f),
+                "must be a duration such as \"1h\" or \"1M\"",
+            )),
             None => Err(field_error(&at(f), "is required")),
         }
     };
@@ -164,7 +172,12 @@ fn check(limit: Limit, entry: &Map<String, Value>) -> Result<(), AdminError> {
         Limit::Budget => {
             match entry.get("max_limit").and_then(Value::as_f64) {
                 Some(v) if v > 0.0 => {}
-                Some(v) => return Err(field_error(&at("max_limit"), format!("must be more than 0 (got {v})"))),
+                Some(v) => {
+                    return Err(field_error(
+                        &at("max_limit"),
+                        format!("must be more than 0 (got {v})"),
+                    ));
+                }
                 None => return Err(field_error(&at("max_limit"), "must be a number of dollars")),
             }
             duration("reset_duration")
@@ -178,7 +191,10 @@ fn check(limit: Limit, entry: &Map<String, Value>) -> Result<(), AdminError> {
                     None | Some(Value::Null) => continue,
                     Some(v) if v.as_u64().is_some_and(|n| n > 0) => {}
                     Some(v) => {
-                        return Err(field_error(&at(max), format!("must be a whole number more than 0 (got {v})")));
+                        return Err(field_error(
+                            &at(max),
+                            format!("must be a whole number more than 0 (got {v})"),
+                        ));
                     }
                 }
                 duration(reset)?;
@@ -251,7 +267,10 @@ pub(super) fn rate_limit_view(entry: &Value, limits: &Limits) -> Value {
         ("token", CounterRef::tokens(id)),
         ("request", CounterRef::requests(id)),
     ] {
-        if fields.get(&format!("{prefix}_max_limit")).is_none_or(Value::is_null) {
+        if fields
+            .get(&format!("{prefix}_max_limit"))
+            .is_none_or(Value::is_null)
+        {
             continue;
         }
         match limits.snapshot(&counter) {

@@ -37,7 +37,9 @@ fn check(entry: &mut Map<String, Value>, others: &[Value]) -> Result<(), AdminEr
     if taken {
         let model = model.unwrap_or_default();
         return Err(AdminError::conflict(match provider {
-            Some(p) => format!("Model config for model '{model}' with provider '{p}' already exists"),
+            Some(p) => {
+                format!("Model config for model '{model}' with provider '{p}' already exists")
+            }
             None => format!("Model config for model '{model}' (global) already exists"),
         }));
     }

@@ -59,30 +59,52 @@ fn check(rule: &mut Map<String, Value>, _others: &[Value]) -> Result<(), AdminEr
             return Err(field_error(&format!("targets[{i}]"), "must be an object"));
         }
         for f in ["provider", "model", "key_id"] {
-            if target.get(f).is_some_and(|v| !v.is_null() && !v.is_string()) {
-                return Err(field_error(&format!("targets[{i}].{f}"), "must be a string"));
+            if target
+                .get(f)
+                .is_some_and(|v| !v.is_null() && !v.is_string())
+            {
+                return Err(field_error(
+                    &format!("targets[{i}].{f}"),
+                    "must be a string",
+                ));
             }
         }
         match target.get("weight").and_then(Value::as_f64) {
             Some(w) if w > 0.0 => sum += w,
             _ => {
-                return Err(field_error(&format!("targets[{i}].weight"), "must be a number above 0"));
+                return Err(field_error(
+                    &format!("targets[{i}].weight"),
+                    "must be a number above 0",
+                ));
             }
         }
     }
     if (sum - 1.0).abs() > 1e-6 {
-        return Err(field_error("targets", format!("the weights must sum to 1 (they sum to {sum})")));
+        return Err(field_error(
+            "targets",
+            format!("the weights must sum to 1 (they sum to {sum})"),
+        ));
     }
     let scope = match rule.get("scope") {
         Some(Value::String(s)) if SCOPES.contains(&s.as_str()) => s.clone(),
         _ => {
-            return Err(field_error("scope", format!("must be one of {}", SCOPES.join(", "))));
+            return Err(field_error(
+                "scope",
+                format!("must be one of {}", SCOPES.join(", ")),
+            ));
         }
     };
     if scope == "global" {
         rule.remove("scope_id");
-    } else if rule.get("scope_id").and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(field_error("scope_id", "is required when scope is not global"));
+    } else if rule
+        .get("scope_id")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(field_error(
+            "scope_id",
+            "is required when scope is not global",
+        ));
     }
     if rule.get("priority").is_some_and(|p| !p.is_i64()) {
         return Err(field_error("priority", "must be a whole number"));
