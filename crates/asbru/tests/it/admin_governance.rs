@@ -148,6 +148,17 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
         "{page}"
     );
     assert_eq!(page["teams"][0]["name"], "research");
+    let (status, answer) = admin
+        .call("GET", "/api/governance/teams?limit=many", None)
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit"),
+        "{answer}"
+    );
 
     // Get.
     let (status, one) = admin

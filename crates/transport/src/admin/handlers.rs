@@ -2,7 +2,8 @@
 
 use super::{control, reply};
 use crate::state::AppState;
-use asbru_control::ListQuery;
+use asbru_control::{AdminError, ListQuery};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
@@ -143,11 +144,20 @@ pub(crate) async fn models(State(s): State<AppState>, Query(f): Query<ModelsFilt
 // Governance: `/api/governance/*`. Lists take Bifrost's query (`search`, `limit`, `offset`
 // and the list's own filters) as one [`ListQuery`].
 
+/// A list's query, or Bifrost's admin error for one that does not parse (`limit=abc`).
+fn list_query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<ListQuery, AdminError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| AdminError::bad_request(format!("invalid query: {}", e.body_text())))
+}
+
 pub(crate) async fn list_virtual_keys(
     State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    with_control!(s, |c| reply::ok(&c.list_virtual_keys(&q)))
+    match list_query(q) {
+        Ok(q) => with_control!(s, |c| reply::ok(&c.list_virtual_keys(&q))),
+        Err(e) => reply::error(&e),
+    }
 }
 
 pub(crate) async fn get_virtual_key(State(s): State<AppState>, Path(id): Path<String>) -> Response {
@@ -179,9 +189,12 @@ macro_rules! entity_handlers {
     ($list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
         pub(crate) async fn $list(
             State(s): State<AppState>,
-            Query(q): Query<ListQuery>,
+            q: Result<Query<ListQuery>, QueryRejection>,
         ) -> Response {
-            with_control!(s, |c| reply::ok(&c.$list(&q)))
+            match list_query(q) {
+                Ok(q) => with_control!(s, |c| reply::ok(&c.$list(&q))),
+                Err(e) => reply::error(&e),
+            }
         }
 
         pub(crate) async fn $get(State(s): State<AppState>, Path(id): Path<String>) -> Response {
