@@ -290,3 +290,108 @@ pub(super) fn rate_limit_view(entry: &Value, limits: &Limits) -> Value {
     }
     view
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn apply_to(governance: &mut Map<String, Value>, owner: &mut Map<String, Value>, v: Value) {
+        apply(governance, "t1", owner, &body(v)).unwrap();
+    }
+
+    #[test]
+    fn a_budget_is_merged_a_rate_limit_replaced_and_an_empty_one_removed() {
+        let mut g = Map::new();
+        let mut owner = Map::new();
+        apply_to(
+            &mut g,
+            &mut owner,
+            json!({
+                "budget": {"max_limit": 5, "reset_duration": "1d", "current_usage": 3},
+                "rate_limit": {"request_max_limit": 10, "request_reset_duration": "1h"},
+            }),
+        );
+        assert_eq!(owner["budget_id"], "t1-budget");
+        assert_eq!(owner["rate_limit_id"], "t1-rate-limit");
+        assert_eq!(
+            g["budgets"],
+            json!([{"max_limit": 5, "reset_duration": "1d", "id": "t1-budget"}]),
+            "only a budget's own fields are stored"
+        );
+
+        apply_to(
+            &mut g,
+            &mut owner,
+            json!({
+                "budget": {"max_limit": 7},
+                "rate_limit": {"token_max_limit": 100, "token_reset_duration": "1m"},
+            }),
+        );
+        assert_eq!(g["budgets"][0]["max_limit"], 7);
+        assert_eq!(g["budgets"][0]["reset_duration"], "1d", "kept: merged");
+        assert_eq!(g["rate_limits"].as_array().unwrap().len(), 1);
+        assert!(
+            g["rate_limits"][0].get("request_max_limit").is_none(),
+            "replaced: {g:?}"
+        );
+
+        apply_to(
+            &mut g,
+            &mut owner,
+            json!({"budget": null, "rate_limit": {}}),
+        );
+        assert_eq!(g["budgets"], json!([]));
+        assert_eq!(g["rate_limits"], json!([]));
+        assert!(owner.is_empty(), "{owner:?}");
+    }
+
+    #[test]
+    fn bad_limits_name_the_request_field_and_change_nothing() {
+        for (request, field) in [
+            (
+                json!({"budget": {"max_limit": 0, "reset_duration": "1d"}}),
+                "budget.max_limit",
+            ),
+            (
+                json!({"budget": {"max_limit": "5", "reset_duration": "1d"}}),
+                "budget.max_limit",
+            ),
+            (json!({"budget": {"max_limit": 5}}), "budget.reset_duration"),
+            (
+                json!({"budget": {"max_limit": 5, "reset_duration": "soon"}}),
+                "budget.reset_duration",
+            ),
+            (json!({"budget": 5}), "budget"),
+            (
+                json!({"rate_limit": {"request_max_limit": 1.5, "request_reset_duration": "1h"}}),
+                "rate_limit.request_max_limit",
+            ),
+            (
+                json!({"rate_limit": {"token_max_limit": 10}}),
+                "rate_limit.token_reset_duration",
+            ),
+        ] {
+            let mut g = Map::new();
+            let mut owner = Map::new();
+            let e = apply(&mut g, "t1", &mut owner, &body(request.clone())).unwrap_err();
+            assert_eq!(e.status, 400, "{request}");
+            assert_eq!(e.field.as_deref(), Some(field), "{request}: {e}");
+            assert!(owner.is_empty(), "{request}");
+        }
+    }
+
+    #[test]
+    fn an_owner_s_limits_are_removed_with_it_and_no_other() {
+        let mut g = body(json!({
+            "budgets": [{"id": "t1-budget"}, {"id": "shared"}],
+            "rate_limits": [{"id": "t1-rate-limit"}, {"id": "t10-rate-limit"}],
+        }));
+        remove_own(&mut g, "t1");
+        assert_eq!(g["budgets"], json!([{"id": "shared"}]));
+        assert_eq!(g["rate_limits"], json!([{"id": "t10-rate-limit"}]));
+    }
+}

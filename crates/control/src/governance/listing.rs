@@ -69,3 +69,52 @@ impl ListQuery {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(answer: &Value) -> Vec<&str> {
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn searches_then_pages_and_counts_before_paging() {
+        let items = ["alpha", "beta", "alphabet", "gamma"].map(|n| json!({"name": n}));
+        let query = ListQuery {
+            search: Some("ALPHA".into()),
+            limit: Some(1),
+            offset: Some(1),
+            ..ListQuery::default()
+        };
+        let answer = query.answer("items", items.clone(), &["name"], Value::clone);
+        assert_eq!(names(&answer), ["alphabet"]);
+        assert_eq!(
+            (
+                &answer["count"],
+                &answer["total_count"],
+                &answer["limit"],
+                &answer["offset"]
+            ),
+            (&json!(1), &json!(2), &json!(1), &json!(1))
+        );
+        let all = ListQuery::default().answer("items", items, &["name"], Value::clone);
+        assert_eq!(all["limit"], 4, "unpaged: the number shown");
+        assert_eq!(all["total_count"], 4);
+    }
+
+    #[test]
+    fn a_filter_matches_its_field_exactly_and_an_empty_one_matches_all() {
+        let team = json!({"customer_id": "c1"});
+        assert!(ListQuery::matches(Some("c1"), &team, "customer_id"));
+        assert!(!ListQuery::matches(Some("c"), &team, "customer_id"));
+        assert!(!ListQuery::matches(Some("c1"), &json!({}), "customer_id"));
+        assert!(ListQuery::matches(Some(""), &json!({}), "customer_id"));
+        assert!(ListQuery::matches(None, &json!({}), "customer_id"));
+    }
+}
