@@ -70,7 +70,7 @@ fn app_dir_args(dir: &Path) -> Vec<String> {
     vec!["--app-dir".into(), dir.display().to_string()]
 }
 
-async fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Served {
+pub(crate) async fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Served {
     let args = app_dir_args(dir);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     serve(&args, env).await

@@ -4,7 +4,7 @@
 //! updated and deleted in Bifrost's shapes; bad requests name their field; unknown ids are
 //! 404; and what the API creates governs requests at once.
 
-use crate::admin_api::{Admin, openai_entry, serve_config};
+use crate::admin_api::{Admin, openai_entry, serve_config, serve_in};
 use asbru_mock::{MockOptions, MockServer};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -483,6 +483,19 @@ async fn customers_are_managed_through_the_admin_api_and_deleting_one_detaches_w
     assert!(!budgets.to_string().contains(&id), "{budgets}");
     let (_, all) = admin.call("GET", "/api/governance/customers", None).await;
     assert_eq!(all["total_count"], 2);
+    assert_eq!(chat_with(&served.url, &via_team).await, 200);
+    served.stop().await;
+
+    // Kept across a restart (the file's governance section is unchanged, so the store wins).
+    let served = serve_in(dir.path(), &[]).await;
+    let admin = Admin::of(&served);
+    let (_, all) = admin.call("GET", "/api/governance/customers", None).await;
+    assert_eq!(all["total_count"], 2, "{all}");
+    let (status, team) = admin
+        .call("GET", &format!("/api/governance/teams/{team_id}"), None)
+        .await;
+    assert_eq!(status, 200, "{team}");
+    assert_eq!(team["team"]["name"], "platform");
     assert_eq!(chat_with(&served.url, &via_team).await, 200);
     served.stop().await;
 }

@@ -1,8 +1,8 @@
 //! The admin API under `/api`, in Bifrost's routes and JSON shapes: providers and their keys,
 //! client settings, version, models, governance (virtual keys, teams, customers, budgets, rate
-//! limits, model configs, provider limits, routing rules), and admin sessions. Handlers only translate HTTP to the
-//! control plane's operations ([`asbru_control::Control`]) and back; what a change means, how it
-//! is validated, kept and applied lives there.
+//! limits, model configs, provider limits, routing rules), and admin sessions. Handlers only
+//! translate HTTP to the control plane's operations ([`asbru_control::Control`]) and back; what
+//! a change means, how it is validated, kept and applied lives there.
 
 pub(crate) mod guard;
 mod handlers;
