@@ -109,7 +109,7 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
     assert_eq!(team["budget"]["max_limit"], 0.000001);
     assert_eq!(team["budget"]["reset_duration"], "1h");
     assert_eq!(team["rate_limit"], Value::Null);
-    let (status, _) = admin
+    let (status, research) = admin
         .call(
             "POST",
             "/api/governance/teams",
@@ -117,6 +117,7 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
         )
         .await;
     assert_eq!(status, 200);
+    let research_id = research["team"]["id"].as_str().unwrap().to_owned();
 
     // List: filters, search and paging.
     let (_, all) = admin.call("GET", "/api/governance/teams", None).await;
@@ -321,6 +322,28 @@ async fn teams_are_managed_through_the_admin_api_and_their_budget_governs_reques
         .call("DELETE", &format!("/api/governance/teams/{team_id}"), None)
         .await;
     assert_eq!(status, 404);
+    // A key belongs to a team or a customer: naming one replaces the other; both is refused.
+    let (moved_id, _) = virtual_key(&admin, json!({"team_id": research_id})).await;
+    let (status, moved) = admin
+        .call(
+            "PUT",
+            &format!("/api/governance/virtual-keys/{moved_id}"),
+            Some(json!({"customer_id": customer_id})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["virtual_key"]["customer_id"], customer_id.as_str());
+    assert!(moved["virtual_key"].get("team_id").is_none(), "{moved}");
+    assert_refused(
+        &admin
+            .call(
+                "PUT",
+                &format!("/api/governance/virtual-keys/{moved_id}"),
+                Some(json!({"team_id": research_id, "customer_id": customer_id})),
+            )
+            .await,
+        "team_id",
+    );
     served.stop().await;
 }
 

@@ -39,7 +39,22 @@ fn apply_request(
     {
         return Err(field_error("name", "must be a non-empty string"));
     }
+    // A key belongs to a team or a customer: Bifrost refuses both at once, and naming one
+    // replaces the other (so one `PUT` moves a key from a customer to a team).
+    let names = |f: &str| body.get(f).is_some_and(|v| !v.is_null());
+    if names("team_id") && names("customer_id") {
+        return Err(field_error(
+            "team_id",
+            "a virtual key belongs to a team or a customer, not both",
+        ));
+    }
     apply_fields(key, body, KEY_FIELDS);
+    if names("team_id") {
+        key.remove("customer_id");
+    }
+    if names("customer_id") {
+        key.remove("team_id");
+    }
     limits::apply(governance_mut(doc), id, key, body)
 }
 
