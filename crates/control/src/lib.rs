@@ -22,6 +22,7 @@ mod usage;
 
 pub use auth::Auth;
 pub use error::AdminError;
+pub use governance::ListQuery;
 pub use startup::{Startup, StartupError, startup};
 
 use asbru_config::Config;

@@ -43,6 +43,12 @@ impl Control {
         }
     }
 
+    /// Brings the counters' usage up to date with every node's (counters shared through
+    /// Redis) before the admin API shows it.
+    pub async fn refresh_usage(&self) {
+        self.gateway.governance_limits().pull_shared_usage().await;
+    }
+
     /// Saves usage every [`SAVE_EVERY`] until `shutdown` resolves, then once more.
     pub async fn save_usage_until(&self, shutdown: impl Future<Output = ()>) {
         if self.store.is_none() {

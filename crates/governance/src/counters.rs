@@ -575,6 +575,41 @@ impl Limits {
         }
     }
 
+    /// Brings this node's view of every counter up to what all nodes have settled, when
+    /// counters are shared and Redis answers (reports read [`Limits::snapshot`] after it, so
+    /// every node reports the same usage). Does nothing otherwise.
+    pub async fn pull_shared_usage(&self) {
+        let Some(remote) = self.shared.remote.clone() else {
+            return;
+        };
+        let now = self.shared.clock.now();
+        let keys: Vec<(CounterRef, Timestamp, String)> = {
+            let mut map = self.shared.lock();
+            map.iter_mut()
+                .map(|(r, c)| {
+                    c.roll(now);
+                    (
+                        r.clone(),
+                        c.window_start,
+                        remote_used_key(&remote, r, c.window_start),
+                    )
+                })
+                .collect()
+        };
+        let names: Vec<String> = keys.iter().map(|(_, _, k)| k.clone()).collect();
+        let Some(values) = remote.read_used(&names).await else {
+            return;
+        };
+        let mut map = self.shared.lock();
+        for ((r, start, _), used) in keys.into_iter().zip(values) {
+            if let Some(c) = map.get_mut(&r)
+                && c.window_start == start
+            {
+                c.used = used;
+            }
+        }
+    }
+
     /// Whether admissions may wait on Redis ([`Limits::admit_shared`] is then needed for the
     /// counters to be shared).
     pub fn is_shared(&self) -> bool {

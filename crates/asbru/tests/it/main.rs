@@ -15,6 +15,7 @@ mod harness;
 
 mod admin_api;
 mod admin_auth;
+mod admin_governance;
 mod admin_postgres;
 
 mod anthropic;

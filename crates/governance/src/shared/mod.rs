@@ -311,6 +311,25 @@ impl RedisCounters {
         }
     }
 
+    /// Every node's settled usage under `keys` (one `MGET`), for reports; `None` when Redis is
+    /// away or did not answer in time.
+    pub(crate) async fn read_used(&self, keys: &[String]) -> Option<Vec<u64>> {
+        if !self.is_up() || keys.is_empty() {
+            return None;
+        }
+        let mut conn = self.connection()?;
+        let values = tokio::time::timeout(
+            self.options.timeout,
+            redis::cmd("MGET")
+                .arg(keys)
+                .query_async::<Vec<Option<u64>>>(&mut conn),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        Some(values.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
     /// Queues a settle for the writer; this node stops counting the reservation as its own at
     /// once. A full queue keeps it aside for the writer (counted); a second full queue's worth
     /// means Redis is not keeping up, and the node counts on its own until it does.
