@@ -378,3 +378,81 @@ async fn while_redis_is_away_the_nodes_share_what_was_left() {
     );
     cluster.stop().await;
 }
+
+/// One node needs no Redis for the same bound: 500 concurrent requests against a budget covering
+/// about half of them, a request limit and a token limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_meets_the_same_bound_under_500_concurrent_requests() {
+    let (cost, tokens) = one_request().await;
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let budget = cost * 250.0;
+    let mut config = json!({"providers": providers(&mock)});
+    config["governance"] = json!({
+        "budgets": [{"id": "b", "max_limit": budget, "reset_duration": "1d"}],
+        "rate_limits": [
+            {"id": "rl-req", "request_max_limit": 200, "request_reset_duration": "1h"},
+            {"id": "rl-tok", "token_max_limit": tokens * 100, "token_reset_duration": "1h"}
+        ],
+        "virtual_keys": [
+            {"id": "vk-b", "name": "b", "value": "sk-bf-one-b", "budget_id": "b",
+             "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
+            {"id": "vk-r", "name": "r", "value": "sk-bf-one-r", "rate_limit_id": "rl-req",
+             "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
+            {"id": "vk-t", "name": "t", "value": "sk-bf-one-t", "rate_limit_id": "rl-tok",
+             "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}
+        ]
+    });
+    let gw = Arc::new(TestGateway::start_with(mock, config).await);
+    let fire_one = |vk: &'static str, n: usize| {
+        let gw = Arc::clone(&gw);
+        async move {
+            let start = Arc::new(tokio::sync::Barrier::new(n));
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let (gw, start) = (Arc::clone(&gw), Arc::clone(&start));
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        let response = gw
+                            .client
+                            .post(format!("{}/v1/chat/completions", gw.url))
+                            .header("x-bf-vk", vk)
+                            .json(&body())
+                            .send()
+                            .await
+                            .unwrap();
+                        let status = response.status().as_u16();
+                        let answer: Value = response.json().await.unwrap_or(Value::Null);
+                        Outcome {
+                            status,
+                            cost: answer["extra_fields"]["cost"].as_f64().unwrap_or(0.0),
+                            tokens: answer["usage"]["total_tokens"].as_u64().unwrap_or(0),
+                        }
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        }
+    };
+    let mut spent = 0.0;
+    for _ in 0..60 {
+        let round = fire_one("sk-bf-one-b", 500).await;
+        assert_eq!(count(&round, 200) + count(&round, 402), 500);
+        spent += round.iter().map(|o| o.cost).sum::<f64>();
+        assert!(spent <= budget + cost * 1.000_001, "${spent} of ${budget}");
+        if count(&round, 402) == 500 {
+            break;
+        }
+    }
+    assert!(spent > budget * 0.99, "${spent} of ${budget}");
+
+    let round = fire_one("sk-bf-one-r", 500).await;
+    assert_eq!(count(&round, 200), 200, "exactly the request limit");
+    let round = fire_one("sk-bf-one-t", 500).await;
+    let used: u64 = round.iter().map(|o| o.tokens).sum();
+    assert!(used <= tokens * 101, "{used} tokens of {}", tokens * 100);
+    assert!(count(&round, 200) > 0);
+}
