@@ -53,6 +53,8 @@ pub struct Gateway {
     background: crate::Background,
     /// Governance's rate-limit counters: they outlive reloads, keeping their usage.
     governance: Arc<Limits>,
+    /// The model price list: outlives reloads; refreshed from `framework.pricing.pricing_url`.
+    prices: Arc<crate::pricing::PriceList>,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -77,6 +79,9 @@ pub struct GatewayOptions {
     pub plugins: Vec<Arc<dyn Plugin>>,
     /// The clock of governance's rate-limit windows; `None`: the system clock.
     pub governance_clock: Option<Arc<dyn asbru_governance::counters::Clock>>,
+    /// Time between price list downloads, replacing `framework.pricing.pricing_sync_interval`
+    /// (whose minimum is an hour); for tests.
+    pub pricing_sync_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -127,6 +132,10 @@ struct Registry {
     telemetry_labels: Option<Arc<[String]>>,
     /// The governance plugin, also asked about requests that run no plugins (model lists).
     governance: Option<Arc<crate::builtin::GovernancePlugin>>,
+    /// Prices this snapshot's requests: the price list under its providers' overrides.
+    pricer: crate::pricing::Pricer,
+    /// `framework.pricing` of this snapshot.
+    pricing: asbru_config::PricingConfig,
 }
 
 #[derive(Debug)]
@@ -267,15 +276,34 @@ impl Gateway {
             Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
                 Arc::new(asbru_governance::counters::SystemClock)
             })));
-        let registry = Registry::build(config, &health, &limits, None, &user_plugins, &governance)?;
+        let prices = Arc::new(crate::pricing::PriceList::new(config.pricing.clone()));
+        let registry = Registry::build(
+            config,
+            &health,
+            &limits,
+            None,
+            &user_plugins,
+            &governance,
+            &prices,
+        )?;
         if let Some(plugin) = &registry.governance {
             plugin.load_counters();
+        }
+        let background = crate::Background::default();
+        // The price list is fetched by a loop of the gateway's own, stopped at shutdown; a
+        // gateway built outside a runtime (some library uses) keeps the built-in prices.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            background.spawn_until_shutdown(crate::pricing::sync_loop(
+                Arc::clone(&prices),
+                options.pricing_sync_interval,
+            ));
         }
         Ok(Self {
             state: ArcSwap::from_pointee(registry),
             governance,
+            prices,
             user_plugins,
-            background: crate::Background::default(),
+            background,
             sessions: SessionStore::default(),
             health,
             limits,
@@ -308,6 +336,7 @@ impl Gateway {
             Some(&self.state.load()),
             &self.user_plugins,
             &self.governance,
+            &self.prices,
         )?;
         Ok(Prepared(Arc::new(registry)))
     }
@@ -317,6 +346,7 @@ impl Gateway {
         if let Some(governance) = &prepared.0.governance {
             governance.load_counters();
         }
+        self.prices.set_source(&prepared.0.pricing);
         self.state.store(prepared.0);
     }
 
@@ -330,6 +360,11 @@ impl Gateway {
     /// metrics and tests: [`ResponseLimits::buffered_bytes`]).
     pub fn response_limits(&self) -> &ResponseLimits {
         &self.limits
+    }
+
+    /// The model price list in force (built in, or the last one downloaded).
+    pub fn price_list(&self) -> &crate::pricing::PriceList {
+        &self.prices
     }
 
     /// Settings of the `client` section in force now.
@@ -609,6 +644,7 @@ impl Gateway {
             },
         ));
 
+        let prompt_tokens_estimate = crate::estimate::tokens_of(upstream_body.len() as u64);
         let (sent, key) = self
             .send_with_retries(&resolved, op, stream, upstream_body, meta, target, log)
             .await
@@ -642,6 +678,7 @@ impl Gateway {
                             redactor: entry.redactor.clone(),
                             max_duration: self.max_stream_duration,
                             health: Some(health),
+                            prompt_tokens_estimate,
                         },
                         log.hand_over(),
                         Some(permit),
@@ -880,6 +917,7 @@ impl Gateway {
                             redactor: Redactor::default(),
                             max_duration: self.max_stream_duration,
                             health: None,
+                            prompt_tokens_estimate: 0,
                         },
                         log.hand_over(),
                         None,
@@ -1018,12 +1056,14 @@ fn start_log(registry: &Registry, op: Operation, meta: &mut RequestMeta) -> Requ
         std::mem::take(&mut meta.plugin_headers),
         timings,
     );
-    RequestLog::new(
+    let mut log = RequestLog::new(
         ctx,
         op.response_type(false),
         registry.plugins.clone(),
         Some(registry.overhead.clone()),
-    )
+    );
+    log.pricer = Some(registry.pricer.clone());
+    log
 }
 
 /// A complete JSON answer (a provider's or a plugin's) checked for its API and stamped with
@@ -1054,7 +1094,7 @@ fn answer_json(
         overhead_ms: Some(millis(overhead)),
         cost: checked
             .usage
-            .and_then(|u| asbru_governance::pricing::cost(provider, model, &u)),
+            .and_then(|u| log.cost(provider, model, op.request_type(false), &u)),
     };
     let stamped = append_extra_fields(body, &extra).ok_or_else(|| {
         GatewayError::upstream_unreachable(format!(
@@ -1256,7 +1296,10 @@ impl Registry {
         previous: Option<&Registry>,
         user_plugins: &[Arc<dyn Plugin>],
         governance: &Arc<Limits>,
+        prices: &Arc<crate::pricing::PriceList>,
     ) -> Result<Self, GatewayError> {
+        let pricer = crate::pricing::Pricer::new(Arc::clone(prices), &config);
+        let pricing = config.pricing.clone();
         let (mut plugins, governance) = crate::builtin::plugins(&config, governance)?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
@@ -1317,6 +1360,8 @@ impl Registry {
             overhead: metrics::histogram!("asbru_overhead_seconds"),
             telemetry_labels,
             governance,
+            pricer,
+            pricing,
         })
     }
 
