@@ -21,7 +21,7 @@ pub(crate) fn tokens_of(chars: u64) -> u64 {
 #[derive(Deserialize)]
 struct Event<'a> {
     #[serde(default, borrow)]
-    choices: Vec<Choice<'a>>,
+    choices: Option<Vec<Choice<'a>>>,
     /// Responses-API `*.delta` events (text, reasoning, function-call arguments).
     #[serde(default, borrow)]
     delta: Option<DeltaText<'a>>,
@@ -55,7 +55,7 @@ struct Delta<'a> {
     #[serde(default, borrow)]
     refusal: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    tool_calls: Vec<ToolCall<'a>>,
+    tool_calls: Option<Vec<ToolCall<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -88,11 +88,11 @@ pub(crate) fn generated_chars(event: &[u8]) -> u64 {
         if let Some(DeltaText::Text(t)) = &parsed.delta {
             total += t.chars().count() as u64;
         }
-        for choice in &parsed.choices {
+        for choice in parsed.choices.iter().flatten() {
             total += n(&choice.text);
             if let Some(d) = &choice.delta {
                 total += n(&d.content) + n(&d.reasoning_content) + n(&d.reasoning) + n(&d.refusal);
-                for call in &d.tool_calls {
+                for call in d.tool_calls.iter().flatten() {
                     if let Some(f) = &call.function {
                         total += n(&f.name) + n(&f.arguments);
                     }
@@ -113,6 +113,8 @@ mod tests {
 
 "#;
         assert_eq!(generated_chars(chunk), 9);
+        let nulls = br#"data: {"choices":[{"delta":{"role":null,"content":"abcd","tool_calls":null},"logprobs":null}],"usage":null}"#;
+        assert_eq!(generated_chars(nulls), 4);
         let tool = br#"data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"a\":1}"}}]}}]}
 
 "#;
