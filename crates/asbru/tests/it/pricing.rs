@@ -4,8 +4,8 @@
 //! is still charged for what was generated.
 
 use crate::harness::{TestGateway, chat_body};
-use asbru_engine::{Finished, GatewayOptions, Plugin, PluginError, RequestContext};
 use asbru_engine::asbru_governance::counters::ManualClock;
+use asbru_engine::{Finished, GatewayOptions, Plugin, PluginError, RequestContext};
 use asbru_mock::{MockOptions, MockServer};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -76,7 +76,8 @@ async fn an_override_changes_the_cost_by_its_prices() {
     let mut body = chat_body("openai/gpt-4o");
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
-    let events = crate::harness::sse_data(gw.post_stream("/v1/chat/completions", &body).await).await;
+    let events =
+        crate::harness::sse_data(gw.post_stream("/v1/chat/completions", &body).await).await;
     let usage_chunk: Value = events
         .iter()
         .filter_map(|e| serde_json::from_str::<Value>(e).ok())
@@ -165,7 +166,8 @@ async fn the_price_list_is_refreshed_from_its_url_and_kept_when_a_fetch_fails() 
     let prices = PriceServer::start(datasheet(1e-6, 2e-6)).await;
     let mock = MockServer::start(MockOptions::default()).await.unwrap();
     let mut config = crate::harness::openai_config(&mock);
-    config["framework"] = json!({"pricing": {"pricing_url": prices.url, "pricing_sync_interval": 3600}});
+    config["framework"] =
+        json!({"pricing": {"pricing_url": prices.url, "pricing_sync_interval": 3600}});
     let options = GatewayOptions {
         pricing_sync_interval: Some(Duration::from_millis(100)),
         ..GatewayOptions::default()
@@ -173,7 +175,11 @@ async fn the_price_list_is_refreshed_from_its_url_and_kept_when_a_fetch_fails() 
     let gw = TestGateway::start_with_options(mock, config, HashMap::new(), options).await;
     // Fetched at start.
     cost_becomes(&gw, (1e-6, 2e-6)).await;
-    assert_eq!(gw.gateway.price_list().summary().0, 1, "the image model is not token-priced");
+    assert_eq!(
+        gw.gateway.price_list().summary().0,
+        1,
+        "the image model is not token-priced"
+    );
 
     // Changed upstream: picked up at the next interval.
     prices.serve(200, datasheet(4e-6, 5e-6));
@@ -189,7 +195,10 @@ async fn the_price_list_is_refreshed_from_its_url_and_kept_when_a_fetch_fails() 
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(prices.hits.load(Ordering::SeqCst) >= seen + 2, "fetched again");
+        assert!(
+            prices.hits.load(Ordering::SeqCst) >= seen + 2,
+            "fetched again"
+        );
         let (_, answer) = gw
             .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
             .await;
@@ -282,27 +291,61 @@ async fn assert_budget_spent(gw: &TestGateway, what: &str) {
 async fn every_dialect_and_stream_charges_its_cost() {
     let ask = |text: &str| json!([{"role": "user", "content": text}]);
     let cases: Vec<(&str, String, Value)> = vec![
-        ("anthropic", "/anthropic/v1/messages".into(),
-         json!({"model": "openai/gpt-4o", "max_tokens": 20, "messages": ask("hi")})),
-        ("anthropic stream", "/anthropic/v1/messages".into(),
-         json!({"model": "openai/gpt-4o", "max_tokens": 20, "messages": ask("hi"), "stream": true})),
-        ("genai", "/genai/v1beta/models/openai/gpt-4o:generateContent".into(),
-         json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
-        ("genai stream", "/genai/v1beta/models/openai/gpt-4o:streamGenerateContent?alt=sse".into(),
-         json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
-        ("bedrock", "/bedrock/model/openai%2Fgpt-4o/converse".into(),
-         json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]})),
-        ("bedrock stream", "/bedrock/model/openai%2Fgpt-4o/converse-stream".into(),
-         json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]})),
-        ("cohere", "/cohere/v2/chat".into(),
-         json!({"model": "openai/gpt-4o", "messages": ask("hi")})),
-        ("cohere stream", "/cohere/v2/chat".into(),
-         json!({"model": "openai/gpt-4o", "messages": ask("hi"), "stream": true})),
-        ("responses", "/v1/responses".into(), json!({"model": "openai/gpt-4o", "input": "hi"})),
-        ("responses stream", "/v1/responses".into(),
-         json!({"model": "openai/gpt-4o", "input": "hi", "stream": true})),
-        ("openai stream", "/v1/chat/completions".into(),
-         json!({"model": "openai/gpt-4o", "messages": ask("hi"), "stream": true})),
+        (
+            "anthropic",
+            "/anthropic/v1/messages".into(),
+            json!({"model": "openai/gpt-4o", "max_tokens": 20, "messages": ask("hi")}),
+        ),
+        (
+            "anthropic stream",
+            "/anthropic/v1/messages".into(),
+            json!({"model": "openai/gpt-4o", "max_tokens": 20, "messages": ask("hi"), "stream": true}),
+        ),
+        (
+            "genai",
+            "/genai/v1beta/models/openai/gpt-4o:generateContent".into(),
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+        ),
+        (
+            "genai stream",
+            "/genai/v1beta/models/openai/gpt-4o:streamGenerateContent?alt=sse".into(),
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+        ),
+        (
+            "bedrock",
+            "/bedrock/model/openai%2Fgpt-4o/converse".into(),
+            json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}),
+        ),
+        (
+            "bedrock stream",
+            "/bedrock/model/openai%2Fgpt-4o/converse-stream".into(),
+            json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}),
+        ),
+        (
+            "cohere",
+            "/cohere/v2/chat".into(),
+            json!({"model": "openai/gpt-4o", "messages": ask("hi")}),
+        ),
+        (
+            "cohere stream",
+            "/cohere/v2/chat".into(),
+            json!({"model": "openai/gpt-4o", "messages": ask("hi"), "stream": true}),
+        ),
+        (
+            "responses",
+            "/v1/responses".into(),
+            json!({"model": "openai/gpt-4o", "input": "hi"}),
+        ),
+        (
+            "responses stream",
+            "/v1/responses".into(),
+            json!({"model": "openai/gpt-4o", "input": "hi", "stream": true}),
+        ),
+        (
+            "openai stream",
+            "/v1/chat/completions".into(),
+            json!({"model": "openai/gpt-4o", "messages": ask("hi"), "stream": true}),
+        ),
     ];
     for (what, path, body) in cases {
         // Smaller than any request: the first passes on headroom, its cost spends the budget.
@@ -324,7 +367,10 @@ async fn every_dialect_and_stream_charges_its_cost() {
             let prompt = answer["usage"]["input_tokens"].as_f64().unwrap();
             let completion = answer["usage"]["output_tokens"].as_f64().unwrap();
             let cost = answer["extra_fields"]["cost"].as_f64().unwrap();
-            assert!(close(cost, prompt * GPT4O.0 + completion * GPT4O.1), "{answer}");
+            assert!(
+                close(cost, prompt * GPT4O.0 + completion * GPT4O.1),
+                "{answer}"
+            );
         }
         let seen = recorded(&seen, 1).await;
         let s = &seen[0];
@@ -332,7 +378,10 @@ async fn every_dialect_and_stream_charges_its_cost() {
         assert!(s.prompt > 0 && s.completion > 0, "{what}: {s:?}");
         assert!(!s.estimated, "{what}: {s:?}");
         let expected = s.prompt as f64 * GPT4O.0 + s.completion as f64 * GPT4O.1;
-        assert!(s.cost.is_some_and(|c| close(c, expected)), "{what}: {s:?} != {expected}");
+        assert!(
+            s.cost.is_some_and(|c| close(c, expected)),
+            "{what}: {s:?} != {expected}"
+        );
         assert_budget_spent(&gw, what).await;
     }
 }
@@ -362,7 +411,10 @@ async fn a_client_that_leaves_a_stream_is_charged_an_estimate() {
         let piece = stream.next().await.unwrap().unwrap();
         text.push_str(&String::from_utf8_lossy(&piece));
     }
-    assert!(!text.contains("\"usage\":{"), "left before the usage: {text}");
+    assert!(
+        !text.contains("\"usage\":{"),
+        "left before the usage: {text}"
+    );
     drop(stream);
 
     let seen = recorded(&seen, 1).await;
@@ -375,6 +427,9 @@ async fn a_client_that_leaves_a_stream_is_charged_an_estimate() {
     assert_eq!(s.prompt, sent.div_ceil(4), "{s:?}");
     assert!((1..=5).contains(&s.completion), "{s:?} {text}");
     let expected = s.prompt as f64 * GPT4O.0 + s.completion as f64 * GPT4O.1;
-    assert!(s.cost.is_some_and(|c| close(c, expected)), "{s:?} != {expected}");
+    assert!(
+        s.cost.is_some_and(|c| close(c, expected)),
+        "{s:?} != {expected}"
+    );
     assert_budget_spent(&gw, "a stream the client left").await;
 }

@@ -1,12 +1,17 @@
 //! Per-provider price overrides: `providers.<name>.pricing_overrides[]` in Bifrost's shape.
 //!
 //! An override names the models it covers (`model_pattern` with `match_type` `exact`,
-//! `wildcard` — one trailing `*`, as Bifrost's newest code requires — or `regex`, which older
-//! Bifrost versions accepted), the request types it covers (`request_types`, Bifrost's base
-//! names such as `chat_completion`; empty covers every type) and the cost fields it replaces.
-//! Fields it leaves out keep the catalog's price, so an override may change only the output
-//! price. When several overrides of a provider match, the exact one wins, then the wildcard with
-//! the longest prefix, then the first regex in file order (Bifrost's order).
+//! `wildcard` or `regex`, the three Bifrost's config schema lists), the request types it covers
+//! (`request_types`, Bifrost's names such as `chat_completion`; a `_stream` name covers the
+//! same base type, as the base name covers its streams; empty covers every type) and the cost
+//! fields it replaces. Fields it leaves out keep the catalog's price, so an override may change
+//! only the output price. When several overrides of a provider match, the exact one wins, then
+//! the wildcard with the most literal characters (`gpt-4o*` before `gpt-*`), then the first
+//! regex in file order (Bifrost's order).
+//!
+//! A wildcard's `*` matches any run of characters. Bifrost's newest code only takes one
+//! trailing `*` (a prefix); asbru also takes `*` elsewhere (`gpt-*-mini`), as older versions'
+//! glob did, rather than refuse their files.
 
 use super::{LongContext, Price};
 use regex::Regex;
@@ -85,7 +90,8 @@ pub struct PricingOverride {
     /// Base request types (`_stream` removed); empty: every type.
     pub request_types: Vec<String>,
     pub patch: PricePatch,
-    /// For [`MatchType::Regex`], anchored to the whole name.
+    /// For [`MatchType::Regex`], and wildcards with a `*` before the end: anchored to the
+    /// whole name.
     regex: Option<Regex>,
 }
 
@@ -154,13 +160,19 @@ impl PricingOverride {
                     "model_pattern".into(),
                     "an exact pattern must not contain `*` (use match_type \"wildcard\")".into(),
                 )),
-                Some(MatchType::Wildcard)
-                    if !pattern.ends_with('*') || pattern.matches('*').count() != 1 =>
-                {
+                Some(MatchType::Wildcard) if !pattern.contains('*') => {
                     issues.push((
                         "model_pattern".into(),
-                        "a wildcard pattern must end with its only `*` (e.g. \"claude-3*\")".into(),
+                        "a wildcard pattern needs a `*` (e.g. \"claude-3*\")".into(),
                     ));
+                }
+                Some(MatchType::Wildcard) if !is_prefix(&pattern) => {
+                    let glob = pattern
+                        .split('*')
+                        .map(regex::escape)
+                        .collect::<Vec<_>>()
+                        .join(".*");
+                    regex = Regex::new(&format!("^{glob}$")).ok();
                 }
                 Some(MatchType::Regex) => match Regex::new(&format!("^(?:{pattern})$")) {
                     Ok(r) => regex = Some(r),
@@ -218,14 +230,18 @@ impl PricingOverride {
         }
         match self.match_type {
             MatchType::Exact => self.model_pattern == model,
-            MatchType::Wildcard => model.starts_with(self.prefix()),
-            MatchType::Regex => self.regex.as_ref().is_some_and(|r| r.is_match(model)),
+            MatchType::Wildcard if self.regex.is_none() => {
+                model.starts_with(self.model_pattern.trim_end_matches('*'))
+            }
+            MatchType::Wildcard | MatchType::Regex => {
+                self.regex.as_ref().is_some_and(|r| r.is_match(model))
+            }
         }
     }
 
-    /// The wildcard's prefix (the pattern without its `*`).
-    fn prefix(&self) -> &str {
-        self.model_pattern.trim_end_matches('*')
+    /// How specific a wildcard is: its characters other than `*`.
+    fn literal_len(&self) -> usize {
+        self.model_pattern.chars().filter(|c| *c != '*').count()
     }
 
     /// `base` with this override's fields replacing the catalog's.
@@ -245,6 +261,11 @@ impl PricingOverride {
             above_200k: (long != LongContext::default()).then_some(long),
         }
     }
+}
+
+/// Whether a wildcard pattern is a prefix: its one `*` at the end.
+fn is_prefix(pattern: &str) -> bool {
+    pattern.ends_with('*') && pattern.matches('*').count() == 1
 }
 
 /// Reads the applied cost fields: each a finite number ≥ 0 (or null, meaning unset).
@@ -301,7 +322,7 @@ impl Overrides {
         // Stable: equal ranks keep file order.
         ordered.sort_by_key(|o| match o.match_type {
             MatchType::Exact => (0, 0),
-            MatchType::Wildcard => (1, usize::MAX - o.prefix().len()),
+            MatchType::Wildcard => (1, usize::MAX - o.literal_len()),
             MatchType::Regex => (2, 0),
         });
         Self { ordered }
@@ -369,6 +390,10 @@ mod tests {
         assert!(wild.matches("gpt-4o", "chat_completion"));
         assert!(wild.matches("gpt-4o-mini", "responses"));
         assert!(!wild.matches("gpt-4.1", "chat_completion"));
+        let glob = parse(json!({"model_pattern": "gpt-*-mini", "match_type": "wildcard"})).unwrap();
+        assert!(glob.matches("gpt-4o-mini", "chat_completion"));
+        assert!(!glob.matches("gpt-4o-mini-2024", "chat_completion"));
+        assert!(!glob.matches("xgpt-4o-mini", "chat_completion"));
         let re = parse(json!({"model_pattern": "claude-(sonnet|opus)-4.*", "match_type": "regex"}))
             .unwrap();
         assert!(re.matches("claude-sonnet-4-20250514", "chat_completion"));
@@ -433,7 +458,7 @@ mod tests {
 
     #[test]
     fn bad_fields_are_reported_each_at_its_name() {
-        let issues = parse(json!({"model_pattern": "gpt*x", "match_type": "wildcard",
+        let issues = parse(json!({"model_pattern": "gpt", "match_type": "wildcard",
                                   "request_types": ["chat", 3], "input_cost_per_token": -1,
                                   "input_cost_per_image": "a", "colour": 1}))
         .unwrap_err();
