@@ -433,3 +433,115 @@ async fn a_client_that_leaves_a_stream_is_charged_an_estimate() {
     );
     assert_budget_spent(&gw, "a stream the client left").await;
 }
+
+/// The cost of one chat request to `openai/gpt-4o` on the served binary, checked against its
+/// usage at `prices`.
+async fn binary_chat_cost(url: &str, prices: (f64, f64)) {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&chat_body("openai/gpt-4o"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_cost(&answer, prices);
+}
+
+#[tokio::test]
+async fn pricing_overrides_are_managed_through_the_admin_api() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"providers": {"openai": {
+        "keys": [{"name": "main", "value": "sk-test-1", "weight": 1}],
+        "network_config": {"base_url": mock.base_url()}
+    }}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let served = crate::cli::serve(&["--app-dir", dir.path().to_str().unwrap()], &[]).await;
+    let admin = crate::admin_api::Admin::of(&served);
+    let path = "/api/governance/pricing-overrides";
+    binary_chat_cost(&served.url, GPT4O).await;
+
+    let (status, created) = admin
+        .call(
+            "POST",
+            path,
+            Some(json!({
+                "name": "negotiated", "scope_kind": "provider", "provider_id": "openai",
+                "match_type": "exact", "pattern": "gpt-4o", "request_types": ["chat_completion"],
+                "patch": {"input_cost_per_token": 1e-6, "output_cost_per_token": 3e-6}
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let o = &created["pricing_override"];
+    let id = o["id"].as_str().unwrap().to_owned();
+    assert_eq!(o["scope_kind"], "provider");
+    assert_eq!(o["pattern"], "gpt-4o");
+    assert_eq!(o["patch"]["output_cost_per_token"], 3e-6);
+    binary_chat_cost(&served.url, (1e-6, 3e-6)).await;
+
+    let (status, list) = admin
+        .call("GET", &format!("{path}?provider_id=openai"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["count"], 1, "{list}");
+    assert_eq!(list["pricing_overrides"][0]["id"], id.as_str());
+    let (_, list) = admin
+        .call("GET", &format!("{path}?provider_id=anthropic"), None)
+        .await;
+    assert_eq!(list["count"], 0, "{list}");
+
+    // Refused with the field at fault, changing nothing.
+    for (body, field) in [
+        (
+            json!({"name": "g", "scope_kind": "global", "match_type": "exact", "pattern": "m"}),
+            "scope_kind",
+        ),
+        (
+            json!({"name": "g", "scope_kind": "provider", "provider_id": "openai",
+                "match_type": "glob", "pattern": "m"}),
+            "match_type",
+        ),
+        (
+            json!({"name": "g", "scope_kind": "provider", "provider_id": "openai",
+                "match_type": "exact", "pattern": "m", "patch": {"input_cost_per_token": -1}}),
+            "patch.input_cost_per_token",
+        ),
+        (
+            json!({"name": "g", "scope_kind": "provider", "provider_id": "nobody",
+                "match_type": "exact", "pattern": "m"}),
+            "provider_id",
+        ),
+        (
+            json!({"scope_kind": "provider", "provider_id": "openai",
+                "match_type": "exact", "pattern": "m"}),
+            "name",
+        ),
+    ] {
+        let (status, refused) = admin.call("POST", path, Some(body)).await;
+        assert_eq!(status, 400, "{refused}");
+        assert_eq!(refused["error"]["param"], field, "{refused}");
+    }
+    binary_chat_cost(&served.url, (1e-6, 3e-6)).await;
+
+    // An update replaces the patch whole: the input price is the list's again.
+    let (status, updated) = admin
+        .call(
+            "PUT",
+            &format!("{path}/{id}"),
+            Some(json!({"patch": {"output_cost_per_token": 5e-6}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["pricing_override"]["name"], "negotiated");
+    binary_chat_cost(&served.url, (GPT4O.0, 5e-6)).await;
+
+    let (status, _) = admin.call("DELETE", &format!("{path}/{id}"), None).await;
+    assert_eq!(status, 200);
+    binary_chat_cost(&served.url, GPT4O).await;
+    let (status, _) = admin.call("DELETE", &format!("{path}/{id}"), None).await;
+    assert_eq!(status, 404);
+    served.stop().await;
+}

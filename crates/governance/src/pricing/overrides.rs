@@ -112,13 +112,19 @@ impl PricingOverride {
             return Err(vec![(String::new(), "must be an object".into())]);
         };
         for key in obj.keys() {
+            // `id` and `name` (asbru's) let the admin API address an override.
             let known = matches!(
                 key.as_str(),
-                "model_pattern" | "match_type" | "request_types"
+                "model_pattern" | "match_type" | "request_types" | "id" | "name"
             ) || APPLIED_FIELDS.contains(&key.as_str())
                 || UNAPPLIED_FIELDS.contains(&key.as_str());
             if !known {
                 issues.push((key.clone(), "unknown field".into()));
+            }
+        }
+        for key in ["id", "name"] {
+            if obj.get(key).is_some_and(|v| !v.is_string() && !v.is_null()) {
+                issues.push((key.into(), "must be a string".into()));
             }
         }
         let pattern = match obj.get("model_pattern") {

@@ -5,6 +5,7 @@
 
 pub(crate) mod guard;
 mod handlers;
+mod pricing;
 pub(crate) mod reply;
 mod session;
 
@@ -14,7 +15,7 @@ use axum::routing::{get, post};
 /// The admin routes (mounted at the root, with the other `/api` paths).
 pub(crate) fn routes() -> RouteSet {
     use handlers::*;
-    vec![
+    let mut routes = vec![
         ("/api/providers", get(list_providers).post(create_provider)),
         (
             "/api/providers/{provider}",
@@ -50,7 +51,9 @@ pub(crate) fn routes() -> RouteSet {
             "/api/session/is-auth-enabled",
             get(session::is_auth_enabled),
         ),
-    ]
+    ];
+    routes.extend(pricing::routes());
+    routes
 }
 
 /// The control plane, or why there is none (a library embedding without it).
