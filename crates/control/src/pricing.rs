@@ -214,7 +214,12 @@ fn list_mut<'a>(doc: &'a mut Document, provider: &str) -> Result<&'a mut Vec<Val
     if !list.is_array() {
         *list = json!([]);
     }
-    Ok(list.as_array_mut().expect("made an array above"))
+    list.as_array_mut().ok_or_else(|| {
+        field_error(
+            "provider_id",
+            format!("providers.{provider}.pricing_overrides is not a list"),
+        )
+    })
 }
 
 /// Removes the override `id` from `doc`; returns it as (provider, stored).
