@@ -55,6 +55,9 @@ pub struct Gateway {
     governance: Arc<Limits>,
     /// The model price list: outlives reloads; refreshed from `framework.pricing.pricing_url`.
     prices: Arc<crate::pricing::PriceList>,
+    /// Stops the price list's refresh loop when the gateway is dropped (a library embedding that
+    /// drops gateways without draining them leaves no loop behind).
+    _price_sync: tokio_util::sync::DropGuard,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -290,18 +293,22 @@ impl Gateway {
             plugin.load_counters();
         }
         let background = crate::Background::default();
-        // The price list is fetched by a loop of the gateway's own, stopped at shutdown; a
-        // gateway built outside a runtime (some library uses) keeps the built-in prices.
+        // The price list is fetched by a loop of the gateway's own, stopped at shutdown or when
+        // the gateway is dropped; a gateway built outside a runtime (`config check`, some
+        // library uses) keeps the built-in prices.
+        let price_sync = tokio_util::sync::CancellationToken::new();
         if tokio::runtime::Handle::try_current().is_ok() {
             background.spawn_until_shutdown(crate::pricing::sync_loop(
                 Arc::clone(&prices),
                 options.pricing_sync_interval,
+                price_sync.clone(),
             ));
         }
         Ok(Self {
             state: ArcSwap::from_pointee(registry),
             governance,
             prices,
+            _price_sync: price_sync.drop_guard(),
             user_plugins,
             background,
             sessions: SessionStore::default(),

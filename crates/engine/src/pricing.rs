@@ -136,8 +136,20 @@ async fn download(client: &reqwest::Client, url: &str) -> Result<String, String>
 }
 
 /// Refreshes `list` at start and then every `pricing_sync_interval` (or `interval` when
-/// given: tests), while a URL is configured; waits for one otherwise. Runs until shutdown.
-pub(crate) async fn sync_loop(list: Arc<PriceList>, interval: Option<Duration>) {
+/// given: tests), while a URL is configured; waits for one otherwise. Runs until shutdown or
+/// until `stop` is cancelled (the gateway was dropped).
+pub(crate) async fn sync_loop(
+    list: Arc<PriceList>,
+    interval: Option<Duration>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = refresh_forever(list, interval) => {}
+    }
+}
+
+async fn refresh_forever(list: Arc<PriceList>, interval: Option<Duration>) {
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .build()
@@ -196,5 +208,35 @@ impl Pricer {
     ) -> Option<f64> {
         self.price(provider, model, request_type)
             .map(|p| p.cost(usage))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Gateway;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_refresh_loop_ends_with_its_gateway() {
+        let loaded = asbru_config::load_str("{}", &|_| None).expect("an empty config loads");
+        let gateway = Gateway::new(loaded.config).expect("a gateway");
+        let background = gateway.background().clone();
+        assert_eq!(background.running(), 1, "the price list loop");
+        drop(gateway);
+        for _ in 0..100 {
+            if background.running() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the loop outlived its gateway");
+    }
+
+    #[test]
+    fn a_gateway_outside_a_runtime_starts_no_loop() {
+        let loaded = asbru_config::load_str("{}", &|_| None).expect("an empty config loads");
+        let gateway = Gateway::new(loaded.config).expect("a gateway");
+        assert_eq!(gateway.background().running(), 0);
+        assert!(gateway.price_list().summary().0 >= 50, "the built-in list");
     }
 }
