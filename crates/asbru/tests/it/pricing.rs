@@ -388,50 +388,87 @@ async fn every_dialect_and_stream_charges_its_cost() {
 
 #[tokio::test]
 async fn a_client_that_leaves_a_stream_is_charged_an_estimate() {
-    // Slow chunks, so the client can leave after the first content delta, before the usage.
-    let options = MockOptions {
-        stream_chunk_delay: Duration::from_millis(150),
-        ..MockOptions::default()
-    };
-    let (gw, seen) = budget_gateway(1e-9, options).await;
-    let mut body = chat_body("openai/gpt-4o");
-    body["stream"] = json!(true);
-    let response = gw
-        .client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .header("x-bf-vk", "sk-bf-budget")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let mut stream = response.bytes_stream();
-    let mut text = String::new();
-    while !text.contains("\"content\":\"Hell") {
-        let piece = stream.next().await.unwrap().unwrap();
-        text.push_str(&String::from_utf8_lossy(&piece));
-    }
-    assert!(
-        !text.contains("\"usage\":{"),
-        "left before the usage: {text}"
-    );
-    drop(stream);
+    // On the OpenAI route and a drop-in route (whose events are translated from the same
+    // stream): the client leaves after the first content delta, before the usage.
+    let cases = [
+        (
+            "/v1/chat/completions",
+            json!({"model": "openai/gpt-4o", "stream": true,
+            "messages": [{"role": "user", "content": "Hello there"}]}),
+            "\"content\":\"Hell",
+        ),
+        (
+            "/anthropic/v1/messages",
+            json!({"model": "openai/gpt-4o", "stream": true, "max_tokens": 50,
+            "messages": [{"role": "user", "content": "Hello there"}]}),
+            "\"text\":\"Hell",
+        ),
+    ];
+    for (path, body, first_text) in cases {
+        // Slow chunks, so the client can leave in the middle.
+        let options = MockOptions {
+            stream_chunk_delay: Duration::from_millis(150),
+            ..MockOptions::default()
+        };
+        let (gw, seen) = budget_gateway(1e-9, options).await;
+        let response = gw
+            .client
+            .post(format!("{}{path}", gw.url))
+            .header("x-bf-vk", "sk-bf-budget")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let mut stream = response.bytes_stream();
+        let mut text = String::new();
+        while !text.contains(first_text) {
+            let piece = stream.next().await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&piece));
+        }
+        assert!(
+            !text.contains("\"usage\":{\"prompt"),
+            "{path}: left before the usage: {text}"
+        );
+        drop(stream);
 
-    let seen = recorded(&seen, 1).await;
-    let s = &seen[0];
-    assert_eq!(s.status, 499, "{s:?}");
-    assert!(s.estimated, "{s:?}");
-    // Input: the body sent upstream ÷ 4; output: the generated characters forwarded ÷ 4
-    // (the mock's 20-character answer comes in 5 deltas of 4: one or more were forwarded).
-    let sent = gw.mock.requests()[0].body.len() as u64;
-    assert_eq!(s.prompt, sent.div_ceil(4), "{s:?}");
-    assert!((1..=5).contains(&s.completion), "{s:?} {text}");
-    let expected = s.prompt as f64 * GPT4O.0 + s.completion as f64 * GPT4O.1;
-    assert!(
-        s.cost.is_some_and(|c| close(c, expected)),
-        "{s:?} != {expected}"
-    );
-    assert_budget_spent(&gw, "a stream the client left").await;
+        let seen = recorded(&seen, 1).await;
+        let s = &seen[0];
+        assert_eq!(s.status, 499, "{path}: {s:?}");
+        assert!(s.estimated, "{path}: {s:?}");
+        // Input: the body sent upstream ÷ 4; output: the generated characters forwarded ÷ 4
+        // (the mock's 20-character answer comes in 5 deltas of 4: one or more were forwarded).
+        let sent = gw.mock.requests()[0].body.len() as u64;
+        assert_eq!(s.prompt, sent.div_ceil(4), "{path}: {s:?}");
+        assert!((1..=5).contains(&s.completion), "{path}: {s:?} {text}");
+        let expected = s.prompt as f64 * GPT4O.0 + s.completion as f64 * GPT4O.1;
+        assert!(
+            s.cost.is_some_and(|c| close(c, expected)),
+            "{path}: {s:?} != {expected}"
+        );
+        assert_budget_spent(&gw, path).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reload_changes_the_overrides() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let with = |overrides: Value| json!({"providers": {"openai": provider(&mock, overrides)}});
+    let first = with(json!([{"model_pattern": "gpt-4o", "match_type": "exact",
+                             "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6}]));
+    let second = with(json!([{"model_pattern": "gpt-*", "match_type": "wildcard",
+                              "input_cost_per_token": 2e-6, "output_cost_per_token": 4e-6}]));
+    let gw = TestGateway::start_with(mock, first).await;
+    let (_, answer) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
+    assert_cost(&answer, (1e-6, 1e-6));
+    let loaded = asbru_config::load_str(&second.to_string(), &|_| None).unwrap();
+    gw.gateway.reload(loaded.config).unwrap();
+    let (_, answer) = gw
+        .post("/v1/chat/completions", chat_body("openai/gpt-4o"))
+        .await;
+    assert_cost(&answer, (2e-6, 4e-6));
 }
 
 /// The cost of one chat request to `openai/gpt-4o` on the served binary, checked against its
