@@ -82,6 +82,10 @@ pub struct GatewayOptions {
     pub plugins: Vec<Arc<dyn Plugin>>,
     /// The clock of governance's rate-limit windows; `None`: the system clock.
     pub governance_clock: Option<Arc<dyn asbru_governance::counters::Clock>>,
+    /// Redis through which budgets and rate limits are shared with other nodes (an asbru
+    /// extension); `None` counts on this node alone. Its writer
+    /// ([`asbru_governance::shared::RedisCounters::run`]) is the caller's to run.
+    pub governance_redis: Option<Arc<asbru_governance::shared::RedisCounters>>,
     /// Time between price list downloads, replacing `framework.pricing.pricing_sync_interval`
     /// (whose minimum is an hour); for tests.
     pub pricing_sync_interval: Option<Duration>,
@@ -275,10 +279,13 @@ impl Gateway {
             )?,
         );
         let user_plugins = options.plugins;
-        let governance =
-            Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
-                Arc::new(asbru_governance::counters::SystemClock)
-            })));
+        let governance_clock = options
+            .governance_clock
+            .unwrap_or_else(|| Arc::new(asbru_governance::counters::SystemClock));
+        let governance = Arc::new(match options.governance_redis {
+            Some(remote) => Limits::shared(governance_clock, remote),
+            None => Limits::new(governance_clock),
+        });
         let prices = Arc::new(crate::pricing::PriceList::new(config.pricing.clone()));
         let registry = Registry::build(
             config,
@@ -361,6 +368,12 @@ impl Gateway {
     /// shutdown.
     pub fn background(&self) -> &crate::Background {
         &self.background
+    }
+
+    /// The budgets' and rate limits' counters, which outlive config reloads (for reports and
+    /// for saving usage across restarts).
+    pub fn governance_limits(&self) -> &Arc<Limits> {
+        &self.governance
     }
 
     /// The limits on providers' buffered answers, and the budget all requests share (for
@@ -516,7 +529,7 @@ impl Gateway {
             log.ctx
                 .set_primary_target(Arc::clone(&entry.telemetry.name), model_start);
         }
-        if let Some(short) = log.run_pre(&RequestBody::new(body)) {
+        if let Some(short) = log.run_pre(&RequestBody::new(body)).await {
             match self.short_circuit(op, &view, short, &mut log).await {
                 Ok(answered) => return answered,
                 Err(error) if last > 0 => primary_answered = Some(error),
@@ -621,10 +634,13 @@ impl Gateway {
             e.with_provider(resolved.provider)
                 .with_model_requested(resolved.model)
         };
-        if let Some(TargetLimits(guard)) = log.ctx.extensions.get::<TargetLimits>() {
-            guard
-                .check_target(resolved.provider, resolved.model)
-                .map_err(decorate)?;
+        let check = log
+            .ctx
+            .extensions
+            .get::<TargetLimits>()
+            .map(|TargetLimits(guard)| guard.check_target(resolved.provider, resolved.model));
+        if let Some(check) = check {
+            check.decided().await.map_err(decorate)?;
         }
         log.begin_attempt(
             Arc::clone(&resolved.entry.telemetry),
