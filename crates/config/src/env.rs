@@ -193,6 +193,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Loaded {
                 .map(secrecy::SecretString::from),
             auth: None,
             governance: None,
+            pricing: crate::model::PricingConfig::default(),
         },
         notices,
     }
@@ -211,6 +212,7 @@ fn bare_provider(provider: KnownProvider) -> ProviderConfig {
         proxy: ProxyConfig::None,
         allowed_requests: None,
         request_path_overrides: Default::default(),
+        pricing_overrides: Default::default(),
     }
 }
 

@@ -37,6 +37,32 @@ pub struct Config {
     pub auth: Option<crate::admin::AuthConfig>,
     /// The `governance` section, when it defines at least one virtual key.
     pub governance: Option<std::sync::Arc<asbru_governance::model::Governance>>,
+    /// `framework.pricing`: where the model price list is refreshed from.
+    pub pricing: PricingConfig,
+}
+
+/// Bifrost's default `framework.pricing.pricing_sync_interval` (24 h).
+pub const DEFAULT_PRICING_SYNC_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Bifrost's smallest `pricing_sync_interval` (1 h).
+pub const MIN_PRICING_SYNC_INTERVAL_SECS: i64 = 3600;
+
+/// `framework.pricing`. Without a `pricing_url` the built-in price list is used and nothing is
+/// downloaded (asbru does not reach out to Bifrost's default URL on its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricingConfig {
+    /// An http(s) URL serving Bifrost's datasheet (or asbru's catalog format).
+    pub url: Option<String>,
+    /// Time between downloads.
+    pub sync_interval: Duration,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            sync_interval: DEFAULT_PRICING_SYNC_INTERVAL,
+        }
+    }
 }
 
 impl Config {
@@ -158,6 +184,8 @@ pub struct ProviderConfig {
     pub allowed_requests: Option<BTreeMap<String, bool>>,
     /// `custom_provider_config.request_path_overrides`: request type → path or full URL.
     pub request_path_overrides: BTreeMap<String, String>,
+    /// `pricing_overrides`: prices replacing the catalog's for this provider's models.
+    pub pricing_overrides: asbru_governance::pricing::Overrides,
 }
 
 impl ProviderConfig {

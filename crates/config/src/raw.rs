@@ -44,7 +44,7 @@ pub(crate) struct RawConfig {
     pub auth_config: Option<RawAuthConfig>,
     /// Settings that apply to every request, whatever the provider.
     pub client: Option<RawClient>,
-    /// Framework settings (model pricing catalog). Not supported yet.
+    /// Framework settings: where the model price list is refreshed from.
     pub framework: Option<RawFramework>,
     /// The providers requests can be sent to, by name: a built-in provider name (`openai`,
     /// `anthropic`, …) or any other name together with `custom_provider_config`.
@@ -229,7 +229,7 @@ pub(crate) struct RawProvider {
     pub store_raw_request_response: Option<bool>,
     /// Makes this a custom provider: a new name with the wire behaviour of `base_provider_type`.
     pub custom_provider_config: Option<RawCustomProvider>,
-    /// Per-model price overrides. Not supported yet.
+    /// Per-model price overrides: `model_pattern`, `match_type` (exact, wildcard, regex), `request_types` and the cost fields.
     pub pricing_overrides: Option<Vec<Object>>,
 }
 

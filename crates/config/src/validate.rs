@@ -10,9 +10,9 @@ use crate::error::FieldError;
 use crate::model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, Config,
     DEFAULT_AZURE_API_VERSION, DEFAULT_AZURE_AUTHORITY_HOST, DEFAULT_AZURE_SCOPE,
-    DEFAULT_BEDROCK_REGION, EntraCredentials, HeaderFilter, KeyConfig, NetworkConfig,
-    PluginsConfig, ProviderConfig, ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig,
-    VllmKeyConfig,
+    DEFAULT_BEDROCK_REGION, EntraCredentials, HeaderFilter, KeyConfig,
+    MIN_PRICING_SYNC_INTERVAL_SECS, NetworkConfig, PluginsConfig, PricingConfig, ProviderConfig,
+    ProviderKeyConfig, ProxyConfig, ProxyTarget, VertexKeyConfig, VllmKeyConfig,
 };
 use crate::notice::{Notice, NoticeKind};
 use crate::ordered::OrderedMap;
@@ -101,9 +101,7 @@ pub(crate) fn validate(
         raw.governance.as_ref().and_then(|g| g.get("auth_config")),
     );
     let client = v.client(raw.client);
-    if let Some(framework) = raw.framework {
-        v.framework(framework);
-    }
+    let pricing = raw.framework.map(|f| v.framework(f)).unwrap_or_default();
     let providers = v.providers(raw.providers.unwrap_or_default());
     let governance = v.governance(raw.governance.as_ref());
     v.section("mcp", raw.mcp.as_ref(), "MCP");
@@ -149,6 +147,7 @@ pub(crate) fn validate(
                 config_store,
                 encryption_key,
                 auth,
+                pricing,
             }),
             v.notices,
         )
@@ -521,22 +520,27 @@ impl Validator<'_> {
         out
     }
 
-    fn framework(&mut self, f: RawFramework) {
-        let Some(pricing) = f.pricing else { return };
+    /// `framework.pricing`: the price list's URL (http or https) and how often it is fetched
+    /// (seconds, at least Bifrost's minimum of an hour).
+    fn framework(&mut self, f: RawFramework) -> PricingConfig {
+        let mut out = PricingConfig::default();
+        let Some(pricing) = f.pricing else { return out };
         if let Some(url) = pricing.pricing_url.as_deref().filter(|u| !u.is_empty()) {
             if is_http_url(url) {
-                self.unsupported("framework.pricing.pricing_url", "the model price list");
+                out.url = Some(url.to_owned());
             } else {
                 self.error("framework.pricing.pricing_url", "not a valid http(s) URL");
             }
         }
-        self.unsupported_int(
+        if let Some(secs) = self.int(
             "framework.pricing.pricing_sync_interval",
             pricing.pricing_sync_interval,
-            3600,
-            86400,
-            "the price list sync interval",
-        );
+            MIN_PRICING_SYNC_INTERVAL_SECS,
+            None,
+        ) {
+            out.sync_interval = Duration::from_secs(secs.unsigned_abs());
+        }
+        out
     }
 
     /// `plugins[]`: the built-ins asbru runs (`telemetry`, `mocker`) are read; others are
@@ -733,9 +737,7 @@ impl Validator<'_> {
             p.store_raw_request_response,
             "raw request/response logging",
         );
-        if p.pricing_overrides.as_ref().is_some_and(|o| !o.is_empty()) {
-            self.unsupported(format!("{path}.pricing_overrides"), "pricing overrides");
-        }
+        let pricing_overrides = self.pricing_overrides(&path, p.pricing_overrides);
 
         let base = base?;
         if self.errors.len() > errors_before {
@@ -759,7 +761,45 @@ impl Validator<'_> {
             proxy,
             allowed_requests,
             request_path_overrides,
+            pricing_overrides,
         })
+    }
+
+    /// `providers.<name>.pricing_overrides[]`: each override checked field by field; cost
+    /// fields asbru does not price with (images, audio, characters, batches, the 128k tier)
+    /// are accepted and reported once each.
+    fn pricing_overrides(
+        &mut self,
+        path: &str,
+        raw: Option<Vec<Object>>,
+    ) -> asbru_governance::pricing::Overrides {
+        use asbru_governance::pricing::{PricingOverride, overrides::UNAPPLIED_FIELDS};
+        let mut list = Vec::new();
+        for (i, entry) in raw.unwrap_or_default().into_iter().enumerate() {
+            let at = format!("{path}.pricing_overrides[{i}]");
+            for key in UNAPPLIED_FIELDS {
+                if entry.get(*key).is_some_and(|v| !v.is_null()) {
+                    self.unsupported(
+                        format!("{at}.{key}"),
+                        "pricing by this unit (asbru prices tokens)",
+                    );
+                }
+            }
+            match PricingOverride::parse(&Value::Object(entry), |t| REQUEST_TYPES.contains(&t)) {
+                Ok(o) => list.push(o),
+                Err(issues) => {
+                    for (field, message) in issues {
+                        let field_path = if field.is_empty() {
+                            at.clone()
+                        } else {
+                            format!("{at}.{field}")
+                        };
+                        self.error(field_path, message);
+                    }
+                }
+            }
+        }
+        asbru_governance::pricing::Overrides::new(list)
     }
 
     fn custom_provider(&mut self, path: &str, c: RawCustomProvider) -> CustomProvider {

@@ -14,6 +14,7 @@
 pub mod auth;
 mod error;
 mod governance;
+mod pricing;
 mod providers;
 mod redact;
 mod settings;

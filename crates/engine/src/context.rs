@@ -24,6 +24,9 @@ pub struct RequestContext {
     pub usage: Option<Usage>,
     /// What the request cost, in USD, once a plugin or the price list has worked it out.
     pub cost: Option<f64>,
+    /// `usage` (and so `cost`) is the gateway's estimate, not the provider's count: the client
+    /// left a stream before its final usage arrived (see `stream.rs`).
+    pub usage_estimated: bool,
     pub timings: Timings,
     /// Typed values plugins leave for their own later hooks or for each other.
     pub extensions: http::Extensions,
@@ -200,6 +203,7 @@ impl RequestContext {
             attempts: Vec::new(),
             usage: None,
             cost: None,
+            usage_estimated: false,
             timings,
             extensions: http::Extensions::new(),
             primary: None,

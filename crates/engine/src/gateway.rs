@@ -53,6 +53,11 @@ pub struct Gateway {
     background: crate::Background,
     /// Governance's rate-limit counters: they outlive reloads, keeping their usage.
     governance: Arc<Limits>,
+    /// The model price list: outlives reloads; refreshed from `framework.pricing.pricing_url`.
+    prices: Arc<crate::pricing::PriceList>,
+    /// Stops the price list's refresh loop when the gateway is dropped (a library embedding that
+    /// drops gateways without draining them leaves no loop behind).
+    _price_sync: tokio_util::sync::DropGuard,
 }
 
 /// How a [`Gateway`] tracks health and draws its random choices; the defaults are for
@@ -81,6 +86,9 @@ pub struct GatewayOptions {
     /// extension); `None` counts on this node alone. Its writer
     /// ([`asbru_governance::shared::RedisCounters::run`]) is the caller's to run.
     pub governance_redis: Option<Arc<asbru_governance::shared::RedisCounters>>,
+    /// Time between price list downloads, replacing `framework.pricing.pricing_sync_interval`
+    /// (whose minimum is an hour); for tests.
+    pub pricing_sync_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -131,6 +139,10 @@ struct Registry {
     telemetry_labels: Option<Arc<[String]>>,
     /// The governance plugin, also asked about requests that run no plugins (model lists).
     governance: Option<Arc<crate::builtin::GovernancePlugin>>,
+    /// Prices this snapshot's requests: the price list under its providers' overrides.
+    pricer: crate::pricing::Pricer,
+    /// `framework.pricing` of this snapshot.
+    pricing: asbru_config::PricingConfig,
 }
 
 #[derive(Debug)]
@@ -274,15 +286,38 @@ impl Gateway {
             Some(remote) => Limits::shared(governance_clock, remote),
             None => Limits::new(governance_clock),
         });
-        let registry = Registry::build(config, &health, &limits, None, &user_plugins, &governance)?;
+        let prices = Arc::new(crate::pricing::PriceList::new(config.pricing.clone()));
+        let registry = Registry::build(
+            config,
+            &health,
+            &limits,
+            None,
+            &user_plugins,
+            &governance,
+            &prices,
+        )?;
         if let Some(plugin) = &registry.governance {
             plugin.load_counters();
+        }
+        let background = crate::Background::default();
+        // The price list is fetched by a loop of the gateway's own, stopped at shutdown or when
+        // the gateway is dropped; a gateway built outside a runtime (`config check`, some
+        // library uses) keeps the built-in prices.
+        let price_sync = tokio_util::sync::CancellationToken::new();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            background.spawn_until_shutdown(crate::pricing::sync_loop(
+                Arc::clone(&prices),
+                options.pricing_sync_interval,
+                price_sync.clone(),
+            ));
         }
         Ok(Self {
             state: ArcSwap::from_pointee(registry),
             governance,
+            prices,
+            _price_sync: price_sync.drop_guard(),
             user_plugins,
-            background: crate::Background::default(),
+            background,
             sessions: SessionStore::default(),
             health,
             limits,
@@ -315,6 +350,7 @@ impl Gateway {
             Some(&self.state.load()),
             &self.user_plugins,
             &self.governance,
+            &self.prices,
         )?;
         Ok(Prepared(Arc::new(registry)))
     }
@@ -324,6 +360,7 @@ impl Gateway {
         if let Some(governance) = &prepared.0.governance {
             governance.load_counters();
         }
+        self.prices.set_source(&prepared.0.pricing);
         self.state.store(prepared.0);
     }
 
@@ -343,6 +380,11 @@ impl Gateway {
     /// metrics and tests: [`ResponseLimits::buffered_bytes`]).
     pub fn response_limits(&self) -> &ResponseLimits {
         &self.limits
+    }
+
+    /// The model price list in force (built in, or the last one downloaded).
+    pub fn price_list(&self) -> &crate::pricing::PriceList {
+        &self.prices
     }
 
     /// Settings of the `client` section in force now.
@@ -625,6 +667,7 @@ impl Gateway {
             },
         ));
 
+        let prompt_tokens_estimate = crate::estimate::tokens_of(upstream_body.len() as u64);
         let (sent, key) = self
             .send_with_retries(&resolved, op, stream, upstream_body, meta, target, log)
             .await
@@ -658,6 +701,7 @@ impl Gateway {
                             redactor: entry.redactor.clone(),
                             max_duration: self.max_stream_duration,
                             health: Some(health),
+                            prompt_tokens_estimate,
                         },
                         log.hand_over(),
                         Some(permit),
@@ -896,6 +940,7 @@ impl Gateway {
                             redactor: Redactor::default(),
                             max_duration: self.max_stream_duration,
                             health: None,
+                            prompt_tokens_estimate: 0,
                         },
                         log.hand_over(),
                         None,
@@ -1034,12 +1079,14 @@ fn start_log(registry: &Registry, op: Operation, meta: &mut RequestMeta) -> Requ
         std::mem::take(&mut meta.plugin_headers),
         timings,
     );
-    RequestLog::new(
+    let mut log = RequestLog::new(
         ctx,
         op.response_type(false),
         registry.plugins.clone(),
         Some(registry.overhead.clone()),
-    )
+    );
+    log.pricer = Some(registry.pricer.clone());
+    log
 }
 
 /// A complete JSON answer (a provider's or a plugin's) checked for its API and stamped with
@@ -1070,7 +1117,7 @@ fn answer_json(
         overhead_ms: Some(millis(overhead)),
         cost: checked
             .usage
-            .and_then(|u| asbru_governance::pricing::cost(provider, model, &u)),
+            .and_then(|u| log.cost(provider, model, op.request_type(false), &u)),
     };
     let stamped = append_extra_fields(body, &extra).ok_or_else(|| {
         GatewayError::upstream_unreachable(format!(
@@ -1272,7 +1319,10 @@ impl Registry {
         previous: Option<&Registry>,
         user_plugins: &[Arc<dyn Plugin>],
         governance: &Arc<Limits>,
+        prices: &Arc<crate::pricing::PriceList>,
     ) -> Result<Self, GatewayError> {
+        let pricer = crate::pricing::Pricer::new(Arc::clone(prices), &config);
+        let pricing = config.pricing.clone();
         let (mut plugins, governance) = crate::builtin::plugins(&config, governance)?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
@@ -1333,6 +1383,8 @@ impl Registry {
             overhead: metrics::histogram!("asbru_overhead_seconds"),
             telemetry_labels,
             governance,
+            pricer,
+            pricing,
         })
     }
 

@@ -93,6 +93,9 @@ pub(crate) struct RequestLog {
     /// How many plugins' pre-hooks ran: their post-hooks run, in reverse.
     plugins_ran: usize,
     overhead: Option<metrics::Histogram>,
+    /// Prices the request (the snapshot's price list and overrides); `None`: the built-in
+    /// list (a log made outside a snapshot).
+    pub(crate) pricer: Option<crate::pricing::Pricer>,
 }
 
 impl RequestLog {
@@ -117,6 +120,38 @@ impl RequestLog {
             plugins,
             plugins_ran: 0,
             overhead,
+            pricer: None,
+        }
+    }
+
+    /// What `usage` cost on `provider`'s `model` for a request of `request_type` (Bifrost's
+    /// name), at this request's prices; `None` when the model has no price.
+    pub(crate) fn cost(
+        &self,
+        provider: &str,
+        model: &str,
+        request_type: &str,
+        usage: &Usage,
+    ) -> Option<f64> {
+        match &self.pricer {
+            Some(p) => p.cost(provider, model, request_type, usage),
+            None => asbru_governance::pricing::cost(provider, model, usage),
+        }
+    }
+
+    /// The price of `provider`'s `model` for this request's type, for a stream to price its
+    /// usage event.
+    pub(crate) fn price(
+        &self,
+        provider: &str,
+        model: &str,
+    ) -> Option<asbru_governance::pricing::Price> {
+        let request_type = self.ctx.operation().request_type(false);
+        match &self.pricer {
+            Some(p) => p.price(provider, model, request_type),
+            None => asbru_governance::pricing::Catalog::builtin()
+                .price(provider, model)
+                .copied(),
         }
     }
 
@@ -278,6 +313,7 @@ impl RequestLog {
             plugins: Plugins::default(),
             plugins_ran: 0,
             overhead: None,
+            pricer: self.pricer.clone(),
         };
         std::mem::replace(self, spent)
     }
@@ -366,6 +402,7 @@ impl RequestLog {
                     overhead_us,
                     prompt_tokens = usage.prompt_tokens,
                     completion_tokens = usage.completion_tokens,
+                    usage_estimated = self.ctx.usage_estimated,
                     chunks = chunks.unwrap_or(0),
                     retries,
                     fallback_index,
@@ -383,7 +420,8 @@ impl RequestLog {
         if self.ctx.cost.is_none()
             && let (Some(usage), Some(a)) = (self.ctx.usage, self.ctx.last_attempt())
         {
-            self.ctx.cost = asbru_governance::pricing::cost(&a.provider, &a.model, &usage);
+            let request_type = self.ctx.operation().request_type(false);
+            self.ctx.cost = self.cost(&a.provider, &a.model, request_type, &usage);
         }
         if self.plugins_ran > 0 {
             // Every failure records its error; the fallback only keeps the match total.

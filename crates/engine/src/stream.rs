@@ -109,6 +109,43 @@ struct State {
     /// When the stream is cut, however lively the provider keeps it.
     deadline: Pin<Box<tokio::time::Sleep>>,
     max_duration: std::time::Duration,
+    /// Characters of generated text forwarded while no usage was known (for the estimate a
+    /// client that leaves early is charged; see `crate::estimate`).
+    generated_chars: u64,
+    /// Input tokens estimated from the request sent upstream.
+    prompt_tokens_estimate: u64,
+}
+
+impl Drop for State {
+    /// The client left before the stream ended (its line not written yet): what was generated
+    /// so far is still charged. Usage the provider did not report is estimated, so the
+    /// request's cost and the budgets' settlement (post-hooks, when the log is dropped right
+    /// after) count it; the request is marked `usage_estimated`.
+    fn drop(&mut self) {
+        if self.logged {
+            return;
+        }
+        let mut usage = self
+            .inspector
+            .usage()
+            .or(self.log.ctx.usage)
+            .unwrap_or_default();
+        let mut estimated = false;
+        if usage.completion_tokens == 0 && self.generated_chars > 0 {
+            usage.completion_tokens = crate::estimate::tokens_of(self.generated_chars);
+            estimated = true;
+        }
+        if usage.prompt_tokens == 0 && self.prompt_tokens_estimate > 0 {
+            usage.prompt_tokens = self.prompt_tokens_estimate;
+            estimated = true;
+        }
+        if estimated {
+            usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+            self.log.ctx.usage = Some(usage);
+            self.log.ctx.usage_estimated = true;
+            metrics::counter!("asbru_stream_usage_estimated_total").increment(1);
+        }
+    }
 }
 
 /// What the forwarding loop knows of the request it serves.
@@ -122,6 +159,9 @@ pub(crate) struct StreamContext {
     pub(crate) max_duration: std::time::Duration,
     /// Where a break after the stream started is reported; `None` for a plugin's stream.
     pub(crate) health: Option<StreamHealth>,
+    /// Input tokens estimated from the request body sent upstream (0 for a plugin's stream),
+    /// charged if the client leaves before the usage arrives.
+    pub(crate) prompt_tokens_estimate: u64,
 }
 
 /// The health a committed stream reports to if the provider breaks it.
@@ -162,6 +202,7 @@ impl SseStream {
             redactor,
             max_duration,
             health,
+            prompt_tokens_estimate,
         } = context;
         let mut state = State {
             upstream,
@@ -170,11 +211,10 @@ impl SseStream {
                 StreamKind::Chunks {
                     drop_usage_only_chunk,
                 } => {
-                    let price = log.ctx.last_attempt().and_then(|a| {
-                        asbru_governance::pricing::Catalog::builtin()
-                            .price(&a.provider, &a.model)
-                            .copied()
-                    });
+                    let price = log
+                        .ctx
+                        .last_attempt()
+                        .and_then(|a| log.price(&a.provider, &a.model));
                     let inspector = StreamInspector::new(drop_usage_only_chunk);
                     Inspector::Chunks(match price {
                         Some(price) => inspector.with_cost(move |u| Some(price.cost(u))),
@@ -196,6 +236,8 @@ impl SseStream {
             health,
             deadline: Box::pin(tokio::time::sleep(max_duration)),
             max_duration,
+            generated_chars: 0,
+            prompt_tokens_estimate,
         };
         state.absorb(&first);
         let inner = futures_util::stream::unfold(state, |mut st| async move {
@@ -348,6 +390,9 @@ impl State {
         timings.last_chunk = Some(now);
         if let Some(usage) = self.inspector.usage() {
             self.log.ctx.usage = Some(usage);
+        }
+        if self.log.ctx.usage.is_none_or(|u| u.completion_tokens == 0) {
+            self.generated_chars += crate::estimate::generated_chars(&event);
         }
         self.log.chunk(&StreamChunk {
             event: &event,

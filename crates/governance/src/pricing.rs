@@ -11,6 +11,12 @@
 
 use asbru_schema::Usage;
 use serde_json::Value;
+
+pub mod datasheet;
+pub mod overrides;
+
+pub use datasheet::DEFAULT_PRICING_URL;
+pub use overrides::{MatchType, Overrides, PricingOverride};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -99,7 +105,7 @@ impl Price {
 }
 
 /// A price list: `provider/model` → price, and the model alone → the first provider's price.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Catalog {
     by_provider: HashMap<String, Price>,
     by_model: HashMap<String, Price>,

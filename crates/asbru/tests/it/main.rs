@@ -46,6 +46,7 @@ mod keys;
 mod lifecycle;
 mod mocker;
 mod plugins;
+mod pricing;
 mod proxy;
 mod queue;
 mod reload;

@@ -515,3 +515,26 @@ fn allowed_origins_are_origins() {
         ["client.allowed_origins[0]"]
     );
 }
+
+#[test]
+fn pricing_override_errors_name_each_field() {
+    let got = errors(&openai_with(
+        r#""pricing_overrides": [
+            {"model_pattern": "gpt-4o", "match_type": "exact", "input_cost_per_token": 1e-6},
+            {"model_pattern": "gpt4", "match_type": "wildcard", "request_types": ["chat"],
+             "output_cost_per_token": -1, "input_cost": 2},
+            {"match_type": "glob"}
+        ]"#,
+    ));
+    assert_eq!(
+        got,
+        [
+            "providers.openai.pricing_overrides[1].input_cost: unknown field",
+            "providers.openai.pricing_overrides[1].model_pattern: a wildcard pattern needs a `*` (e.g. \"claude-3*\")",
+            "providers.openai.pricing_overrides[1].request_types[0]: unknown request type \"chat\"",
+            "providers.openai.pricing_overrides[1].output_cost_per_token: must be a number >= 0 (USD per token)",
+            "providers.openai.pricing_overrides[2].model_pattern: required",
+            r#"providers.openai.pricing_overrides[2].match_type: unknown match type "glob"; expected "exact", "wildcard" or "regex""#,
+        ]
+    );
+}

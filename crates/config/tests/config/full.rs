@@ -443,10 +443,8 @@ fn every_unsupported_key_is_reported_exactly_once() {
         "client.log_retention_days",
         "client.logging_headers",
         "client.mcp_agent_depth",
-        "framework.pricing.pricing_url",
         "providers.openai.keys[1].use_for_batch_api",
         "providers.openai.send_back_raw_response",
-        "providers.openai.pricing_overrides",
         "mcp",
         "vector_store",
         "cluster_config",
@@ -564,4 +562,37 @@ fn the_store_its_key_and_admin_auth_are_read() {
         matches!(&auth.admin_password, asbru_config::AdminPassword::Clear(p) if p.expose_secret() == "admin-password")
     );
     assert!(!auth.admin_username.is_empty());
+}
+
+#[test]
+fn pricing_overrides_and_the_price_list_url_are_read() {
+    let config = load_full().config;
+    let openai = config.provider("openai").unwrap();
+    let o = openai
+        .pricing_overrides
+        .find("gpt-4o-mini", "chat_completion_stream")
+        .expect("the wildcard covers gpt-4o-mini");
+    assert_eq!(o.model_pattern, "gpt-4o*");
+    assert_eq!(o.patch.input, Some(0.0000025));
+    assert_eq!(o.patch.output, Some(0.00001));
+    assert!(
+        openai
+            .pricing_overrides
+            .find("gpt-4.1", "chat_completion")
+            .is_none()
+    );
+    assert!(
+        config
+            .provider("anthropic")
+            .unwrap()
+            .pricing_overrides
+            .is_empty()
+    );
+    assert!(
+        config
+            .pricing
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    );
 }

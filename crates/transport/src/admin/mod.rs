@@ -6,6 +6,7 @@
 
 pub(crate) mod guard;
 mod handlers;
+mod pricing;
 pub(crate) mod reply;
 mod session;
 
@@ -15,7 +16,7 @@ use axum::routing::{get, post, put};
 /// The admin routes (mounted at the root, with the other `/api` paths).
 pub(crate) fn routes() -> RouteSet {
     use handlers::*;
-    vec![
+    let mut routes = vec![
         ("/api/providers", get(list_providers).post(create_provider)),
         (
             "/api/providers/{provider}",
@@ -93,7 +94,9 @@ pub(crate) fn routes() -> RouteSet {
             "/api/session/is-auth-enabled",
             get(session::is_auth_enabled),
         ),
-    ]
+    ];
+    routes.extend(pricing::routes());
+    routes
 }
 
 /// The control plane, or why there is none (a library embedding without it).
