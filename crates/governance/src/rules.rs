@@ -150,6 +150,7 @@ pub struct Decision {
 pub struct RoutingRules {
     rules: Vec<RoutingRule>,
     env: Option<Arc<Env>>,
+    ignored: Vec<String>,
 }
 
 impl std::fmt::Debug for RoutingRules {
@@ -167,10 +168,11 @@ impl RoutingRules {
     /// names an unknown variable, target weights that do not sum to 1.
     pub fn compile(values: &[Value]) -> Result<Self, Vec<Issue>> {
         let mut issues = Vec::new();
+        let mut ignored = Vec::new();
         let mut rules = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
             let path = format!("{ROOT}.routing_rules[{i}]");
-            if let Some(rule) = rule(value, &path, &mut issues) {
+            if let Some(rule) = rule(value, &path, &mut issues, &mut ignored) {
                 if rules.iter().any(|r: &RoutingRule| r.id == rule.id) {
                     issues.push(issue(
                         format!("{path}.id"),
@@ -186,7 +188,17 @@ impl RoutingRules {
         // Stable: equal priorities keep the order they were written in.
         rules.sort_by_key(|r| r.priority);
         let env = (!rules.is_empty()).then(|| Arc::new(Env::stdlib()));
-        Ok(Self { rules, env })
+        Ok(Self {
+            rules,
+            env,
+            ignored,
+        })
+    }
+
+    /// Paths of fields this crate does not read (Bifrost's newer or enterprise fields), for the
+    /// config checker to list as not supported instead of dropping them silently.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 
     pub fn is_empty(&self) -> bool {
@@ -364,7 +376,12 @@ const RULE_FIELDS: &[&str] = &[
     "config_hash",
 ];
 
-fn rule(value: &Value, path: &str, issues: &mut Vec<Issue>) -> Option<RoutingRule> {
+fn rule(
+    value: &Value,
+    path: &str,
+    issues: &mut Vec<Issue>,
+    ignored: &mut Vec<String>,
+) -> Option<RoutingRule> {
     let Some(o) = value.as_object() else {
         issues.push(issue(path, "expected an object"));
         return None;
@@ -379,7 +396,7 @@ fn rule(value: &Value, path: &str, issues: &mut Vec<Issue>) -> Option<RoutingRul
                 ));
             }
         } else if !RULE_FIELDS.contains(&key.as_str()) {
-            issues.push(issue(format!("{path}.{key}"), "unknown field"));
+            ignored.push(format!("{path}.{key}"));
         }
     }
     let id = required_string(o, "id", path, issues);
@@ -519,11 +536,6 @@ fn targets(value: Option<&Value>, path: &str, issues: &mut Vec<Issue>) -> Vec<Ru
             issues.push(issue(tpath, "expected an object"));
             continue;
         };
-        for key in o.keys() {
-            if !["provider", "model", "key_id", "weight"].contains(&key.as_str()) {
-                issues.push(issue(format!("{tpath}.{key}"), "unknown field"));
-            }
-        }
         let weight = match o.get("weight") {
             None | Some(Value::Null) if items.len() == 1 => 1.0,
             Some(v) if v.as_f64().is_some_and(|w| (0.0..=1.0).contains(&w)) => {

@@ -109,7 +109,7 @@ async fn serve_with_a_bifrost_config_file() {
             "openai": {"keys": [{"name": "k", "value": "env.TEST_OPENAI_KEY", "weight": 1}], "network_config": {"base_url": mock.base_url()}},
             "replicate": {"keys": [{"name": "r", "value": "r8-key", "weight": 1}]}
         },
-        "governance": {"routing_rules": [{"id": "r", "name": "r", "cel_expression": "true"}]}
+        "governance": {"routing_rules": [{"id": "r", "name": "r", "cel_expression": "true", "targets": [{"weight": 1}]}]}
     });
     let path = write_config(dir.path(), &config);
     let served = serve(&["--config", &path], &[("TEST_OPENAI_KEY", "sk-from-env")]).await;
