@@ -462,19 +462,46 @@ impl Gateway {
             )));
         }
         let fallbacks = view.fallbacks();
-        let last = fallbacks.len();
 
-        // Pre-hooks: a plugin may answer the request itself.
+        // Pre-hooks: a plugin may answer the request itself, or route it elsewhere.
         let mut primary_answered = None;
-        if log.has_plugins()
-            && let Some(target) = resolve_target(&registry, view.model(), meta.route_provider)
-            && let Ok(entry) = registry.get(target.provider)
-        {
-            let model_start = view.model().len() - target.model.len();
-            log.ctx
-                .set_primary_target(Arc::clone(&entry.telemetry.name), model_start);
+        if log.has_plugins() {
+            if let Some(target) = resolve_target(&registry, view.model(), meta.route_provider)
+                && let Ok(entry) = registry.get(target.provider)
+            {
+                let model_start = view.model().len() - target.model.len();
+                log.ctx
+                    .set_primary_target(Arc::clone(&entry.telemetry.name), model_start);
+            }
+            log.ctx.set_requested_fallbacks(fallbacks);
         }
-        if let Some(short) = log.run_pre(&RequestBody::new(body)) {
+        let short = log.run_pre(&RequestBody::new(body));
+        // The targets in order with the key each pins: the body's, unless a pre-hook routed the
+        // request (only then is the list allocated).
+        let routed: Vec<(String, Option<KeyPin>)> = match log.ctx.routing() {
+            None => Vec::new(),
+            Some(routing) => {
+                let pinned = |t: &crate::context::RouteTarget| {
+                    let pin = t.key_id.as_ref().map(|id| KeyPin {
+                        id: Some(id.clone()),
+                        name: None,
+                    });
+                    (t.name(), pin)
+                };
+                let mut list = vec![pinned(&routing.primary)];
+                match &routing.fallbacks {
+                    Some(chosen) => list.extend(chosen.iter().map(pinned)),
+                    None => list.extend(fallbacks.iter().map(|f| (f.clone(), None))),
+                }
+                list
+            }
+        };
+        let last = if routed.is_empty() {
+            fallbacks.len()
+        } else {
+            routed.len() - 1
+        };
+        if let Some(short) = short {
             match self.short_circuit(op, &view, short, &mut log).await {
                 Ok(answered) => return answered,
                 Err(error) if last > 0 => primary_answered = Some(error),
@@ -485,11 +512,21 @@ impl Gateway {
             }
         }
 
-        let targets = std::iter::once(view.model()).chain(fallbacks.iter().map(String::as_str));
+        let targets: Vec<(&str, Option<&KeyPin>)> = if routed.is_empty() {
+            std::iter::once(view.model())
+                .chain(fallbacks.iter().map(String::as_str))
+                .map(|t| (t, None))
+                .collect()
+        } else {
+            routed
+                .iter()
+                .map(|(t, pin)| (t.as_str(), pin.as_ref()))
+                .collect()
+        };
         // Listed in the error only when there were fallbacks: no allocation otherwise.
         let mut attempts = Vec::new();
         let mut primary_error = None;
-        for (index, target) in targets.enumerate() {
+        for (index, (target, pin)) in targets.into_iter().enumerate() {
             let fallback_index = u32::try_from(index).unwrap_or(u32::MAX);
             // A provider whose circuit is open is skipped while another target remains; the
             // last one is always tried, so an open circuit never turns a request away alone.
@@ -505,6 +542,7 @@ impl Gateway {
                 let target = Target {
                     name: target,
                     fallback_index,
+                    pin,
                 };
                 self.attempt(&registry, op, &view, target, &meta, &mut log)
                     .await
@@ -703,7 +741,11 @@ impl Gateway {
         let primary = target.fallback_index == 0;
         let session = meta.session.as_ref().filter(|_| primary);
         let no_pin = KeyPin::default();
-        let pin = if primary { &meta.pin } else { &no_pin };
+        let pin = match target.pin {
+            Some(pin) => pin,
+            None if primary => &meta.pin,
+            None => &no_pin,
+        };
         let policy = &self.health.policy;
         let mut tried = KeySet::default();
         let mut retries = 0;
@@ -1055,6 +1097,9 @@ fn answer_json(
         cost: checked
             .usage
             .and_then(|u| asbru_governance::pricing::cost(provider, model, &u)),
+        routing_rule_id: &log.ctx.identity.routing_rule_id,
+        routing_rule_name: &log.ctx.identity.routing_rule_name,
+        routing_engines_used: &log.ctx.identity.routing_engine,
     };
     let stamped = append_extra_fields(body, &extra).ok_or_else(|| {
         GatewayError::upstream_unreachable(format!(
@@ -1091,6 +1136,8 @@ pub struct ModelListFailure {
 struct Target<'a> {
     name: &'a str,
     fallback_index: u32,
+    /// The key a pre-hook pinned for this target ([`crate::RouteTarget::key_id`]).
+    pin: Option<&'a KeyPin>,
 }
 
 /// A target resolved to what serves it: the provider's entry in the snapshot, its adapter for
