@@ -44,7 +44,7 @@ pub struct Gateway {
     health: Arc<HealthBoard>,
     /// Outlives reloads too: every snapshot's adapters share one budget of buffered answers.
     limits: ResponseLimits,
-    rng: KeyRng,
+    rng: Arc<KeyRng>,
     max_stream_duration: Duration,
     /// Plugins given from Rust ([`GatewayOptions::plugins`]); they outlive reloads and run
     /// after the built-in plugins the config enables.
@@ -97,9 +97,9 @@ impl std::fmt::Debug for GatewayOptions {
 /// hold a stream and its queue slot forever, and an hour is well past the longest generations.
 pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(3600);
 
-/// The source of key-choice randomness.
+/// The source of key-choice randomness (and of the governance plugin's routing draws).
 #[derive(Debug)]
-enum KeyRng {
+pub(crate) enum KeyRng {
     Thread,
     Seeded(Mutex<SmallRng>),
 }
@@ -110,6 +110,12 @@ impl KeyRng {
             KeyRng::Thread => f(&mut rand::rng()),
             KeyRng::Seeded(rng) => f(&mut *rng.lock().unwrap_or_else(PoisonError::into_inner)),
         }
+    }
+
+    /// A uniform draw in `[0, 1)`, for plugins that choose by weight.
+    pub(crate) fn draw(self: &Arc<Self>) -> crate::builtin::Draw {
+        let rng = Arc::clone(self);
+        Arc::new(move || rng.with(|r| rand::Rng::random::<f64>(r)))
     }
 }
 
@@ -267,7 +273,18 @@ impl Gateway {
             Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
                 Arc::new(asbru_governance::counters::SystemClock)
             })));
-        let registry = Registry::build(config, &health, &limits, None, &user_plugins, &governance)?;
+        let rng = Arc::new(match options.seed {
+            Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
+            None => KeyRng::Thread,
+        });
+        let registry = Registry::build(
+            config,
+            &health,
+            &limits,
+            None,
+            &user_plugins,
+            (&governance, &rng),
+        )?;
         if let Some(plugin) = &registry.governance {
             plugin.load_counters();
         }
@@ -279,10 +296,7 @@ impl Gateway {
             sessions: SessionStore::default(),
             health,
             limits,
-            rng: match options.seed {
-                Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
-                None => KeyRng::Thread,
-            },
+            rng,
             max_stream_duration: options
                 .max_stream_duration
                 .unwrap_or(DEFAULT_MAX_STREAM_DURATION),
@@ -307,7 +321,7 @@ impl Gateway {
             &self.limits,
             Some(&self.state.load()),
             &self.user_plugins,
-            &self.governance,
+            (&self.governance, &self.rng),
         )?;
         Ok(Prepared(Arc::new(registry)))
     }
@@ -1302,9 +1316,9 @@ impl Registry {
         limits: &ResponseLimits,
         previous: Option<&Registry>,
         user_plugins: &[Arc<dyn Plugin>],
-        governance: &Arc<Limits>,
+        (governance, rng): (&Arc<Limits>, &Arc<KeyRng>),
     ) -> Result<Self, GatewayError> {
-        let (mut plugins, governance) = crate::builtin::plugins(&config, governance)?;
+        let (mut plugins, governance) = crate::builtin::plugins(&config, governance, rng.draw())?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());

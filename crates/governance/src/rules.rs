@@ -93,6 +93,8 @@ pub struct RoutingRule {
     pub cel_expression: String,
     /// `None` for an empty expression.
     program: Option<Arc<Program>>,
+    /// Whether the expression reads `headers`.
+    reads_headers: bool,
     pub targets: Vec<RuleTarget>,
     /// `provider/model` or `provider` (the request's model), in order.
     pub fallbacks: Vec<String>,
@@ -203,6 +205,11 @@ impl RoutingRules {
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Whether any enabled rule reads `headers` (so the caller knows to collect them).
+    pub fn reads_headers(&self) -> bool {
+        self.rules.iter().any(|r| r.enabled && r.reads_headers)
     }
 
     /// The rules, by ascending priority.
@@ -465,7 +472,11 @@ fn rule(
         return None;
     }
     let id = id?;
+    let reads_headers = program
+        .as_ref()
+        .is_some_and(|p| p.references().variables().contains(&"headers"));
     Some(RoutingRule {
+        reads_headers,
         name: name.unwrap_or_else(|| id.clone()),
         id,
         description,
