@@ -38,6 +38,7 @@ mod forwarding;
 mod gemini;
 mod genai_route;
 mod governance;
+mod governance_routing;
 mod hardening;
 mod health;
 mod keys;
