@@ -1,23 +1,28 @@
-//! The `governance` plugin: Bifrost's virtual keys, rate limits and budgets, enforced in process.
+//! The `governance` plugin: Bifrost's virtual keys, routing, rate limits and budgets, enforced
+//! in process.
 //!
 //! Pre-hook, in Bifrost's order (`plugins/governance/main.go`, newest `decide`):
 //! 1. the virtual key, from `x-bf-vk` (any value), else `Authorization: Bearer sk-bf-…`,
 //!    `x-api-key: sk-bf-…` or `x-goog-api-key: sk-bf-…`. None while one is required, or an
-//!    unknown one: 401 `access_not_found`; none and not required: the request is not governed;
+//!    unknown one: 401 `access_not_found`; none and not required: only the limits every request
+//!    has (`model_configs`, `providers`) and the global routing rules apply — and nothing at all
+//!    runs when the config has neither;
 //! 2. inactive key: 403 `access_blocked`;
-//! 3. the primary target's provider not allowed to the key: 403 `provider_blocked`; its model
+//! 3. routing ([`super::routing`]): routing rules, then the key's weighted providers for a bare
+//!    model — the checks below apply to where the request is then going;
+//! 4. the primary target's provider not allowed to the key: 403 `provider_blocked`; its model
 //!    not allowed on that provider: 403 `model_blocked`;
-//! 4. rate limits of the key's provider config, the key, its team and its customer: every
-//!    request and token window needs headroom, else 429 `request_limited` / `token_limited`
-//!    with `Retry-After`; then their budgets, else 402 `budget_exceeded`. Admission reserves one
-//!    request, the body's output-token cap and the request's worst-case cost at the primary
-//!    model's price.
+//! 5. rate limits of the key's provider config, the model's and provider's own limits, the key,
+//!    its team and its customer: every request and token window needs headroom, else 429
+//!    `request_limited` / `token_limited` with `Retry-After`; then their budgets, else 402
+//!    `budget_exceeded`. Admission reserves one request, the body's output-token cap and the
+//!    request's worst-case cost at the primary model's price.
 //!
 //! None of these errors lets the request's fallbacks be tried. The fallbacks themselves are
 //! held to the same rules when they are tried ([`TargetGuard`]): a provider or model the key may
-//! not use fails that target, and a fallback provider's own rate limit and budgets are admitted then. Which
-//! provider keys may serve the request (`provider_configs[].keys`) is enforced in key
-//! selection through the same guard.
+//! not use fails that target, and a fallback's provider config, model and provider limits are
+//! admitted then. Which provider keys may serve the request (`provider_configs[].keys`) is
+//! enforced in key selection through the same guard.
 //!
 //! Post-hook: every admission is settled with one request, the tokens the answer reported and
 //! the request's cost (0 when either is unknown).
