@@ -418,3 +418,58 @@ async fn routing_rules_apply_on_the_anthropic_and_genai_routes_and_streams() {
     assert_eq!(first["extra_fields"]["routing_rule_id"], "premium");
     assert_eq!(first["extra_fields"]["model_requested"], "gpt-4o");
 }
+
+#[tokio::test]
+async fn the_binary_labels_metrics_with_the_rule_that_routed() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let config = json!({
+        "providers": {"openai": {"keys": [{"id": "k1", "name": "one", "value": "sk-one", "weight": 1}],
+                                 "network_config": {"base_url": mock.base_url()}}},
+        "governance": {"routing_rules": [
+            {"id": "premium", "name": "Premium tier", "cel_expression": "headers[\"x-tier\"] == \"premium\"",
+             "targets": [{"provider": "openai", "model": "gpt-4o", "weight": 1}]}]}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let served = crate::cli::serve(&["--config", path.to_str().unwrap()], &[]).await;
+    let client = reqwest::Client::new();
+    for tier in ["premium", "basic"] {
+        let response = client
+            .post(format!("{}/v1/chat/completions", served.url))
+            .header("x-tier", tier)
+            .json(&chat_body("openai/gpt-4o-mini"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let text = client
+        .get(format!("{}/metrics", served.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let success: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("bifrost_success_requests_total{"))
+        .collect();
+    let routed: Vec<&&str> = success
+        .iter()
+        .filter(|l| {
+            l.contains("routing_rule_id=\"premium\"")
+                && l.contains("routing_rule_name=\"Premium tier\"")
+                && l.contains("routing_engine_used=\"routing-rule\"")
+        })
+        .collect();
+    assert_eq!(routed.len(), 1, "{success:#?}");
+    assert!(routed[0].ends_with(" 1"), "{success:#?}");
+    assert!(
+        success
+            .iter()
+            .any(|l| l.contains("routing_rule_id=\"\"") && l.ends_with(" 1")),
+        "the unrouted request is labelled with no rule: {success:#?}"
+    );
+}
