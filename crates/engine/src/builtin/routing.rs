@@ -247,3 +247,74 @@ fn over_limit(limits: &Limits, pc: &ProviderConfig) -> bool {
         .filter_map(|c| limits.snapshot(c))
         .any(|s| s.used >= s.limit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asbru_governance::counters::{CounterSpec, ManualClock, Usage};
+    use asbru_governance::duration::ResetDuration;
+    use std::sync::Arc;
+
+    fn limits_with(counter: &CounterRef, limit: u64, used: u64) -> Limits {
+        let limits = Limits::new(Arc::new(ManualClock::new(
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        )));
+        limits.upsert(
+            counter.clone(),
+            CounterSpec {
+                limit,
+                reset: ResetDuration::parse("1h").unwrap(),
+                calendar_aligned: false,
+                used,
+                last_reset: None,
+            },
+        );
+        limits
+    }
+
+    #[test]
+    fn the_percentage_is_the_most_used_counter_of_its_kind() {
+        let requests = CounterRef::requests("rl");
+        let limits = limits_with(&requests, 4, 3);
+        let budget = CounterRef::budget("b");
+        limits.upsert(
+            budget.clone(),
+            CounterSpec {
+                limit: 10,
+                reset: ResetDuration::parse("1d").unwrap(),
+                calendar_aligned: false,
+                used: 1,
+                last_reset: None,
+            },
+        );
+        let counters = [requests, budget, CounterRef::tokens("absent")];
+        assert_eq!(
+            percent_used(&limits, &counters, CounterKind::Requests),
+            75.0
+        );
+        assert_eq!(percent_used(&limits, &counters, CounterKind::Budget), 10.0);
+        assert_eq!(percent_used(&limits, &counters, CounterKind::Tokens), 0.0);
+    }
+
+    #[test]
+    fn a_provider_config_is_over_its_limit_once_a_window_is_used_up() {
+        let pc = ProviderConfig {
+            provider: "openai".into(),
+            weight: Some(1.0),
+            allowed_models: Vec::new(),
+            keys: Vec::new(),
+            allow_all_keys: false,
+            budget_ids: Vec::new(),
+            rate_limit_id: Some("rl".into()),
+            calendar_aligned: false,
+        };
+        let requests = CounterRef::requests("rl");
+        let limits = limits_with(&requests, 2, 1);
+        assert!(!over_limit(&limits, &pc));
+        limits
+            .admit(std::slice::from_ref(&requests), Usage::request(0.0, 0))
+            .unwrap()
+            .settle(Usage::request(0.0, 0));
+        assert!(over_limit(&limits, &pc));
+    }
+}
