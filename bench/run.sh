@@ -26,6 +26,8 @@
 #   ASBRU_GOVERNANCE=0 1: asbru requires a virtual key on every request (enforce_auth_on_inference)
 #                      and the load generator sends one, with a request and a token rate limit
 #                      and a budget, none of which is reached; the configuration users run
+#   BENCH_REDIS=       with ASBRU_GOVERNANCE=1, a Redis URL (e.g. redis://127.0.0.1:6379/) through
+#                      which asbru shares its counters (--redis-url), under a key prefix of its own
 #   RESULTS_DIR=bench/results
 set -Eeuo pipefail
 
@@ -287,8 +289,12 @@ start_asbru() {
 {"providers":{"openai":{"keys":[{"name":"bench","value":"sk-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}},"gemini":{"keys":[{"name":"bench","value":"g-bench","weight":1}],"network_config":{"base_url":"http://127.0.0.1:$MOCK_PORT"},"concurrency_and_buffer_size":{"concurrency":5000,"buffer_size":10000}}}$plugins_json}
 EOF
     cp "$TMPD/asbru.json" "$OUT/asbru-config.json"
+    local redis_args=()
+    if [[ -n ${BENCH_REDIS:-} ]]; then
+        redis_args=(--redis-url "$BENCH_REDIS" --redis-prefix "asbru-bench-$$")
+    fi
     TOKIO_WORKER_THREADS=$PROXY_THREADS "${PROXY_PIN[@]}" "${SCHED_CMD[@]}" "$BIN/asbru" serve \
-        --config "$TMPD/asbru.json" --host 127.0.0.1 --port "$ASBRU_PORT" --log-level warn \
+        --config "$TMPD/asbru.json" --host 127.0.0.1 --port "$ASBRU_PORT" --log-level warn "${redis_args[@]}" \
         >>"$OUT/asbru.log" 2>&1 9>&- &
     ASBRU_PID=$!
     if ! wait_http "http://127.0.0.1:$ASBRU_PORT/health" 200 10; then

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -74,6 +74,17 @@ pub struct ServeArgs {
     /// clients, since whoever can change a provider's base URL can have its keys sent anywhere.
     #[arg(long, env = "ASBRU_ADMIN_API_WITHOUT_AUTH", default_value_t = false)]
     pub admin_api_without_auth: bool,
+    /// Redis shared by every asbru node of a deployment (`redis://host:port/db`): budgets and
+    /// rate limits are then counted across nodes, exactly (an asbru extension; see
+    /// docs/governance.md). Without it each node counts on its own.
+    #[arg(long, env = "ASBRU_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every key asbru writes in that Redis, so deployments can share a server.
+    #[arg(long, env = "ASBRU_REDIS_PREFIX", default_value = "asbru")]
+    pub redis_prefix: String,
+    /// How long, in milliseconds, a request waits for Redis before its node counts on its own.
+    #[arg(long, env = "ASBRU_REDIS_TIMEOUT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_timeout_ms: u64,
     /// How long, in seconds, a client may take to send its first bytes, its request headers,
     /// and each piece of its request body before its connection is closed (408 for a body).
     #[arg(long, env = "ASBRU_CLIENT_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -110,7 +121,20 @@ impl ServeArgs {
                 self.max_upstream_response_mb, self.max_buffered_upstream_mb
             ));
         }
+        let governance_redis = match &self.redis_url {
+            None => None,
+            Some(url) => {
+                let mut options = asbru_governance::shared::RedisOptions::new(url.clone());
+                options.prefix.clone_from(&self.redis_prefix);
+                options.timeout = std::time::Duration::from_millis(self.redis_timeout_ms);
+                Some(
+                    asbru_governance::shared::RedisCounters::new(options)
+                        .map_err(|e| format!("--redis-url: {e}"))?,
+                )
+            }
+        };
         Ok(asbru_engine::GatewayOptions {
+            governance_redis,
             max_upstream_response_bytes: Some(self.max_upstream_response_mb * MIB),
             max_buffered_upstream_bytes: Some(self.max_buffered_upstream_mb * MIB),
             max_stream_duration: Some(std::time::Duration::from_secs(self.max_stream_duration)),

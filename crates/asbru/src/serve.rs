@@ -222,6 +222,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let options = args.gateway_options().map_err(anyhow::Error::msg)?;
+    let redis = options.governance_redis.clone();
     let gateway = Arc::new(
         Gateway::with_options(loaded.config, options)
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
@@ -231,8 +232,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         startup,
         Arc::clone(&env),
     ));
-    // The admin sessions kept in the store are known before the first request is taken.
+    // The admin sessions and the governance usage kept in the store are known before the
+    // first request is taken.
     control.auth().reload_sessions().await;
+    control.restore_usage().await;
+    {
+        let control = Arc::clone(&control);
+        let stopping = gateway.background().stopping();
+        gateway
+            .background()
+            .spawn(async move { control.save_usage_until(stopping).await });
+    }
+    if let Some(redis) = redis {
+        tracing::info!(
+            prefix = redis.prefix(),
+            "budgets and rate limits are shared through Redis"
+        );
+        gateway
+            .background()
+            .spawn(redis.run(gateway.background().stopping()));
+    }
     gateway
         .background()
         .spawn_until_shutdown(Arc::clone(&control).follow_peers());

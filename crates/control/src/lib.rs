@@ -18,9 +18,11 @@ mod providers;
 mod redact;
 mod settings;
 mod startup;
+mod usage;
 
 pub use auth::Auth;
 pub use error::AdminError;
+pub use governance::ListQuery;
 pub use startup::{Startup, StartupError, startup};
 
 use asbru_config::Config;

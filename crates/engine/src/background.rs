@@ -43,6 +43,12 @@ impl Background {
     }
 
     /// Tasks still running.
+    /// Resolves when shutdown begins: for work that must finish its own way (write what it
+    /// holds) rather than be cancelled, spawned with [`Background::spawn`].
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.stopping.clone().cancelled_owned()
+    }
+
     pub fn running(&self) -> usize {
         self.tracker.len()
     }

@@ -77,6 +77,10 @@ pub struct GatewayOptions {
     pub plugins: Vec<Arc<dyn Plugin>>,
     /// The clock of governance's rate-limit windows; `None`: the system clock.
     pub governance_clock: Option<Arc<dyn asbru_governance::counters::Clock>>,
+    /// Redis through which budgets and rate limits are shared with other nodes (an asbru
+    /// extension); `None` counts on this node alone. Its writer
+    /// ([`asbru_governance::shared::RedisCounters::run`]) is the caller's to run.
+    pub governance_redis: Option<Arc<asbru_governance::shared::RedisCounters>>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -269,10 +273,13 @@ impl Gateway {
             )?,
         );
         let user_plugins = options.plugins;
-        let governance =
-            Arc::new(Limits::new(options.governance_clock.unwrap_or_else(|| {
-                Arc::new(asbru_governance::counters::SystemClock)
-            })));
+        let governance_clock = options
+            .governance_clock
+            .unwrap_or_else(|| Arc::new(asbru_governance::counters::SystemClock));
+        let governance = Arc::new(match options.governance_redis {
+            Some(remote) => Limits::shared(governance_clock, remote),
+            None => Limits::new(governance_clock),
+        });
         let rng = Arc::new(match options.seed {
             Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
             None => KeyRng::Thread,
@@ -338,6 +345,12 @@ impl Gateway {
     /// shutdown.
     pub fn background(&self) -> &crate::Background {
         &self.background
+    }
+
+    /// The budgets' and rate limits' counters, which outlive config reloads (for reports and
+    /// for saving usage across restarts).
+    pub fn governance_limits(&self) -> &Arc<Limits> {
+        &self.governance
     }
 
     /// The limits on providers' buffered answers, and the budget all requests share (for
@@ -489,7 +502,7 @@ impl Gateway {
             }
             log.ctx.set_requested_fallbacks(fallbacks);
         }
-        let short = log.run_pre(&RequestBody::new(body));
+        let short = log.run_pre(&RequestBody::new(body)).await;
         // The targets in order with the key each pins: the body's, unless a pre-hook routed the
         // request (only then is the list allocated).
         let routed: Vec<(String, Option<KeyPin>)> = match log.ctx.routing() {
@@ -631,10 +644,13 @@ impl Gateway {
             e.with_provider(resolved.provider)
                 .with_model_requested(resolved.model)
         };
-        if let Some(TargetLimits(guard)) = log.ctx.extensions.get::<TargetLimits>() {
-            guard
-                .check_target(resolved.provider, resolved.model)
-                .map_err(decorate)?;
+        let check = log
+            .ctx
+            .extensions
+            .get::<TargetLimits>()
+            .map(|TargetLimits(guard)| guard.check_target(resolved.provider, resolved.model));
+        if let Some(check) = check {
+            check.decided().await.map_err(decorate)?;
         }
         log.begin_attempt(
             Arc::clone(&resolved.entry.telemetry),

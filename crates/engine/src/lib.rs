@@ -56,7 +56,7 @@ pub use keys::KeyPin;
 pub use outcome::{engine_took_request, track_request};
 pub use plugin::{
     Answer, Finished, Plugin, PluginError, Plugins, PreHook, RequestBody, ShortCircuit,
-    StreamChunk, TargetGuard, TargetLimits,
+    StreamChunk, TargetCheck, TargetGuard, TargetLimits, Waiting,
 };
 pub use sessions::{DEFAULT_SESSION_TTL, MAX_SESSION_TTL};
 pub use stream::SseStream;

@@ -133,11 +133,11 @@ impl RequestLog {
     }
 
     /// Runs the pre-hooks; their post-hooks will run when the request is over.
-    pub(crate) fn run_pre(&mut self, body: &RequestBody<'_>) -> Option<ShortCircuit> {
+    pub(crate) async fn run_pre(&mut self, body: &RequestBody<'_>) -> Option<ShortCircuit> {
         if self.plugins.is_empty() {
             return None;
         }
-        let (ran, answer) = self.plugins.run_pre(&mut self.ctx, body);
+        let (ran, answer) = self.plugins.run_pre(&mut self.ctx, body).await;
         self.plugins_ran = ran;
         answer
     }

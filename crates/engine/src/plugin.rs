@@ -27,7 +27,9 @@ use crate::context::RequestContext;
 use asbru_schema::{GatewayError, Usage};
 use bytes::Bytes;
 use std::fmt;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -101,11 +103,43 @@ impl fmt::Debug for dyn Plugin {
 /// choosing a provider key.
 pub trait TargetGuard: Send + Sync {
     /// `Err` when this target may not serve the request: the error counts as the target's
-    /// failure (the next fallback, if any, is tried).
-    fn check_target(&self, provider: &str, model: &str) -> Result<(), GatewayError>;
+    /// failure (the next fallback, if any, is tried). A check that must wait (on counters
+    /// shared through Redis) returns [`TargetCheck::Wait`].
+    fn check_target(&self, provider: &str, model: &str) -> TargetCheck;
 
     /// Whether `key` of `provider` may serve the request.
     fn allows_key(&self, provider: &str, key: &asbru_config::KeyConfig) -> bool;
+}
+
+/// A future a hook hands to the engine to await: it owns what it needs (`'static`), so the
+/// request's context stays free while it waits.
+pub type Waiting<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What [`TargetGuard::check_target`] decided: now, or once a future resolves.
+pub enum TargetCheck {
+    /// Decided.
+    Ready(Result<(), GatewayError>),
+    /// Decided when this resolves.
+    Wait(Waiting<Result<(), GatewayError>>),
+}
+
+impl TargetCheck {
+    /// The decision, awaited if need be.
+    pub async fn decided(self) -> Result<(), GatewayError> {
+        match self {
+            Self::Ready(result) => result,
+            Self::Wait(future) => future.await,
+        }
+    }
+}
+
+impl fmt::Debug for TargetCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ready(result) => f.debug_tuple("Ready").field(result).finish(),
+            Self::Wait(_) => f.write_str("Wait"),
+        }
+    }
 }
 
 /// The [`TargetGuard`] of a request, in its context's extensions.
@@ -119,13 +153,26 @@ impl fmt::Debug for TargetLimits {
 }
 
 /// What a pre-hook decided.
-#[derive(Debug)]
 pub enum PreHook {
     /// Go on to the next pre-hook, then the providers.
     Continue,
     /// Answer the request without calling a provider (as far as the answer goes: an error that
     /// allows fallbacks lets the request's `fallbacks` be tried).
     ShortCircuit(ShortCircuit),
+    /// Decide once this future resolves (a hook that must ask another service, such as shared
+    /// counters in Redis). The hook should do all it can before returning it: the request's
+    /// context is not available to the future.
+    Wait(Waiting<PreHook>),
+}
+
+impl fmt::Debug for PreHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Continue => f.write_str("Continue"),
+            Self::ShortCircuit(short) => f.debug_tuple("ShortCircuit").field(short).finish(),
+            Self::Wait(_) => f.write_str("Wait"),
+        }
+    }
 }
 
 /// A pre-hook's own answer to a request.
@@ -335,15 +382,19 @@ impl Plugins {
 
     /// Runs the pre-hooks in order until one answers. Returns how many ran (their post-hooks
     /// will run) and the answer, if any.
-    pub(crate) fn run_pre(
+    pub(crate) async fn run_pre(
         &self,
         ctx: &mut RequestContext,
         body: &RequestBody<'_>,
     ) -> (usize, Option<ShortCircuit>) {
         for (i, plugin) in self.list.iter().enumerate() {
-            match guarded(plugin.as_ref(), "pre", || plugin.pre(ctx, body)) {
+            let mut decided = guarded(plugin.as_ref(), "pre", || plugin.pre(ctx, body));
+            while let Some(PreHook::Wait(future)) = decided {
+                decided = guarded_wait(plugin.as_ref(), future).await;
+            }
+            match decided {
                 Some(PreHook::ShortCircuit(answer)) => return (i + 1, Some(answer)),
-                Some(PreHook::Continue) | None => {}
+                Some(PreHook::Continue | PreHook::Wait(_)) | None => {}
             }
         }
         (self.list.len(), None)
@@ -361,6 +412,17 @@ impl Plugins {
         for plugin in self.list.iter().take(ran).rev() {
             guarded(plugin.as_ref(), "post", || plugin.post(ctx, finished));
         }
+    }
+}
+
+/// Awaits a pre-hook's [`PreHook::Wait`]; a panic is logged, counted and turned into `None`.
+async fn guarded_wait(plugin: &dyn Plugin, future: Waiting<PreHook>) -> Option<PreHook> {
+    use futures_util::FutureExt;
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(decided) => Some(decided),
+        Err(panic) => guarded(plugin, "pre", || -> Result<PreHook, PluginError> {
+            std::panic::resume_unwind(panic)
+        }),
     }
 }
 

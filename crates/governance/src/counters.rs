@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use jiff::Timestamp;
 
 use crate::duration::{self, ResetDuration};
+use crate::shared::{RedisCounters, RemoteAdmission, RemoteCounter, RemoteSettle};
 
 /// Where "now" comes from, so tests can move time by hand.
 pub trait Clock: Send + Sync {
@@ -110,6 +111,27 @@ pub enum CounterKind {
     Requests,
     /// Tokens; the token half of a rate limit.
     Tokens,
+}
+
+impl CounterKind {
+    /// The name this kind is saved and shared under: `budget`, `requests` or `tokens`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Budget => "budget",
+            Self::Requests => "requests",
+            Self::Tokens => "tokens",
+        }
+    }
+
+    /// The kind saved under `key` ([`CounterKind::key`]).
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "budget" => Some(Self::Budget),
+            "requests" => Some(Self::Requests),
+            "tokens" => Some(Self::Tokens),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for CounterKind {
@@ -243,11 +265,18 @@ struct Counter {
     window_end: Timestamp,
     used: u64,
     reserved: u64,
+    /// What every node had settled, and held in flight, in this window when Redis last
+    /// answered (shared counters only): while Redis is away this node admits a share of what
+    /// was left then.
+    shared_used: u64,
+    shared_held: u64,
 }
 
 impl Counter {
-    fn new(spec: CounterSpec, now: Timestamp) -> Self {
-        let anchor = spec.last_reset.unwrap_or(now);
+    fn new(spec: CounterSpec, now: Timestamp, shared: bool) -> Self {
+        let anchor = spec
+            .last_reset
+            .unwrap_or(if shared { Timestamp::UNIX_EPOCH } else { now });
         let (window_start, window_end) =
             duration::window(anchor, anchor, spec.reset, spec.calendar_aligned);
         let used = spec.used;
@@ -258,6 +287,8 @@ impl Counter {
             window_end,
             used,
             reserved: 0,
+            shared_used: 0,
+            shared_held: 0,
         }
     }
 
@@ -271,17 +302,29 @@ impl Counter {
                 self.spec.calendar_aligned,
             );
             self.used = 0;
+            self.shared_used = 0;
+            self.shared_held = 0;
         }
     }
 
-    fn has_headroom(&self) -> bool {
-        self.used.saturating_add(self.reserved) < self.spec.limit
+    /// Whether a request fits, on this node alone, when `nodes` nodes share the counter and
+    /// cannot reach each other: each then gets an equal share of what was left when Redis last
+    /// answered, so together they still stay within the limit.
+    fn has_headroom(&self, nodes: u64) -> bool {
+        let limit = if nodes > 1 {
+            let left = self
+                .spec
+                .limit
+                .saturating_sub(self.shared_used.saturating_add(self.shared_held));
+            self.shared_used.saturating_add(left / nodes)
+        } else {
+            self.spec.limit
+        };
+        self.used.saturating_add(self.reserved) < limit
     }
 
     fn retry_after_secs(&self, now: Timestamp) -> u64 {
-        let d = self.window_end.duration_since(now);
-        let secs = d.as_secs() + i64::from(d.subsec_nanos() > 0);
-        u64::try_from(secs).unwrap_or(0).max(1)
+        retry_after_secs(self.window_end, now)
     }
 }
 
@@ -303,6 +346,8 @@ pub struct Snapshot {
 struct Shared {
     clock: Arc<dyn Clock>,
     counters: Mutex<HashMap<CounterRef, Counter>>,
+    /// Redis, when counters are shared between nodes.
+    remote: Option<Arc<RedisCounters>>,
 }
 
 impl Shared {
@@ -339,8 +384,28 @@ impl Limits {
             shared: Arc::new(Shared {
                 clock,
                 counters: Mutex::new(HashMap::new()),
+                remote: None,
             }),
         }
+    }
+
+    /// A registry whose counters are shared with every node using the same Redis (and key
+    /// prefix): [`Limits::admit_shared`] admits there while Redis answers, and on this node's
+    /// own counters while it does not. Rolling windows of counters without a `last_reset` are
+    /// anchored at the Unix epoch, so that every node computes the same windows.
+    pub fn shared(clock: Arc<dyn Clock>, remote: Arc<RedisCounters>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                clock,
+                counters: Mutex::new(HashMap::new()),
+                remote: Some(remote),
+            }),
+        }
+    }
+
+    /// The Redis side, when counters are shared.
+    pub fn remote(&self) -> Option<&Arc<RedisCounters>> {
+        self.shared.remote.as_ref()
     }
 
     /// Adds a counter or reconfigures an existing one.
@@ -359,8 +424,15 @@ impl Limits {
                 c.roll(now);
             }
             None => {
-                let mut c = Counter::new(spec, now);
+                let mut c = Counter::new(spec, now, self.shared.remote.is_some());
                 c.roll(now);
+                if let Some(remote) = &self.shared.remote {
+                    remote.seed(
+                        remote_used_key(remote, &counter, c.window_start),
+                        c.used,
+                        ttl_ms(&c, now),
+                    );
+                }
                 counters.insert(counter, c);
             }
         }
@@ -397,22 +469,15 @@ impl Limits {
     /// charged once. Counters not in the registry impose no limit: the caller names what the
     /// config says applies, and a budget removed by a concurrent reload simply stops counting.
     pub fn admit(&self, counters: &[CounterRef], reservation: Usage) -> Result<Admission, Refusal> {
-        let mut refs: Vec<CounterRef> = Vec::with_capacity(counters.len());
-        for r in counters {
-            if !refs.contains(r) {
-                refs.push(r.clone());
-            }
-        }
-        // Stable: rate limits first, caller order within each group.
-        refs.sort_by_key(|r| r.kind == CounterKind::Budget);
-
+        let refs = in_admission_order(counters);
+        let nodes = self.shared.remote.as_ref().map_or(1, |r| r.live_nodes());
         let now = self.shared.clock.now();
         let mut map = self.shared.lock();
         let mut held = Vec::with_capacity(refs.len());
         for r in refs {
             let Some(c) = map.get_mut(&r) else { continue };
             c.roll(now);
-            if !c.has_headroom() {
+            if !c.has_headroom(nodes) {
                 return Err(Refusal {
                     used: c.used.saturating_add(c.reserved),
                     limit: c.spec.limit,
@@ -433,8 +498,212 @@ impl Limits {
             counters: held,
             reservation,
             settled: false,
+            held_in_redis: false,
         })
     }
+
+    /// [`Limits::admit`] across nodes: through Redis when counters are shared and Redis
+    /// answers, else on this node's own counters (which is all [`Limits::admit`] does).
+    ///
+    /// The future owns what it needs, so the caller can hold it past its borrows.
+    pub fn admit_shared(
+        &self,
+        counters: Vec<CounterRef>,
+        reservation: Usage,
+    ) -> impl std::future::Future<Output = Result<Admission, Refusal>> + Send + 'static {
+        let limits = self.clone();
+        async move {
+            let Some(remote) = limits.shared.remote.clone().filter(|r| r.is_up()) else {
+                return limits.admit(&counters, reservation);
+            };
+            let refs = in_admission_order(&counters);
+            let now = limits.shared.clock.now();
+            // What Redis must check: each known counter's window and limit, as this node
+            // computes them (every node computes the same windows).
+            let mut plan: Vec<(CounterRef, RemoteCounter, Timestamp)> =
+                Vec::with_capacity(refs.len());
+            {
+                let mut map = limits.shared.lock();
+                for r in refs {
+                    let Some(c) = map.get_mut(&r) else { continue };
+                    c.roll(now);
+                    plan.push((
+                        r.clone(),
+                        RemoteCounter {
+                            used_key: remote_used_key(&remote, &r, c.window_start),
+                            held_key: remote_held_key(&remote, &r),
+                            limit: c.spec.limit,
+                            amount: reservation.get(r.kind),
+                        },
+                        c.window_end,
+                    ));
+                }
+            }
+            let remote_plan: Vec<RemoteCounter> = plan.iter().map(|(_, c, _)| c.clone()).collect();
+            match remote.admit(&remote_plan).await {
+                Ok(RemoteAdmission::Admitted(used)) => {
+                    // Keep this node's counters close to the shared figures, so that falling
+                    // back to them starts from what all nodes have spent.
+                    let mut map = limits.shared.lock();
+                    for ((r, _, _), (used, held)) in plan.iter().zip(used) {
+                        if let Some(c) = map.get_mut(r) {
+                            c.used = used;
+                            c.shared_used = used;
+                            c.shared_held = held;
+                        }
+                    }
+                    drop(map);
+                    Ok(Admission {
+                        shared: Arc::clone(&limits.shared),
+                        counters: plan.into_iter().map(|(r, _, _)| r).collect(),
+                        reservation,
+                        settled: false,
+                        held_in_redis: true,
+                    })
+                }
+                Ok(RemoteAdmission::Refused { index, used }) => {
+                    let (r, c, window_end) = plan.swap_remove(index.min(plan.len() - 1));
+                    Err(Refusal {
+                        used,
+                        limit: c.limit,
+                        retry_after_secs: retry_after_secs(window_end, limits.shared.clock.now()),
+                        counter: r,
+                    })
+                }
+                Err(()) => limits.admit(&counters, reservation),
+            }
+        }
+    }
+
+    /// Brings this node's view of every counter up to what all nodes have settled, when
+    /// counters are shared and Redis answers (reports read [`Limits::snapshot`] after it, so
+    /// every node reports the same usage). Does nothing otherwise.
+    pub async fn pull_shared_usage(&self) {
+        let Some(remote) = self.shared.remote.clone() else {
+            return;
+        };
+        let now = self.shared.clock.now();
+        let keys: Vec<(CounterRef, Timestamp, String)> = {
+            let mut map = self.shared.lock();
+            map.iter_mut()
+                .map(|(r, c)| {
+                    c.roll(now);
+                    (
+                        r.clone(),
+                        c.window_start,
+                        remote_used_key(&remote, r, c.window_start),
+                    )
+                })
+                .collect()
+        };
+        let names: Vec<String> = keys.iter().map(|(_, _, k)| k.clone()).collect();
+        let Some(values) = remote.read_used(&names).await else {
+            return;
+        };
+        let mut map = self.shared.lock();
+        for ((r, start, _), used) in keys.into_iter().zip(values) {
+            if let Some(c) = map.get_mut(&r)
+                && c.window_start == start
+            {
+                c.used = used;
+            }
+        }
+    }
+
+    /// Whether admissions may wait on Redis ([`Limits::admit_shared`] is then needed for the
+    /// counters to be shared).
+    pub fn is_shared(&self) -> bool {
+        self.shared.remote.is_some()
+    }
+
+    /// Every counter's state now, for persisting usage and for reports.
+    pub fn snapshots(&self) -> Vec<(CounterRef, Snapshot)> {
+        let now = self.shared.clock.now();
+        let mut map = self.shared.lock();
+        map.iter_mut()
+            .map(|(r, c)| {
+                c.roll(now);
+                (
+                    r.clone(),
+                    Snapshot {
+                        limit: c.spec.limit,
+                        used: c.used,
+                        reserved: c.reserved,
+                        window_start: c.window_start,
+                        window_end: c.window_end,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Puts back usage saved before a restart: `used` counted in the window that began at
+    /// `window_start`. Ignored when that window is over (the usage has reset since) or when
+    /// the counter is unknown (its budget or limit was removed). A rolling window resumes on
+    /// the saved lattice, so a restart neither shortens nor restarts the window.
+    pub fn restore(&self, counter: &CounterRef, used: u64, window_start: Timestamp) {
+        let now = self.shared.clock.now();
+        let mut map = self.shared.lock();
+        let Some(c) = map.get_mut(counter) else {
+            return;
+        };
+        let (start, end) =
+            duration::window(window_start, now, c.spec.reset, c.spec.calendar_aligned);
+        if start != window_start {
+            return;
+        }
+        if c.window_start != start {
+            c.anchor = window_start;
+            (c.window_start, c.window_end) = (start, end);
+            c.used = 0;
+        }
+        if used > c.used {
+            c.used = used;
+            if let Some(remote) = &self.shared.remote {
+                remote.seed(
+                    remote_used_key(remote, counter, c.window_start),
+                    used,
+                    ttl_ms(c, now),
+                );
+            }
+        }
+    }
+}
+
+/// The counters in the order admission checks them: each once, rate limits first, the
+/// caller's order within each group.
+fn in_admission_order(counters: &[CounterRef]) -> Vec<CounterRef> {
+    let mut refs: Vec<CounterRef> = Vec::with_capacity(counters.len());
+    for r in counters {
+        if !refs.contains(r) {
+            refs.push(r.clone());
+        }
+    }
+    refs.sort_by_key(|r| r.kind == CounterKind::Budget);
+    refs
+}
+
+fn remote_used_key(remote: &RedisCounters, r: &CounterRef, window_start: Timestamp) -> String {
+    remote.used_key(r.kind.key(), &r.id, window_start.as_second())
+}
+
+fn remote_held_key(remote: &RedisCounters, r: &CounterRef) -> String {
+    remote.held_key(r.kind.key(), &r.id)
+}
+
+/// How long Redis keeps a window's usage: to the window's end, plus an hour for nodes whose
+/// clocks run a little behind.
+fn ttl_ms(c: &Counter, now: Timestamp) -> u64 {
+    let left = c.window_end.duration_since(now).as_millis().max(0);
+    u64::try_from(left)
+        .unwrap_or(u64::MAX)
+        .saturating_add(3_600_000)
+}
+
+fn retry_after_secs(window_end: Timestamp, now: Timestamp) -> u64 {
+    let d = window_end.duration_since(now);
+    let secs = d.as_secs() + i64::from(d.subsec_nanos() > 0);
+    u64::try_from(secs).unwrap_or(0).max(1)
 }
 
 /// An admitted request's hold on its counters.
@@ -450,6 +719,8 @@ pub struct Admission {
     counters: Vec<CounterRef>,
     reservation: Usage,
     settled: bool,
+    /// The reservation was made in Redis (else on this node's counters).
+    held_in_redis: bool,
 }
 
 impl fmt::Debug for Shared {
@@ -480,13 +751,37 @@ impl Admission {
         self.settled = true;
         let now = self.shared.clock.now();
         let mut map = self.shared.lock();
+        let remote = self.shared.remote.as_ref();
+        let mut parts = Vec::new();
         for r in &self.counters {
             let Some(c) = map.get_mut(r) else { continue };
             c.roll(now);
-            c.reserved = c.reserved.saturating_sub(self.reservation.get(r.kind));
-            if let Some(actual) = actual {
-                c.used = c.used.saturating_add(actual.get(r.kind));
+            let add = actual.map_or(0, |a| a.get(r.kind));
+            // This node's counters follow its own usage either way (the fallback's start).
+            c.used = c.used.saturating_add(add);
+            let Some(remote) = remote else {
+                c.reserved = c.reserved.saturating_sub(self.reservation.get(r.kind));
+                continue;
+            };
+            let used_key = remote_used_key(remote, r, c.window_start);
+            if self.held_in_redis {
+                parts.push(RemoteSettle {
+                    used_key,
+                    held_key: remote_held_key(remote, r),
+                    release: self.reservation.get(r.kind),
+                    add,
+                    ttl_ms: ttl_ms(c, now),
+                });
+            } else {
+                c.reserved = c.reserved.saturating_sub(self.reservation.get(r.kind));
+                remote.settled_offline(used_key, add, ttl_ms(c, now));
             }
+        }
+        drop(map);
+        if let Some(remote) = remote
+            && !parts.is_empty()
+        {
+            remote.settle(parts);
         }
     }
 }
@@ -519,6 +814,26 @@ mod tests {
         let clock = Arc::new(ManualClock::new(ts(at)));
         let limits = Limits::new(clock.clone());
         (clock, limits)
+    }
+
+    #[test]
+    fn restored_usage_resumes_its_window_and_ended_windows_are_dropped() {
+        let (clock, limits) = setup("2026-01-01T10:30:00Z");
+        limits.upsert(CounterRef::requests("r"), spec(5, "1h"));
+        // Saved by the previous process: 4 requests in the window that began at 10:00.
+        limits.restore(&CounterRef::requests("r"), 4, ts("2026-01-01T10:00:00Z"));
+        let snapshot = limits.snapshot(&CounterRef::requests("r")).unwrap();
+        assert_eq!(snapshot.used, 4);
+        assert_eq!(snapshot.window_end, ts("2026-01-01T11:00:00Z"));
+        // A window that has ended since is not restored.
+        limits.upsert(CounterRef::requests("old"), spec(5, "1h"));
+        limits.restore(&CounterRef::requests("old"), 4, ts("2026-01-01T09:00:00Z"));
+        assert_eq!(
+            limits.snapshot(&CounterRef::requests("old")).unwrap().used,
+            0
+        );
+        clock.advance_secs(1800);
+        assert_eq!(limits.snapshot(&CounterRef::requests("r")).unwrap().used, 0);
     }
 
     #[test]

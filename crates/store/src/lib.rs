@@ -15,11 +15,13 @@ mod notify;
 mod pool;
 mod seal;
 mod sessions;
+mod usage;
 
 pub use document::{Document, STORED_SECTIONS, SeedReport, SeedSource};
 pub use notify::{Change, Changes};
 pub use seal::{SealSource, key_file_path};
 pub use sessions::{MAX_SESSIONS, Session};
+pub use usage::UsageRow;
 
 use pool::Pool;
 use seal::Sealer;

@@ -13,31 +13,48 @@ use http::{HeaderValue, StatusCode, header};
 /// `GET /health`: `db_pings` is `ok` when the config store answers, `disabled` without one; a
 /// store that does not answer makes it 503 (`failed`, with the reason), as Bifrost reports it.
 /// Requests are still served from memory meanwhile. `client.disable_db_pings_in_health` skips the
-/// ping (`disabled`).
+/// ping (`disabled`). With counters shared through Redis (an asbru extension), `redis` is `ok`,
+/// or `unreachable` while this node counts on its own — still a 200: requests are served.
 pub(crate) async fn health(State(s): State<AppState>) -> Response {
+    let redis = s
+        .gateway
+        .governance_limits()
+        .remote()
+        .map(|r| if r.is_up() { "ok" } else { "unreachable" });
     let pings = !s.gateway.client_config().disable_db_pings_in_health;
-    let Some(control) = s.control.as_ref().filter(|c| pings && c.has_store()) else {
-        return json_response(
-            StatusCode::OK,
-            r#"{"status":"ok","components":{"db_pings":"disabled"}}"#,
-        );
+    let db_pings = match s.control.as_ref().filter(|c| pings && c.has_store()) {
+        None => Ok("disabled"),
+        Some(control) => control.ping_store().await.map(|()| "ok"),
     };
-    match control.ping_store().await {
-        Ok(()) => json_response(
-            StatusCode::OK,
-            r#"{"status":"ok","components":{"db_pings":"ok"}}"#,
-        ),
-        Err(message) => {
-            let body = serde_json::json!({
-                "status": "error",
-                "components": {"db_pings": "failed"},
-                "is_bifrost_error": false,
-                "status_code": 503,
-                "error": {"message": message},
-            });
-            json_response(StatusCode::SERVICE_UNAVAILABLE, body.to_string())
+    let (status, body) = match db_pings {
+        Ok(db_pings) => {
+            let mut components = serde_json::json!({"db_pings": db_pings});
+            if let Some(redis) = redis {
+                components["redis"] = redis.into();
+            }
+            (
+                StatusCode::OK,
+                serde_json::json!({"status": "ok", "components": components}),
+            )
         }
-    }
+        Err(message) => {
+            let mut components = serde_json::json!({"db_pings": "failed"});
+            if let Some(redis) = redis {
+                components["redis"] = redis.into();
+            }
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({
+                    "status": "error",
+                    "components": components,
+                    "is_bifrost_error": false,
+                    "status_code": 503,
+                    "error": {"message": message},
+                }),
+            )
+        }
+    };
+    json_response(status, body.to_string())
 }
 
 /// Per provider and key: circuit state, error rate, latency and effective weight.

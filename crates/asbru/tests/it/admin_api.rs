@@ -70,14 +70,14 @@ fn app_dir_args(dir: &Path) -> Vec<String> {
     vec!["--app-dir".into(), dir.display().to_string()]
 }
 
-async fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Served {
+pub(crate) async fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Served {
     let args = app_dir_args(dir);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     serve(&args, env).await
 }
 
 /// Writes `config` as the app dir's `config.json` and starts asbru on that app dir.
-async fn serve_config(dir: &Path, config: &Value) -> Served {
+pub(crate) async fn serve_config(dir: &Path, config: &Value) -> Served {
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     serve_in(dir, &[]).await
 }

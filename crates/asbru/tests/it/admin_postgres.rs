@@ -12,19 +12,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
-const PASSPHRASE: (&str, &str) = ("BIFROST_ENCRYPTION_KEY", "the test store's passphrase");
+pub(crate) const PASSPHRASE: (&str, &str) =
+    ("BIFROST_ENCRYPTION_KEY", "the test store's passphrase");
 
 fn pg_setting(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_owned())
 }
 
 /// A fresh database, dropped when the test ends.
-struct Database {
+pub(crate) struct Database {
     name: String,
 }
 
 impl Database {
-    async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         let name = format!("asbru_test_{}", uuid_like());
         psql(&format!("CREATE DATABASE {name}")).await;
         Self { name }
@@ -81,7 +82,7 @@ async fn psql(sql: &str) {
 }
 
 /// A config.json pointing the store at `db` through `port`.
-fn store_config(db: &Database, port: u16, providers: Value) -> Value {
+pub(crate) fn store_config(db: &Database, port: u16, providers: Value) -> Value {
     json!({
         "config_store": {"enabled": true, "type": "postgres", "config": {
             "host": "127.0.0.1", "port": port.to_string(),
@@ -92,7 +93,7 @@ fn store_config(db: &Database, port: u16, providers: Value) -> Value {
     })
 }
 
-fn pg_port() -> u16 {
+pub(crate) fn pg_port() -> u16 {
     pg_setting("ASBRU_TEST_PG_PORT", "5432").parse().unwrap()
 }
 
@@ -189,14 +190,14 @@ async fn a_postgres_store_needs_an_encryption_key() {
 /// A TCP relay that can cut the line to the database (what a network partition or a stopped
 /// server looks like to the gateway) without touching the machine's PostgreSQL, which other
 /// tests share.
-struct Cuttable {
-    port: u16,
+pub(crate) struct Cuttable {
+    pub(crate) port: u16,
     open: Arc<AtomicBool>,
     generation: Arc<AtomicU64>,
 }
 
 impl Cuttable {
-    async fn to(target: u16) -> Self {
+    pub(crate) async fn to(target: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let open = Arc::new(AtomicBool::new(true));
@@ -234,12 +235,12 @@ impl Cuttable {
     }
 
     /// Drops every connection and refuses new ones.
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
 }

@@ -541,3 +541,55 @@ async fn a_stream_is_charged_to_its_budgets() {
     assert_eq!(status, 402, "{refused}");
     assert_eq!(refused["error"]["code"], "budget_exceeded");
 }
+
+/// A budget's spend and a rate limit's count survive a restart: saved to the config store in the
+/// background and at shutdown, put back at start.
+#[tokio::test]
+async fn usage_survives_a_restart() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let config = json!({
+        "providers": {"openai": {
+            "keys": [{"name": "k", "value": "sk-restart-test-01", "models": [], "weight": 1.0}],
+            "network_config": {"base_url": mock.base_url()}
+        }},
+        "governance": {
+            "rate_limits": [{"id": "rl-3", "request_max_limit": 3, "request_reset_duration": "1d"}],
+            "virtual_keys": [{"id": "vk-r", "name": "r", "value": "sk-bf-restart",
+                              "rate_limit_id": "rl-3",
+                              "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}]
+        }
+    });
+    std::fs::write(&path, config.to_string()).unwrap();
+    let app_dir = dir.path().join("app");
+    let args = [
+        "--config",
+        path.to_str().unwrap(),
+        "--app-dir",
+        app_dir.to_str().unwrap(),
+    ];
+    let client = reqwest::Client::new();
+    let post = |url: String| {
+        client
+            .post(format!("{url}/v1/chat/completions"))
+            .header("x-bf-vk", "sk-bf-restart")
+            .json(&chat_body("openai/gpt-4o"))
+            .send()
+    };
+    let served = crate::cli::serve(&args, &[]).await;
+    for _ in 0..2 {
+        assert_eq!(post(served.url.clone()).await.unwrap().status(), 200);
+    }
+    served.stop().await;
+
+    let served = crate::cli::serve(&args, &[]).await;
+    assert_eq!(post(served.url.clone()).await.unwrap().status(), 200);
+    let refused = post(served.url.clone()).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        429,
+        "2 before the restart + 1 after = the limit of 3"
+    );
+    served.stop().await;
+}

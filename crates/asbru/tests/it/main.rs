@@ -15,6 +15,7 @@ mod harness;
 
 mod admin_api;
 mod admin_auth;
+mod admin_governance;
 mod admin_postgres;
 
 mod anthropic;
@@ -38,6 +39,7 @@ mod forwarding;
 mod gemini;
 mod genai_route;
 mod governance;
+mod governance_cluster;
 mod governance_routing;
 mod hardening;
 mod health;

@@ -31,8 +31,8 @@ use super::Draw;
 use super::routing::{Caller, Router};
 use crate::context::{Identity, RequestContext};
 use crate::plugin::{
-    Answer, Finished, Plugin, PluginError, PreHook, RequestBody, ShortCircuit, TargetGuard,
-    TargetLimits,
+    Answer, Finished, Plugin, PluginError, PreHook, RequestBody, ShortCircuit, TargetCheck,
+    TargetGuard, TargetLimits,
 };
 use asbru_config::KeyConfig;
 use asbru_governance::counters::{
@@ -409,25 +409,46 @@ impl Governed {
     }
 
     /// Admits the counters (rate-limit windows, budgets) not yet admitted for this request;
-    /// the counters check rate limits before budgets.
-    fn admit(&self, counters: Vec<CounterRef>) -> Result<(), GatewayError> {
-        let mut held = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut new: Vec<CounterRef> = Vec::with_capacity(counters.len());
-        for c in counters {
-            if !held.admitted.contains(&c) && !new.contains(&c) {
-                new.push(c);
+    /// the counters check rate limits before budgets. On this node's own counters the decision
+    /// is immediate; counters shared through Redis are decided by the returned future.
+    fn admit(self: &Arc<Self>, counters: Vec<CounterRef>) -> TargetCheck {
+        let new: Vec<CounterRef> = {
+            let held = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut new: Vec<CounterRef> = Vec::with_capacity(counters.len());
+            for c in counters {
+                if !held.admitted.contains(&c) && !new.contains(&c) {
+                    new.push(c);
+                }
             }
-        }
+            new
+        };
         if new.is_empty() {
-            return Ok(());
+            return TargetCheck::Ready(Ok(()));
         }
-        let admission = self
-            .limits
-            .admit(&new, self.reservation)
-            .map_err(|r| rate_limited(&r))?;
+        if !self.limits.is_shared() {
+            let admitted = self.limits.admit(&new, self.reservation);
+            return TargetCheck::Ready(match admitted {
+                Ok(admission) => {
+                    self.hold(admission, new);
+                    Ok(())
+                }
+                Err(refusal) => Err(rate_limited(&refusal)),
+            });
+        }
+        let admitting = self.limits.admit_shared(new.clone(), self.reservation);
+        let me = Arc::clone(self);
+        TargetCheck::Wait(Box::pin(async move {
+            let admission = admitting.await.map_err(|r| rate_limited(&r))?;
+            me.hold(admission, new);
+            Ok(())
+        }))
+    }
+
+    /// Keeps an admission until the request is settled.
+    fn hold(&self, admission: Admission, counters: Vec<CounterRef>) {
+        let mut held = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         held.admissions.push(admission);
-        held.admitted.extend(new);
-        Ok(())
+        held.admitted.extend(counters);
     }
 
     /// Settles every admission with the request's real usage and cost.
@@ -449,14 +470,19 @@ impl Governed {
     }
 }
 
-impl TargetGuard for Governed {
-    fn check_target(&self, provider: &str, model: &str) -> Result<(), GatewayError> {
-        self.check_access(provider, model)?;
-        self.admit(self.target_counters(provider, model))
+/// The guard the engine asks before each target; shares the request's [`Governed`].
+struct Guard(Arc<Governed>);
+
+impl TargetGuard for Guard {
+    fn check_target(&self, provider: &str, model: &str) -> TargetCheck {
+        if let Err(e) = self.0.check_access(provider, model) {
+            return TargetCheck::Ready(Err(e));
+        }
+        self.0.admit(self.0.target_counters(provider, model))
     }
 
     fn allows_key(&self, provider: &str, key: &KeyConfig) -> bool {
-        match self.provider_config(provider) {
+        match self.0.provider_config(provider) {
             None => true,
             Some(pc) => {
                 pc.allow_all_keys
@@ -555,13 +581,20 @@ impl Plugin for GovernancePlugin {
         if let Some(c) = customer {
             owner_counters(c.rate_limit_id.as_deref(), &c.budget_ids, &mut counters);
         }
-        if let Err(e) = governed.admit(counters) {
-            return Ok(refuse(e));
-        }
+        let admitting = governed.admit(counters);
         ctx.extensions
-            .insert(TargetLimits(Arc::clone(&governed) as Arc<dyn TargetGuard>));
+            .insert(TargetLimits(Arc::new(Guard(Arc::clone(&governed)))));
         ctx.extensions.insert(GovernedSlot(governed));
-        Ok(PreHook::Continue)
+        Ok(match admitting {
+            TargetCheck::Ready(Ok(())) => PreHook::Continue,
+            TargetCheck::Ready(Err(e)) => refuse(e),
+            TargetCheck::Wait(admitting) => PreHook::Wait(Box::pin(async move {
+                match admitting.await {
+                    Ok(()) => PreHook::Continue,
+                    Err(e) => refuse(e),
+                }
+            })),
+        })
     }
 
     fn post(&self, ctx: &mut RequestContext, finished: &Finished<'_>) -> Result<(), PluginError> {

@@ -2,6 +2,8 @@
 
 use super::{control, reply};
 use crate::state::AppState;
+use asbru_control::{AdminError, ListQuery};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
@@ -26,6 +28,20 @@ macro_rules! with_control {
     ($state:expr, |$c:ident| $op:expr) => {{
         match control(&$state) {
             Ok($c) => $op,
+            Err(e) => reply::error(&e),
+        }
+    }};
+}
+
+/// [`with_control!`] for answers that show governance usage: brought up to date with every
+/// node's first (counters shared through Redis).
+macro_rules! with_usage {
+    ($state:expr, |$c:ident| $op:expr) => {{
+        match control(&$state) {
+            Ok($c) => {
+                $c.refresh_usage().await;
+                $op
+            }
             Err(e) => reply::error(&e),
         }
     }};
@@ -139,27 +155,27 @@ pub(crate) async fn models(State(s): State<AppState>, Query(f): Query<ModelsFilt
     reply::ok(&json!({"models": page, "total": total}))
 }
 
-/// `GET /api/governance/virtual-keys` filters and paging.
-#[derive(serde::Deserialize)]
-pub(crate) struct VirtualKeysQuery {
-    search: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
+// Governance: `/api/governance/*`. Lists take Bifrost's query (`search`, `limit`, `offset`
+// and the list's own filters) as one [`ListQuery`].
+
+/// A list's query, or Bifrost's admin error for one that does not parse (`limit=abc`).
+fn list_query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<ListQuery, AdminError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| AdminError::bad_request(format!("invalid query: {}", e.body_text())))
 }
 
 pub(crate) async fn list_virtual_keys(
     State(s): State<AppState>,
-    Query(q): Query<VirtualKeysQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    with_control!(s, |c| reply::ok(&c.list_virtual_keys(
-        q.search.as_deref(),
-        q.limit,
-        q.offset
-    )))
+    match list_query(q) {
+        Ok(q) => with_usage!(s, |c| reply::ok(&c.list_virtual_keys(&q))),
+        Err(e) => reply::error(&e),
+    }
 }
 
 pub(crate) async fn get_virtual_key(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    with_control!(s, |c| reply::result(c.get_virtual_key(&id)))
+    with_usage!(s, |c| reply::result(c.get_virtual_key(&id)))
 }
 
 pub(crate) async fn create_virtual_key(State(s): State<AppState>, body: Bytes) -> Response {
@@ -179,4 +195,90 @@ pub(crate) async fn delete_virtual_key(
     Path(id): Path<String>,
 ) -> Response {
     with_control!(s, |c| reply::result(c.delete_virtual_key(&id).await))
+}
+
+/// The five handlers of one id-keyed governance entity, named `<verb>_<name>`, calling the
+/// control plane's operations of the same names.
+macro_rules! entity_handlers {
+    ($list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
+        pub(crate) async fn $list(
+            State(s): State<AppState>,
+            q: Result<Query<ListQuery>, QueryRejection>,
+        ) -> Response {
+            match list_query(q) {
+                Ok(q) => with_usage!(s, |c| reply::ok(&c.$list(&q))),
+                Err(e) => reply::error(&e),
+            }
+        }
+
+        pub(crate) async fn $get(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+            with_usage!(s, |c| reply::result(c.$get(&id)))
+        }
+
+        pub(crate) async fn $create(State(s): State<AppState>, body: Bytes) -> Response {
+            with_body!(s, body, |c, json| c.$create(json))
+        }
+
+        pub(crate) async fn $update(
+            State(s): State<AppState>,
+            Path(id): Path<String>,
+            body: Bytes,
+        ) -> Response {
+            with_body!(s, body, |c, json| c.$update(&id, json))
+        }
+
+        pub(crate) async fn $delete(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+            with_control!(s, |c| reply::result(c.$delete(&id).await))
+        }
+    };
+}
+
+entity_handlers!(list_teams, get_team, create_team, update_team, delete_team);
+entity_handlers!(
+    list_customers,
+    get_customer,
+    create_customer,
+    update_customer,
+    delete_customer
+);
+entity_handlers!(
+    list_model_configs,
+    get_model_config,
+    create_model_config,
+    update_model_config,
+    delete_model_config
+);
+entity_handlers!(
+    list_routing_rules,
+    get_routing_rule,
+    create_routing_rule,
+    update_routing_rule,
+    delete_routing_rule
+);
+
+pub(crate) async fn list_budgets(State(s): State<AppState>) -> Response {
+    with_usage!(s, |c| reply::ok(&c.list_budgets()))
+}
+
+pub(crate) async fn list_rate_limits(State(s): State<AppState>) -> Response {
+    with_usage!(s, |c| reply::ok(&c.list_rate_limits()))
+}
+
+pub(crate) async fn list_provider_governance(State(s): State<AppState>) -> Response {
+    with_usage!(s, |c| reply::ok(&c.list_provider_governance()))
+}
+
+pub(crate) async fn update_provider_governance(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_body!(s, body, |c, json| c.update_provider_governance(&p, json))
+}
+
+pub(crate) async fn delete_provider_governance(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+) -> Response {
+    with_control!(s, |c| reply::result(c.delete_provider_governance(&p).await))
 }
