@@ -19,5 +19,5 @@ pub mod duration;
 pub mod model;
 pub mod parse;
 pub mod pricing;
-pub mod shared;
 pub mod rules;
+pub mod shared;
