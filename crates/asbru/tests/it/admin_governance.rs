@@ -644,6 +644,24 @@ async fn routing_rules_are_managed_through_the_admin_api() {
             param,
         );
     }
+    // An expression that does not compile is refused at its field, with CEL's position.
+    let (status, refused) = admin
+        .call(
+            "POST",
+            "/api/governance/routing-rules",
+            Some(json!({"name": "r", "targets": target, "cel_expression": "model =="})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let param = refused["error"]["param"].as_str().unwrap_or_default();
+    assert!(param.ends_with("cel_expression"), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1, column"),
+        "{refused}"
+    );
     for (method, body) in [
         ("GET", None),
         ("PUT", Some(json!({"priority": 1}))),
