@@ -180,6 +180,9 @@ mod passthrough {
             fallback_index: 0,
             overhead_ms: None,
             cost: None,
+            routing_rule_id: "",
+            routing_rule_name: "",
+            routing_engines_used: "",
         };
         bencher.bench(|| append_extra_fields(black_box(&body), &extra));
     }

@@ -331,20 +331,19 @@ impl Validator<'_> {
                 return None;
             }
         };
-        if !g.model_configs.is_empty() {
-            self.unenforced(
-                "governance.model_configs",
-                "per-model budgets and rate limits",
-            );
-        }
-        if !g.providers.is_empty() {
-            self.unenforced(
-                "governance.providers",
-                "per-provider budgets and rate limits",
-            );
-        }
-        if !g.routing_rules.is_empty() {
-            self.unsupported("governance.routing_rules", "routing rules");
+        // Compiled again by the engine; compiling here makes a bad expression a config error.
+        match asbru_governance::rules::RoutingRules::compile(&g.routing_rules) {
+            Ok(rules) => {
+                for path in rules.ignored() {
+                    self.unsupported(path.clone(), "this routing rule field");
+                }
+            }
+            Err(issues) => {
+                for issue in issues {
+                    self.error(issue.path, issue.message);
+                }
+                return None;
+            }
         }
         for path in &g.ignored {
             self.unsupported(path.clone(), "this governance field");
@@ -357,11 +356,11 @@ impl Validator<'_> {
                 );
             }
         }
-        if g.virtual_keys.is_empty() {
-            None
-        } else {
-            Some(Arc::new(g))
-        }
+        let enforced = !g.virtual_keys.is_empty()
+            || !g.model_configs.is_empty()
+            || !g.providers.is_empty()
+            || !g.routing_rules.is_empty();
+        enforced.then(|| Arc::new(g))
     }
 
     fn client(&mut self, raw: Option<RawClient>) -> ClientConfig {

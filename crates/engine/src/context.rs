@@ -33,6 +33,49 @@ pub struct RequestContext {
     /// The primary target's configured provider and where its model starts in
     /// `model_requested` (set by the engine before the pre-hooks).
     primary: Option<(Arc<str>, usize)>,
+    /// The body's `fallbacks` (set by the engine before the pre-hooks).
+    requested_fallbacks: Vec<String>,
+    /// Where a pre-hook sent the request instead ([`RequestContext::route_to`]).
+    routed: Option<Routing>,
+}
+
+/// A target a pre-hook sends the request to: a configured provider, the model as that provider
+/// names it, and optionally one of the provider's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTarget {
+    pub provider: String,
+    pub model: String,
+    /// Pins this provider key (by id) for the target, as `x-bf-api-key-id` does for the primary.
+    pub key_id: Option<String>,
+}
+
+impl RouteTarget {
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            model: model.into(),
+            key_id: None,
+        }
+    }
+
+    /// `provider/model`, the form the engine resolves targets from (the bare model when no
+    /// provider is named: a drop-in route then gives it its own).
+    pub fn name(&self) -> String {
+        if self.provider.is_empty() {
+            self.model.clone()
+        } else {
+            format!("{}/{}", self.provider, self.model)
+        }
+    }
+}
+
+/// The targets a pre-hook chose for the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// Tried first, in place of the body's `model`.
+    pub primary: RouteTarget,
+    /// Tried in order when the primary fails; `None` keeps the body's `fallbacks`.
+    pub fallbacks: Option<Vec<RouteTarget>>,
 }
 
 /// Where a request entered the gateway.
@@ -207,6 +250,8 @@ impl RequestContext {
             timings,
             extensions: http::Extensions::new(),
             primary: None,
+            requested_fallbacks: Vec::new(),
+            routed: None,
         }
     }
 
@@ -239,13 +284,47 @@ impl RequestContext {
     /// model as that provider names it: `openai/gpt-4o` → (`openai`, `gpt-4o`); a bare model on
     /// a drop-in route → (the route's provider, the model). `None` when the model names no
     /// configured provider (the request then fails at its first target).
+    ///
+    /// Once a pre-hook has routed the request ([`RequestContext::route_to`]), its primary.
     pub fn primary_target(&self) -> Option<(&str, &str)> {
+        if let Some(routed) = &self.routed {
+            return Some((&routed.primary.provider, &routed.primary.model));
+        }
         let (provider, start) = self.primary.as_ref()?;
         Some((provider, self.model_requested.get(*start..)?))
     }
 
+    /// Whether the client named the primary target's provider (`openai/gpt-4o`) rather than a
+    /// bare model (`gpt-4o`, which a drop-in route gives its own provider, and `/v1` none).
+    pub fn provider_requested(&self) -> bool {
+        self.primary.as_ref().is_some_and(|(_, start)| *start > 0)
+    }
+
     pub(crate) fn set_primary_target(&mut self, provider: Arc<str>, model_start: usize) {
         self.primary = Some((provider, model_start));
+    }
+
+    /// The body's `fallbacks`, as the client sent them.
+    pub fn requested_fallbacks(&self) -> &[String] {
+        &self.requested_fallbacks
+    }
+
+    pub(crate) fn set_requested_fallbacks(&mut self, fallbacks: &[String]) {
+        self.requested_fallbacks = fallbacks.to_vec();
+    }
+
+    /// Sends the request to `primary` instead of the body's model, then to `fallbacks` (`None`
+    /// keeps the body's). For pre-hooks that route (governance's routing rules and virtual-key
+    /// load balancing); a later pre-hook's call replaces an earlier one's. The engine tries
+    /// these targets exactly as it would the body's, every [`crate::TargetGuard`] included;
+    /// a target naming no configured provider fails like an unknown `provider/` would.
+    pub fn route_to(&mut self, primary: RouteTarget, fallbacks: Option<Vec<RouteTarget>>) {
+        self.routed = Some(Routing { primary, fallbacks });
+    }
+
+    /// Where a pre-hook routed the request, if one did.
+    pub fn routing(&self) -> Option<&Routing> {
+        self.routed.as_ref()
     }
 
     /// The attempt that answered, or the last one tried.

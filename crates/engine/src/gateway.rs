@@ -44,7 +44,7 @@ pub struct Gateway {
     health: Arc<HealthBoard>,
     /// Outlives reloads too: every snapshot's adapters share one budget of buffered answers.
     limits: ResponseLimits,
-    rng: KeyRng,
+    rng: Arc<KeyRng>,
     max_stream_duration: Duration,
     /// Plugins given from Rust ([`GatewayOptions::plugins`]); they outlive reloads and run
     /// after the built-in plugins the config enables.
@@ -109,9 +109,9 @@ impl std::fmt::Debug for GatewayOptions {
 /// hold a stream and its queue slot forever, and an hour is well past the longest generations.
 pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(3600);
 
-/// The source of key-choice randomness.
+/// The source of key-choice randomness (and of the governance plugin's routing draws).
 #[derive(Debug)]
-enum KeyRng {
+pub(crate) enum KeyRng {
     Thread,
     Seeded(Mutex<SmallRng>),
 }
@@ -122,6 +122,12 @@ impl KeyRng {
             KeyRng::Thread => f(&mut rand::rng()),
             KeyRng::Seeded(rng) => f(&mut *rng.lock().unwrap_or_else(PoisonError::into_inner)),
         }
+    }
+
+    /// A uniform draw in `[0, 1)`, for plugins that choose by weight.
+    pub(crate) fn draw(self: &Arc<Self>) -> crate::builtin::Draw {
+        let rng = Arc::clone(self);
+        Arc::new(move || rng.with(|r| rand::Rng::random::<f64>(r)))
     }
 }
 
@@ -287,13 +293,17 @@ impl Gateway {
             None => Limits::new(governance_clock),
         });
         let prices = Arc::new(crate::pricing::PriceList::new(config.pricing.clone()));
+        let rng = Arc::new(match options.seed {
+            Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
+            None => KeyRng::Thread,
+        });
         let registry = Registry::build(
             config,
             &health,
             &limits,
             None,
             &user_plugins,
-            &governance,
+            (&governance, &rng),
             &prices,
         )?;
         if let Some(plugin) = &registry.governance {
@@ -321,10 +331,7 @@ impl Gateway {
             sessions: SessionStore::default(),
             health,
             limits,
-            rng: match options.seed {
-                Some(seed) => KeyRng::Seeded(Mutex::new(SmallRng::seed_from_u64(seed))),
-                None => KeyRng::Thread,
-            },
+            rng,
             max_stream_duration: options
                 .max_stream_duration
                 .unwrap_or(DEFAULT_MAX_STREAM_DURATION),
@@ -349,7 +356,7 @@ impl Gateway {
             &self.limits,
             Some(&self.state.load()),
             &self.user_plugins,
-            &self.governance,
+            (&self.governance, &self.rng),
             &self.prices,
         )?;
         Ok(Prepared(Arc::new(registry)))
@@ -517,19 +524,46 @@ impl Gateway {
             )));
         }
         let fallbacks = view.fallbacks();
-        let last = fallbacks.len();
 
-        // Pre-hooks: a plugin may answer the request itself.
+        // Pre-hooks: a plugin may answer the request itself, or route it elsewhere.
         let mut primary_answered = None;
-        if log.has_plugins()
-            && let Some(target) = resolve_target(&registry, view.model(), meta.route_provider)
-            && let Ok(entry) = registry.get(target.provider)
-        {
-            let model_start = view.model().len() - target.model.len();
-            log.ctx
-                .set_primary_target(Arc::clone(&entry.telemetry.name), model_start);
+        if log.has_plugins() {
+            if let Some(target) = resolve_target(&registry, view.model(), meta.route_provider)
+                && let Ok(entry) = registry.get(target.provider)
+            {
+                let model_start = view.model().len() - target.model.len();
+                log.ctx
+                    .set_primary_target(Arc::clone(&entry.telemetry.name), model_start);
+            }
+            log.ctx.set_requested_fallbacks(fallbacks);
         }
-        if let Some(short) = log.run_pre(&RequestBody::new(body)).await {
+        let short = log.run_pre(&RequestBody::new(body)).await;
+        // The targets in order with the key each pins: the body's, unless a pre-hook routed the
+        // request (only then is the list allocated).
+        let routed: Vec<(String, Option<KeyPin>)> = match log.ctx.routing() {
+            None => Vec::new(),
+            Some(routing) => {
+                let pinned = |t: &crate::context::RouteTarget| {
+                    let pin = t.key_id.as_ref().map(|id| KeyPin {
+                        id: Some(id.clone()),
+                        name: None,
+                    });
+                    (t.name(), pin)
+                };
+                let mut list = vec![pinned(&routing.primary)];
+                match &routing.fallbacks {
+                    Some(chosen) => list.extend(chosen.iter().map(pinned)),
+                    None => list.extend(fallbacks.iter().map(|f| (f.clone(), None))),
+                }
+                list
+            }
+        };
+        let last = if routed.is_empty() {
+            fallbacks.len()
+        } else {
+            routed.len() - 1
+        };
+        if let Some(short) = short {
             match self.short_circuit(op, &view, short, &mut log).await {
                 Ok(answered) => return answered,
                 Err(error) if last > 0 => primary_answered = Some(error),
@@ -540,11 +574,21 @@ impl Gateway {
             }
         }
 
-        let targets = std::iter::once(view.model()).chain(fallbacks.iter().map(String::as_str));
+        let targets: Vec<(&str, Option<&KeyPin>)> = if routed.is_empty() {
+            std::iter::once(view.model())
+                .chain(fallbacks.iter().map(String::as_str))
+                .map(|t| (t, None))
+                .collect()
+        } else {
+            routed
+                .iter()
+                .map(|(t, pin)| (t.as_str(), pin.as_ref()))
+                .collect()
+        };
         // Listed in the error only when there were fallbacks: no allocation otherwise.
         let mut attempts = Vec::new();
         let mut primary_error = None;
-        for (index, target) in targets.enumerate() {
+        for (index, (target, pin)) in targets.into_iter().enumerate() {
             let fallback_index = u32::try_from(index).unwrap_or(u32::MAX);
             // A provider whose circuit is open is skipped while another target remains; the
             // last one is always tried, so an open circuit never turns a request away alone.
@@ -560,6 +604,7 @@ impl Gateway {
                 let target = Target {
                     name: target,
                     fallback_index,
+                    pin,
                 };
                 self.attempt(&registry, op, &view, target, &meta, &mut log)
                     .await
@@ -763,7 +808,11 @@ impl Gateway {
         let primary = target.fallback_index == 0;
         let session = meta.session.as_ref().filter(|_| primary);
         let no_pin = KeyPin::default();
-        let pin = if primary { &meta.pin } else { &no_pin };
+        let pin = match target.pin {
+            Some(pin) => pin,
+            None if primary => &meta.pin,
+            None => &no_pin,
+        };
         let policy = &self.health.policy;
         let mut tried = KeySet::default();
         let mut retries = 0;
@@ -1118,6 +1167,9 @@ fn answer_json(
         cost: checked
             .usage
             .and_then(|u| log.cost(provider, model, op.request_type(false), &u)),
+        routing_rule_id: &log.ctx.identity.routing_rule_id,
+        routing_rule_name: &log.ctx.identity.routing_rule_name,
+        routing_engines_used: &log.ctx.identity.routing_engine,
     };
     let stamped = append_extra_fields(body, &extra).ok_or_else(|| {
         GatewayError::upstream_unreachable(format!(
@@ -1154,6 +1206,8 @@ pub struct ModelListFailure {
 struct Target<'a> {
     name: &'a str,
     fallback_index: u32,
+    /// The key a pre-hook pinned for this target ([`crate::RouteTarget::key_id`]).
+    pin: Option<&'a KeyPin>,
 }
 
 /// A target resolved to what serves it: the provider's entry in the snapshot, its adapter for
@@ -1318,12 +1372,12 @@ impl Registry {
         limits: &ResponseLimits,
         previous: Option<&Registry>,
         user_plugins: &[Arc<dyn Plugin>],
-        governance: &Arc<Limits>,
+        (governance, rng): (&Arc<Limits>, &Arc<KeyRng>),
         prices: &Arc<crate::pricing::PriceList>,
     ) -> Result<Self, GatewayError> {
         let pricer = crate::pricing::Pricer::new(Arc::clone(prices), &config);
         let pricing = config.pricing.clone();
-        let (mut plugins, governance) = crate::builtin::plugins(&config, governance)?;
+        let (mut plugins, governance) = crate::builtin::plugins(&config, governance, rng.draw())?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());

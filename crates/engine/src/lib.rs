@@ -47,7 +47,7 @@ pub use asbru_schema::openai::{
 };
 pub use asbru_schema::{GatewayError, Usage};
 pub use background::Background;
-pub use context::{AttemptRecord, Identity, RequestContext, Route, Timings};
+pub use context::{AttemptRecord, Identity, RequestContext, Route, RouteTarget, Routing, Timings};
 pub use forward::{EXTRA_HEADER_PREFIX, forwarded_headers};
 pub use gateway::{
     DEFAULT_MAX_STREAM_DURATION, Gateway, GatewayOptions, GatewayResponse, KeyHealth, ModelList,

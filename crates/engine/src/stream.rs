@@ -325,6 +325,9 @@ impl State {
                         fallback_index: self.log.fallback_index(),
                         overhead_ms: Some(crate::gateway::millis(overhead)),
                         cost: None,
+                        routing_rule_id: &self.log.ctx.identity.routing_rule_id,
+                        routing_rule_name: &self.log.ctx.identity.routing_rule_name,
+                        routing_engines_used: &self.log.ctx.identity.routing_engine,
                     };
                     if let ChunkAction::Forward(bytes) = inspector.inspect(event, &extra) {
                         self.note_provider_error(&bytes);

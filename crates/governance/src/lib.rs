@@ -6,6 +6,7 @@
 //! - [`duration`]: reset durations (`1h`, `1M`, `monthly`, ...) and when a window ends, rolling
 //!   or aligned to the UTC calendar;
 //! - [`pricing`]: the built-in price list and what a request cost from its usage;
+//! - [`rules`]: routing rules, their CEL expressions compiled once and evaluated per request;
 //! - [`counters`]: exact in-process admission against budgets and rate limits, reserving the
 //!   worst case up front so concurrent requests cannot overshoot a limit together;
 //! - [`shared`]: the same counters shared by every node through Redis (the only part doing I/O).
@@ -18,4 +19,5 @@ pub mod duration;
 pub mod model;
 pub mod parse;
 pub mod pricing;
+pub mod rules;
 pub mod shared;

@@ -109,7 +109,7 @@ async fn serve_with_a_bifrost_config_file() {
             "openai": {"keys": [{"name": "k", "value": "env.TEST_OPENAI_KEY", "weight": 1}], "network_config": {"base_url": mock.base_url()}},
             "replicate": {"keys": [{"name": "r", "value": "r8-key", "weight": 1}]}
         },
-        "governance": {"routing_rules": [{"id": "r", "name": "r", "cel_expression": "true"}]}
+        "governance": {"routing_rules": [{"id": "r", "name": "r", "cel_expression": "true", "targets": [{"weight": 1}]}]}
     });
     let path = write_config(dir.path(), &config);
     let served = serve(&["--config", &path], &[("TEST_OPENAI_KEY", "sk-from-env")]).await;
@@ -128,7 +128,7 @@ async fn serve_with_a_bifrost_config_file() {
     let log = served.stop().await;
     // Unimplemented parts are reported, not dropped.
     assert!(log.contains("not supported yet"), "{log}");
-    assert!(log.contains("governance"), "{log}");
+    assert!(log.contains("client.enable_logging"), "{log}");
     assert!(log.contains("providers.replicate"), "{log}");
 }
 
@@ -278,9 +278,12 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
         .unwrap();
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stderr);
-    for path in ["client.required_headers", "governance.model_configs"] {
-        assert!(log.contains(path), "{path} not named in:\n{log}");
-    }
+    assert!(
+        log.contains("client.required_headers"),
+        "client.required_headers not named in:\n{log}"
+    );
+    // Model limits are enforced now: not a reason to refuse.
+    assert!(!log.contains("governance.model_configs"), "{log}");
     assert!(!log.contains("listening on"), "{log}");
     assert!(mock.requests().is_empty());
 
@@ -293,5 +296,5 @@ async fn protection_asked_for_and_not_enforced_refuses_to_start() {
     assert!(!check.status.success());
     let text = String::from_utf8(check.stdout).unwrap();
     assert!(text.contains("error: client.required_headers"), "{text}");
-    assert!(text.contains("error: governance.model_configs"), "{text}");
+    assert!(!text.contains("governance.model_configs"), "{text}");
 }

@@ -40,6 +40,7 @@ mod gemini;
 mod genai_route;
 mod governance;
 mod governance_cluster;
+mod governance_routing;
 mod hardening;
 mod health;
 mod keys;

@@ -303,14 +303,6 @@ fn protection_that_is_not_enforced_yet_is_an_error_not_a_warning() {
             "client.required_headers",
         ),
         (
-            r#"{"governance": {"rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}], "model_configs": [{"id": "m", "model_name": "gpt-4o", "rate_limit_id": "r"}]}}"#,
-            "governance.model_configs",
-        ),
-        (
-            r#"{"governance": {"rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}], "providers": [{"name": "openai", "rate_limit_id": "r"}]}}"#,
-            "governance.providers",
-        ),
-        (
             r#"{"saml_config": {"enabled": true, "provider": "okta"}}"#,
             "saml_config",
         ),
@@ -363,6 +355,49 @@ fn governance_that_is_enforced_loads() {
             r#"{"governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-1", "rate_limit_id": "nope"}]}}"#
         ),
         ["governance.virtual_keys[0].rate_limit_id"]
+    );
+}
+
+#[test]
+fn model_and_provider_limits_and_routing_rules_are_enforced_so_they_load() {
+    let loaded = load_str(
+        r#"{"governance": {
+            "rate_limits": [{"id": "r", "request_max_limit": 1, "request_reset_duration": "1m"}],
+            "model_configs": [{"id": "m", "model_name": "gpt-4o", "rate_limit_id": "r"}],
+            "providers": [{"name": "openai", "rate_limit_id": "r"}],
+            "routing_rules": [{"id": "rr", "cel_expression": "headers[\"x-tier\"] == \"premium\"",
+                               "targets": [{"provider": "anthropic", "model": "claude", "weight": 1}]}]}}"#,
+        &no_env,
+    )
+    .unwrap();
+    let g = loaded.config.governance.unwrap();
+    assert_eq!((g.model_configs.len(), g.providers.len()), (1, 1));
+    assert!(loaded.notices.is_empty(), "{:?}", loaded.notices);
+}
+
+#[test]
+fn a_routing_rule_that_does_not_compile_is_an_error_at_its_expression() {
+    let errors = match load_str(
+        r#"{"governance": {"routing_rules": [
+            {"id": "ok", "targets": [{"provider": "openai", "weight": 1}]},
+            {"id": "bad", "cel_expression": "model ==", "targets": [{"provider": "openai", "weight": 0.5}]}]}}"#,
+        &no_env,
+    ) {
+        Err(LoadError::Invalid(errors)) => errors,
+        other => panic!("expected errors, got {other:?}"),
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "governance.routing_rules[1].cel_expression",
+            "governance.routing_rules[1].targets"
+        ]
+    );
+    assert!(
+        errors[0].message.contains("line 1, column"),
+        "{}",
+        errors[0].message
     );
 }
 

@@ -58,12 +58,13 @@ fn unknown_keys_at_every_level() {
 #[test]
 fn unknown_keys_inside_sections_kept_as_json_are_not_reported() {
     // Sections asbru does not read yet are taken whole; their keys are Bifrost's business.
-    let json = r#"{"governance": {"routing_rules": [{"id": "r", "whatever": 1}]}}"#;
+    let json = r#"{"governance": {"routing_rules": [{"id": "r", "whatever": 1,
+        "targets": [{"provider": "openai", "weight": 1}]}]}}"#;
     let loaded = load_str(json, &no_env).unwrap();
     assert!(paths_of(&loaded, NoticeKind::UnknownKey).is_empty());
     assert_eq!(
         paths_of(&loaded, NoticeKind::NotSupportedYet),
-        ["governance.routing_rules"]
+        ["governance.routing_rules[0].whatever"]
     );
 }
 

@@ -34,6 +34,22 @@ pub struct ExtraFields<'a> {
     /// model's price is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    /// The routing rule that chose the target (Bifrost's `routing_rule_id`); absent when none.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub routing_rule_id: &'a str,
+    /// Its name (`routing_rule_name`).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub routing_rule_name: &'a str,
+    /// The routing engines that decided where the request went (`routing-rule`, `governance`),
+    /// written comma-separated and sent as Bifrost's `routing_engines_used` list; absent when
+    /// the request went where it asked.
+    #[serde(skip_serializing_if = "str::is_empty", serialize_with = "comma_list")]
+    pub routing_engines_used: &'a str,
+}
+
+/// `a,b` as `["a","b"]`.
+fn comma_list<S: serde::Serializer>(list: &&str, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.split(',').filter(|x| !x.is_empty()))
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -171,6 +187,9 @@ mod tests {
             fallback_index: 0,
             overhead_ms: None,
             cost: None,
+            routing_rule_id: "",
+            routing_rule_name: "",
+            routing_engines_used: "",
         }
     }
 

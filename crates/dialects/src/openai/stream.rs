@@ -151,6 +151,9 @@ mod tests {
             fallback_index: 0,
             overhead_ms: None,
             cost: None,
+            routing_rule_id: "",
+            routing_rule_name: "",
+            routing_engines_used: "",
         }
     }
 

@@ -1,27 +1,34 @@
-//! The `governance` plugin: Bifrost's virtual keys, rate limits and budgets, enforced in process.
+//! The `governance` plugin: Bifrost's virtual keys, routing, rate limits and budgets, enforced
+//! in process.
 //!
 //! Pre-hook, in Bifrost's order (`plugins/governance/main.go`, newest `decide`):
 //! 1. the virtual key, from `x-bf-vk` (any value), else `Authorization: Bearer sk-bf-…`,
 //!    `x-api-key: sk-bf-…` or `x-goog-api-key: sk-bf-…`. None while one is required, or an
-//!    unknown one: 401 `access_not_found`; none and not required: the request is not governed;
+//!    unknown one: 401 `access_not_found`; none and not required: only the limits every request
+//!    has (`model_configs`, `providers`) and the global routing rules apply — and nothing at all
+//!    runs when the config has neither;
 //! 2. inactive key: 403 `access_blocked`;
-//! 3. the primary target's provider not allowed to the key: 403 `provider_blocked`; its model
+//! 3. routing ([`super::routing`]): routing rules, then the key's weighted providers for a bare
+//!    model — the checks below apply to where the request is then going;
+//! 4. the primary target's provider not allowed to the key: 403 `provider_blocked`; its model
 //!    not allowed on that provider: 403 `model_blocked`;
-//! 4. rate limits of the key's provider config, the key, its team and its customer: every
-//!    request and token window needs headroom, else 429 `request_limited` / `token_limited`
-//!    with `Retry-After`; then their budgets, else 402 `budget_exceeded`. Admission reserves one
-//!    request, the body's output-token cap and the request's worst-case cost at the primary
-//!    model's price.
+//! 5. rate limits of the key's provider config, the model's and provider's own limits, the key,
+//!    its team and its customer: every request and token window needs headroom, else 429
+//!    `request_limited` / `token_limited` with `Retry-After`; then their budgets, else 402
+//!    `budget_exceeded`. Admission reserves one request, the body's output-token cap and the
+//!    request's worst-case cost at the primary model's price.
 //!
 //! None of these errors lets the request's fallbacks be tried. The fallbacks themselves are
 //! held to the same rules when they are tried ([`TargetGuard`]): a provider or model the key may
-//! not use fails that target, and a fallback provider's own rate limit and budgets are admitted then. Which
-//! provider keys may serve the request (`provider_configs[].keys`) is enforced in key
-//! selection through the same guard.
+//! not use fails that target, and a fallback's provider config, model and provider limits are
+//! admitted then. Which provider keys may serve the request (`provider_configs[].keys`) is
+//! enforced in key selection through the same guard.
 //!
 //! Post-hook: every admission is settled with one request, the tokens the answer reported and
 //! the request's cost (0 when either is unknown).
 
+use super::Draw;
+use super::routing::{Caller, Router};
 use crate::context::{Identity, RequestContext};
 use crate::plugin::{
     Answer, Finished, Plugin, PluginError, PreHook, RequestBody, ShortCircuit, TargetCheck,
@@ -31,7 +38,7 @@ use asbru_config::KeyConfig;
 use asbru_governance::counters::{
     Admission, CounterKind, CounterRef, Limits, Refusal, Usage, usd_to_nanos,
 };
-use asbru_governance::model::{Governance, Owner, ProviderConfig, VirtualKey};
+use asbru_governance::model::{Customer, Governance, Owner, ProviderConfig, Team, VirtualKey};
 use asbru_schema::GatewayError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,6 +54,11 @@ pub struct GovernancePlugin {
     by_value: HashMap<String, usize>,
     required: bool,
     limits: Arc<Limits>,
+    /// Routing rules and the virtual keys' load balancing ([`super::routing`]).
+    router: Router,
+    /// Whether any request, with a virtual key or not, has something to check or route:
+    /// `model_configs`, `providers` or routing rules exist.
+    applies_to_all: bool,
 }
 
 impl std::fmt::Debug for GovernancePlugin {
@@ -59,6 +71,22 @@ impl std::fmt::Debug for GovernancePlugin {
 }
 
 impl GovernancePlugin {
+    /// The team and customer a key belongs to (the customer through the team, or directly).
+    fn owners<'g>(&'g self, vk: &VirtualKey) -> (Option<&'g Team>, Option<&'g Customer>) {
+        let g = &self.governance;
+        match &vk.owner {
+            Owner::None => (None, None),
+            Owner::Team(t) => {
+                let team = g.teams.iter().find(|x| &x.id == t);
+                let customer = team
+                    .and_then(|t| t.customer_id.as_ref())
+                    .and_then(|c| g.customers.iter().find(|x| &x.id == c));
+                (team, customer)
+            }
+            Owner::Customer(c) => (None, g.customers.iter().find(|x| &x.id == c)),
+        }
+    }
+
     /// Registers this config's rate-limit windows in the shared counters, or reconfigures the
     /// existing ones (which keep their usage): done when the config starts serving, so a config
     /// prepared but never installed changes nothing.
@@ -98,12 +126,26 @@ impl GovernancePlugin {
             .enumerate()
             .map(|(i, vk)| (vk.value.clone(), i))
             .collect();
+        let applies_to_all = !governance.model_configs.is_empty()
+            || !governance.providers.is_empty()
+            || !governance.routing_rules.is_empty();
+        let router = Router::new(&governance, Vec::new(), Arc::new(|| 0.0));
         Self {
             governance,
             by_value,
             required,
             limits,
+            router,
+            applies_to_all,
         }
+    }
+
+    /// Routes with the gateway's configured `providers` (load balancing picks no other) and its
+    /// random `draw` (seeded in tests).
+    #[must_use]
+    pub(crate) fn with_routing(mut self, providers: Vec<String>, draw: Draw) -> Self {
+        self.router = Router::new(&self.governance, providers, draw);
+        self
     }
 }
 
@@ -242,10 +284,12 @@ fn counters_of(id: &str, out: &mut Vec<CounterRef>) {
     out.push(CounterRef::tokens(id));
 }
 
-/// A request governed by a virtual key: what its targets and keys may be, and its admissions.
+/// A governed request — by a virtual key, or only by the limits every request to a model or
+/// provider has: what its targets and keys may be, and its admissions.
 struct Governed {
     governance: Arc<Governance>,
-    vk: usize,
+    /// The virtual key's index; `None` for a request without one.
+    vk: Option<usize>,
     limits: Arc<Limits>,
     reservation: Usage,
     state: Mutex<Held>,
@@ -260,28 +304,85 @@ struct Held {
 
 /// The counters of an owner (provider config, key, team, customer): its rate limit's windows
 /// and its budgets.
-fn owner_counters(rate_limit_id: Option<&str>, budget_ids: &[String], out: &mut Vec<CounterRef>) {
+pub(super) fn owner_counters(
+    rate_limit_id: Option<&str>,
+    budget_ids: &[String],
+    out: &mut Vec<CounterRef>,
+) {
     if let Some(id) = rate_limit_id {
         counters_of(id, out);
     }
     out.extend(budget_ids.iter().map(|b| CounterRef::budget(b.as_str())));
 }
 
+/// The counters that apply to every request for `model` on `provider`, with a virtual key or
+/// without (Bifrost's `EvaluateModelAndProviderRequest` runs before any key is looked at): the
+/// `model_configs` for that model (on any provider, or on this one) and the `providers` entry
+/// for that provider.
+pub(super) fn scoped_counters(
+    g: &Governance,
+    provider: &str,
+    model: &str,
+    out: &mut Vec<CounterRef>,
+) {
+    for mc in &g.model_configs {
+        let named = mc.model_name == model
+            || mc
+                .model_name
+                .strip_prefix(provider)
+                .and_then(|rest| rest.strip_prefix('/'))
+                == Some(model);
+        if named && mc.provider.as_deref().is_none_or(|p| p == provider) {
+            owner_counters(mc.rate_limit_id.as_deref(), &mc.budget_ids, out);
+        }
+    }
+    for pg in g.providers.iter().filter(|pg| pg.name == provider) {
+        owner_counters(pg.rate_limit_id.as_deref(), &pg.budget_ids, out);
+    }
+}
+
+/// Whether a virtual key's provider config lets `model` through on `provider`: `*`, the model,
+/// or `provider/model` in `allowed_models`; an empty list restricts nothing (the published
+/// schema's reading).
+pub(super) fn model_allowed(pc: &ProviderConfig, provider: &str, model: &str) -> bool {
+    pc.allowed_models.is_empty()
+        || pc.allowed_models.iter().any(|m| {
+            m == "*"
+                || m == model
+                || m.strip_prefix(provider)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    == Some(model)
+        })
+}
+
 impl Governed {
-    fn vk(&self) -> &VirtualKey {
-        &self.governance.virtual_keys[self.vk]
+    fn vk(&self) -> Option<&VirtualKey> {
+        self.vk.map(|i| &self.governance.virtual_keys[i])
     }
 
     fn provider_config(&self, provider: &str) -> Option<&ProviderConfig> {
-        self.vk()
+        self.vk()?
             .provider_configs
             .iter()
             .find(|pc| pc.provider == provider)
     }
 
-    /// 403 when the key may not use `provider`, or `model` on it.
+    /// The counters a target brings: the key's provider config's, then the model's and the
+    /// provider's own limits.
+    fn target_counters(&self, provider: &str, model: &str) -> Vec<CounterRef> {
+        let mut counters = Vec::new();
+        if let Some(pc) = self.provider_config(provider) {
+            owner_counters(pc.rate_limit_id.as_deref(), &pc.budget_ids, &mut counters);
+        }
+        scoped_counters(&self.governance, provider, model, &mut counters);
+        counters
+    }
+
+    /// 403 when the key may not use `provider`, or `model` on it (never without a key).
     fn check_access(&self, provider: &str, model: &str) -> Result<(), GatewayError> {
-        let vk = self.vk();
+        let Some(vk) = self.vk() else {
+            return Ok(());
+        };
         let Some(pc) = self.provider_config(provider) else {
             if vk.allow_all_providers {
                 return Ok(());
@@ -294,13 +395,7 @@ impl Governed {
                 "provider_blocked",
             ));
         };
-        let qualified = format!("{provider}/{model}");
-        let allowed = pc.allowed_models.is_empty()
-            || pc
-                .allowed_models
-                .iter()
-                .any(|m| m == "*" || m == model || *m == qualified);
-        if allowed {
+        if model_allowed(pc, provider, model) {
             Ok(())
         } else {
             Err(GatewayError::forbidden(
@@ -383,12 +478,7 @@ impl TargetGuard for Guard {
         if let Err(e) = self.0.check_access(provider, model) {
             return TargetCheck::Ready(Err(e));
         }
-        let Some(pc) = self.0.provider_config(provider) else {
-            return TargetCheck::Ready(Ok(()));
-        };
-        let mut counters = Vec::new();
-        owner_counters(pc.rate_limit_id.as_deref(), &pc.budget_ids, &mut counters);
-        self.0.admit(counters)
+        self.0.admit(self.0.target_counters(provider, model))
     }
 
     fn allows_key(&self, provider: &str, key: &KeyConfig) -> bool {
@@ -413,6 +503,10 @@ impl Plugin for GovernancePlugin {
     }
 
     fn headers(&self) -> Vec<String> {
+        if self.router.reads_headers() {
+            // Routing rules may test any header (`headers["x-tier"]`).
+            return vec!["*".to_owned()];
+        }
         ["x-bf-vk", "authorization", "x-api-key", "x-goog-api-key"]
             .map(str::to_owned)
             .to_vec()
@@ -423,39 +517,37 @@ impl Plugin for GovernancePlugin {
         ctx: &mut RequestContext,
         body: &RequestBody<'_>,
     ) -> Result<PreHook, PluginError> {
-        let Some(value) = virtual_key(ctx) else {
-            if self.required {
-                return Ok(refuse(missing_key()));
-            }
-            return Ok(PreHook::Continue);
-        };
-        let Some(&index) = self.by_value.get(value) else {
-            return Ok(refuse(unknown_key()));
+        let value = virtual_key(ctx);
+        let index = match value {
+            None if self.required => return Ok(refuse(missing_key())),
+            None if !self.applies_to_all => return Ok(PreHook::Continue),
+            None => None,
+            Some(value) => match self.by_value.get(value) {
+                Some(&index) => Some(index),
+                None => return Ok(refuse(unknown_key())),
+            },
         };
         let g = &self.governance;
-        let vk = &g.virtual_keys[index];
-        let (team, customer) = match &vk.owner {
-            Owner::None => (None, None),
-            Owner::Team(t) => {
-                let team = g.teams.iter().find(|x| &x.id == t);
-                let customer = team
-                    .and_then(|t| t.customer_id.as_ref())
-                    .and_then(|c| g.customers.iter().find(|x| &x.id == c));
-                (team, customer)
+        let vk = index.map(|i| &g.virtual_keys[i]);
+        let (team, customer) = vk.map_or((None, None), |vk| self.owners(vk));
+        if let Some(vk) = vk {
+            ctx.identity = Identity {
+                virtual_key_id: vk.id.clone(),
+                virtual_key_name: vk.name.clone(),
+                team_id: team.map(|t| t.id.clone()).unwrap_or_default(),
+                team_name: team.map(|t| t.name.clone()).unwrap_or_default(),
+                customer_id: customer.map(|c| c.id.clone()).unwrap_or_default(),
+                customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
+                ..std::mem::take(&mut ctx.identity)
+            };
+            if !vk.is_active {
+                return Ok(refuse(inactive_key(vk)));
             }
-            Owner::Customer(c) => (None, g.customers.iter().find(|x| &x.id == c)),
-        };
-        ctx.identity = Identity {
-            virtual_key_id: vk.id.clone(),
-            virtual_key_name: vk.name.clone(),
-            team_id: team.map(|t| t.id.clone()).unwrap_or_default(),
-            team_name: team.map(|t| t.name.clone()).unwrap_or_default(),
-            customer_id: customer.map(|c| c.id.clone()).unwrap_or_default(),
-            customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
-            ..std::mem::take(&mut ctx.identity)
-        };
-        if !vk.is_active {
-            return Ok(refuse(inactive_key(vk)));
+        }
+        // Where the request goes, before anything is checked against it.
+        let caller = Caller { vk, team, customer };
+        if vk.is_some() || self.router.has_rules() {
+            self.router.route(ctx, g, &self.limits, &caller);
         }
         let cap = output_cap(body);
         let governed = Arc::new(Governed {
@@ -471,18 +563,18 @@ impl Plugin for GovernancePlugin {
             },
             state: Mutex::new(Held::default()),
         });
-        // Rate limits, then budgets: the primary provider's config, the key, its team, its
-        // customer.
+        // Rate limits, then budgets: the primary provider's config, the model's and the
+        // provider's own limits, the key, its team, its customer.
         let mut counters = Vec::new();
         if let Some((provider, model)) = ctx.primary_target() {
             if let Err(e) = governed.check_access(provider, model) {
                 return Ok(refuse(e));
             }
-            if let Some(pc) = governed.provider_config(provider) {
-                owner_counters(pc.rate_limit_id.as_deref(), &pc.budget_ids, &mut counters);
-            }
+            counters = governed.target_counters(provider, model);
         }
-        owner_counters(vk.rate_limit_id.as_deref(), &vk.budget_ids, &mut counters);
+        if let Some(vk) = vk {
+            owner_counters(vk.rate_limit_id.as_deref(), &vk.budget_ids, &mut counters);
+        }
         if let Some(t) = team {
             owner_counters(t.rate_limit_id.as_deref(), &t.budget_ids, &mut counters);
         }
