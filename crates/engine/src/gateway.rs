@@ -1377,7 +1377,8 @@ impl Registry {
     ) -> Result<Self, GatewayError> {
         let pricer = crate::pricing::Pricer::new(Arc::clone(prices), &config);
         let pricing = config.pricing.clone();
-        let (mut plugins, governance) = crate::builtin::plugins(&config, governance, rng.draw())?;
+        let (mut plugins, governance) =
+            crate::builtin::plugins(&config, governance, rng.draw(), &pricer)?;
         let telemetry_labels = crate::builtin::telemetry_labels(&config).map(Arc::from);
         plugins.extend(user_plugins.iter().cloned());
         let mut providers = Vec::with_capacity(config.providers.len());

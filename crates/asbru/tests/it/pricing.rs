@@ -582,3 +582,52 @@ async fn pricing_overrides_are_managed_through_the_admin_api() {
     assert_eq!(status, 404);
     served.stop().await;
 }
+
+/// Budgets reserve at the prices requests are charged at: an override that makes a model dear
+/// makes one request's worst case fill a budget the built-in price would leave room in, so a
+/// second request arriving while the first is in flight is refused.
+#[tokio::test]
+async fn budgets_reserve_at_the_overridden_price() {
+    let mock = MockServer::start(MockOptions::default()).await.unwrap();
+    mock.set_default_fault(Some(asbru_mock::Fault::Delay(
+        std::time::Duration::from_millis(400),
+    )));
+    let config = json!({
+        "providers": {"openai": provider(&mock, json!([
+            {"model_pattern": "gpt-4o", "match_type": "exact",
+             "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-3}
+        ]))},
+        "governance": {
+            // 16 output tokens at $0.001 reserve over $0.016, more than the $0.01 budget; at
+            // gpt-4o's list price ($10 per million) they would reserve about $0.0002.
+            "budgets": [{"id": "b", "max_limit": 0.01, "reset_duration": "1d"}],
+            "virtual_keys": [{"id": "vk", "name": "vk", "value": "sk-bf-dear", "budget_id": "b",
+                              "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}]
+        }
+    });
+    let gw = std::sync::Arc::new(crate::harness::TestGateway::start_with(mock, config).await);
+    let send = || {
+        let gw = std::sync::Arc::clone(&gw);
+        tokio::spawn(async move {
+            gw.client
+                .post(format!("{}/v1/chat/completions", gw.url))
+                .header("x-bf-vk", "sk-bf-dear")
+                .json(&json!({"model": "openai/gpt-4o", "max_tokens": 16,
+                              "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let first = send();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = send();
+    assert_eq!(
+        second.await.unwrap(),
+        402,
+        "the first request's reservation holds the budget"
+    );
+    assert_eq!(first.await.unwrap(), 200);
+}

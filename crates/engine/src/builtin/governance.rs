@@ -54,6 +54,9 @@ pub struct GovernancePlugin {
     by_value: HashMap<String, usize>,
     required: bool,
     limits: Arc<Limits>,
+    /// The prices budgets reserve at: the gateway's list under the providers' overrides (the
+    /// built-in list until [`GovernancePlugin::with_prices`]).
+    prices: Option<crate::pricing::Pricer>,
     /// Routing rules and the virtual keys' load balancing ([`super::routing`]).
     router: Router,
     /// Whether any request, with a virtual key or not, has something to check or route:
@@ -135,9 +138,18 @@ impl GovernancePlugin {
             by_value,
             required,
             limits,
+            prices: None,
             router,
             applies_to_all,
         }
+    }
+
+    /// Reserves budgets at the prices requests are charged at (the list in force, overrides
+    /// included).
+    #[must_use]
+    pub(crate) fn with_prices(mut self, prices: crate::pricing::Pricer) -> Self {
+        self.prices = Some(prices);
+        self
     }
 
     /// Routes with the gateway's configured `providers` (load balancing picks no other) and its
@@ -206,12 +218,20 @@ const DEFAULT_OUTPUT_RESERVATION: u64 = 4096;
 /// request is then admitted on headroom alone and settles at 0).
 #[cfg(test)]
 fn reserved_cost(provider: &str, model: &str, body: &RequestBody<'_>) -> f64 {
-    reserved_cost_of(provider, model, body.bytes().len(), output_cap(body))
+    let price = asbru_governance::pricing::Catalog::builtin()
+        .price(provider, model)
+        .copied();
+    reserved_cost_of(price, body.bytes().len(), output_cap(body))
 }
 
-/// [`reserved_cost`] for a body of `body_len` bytes with output cap `cap` (read once per request).
-fn reserved_cost_of(provider: &str, model: &str, body_len: usize, cap: Option<u64>) -> f64 {
-    let Some(price) = asbru_governance::pricing::Catalog::builtin().price(provider, model) else {
+/// [`reserved_cost`] at `price`, for a body of `body_len` bytes with output cap `cap` (read
+/// once per request).
+fn reserved_cost_of(
+    price: Option<asbru_governance::pricing::Price>,
+    body_len: usize,
+    cap: Option<u64>,
+) -> f64 {
+    let Some(price) = price else {
         return 0.0;
     };
     let input = (body_len as u64).div_ceil(4);
@@ -556,7 +576,13 @@ impl Plugin for GovernancePlugin {
             limits: Arc::clone(&self.limits),
             reservation: Usage {
                 cost_nanos: usd_to_nanos(ctx.primary_target().map_or(0.0, |(p, m)| {
-                    reserved_cost_of(p, m, body.bytes().len(), cap)
+                    let price = match &self.prices {
+                        Some(prices) => prices.price(p, m, ctx.operation().request_type(false)),
+                        None => asbru_governance::pricing::Catalog::builtin()
+                            .price(p, m)
+                            .copied(),
+                    };
+                    reserved_cost_of(price, body.bytes().len(), cap)
                 })),
                 tokens: cap.unwrap_or(0),
                 requests: 1,

@@ -32,6 +32,7 @@ pub(crate) fn plugins(
     config: &Config,
     limits: &Arc<Limits>,
     draw: Draw,
+    prices: &crate::pricing::Pricer,
 ) -> Result<BuiltIn, GatewayError> {
     let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
     if let Some(labels) = telemetry_labels(config) {
@@ -48,7 +49,8 @@ pub(crate) fn plugins(
             .with_routing(
                 config.providers.iter().map(|p| p.name.clone()).collect(),
                 draw,
-            ),
+            )
+            .with_prices(prices.clone()),
         );
         plugins.push(Arc::clone(&plugin) as Arc<dyn Plugin>);
         governance = Some(plugin);
