@@ -29,6 +29,13 @@ fn providers(mock: &MockServer) -> Value {
     }})
 }
 
+/// A virtual key `id` with secret `value` and one limit (`budget_id` or `rate_limit_id`), allowed
+/// every OpenAI model.
+fn key(id: &str, value: &str, limit_field: &str, limit_id: &str) -> Value {
+    json!({"id": id, "name": id, "value": value, limit_field: limit_id,
+           "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]})
+}
+
 async fn cluster(mock: &MockServer, governance: Value, redis_timeout_ms: &str) -> Cluster {
     let db = Database::create().await;
     let redis = Cuttable::to(REDIS_PORT).await;
@@ -128,6 +135,13 @@ fn body() -> Value {
 
 /// Sends `n` requests at once with virtual key `vk`, spread over the nodes.
 async fn fire(cluster: &Cluster, vk: &str, n: usize) -> Vec<Outcome> {
+    let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url.clone()).collect();
+    fire_at(&urls, vk, n).await
+}
+
+/// Sends `n` chat requests at once with virtual key `vk`, round-robin over the gateways at
+/// `urls`.
+async fn fire_at(urls: &[String], vk: &str, n: usize) -> Vec<Outcome> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
@@ -135,7 +149,7 @@ async fn fire(cluster: &Cluster, vk: &str, n: usize) -> Vec<Outcome> {
     let start = Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
         .map(|i| {
-            let url = format!("{}/v1/chat/completions", cluster.nodes[i % 3].url);
+            let url = format!("{}/v1/chat/completions", urls[i % urls.len()]);
             let (client, vk, start) = (client.clone(), vk.to_owned(), Arc::clone(&start));
             tokio::spawn(async move {
                 start.wait().await;
@@ -197,9 +211,7 @@ async fn a_budget_holds_across_three_nodes_under_3000_concurrent_requests() {
         &mock,
         json!({
             "budgets": [{"id": "b-half", "max_limit": budget, "reset_duration": "1d"}],
-            "virtual_keys": [{"id": "vk-b", "name": "b", "value": "sk-bf-cluster-b",
-                              "budget_id": "b-half",
-                              "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}]
+            "virtual_keys": [key("vk-b", "sk-bf-cluster-b", "budget_id", "b-half")]
         }),
         "5000",
     )
@@ -261,10 +273,8 @@ async fn request_and_token_limits_hold_across_three_nodes() {
                 {"id": "rl-tok", "token_max_limit": token_limit, "token_reset_duration": "1h"}
             ],
             "virtual_keys": [
-                {"id": "vk-r", "name": "r", "value": "sk-bf-cluster-r", "rate_limit_id": "rl-req",
-                 "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
-                {"id": "vk-t", "name": "t", "value": "sk-bf-cluster-t", "rate_limit_id": "rl-tok",
-                 "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}
+                key("vk-r", "sk-bf-cluster-r", "rate_limit_id", "rl-req"),
+                key("vk-t", "sk-bf-cluster-t", "rate_limit_id", "rl-tok")
             ]
         }),
         "5000",
@@ -297,9 +307,7 @@ async fn redis_going_away_mid_run_fails_no_request() {
             "rate_limits": [
                 {"id": "rl-big", "request_max_limit": 1_000_000, "request_reset_duration": "1h"}
             ],
-            "virtual_keys": [{"id": "vk-d", "name": "d", "value": "sk-bf-cluster-d",
-                              "rate_limit_id": "rl-big",
-                              "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}]
+            "virtual_keys": [key("vk-d", "sk-bf-cluster-d", "rate_limit_id", "rl-big")]
         }),
         "2000",
     )
@@ -352,9 +360,7 @@ async fn while_redis_is_away_the_nodes_share_what_was_left() {
             "rate_limits": [
                 {"id": "rl-300", "request_max_limit": 300, "request_reset_duration": "1h"}
             ],
-            "virtual_keys": [{"id": "vk-s", "name": "s", "value": "sk-bf-cluster-s",
-                              "rate_limit_id": "rl-300",
-                              "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}]
+            "virtual_keys": [key("vk-s", "sk-bf-cluster-s", "rate_limit_id", "rl-300")]
         }),
         "2000",
     )
@@ -396,52 +402,16 @@ async fn a_single_node_meets_the_same_bound_under_500_concurrent_requests() {
             {"id": "rl-tok", "token_max_limit": tokens * 100, "token_reset_duration": "1h"}
         ],
         "virtual_keys": [
-            {"id": "vk-b", "name": "b", "value": "sk-bf-one-b", "budget_id": "b",
-             "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
-            {"id": "vk-r", "name": "r", "value": "sk-bf-one-r", "rate_limit_id": "rl-req",
-             "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]},
-            {"id": "vk-t", "name": "t", "value": "sk-bf-one-t", "rate_limit_id": "rl-tok",
-             "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}
+            key("vk-b", "sk-bf-one-b", "budget_id", "b"),
+            key("vk-r", "sk-bf-one-r", "rate_limit_id", "rl-req"),
+            key("vk-t", "sk-bf-one-t", "rate_limit_id", "rl-tok")
         ]
     });
-    let gw = Arc::new(TestGateway::start_with(mock, config).await);
-    let fire_one = |vk: &'static str, n: usize| {
-        let gw = Arc::clone(&gw);
-        async move {
-            let start = Arc::new(tokio::sync::Barrier::new(n));
-            let tasks: Vec<_> = (0..n)
-                .map(|_| {
-                    let (gw, start) = (Arc::clone(&gw), Arc::clone(&start));
-                    tokio::spawn(async move {
-                        start.wait().await;
-                        let response = gw
-                            .client
-                            .post(format!("{}/v1/chat/completions", gw.url))
-                            .header("x-bf-vk", vk)
-                            .json(&body())
-                            .send()
-                            .await
-                            .unwrap();
-                        let status = response.status().as_u16();
-                        let answer: Value = response.json().await.unwrap_or(Value::Null);
-                        Outcome {
-                            status,
-                            cost: answer["extra_fields"]["cost"].as_f64().unwrap_or(0.0),
-                            tokens: answer["usage"]["total_tokens"].as_u64().unwrap_or(0),
-                        }
-                    })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap());
-            }
-            out
-        }
-    };
+    let gw = TestGateway::start_with(mock, config).await;
+    let urls = [gw.url.clone()];
     let mut spent = 0.0;
     for _ in 0..60 {
-        let round = fire_one("sk-bf-one-b", 500).await;
+        let round = fire_at(&urls, "sk-bf-one-b", 500).await;
         assert_eq!(count(&round, 200) + count(&round, 402), 500);
         spent += round.iter().map(|o| o.cost).sum::<f64>();
         assert!(spent <= budget + cost * 1.000_001, "${spent} of ${budget}");
@@ -451,9 +421,9 @@ async fn a_single_node_meets_the_same_bound_under_500_concurrent_requests() {
     }
     assert!(spent > budget * 0.99, "${spent} of ${budget}");
 
-    let round = fire_one("sk-bf-one-r", 500).await;
+    let round = fire_at(&urls, "sk-bf-one-r", 500).await;
     assert_eq!(count(&round, 200), 200, "exactly the request limit");
-    let round = fire_one("sk-bf-one-t", 500).await;
+    let round = fire_at(&urls, "sk-bf-one-t", 500).await;
     let used: u64 = round.iter().map(|o| o.tokens).sum();
     assert!(used <= tokens * 101, "{used} tokens of {}", tokens * 100);
     assert!(count(&round, 200) > 0);
