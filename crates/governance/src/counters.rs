@@ -277,8 +277,15 @@ impl Counter {
         let anchor = spec
             .last_reset
             .unwrap_or(if shared { Timestamp::UNIX_EPOCH } else { now });
+        // The usage loaded with the spec belongs to the window of its `last_reset`; without
+        // one, to the window in progress (on the epoch's lattice when shared).
+        let loaded_at = if spec.last_reset.is_some() {
+            anchor
+        } else {
+            now
+        };
         let (window_start, window_end) =
-            duration::window(anchor, anchor, spec.reset, spec.calendar_aligned);
+            duration::window(anchor, loaded_at, spec.reset, spec.calendar_aligned);
         let used = spec.used;
         Self {
             spec,

@@ -310,3 +310,68 @@ async fn without_redis_a_node_counts_on_its_own() {
     assert_eq!(snapshot.used, usd_to_nanos(1.5));
     assert_eq!(snapshot.reserved, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_loaded_before_redis_answers_is_seeded_once_it_does() {
+    let prefix = prefix("seed");
+    let mut options = RedisOptions::new(REDIS);
+    options.prefix = prefix.clone();
+    let remote = RedisCounters::new(options).unwrap();
+    let limits = Limits::shared(clock(), Arc::clone(&remote));
+    // A request limit of 3 with 2 already used (a config's current_usage, or a restart's
+    // saved usage), registered before the writer has reached Redis.
+    limits.upsert(
+        CounterRef::requests("rl"),
+        CounterSpec {
+            limit: 3,
+            reset: ResetDuration::parse("1h").unwrap(),
+            calendar_aligned: false,
+            used: 2,
+            last_reset: None,
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(Arc::clone(&remote).run(async move {
+        let _ = stopped.await;
+    }));
+    // The seed is written once the writer reaches Redis.
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut seeded: Vec<String> = Vec::new();
+    for _ in 0..200 {
+        seeded = redis::cmd("KEYS")
+            .arg(format!("{prefix}:used:requests:rl:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !seeded.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seeded.len(), 1, "the loaded usage reached Redis");
+    // Another node sees the seeded usage: one request left.
+    let (other, _stop_other) = node(&prefix, clock()).await;
+    other.upsert(
+        CounterRef::requests("rl"),
+        CounterSpec {
+            limit: 3,
+            reset: ResetDuration::parse("1h").unwrap(),
+            calendar_aligned: false,
+            used: 0,
+            last_reset: None,
+        },
+    );
+    let one = other
+        .admit_shared(vec![CounterRef::requests("rl")], Usage::request(0.0, 0))
+        .await
+        .expect("2 of 3 used: one more fits");
+    let refused = other
+        .admit_shared(vec![CounterRef::requests("rl")], Usage::request(0.0, 0))
+        .await
+        .expect_err("the third is in flight");
+    assert_eq!(refused.used, 3);
+    drop(one);
+    drop(stop);
+    cleanup(&prefix).await;
+}

@@ -141,6 +141,8 @@ pub struct RedisCounters {
     /// new (Redis skips those it had applied).
     unconfirmed: Mutex<VecDeque<Batch>>,
     next_seq: AtomicU64,
+    /// Seeds (usage loaded at start) waiting for Redis to answer.
+    seeds: Mutex<Vec<(String, u64, u64)>>,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -190,6 +192,7 @@ impl RedisCounters {
             offline: Mutex::new(HashMap::new()),
             unconfirmed: Mutex::new(VecDeque::new()),
             next_seq: AtomicU64::new(1),
+            seeds: Mutex::new(Vec::new()),
         }))
     }
 
@@ -474,7 +477,10 @@ impl RedisCounters {
         if !matches!(pong, Ok(Ok(_))) {
             return false;
         }
-        if !self.flush(&conn).await || !self.rewrite_reservations(&conn).await {
+        if !self.write_seeds(&conn).await
+            || !self.flush(&conn).await
+            || !self.rewrite_reservations(&conn).await
+        {
             return false;
         }
         self.up.store(true, Ordering::Release);
@@ -513,6 +519,32 @@ impl RedisCounters {
             }
             lock(&self.unconfirmed).pop_front();
         }
+    }
+
+    /// Starts each seeded window's usage unless a node already did (`SET … NX`); seeds that
+    /// could not be written wait for the next try.
+    async fn write_seeds(&self, conn: &ConnectionManager) -> bool {
+        let seeds: Vec<(String, u64, u64)> = std::mem::take(&mut *lock(&self.seeds));
+        if seeds.is_empty() {
+            return true;
+        }
+        let mut pipe = redis::pipe();
+        for (key, amount, ttl) in &seeds {
+            let cmd = pipe.cmd("SET").arg(key).arg(*amount).arg("NX");
+            if *ttl > 0 {
+                cmd.arg("PX").arg(*ttl);
+            }
+            cmd.ignore();
+        }
+        let mut conn = conn.clone();
+        let written = matches!(
+            tokio::time::timeout(self.options.timeout, pipe.query_async::<()>(&mut conn)).await,
+            Ok(Ok(()))
+        );
+        if !written {
+            lock(&self.seeds).extend(seeds);
+        }
+        written
     }
 
     /// Sets this node's reservation on every held key it touched to what it really holds.
@@ -606,25 +638,14 @@ impl RedisCounters {
                 } => seeds.push((key, amount, ttl_ms)),
             }
         }
+        lock(&self.seeds).extend(seeds);
         let conn = if self.is_up() {
             self.connection()
         } else {
             None
         };
         if let Some(conn) = &conn {
-            for (key, amount, ttl) in seeds {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(&key).arg(amount).arg("NX");
-                if ttl > 0 {
-                    cmd.arg("PX").arg(ttl);
-                }
-                let mut conn = conn.clone();
-                let _ = tokio::time::timeout(
-                    self.options.timeout,
-                    cmd.query_async::<Option<String>>(&mut conn),
-                )
-                .await;
-            }
+            self.write_seeds(conn).await;
         }
         for chunk in parts.chunks(BATCH) {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
