@@ -22,6 +22,7 @@ INACTIVE = "sk-bf-inactive-00000000000000001"
 OPENAI_ONLY = "sk-bf-openai-only-00000000000001"
 LIMITED = {sdk: f"sk-bf-limited-{sdk}-000000000001" for sdk in ("openai", "anthropic", "genai")}
 BUDGETED = {sdk: f"sk-bf-budgeted-{sdk}-00000000001" for sdk in ("openai", "anthropic", "genai")}
+ROUTED = "sk-bf-routed-0000000000000000001"
 
 
 def _config(dead_url: str) -> dict:
@@ -55,7 +56,16 @@ def _config(dead_url: str) -> dict:
                  "provider_configs": [{"provider": "openai", "allowed_models": ["gpt-4o-mini"]}]},
                 *limited,
                 *budgeted,
+                {"id": "vk-routed", "name": "routed", "value": ROUTED,
+                 "provider_configs": everything},
             ],
+            # Premium callers of this key are sent to OpenAI's gpt-4o, whatever they asked for.
+            "routing_rules": [{"id": "premium", "name": "premium tier", "enabled": True,
+                               "cel_expression": 'headers["x-tier"] == "premium"',
+                               "targets": [{"provider": "openai", "model": "gpt-4o",
+                                            "weight": 1}],
+                               "scope": "virtual_key", "scope_id": "vk-routed",
+                               "priority": 0}],
         },
         "plugins": [{"name": "mocker", "enabled": True,
                      "config": {"enabled": True, "default_behavior": "success", "rules": []}}],
@@ -178,3 +188,25 @@ def test_budgets_through_each_sdk(gateway_url):
     with pytest.raises(errors.ClientError) as info:
         generate(limited)
     assert info.value.code == 402
+
+
+def test_routing_rules_through_each_sdk(gateway_url):
+    premium = {"x-tier": "premium"}
+    answer = oai(gateway_url, ROUTED).chat.completions.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+        extra_headers=premium)
+    assert answer.model == "gpt-4o", answer
+    assert answer.model_extra["extra_fields"]["routing_rule_id"] == "premium"
+    # Without the header the rule does not match: the request goes where it asked.
+    assert chat(oai(gateway_url, ROUTED)).model == "gpt-4o-mini"
+
+    answer = claude(gateway_url, ROUTED).messages.create(
+        model="anthropic/claude-sonnet-4-5", max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}], extra_headers=premium)
+    assert answer.model == "gpt-4o", answer
+    assert message(claude(gateway_url, ROUTED)).model == "claude-sonnet-4-5"
+
+    routed = genai.Client(api_key=ROUTED, http_options=types.HttpOptions(
+        base_url=f"{gateway_url}/genai", timeout=15_000, headers=premium))
+    answer = generate(routed)
+    assert answer.model_version == "gpt-4o", answer
