@@ -546,6 +546,10 @@ impl Limits {
                     ));
                 }
             }
+            if plan.is_empty() {
+                // Nothing this node knows limits the request: no round trip.
+                return limits.admit(&[], reservation);
+            }
             let remote_plan: Vec<RemoteCounter> = plan.iter().map(|(_, c, _)| c.clone()).collect();
             match remote.admit(&remote_plan).await {
                 Ok(RemoteAdmission::Admitted(used)) => {
