@@ -105,9 +105,12 @@ impl Price {
 }
 
 /// A price list: `provider/model` → price, and the model alone → the first provider's price.
+///
+/// Prices are kept per provider, then per model, so a lookup (done for every request that
+/// reports usage, and again for a budget's reservation) borrows its keys and formats nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    by_provider: HashMap<String, Price>,
+    by_provider: HashMap<String, HashMap<String, Price>>,
     by_model: HashMap<String, Price>,
     /// When the prices were taken (`date` in the file).
     pub date: String,
@@ -135,7 +138,7 @@ impl Catalog {
             let (_, model) = name
                 .split_once('/')
                 .ok_or_else(|| format!("`{name}` is not provider/model"))?;
-            catalog.by_provider.insert(name.clone(), price);
+            catalog.insert(name, price);
             catalog.by_model.entry(model.to_owned()).or_insert(price);
         }
         Ok(catalog)
@@ -150,27 +153,40 @@ impl Catalog {
 
     /// How many models have a price.
     pub fn len(&self) -> usize {
-        self.by_provider.len()
+        self.by_provider.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_provider.is_empty()
+        self.by_provider.values().all(HashMap::is_empty)
+    }
+
+    /// Prices `name` (`provider/model`; a name without `/` is ignored).
+    pub(crate) fn insert(&mut self, name: &str, price: Price) {
+        if let Some((provider, model)) = name.split_once('/') {
+            self.by_provider
+                .entry(provider.to_owned())
+                .or_default()
+                .insert(model.to_owned(), price);
+        }
+    }
+
+    /// The price listed for exactly `provider`'s `model`.
+    fn listed(&self, provider: &str, model: &str) -> Option<&Price> {
+        self.by_provider.get(provider)?.get(model)
     }
 
     /// The price of `model` on `provider`: exact, then the model under any provider, then with
     /// a date suffix (or `-latest`) stripped.
     pub fn price(&self, provider: &str, model: &str) -> Option<&Price> {
-        let exact = |m: &str| {
-            self.by_provider
-                .get(&format!("{provider}/{m}"))
-                .or_else(|| self.by_model.get(m))
-        };
+        let exact = |m: &str| self.listed(provider, m).or_else(|| self.by_model.get(m));
         if let Some(p) = exact(model) {
             return Some(p);
         }
         // `provider/model` given as the model (a bare-model route naming another provider).
-        if let Some(p) = self.by_provider.get(model) {
-            return Some(p);
+        if let Some((p, m)) = model.split_once('/')
+            && let Some(price) = self.listed(p, m)
+        {
+            return Some(price);
         }
         let stripped = strip_version(model);
         if stripped != model {

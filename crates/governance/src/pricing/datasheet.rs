@@ -52,8 +52,8 @@ impl Catalog {
                 Some(false) if !is_chat => continue,
                 _ => {}
             }
-            modes.insert(name.clone(), is_chat);
-            catalog.by_provider.insert(name, price);
+            catalog.insert(&name, price);
+            modes.insert(name, is_chat);
             match catalog.by_model.get(model) {
                 // The first provider listed keeps the bare name, unless a chat entry comes.
                 Some(_) if !is_chat => {}
